@@ -1,0 +1,19 @@
+//! The public ledger format (DESIGN.md §3): what an auditor recomputes with their own tools.
+//!
+//! `entry` builds the canonical bytes of one event and hashes them; `payload` makes a
+//! payload I-JSON and canonical; `chain` folds stored rows into a verdict; `checkpoint`
+//! is the signed anchor kept outside the database.
+
+pub mod chain;
+pub mod checkpoint;
+pub mod entry;
+pub mod hash;
+pub mod payload;
+pub mod row;
+
+pub use chain::{ChainBreak, ChainVerifier, VerifiedChain};
+pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
+pub use entry::Entry;
+pub use hash::Hash;
+pub use payload::{CanonicalPayload, PayloadError};
+pub use row::Row;

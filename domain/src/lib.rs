@@ -1,0 +1,20 @@
+//! MedChain's pure core: the types and rules every other crate builds on.
+//!
+//! This crate owns the ledger format of DESIGN.md §3 (the entry, its RFC 8785 canonical
+//! bytes, the SHA-256 chain, checkpoints and their signatures, chain verification as a
+//! fold over rows) and the value types made at the edge (`Timestamp`, `StreamName`,
+//! `EventType`).
+//!
+//! It has no I/O: no async, no database, no clock, no file system. Time arrives as an
+//! argument; facts a rule needs arrive in the command. `cargo tree -p domain` shows no
+//! tokio and no sqlx, and ARCHITECTURE.md keeps it that way.
+#![forbid(unsafe_code)]
+
+pub mod event_type;
+pub mod ledger;
+pub mod stream_name;
+pub mod timestamp;
+
+pub use event_type::EventType;
+pub use stream_name::StreamName;
+pub use timestamp::Timestamp;
