@@ -1,1 +1,74 @@
-fn main() {}
+//! `medchain`: parses the command line and hands over to the library.
+
+use clap::Parser;
+use medchain::{
+    cli::{BenchCommand, Cli, Command, DevCommand},
+    database::{Database, DatabaseError, Purpose},
+};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let code = runtime.block_on(run(cli));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Serve { listen } => serve(&cli.common, listen).await,
+        Command::Ledger(command) => medchain::ledger_cli::run(&cli.common, command).await,
+        Command::Bench(BenchCommand::Ledger {
+            seconds,
+            writers,
+            verify_events,
+        }) => medchain::bench::ledger::run(&cli.common, seconds, &writers, verify_events)
+            .await
+            .map(|()| 0),
+        Command::Dev(DevCommand::TestCluster { dir }) => tokio::task::spawn_blocking(move || {
+            let bins = medchain::embedded::PgBinaries::find()?;
+            medchain::embedded::test_cluster::supervise_test_cluster(&dir, &bins)?;
+            Ok(0)
+        })
+        .await
+        .expect("the test cluster supervisor does not panic"),
+        Command::Dev(DevCommand::AppendLoop) => {
+            medchain::dev::append_loop(&cli.common).await.map(|()| 0)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<DatabaseError>()
+                .map_or(1, DatabaseError::exit_code);
+            eprintln!("error: {e:#}");
+            code
+        }
+    }
+}
+
+async fn serve(
+    common: &medchain::cli::Common,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<i32> {
+    let db = Database::open(common, Purpose::Serve, 32).await?;
+    let result = async {
+        let (addr, server) =
+            medchain::server::spawn(db.pool.clone(), listen, medchain::server::shutdown_signal())
+                .await?;
+        eprintln!("medchain listening on http://{addr}");
+        server.await??;
+        anyhow::Ok(0)
+    }
+    .await;
+    db.close().await;
+    result
+}

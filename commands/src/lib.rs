@@ -1,1 +1,22 @@
-//! placeholder
+//! The write side of MedChain: the event store and everything that must happen before an
+//! event is on the ledger.
+//!
+//! - `event_store`: append to a stream at an expected version through the per-process
+//!   group-commit appender; read a stream; read everything from a seq.
+//! - `ledger`: verification (streaming), export, checkpoints, all over the format that
+//!   `domain::ledger` defines.
+//! - `keys`: the ledger's Ed25519 signing key.
+//! - `db`: connecting and the embedded migrations.
+//! - `clock`: the injected clock; nothing here reads the system time directly.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod db;
+pub mod event_store;
+pub mod keys;
+pub mod ledger;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event_store::{
+    AppendError, Appended, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
+};

@@ -14,7 +14,11 @@ impl EventType {
         let ok = raw.len() <= 64
             && raw.starts_with(|c: char| c.is_ascii_uppercase())
             && raw.bytes().all(|b| b.is_ascii_alphanumeric());
-        if ok { Ok(Self(raw.to_owned())) } else { Err(InvalidEventType(raw.to_owned())) }
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidEventType(raw.to_owned()))
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -25,7 +25,9 @@ impl StreamName {
         let id = rest.strip_prefix('-').ok_or_else(bad)?;
         let category_ok = !category.is_empty()
             && category.len() <= 32
-            && category.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            && category
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_');
         let parsed = Uuid::try_parse(id).map_err(|_| bad())?;
         if !category_ok || parsed.hyphenated().to_string() != id {
             return Err(bad());

@@ -3,7 +3,7 @@
 //! Stored as microseconds since the Unix epoch so that what the database keeps
 //! (`timestamptz`, microseconds) and what the hash covers never disagree.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use std::fmt;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,7 +28,8 @@ impl Timestamp {
     }
 
     pub fn to_datetime(self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.0).expect("every i64 microsecond count within chrono's range")
+        DateTime::from_timestamp_micros(self.0)
+            .expect("every i64 microsecond count within chrono's range")
     }
 
     /// Accepts any RFC 3339 time with an offset; sub-microsecond digits are dropped.
@@ -44,9 +45,29 @@ impl Timestamp {
 }
 
 /// `2026-11-24T10:15:30.123456Z`: always six fractional digits and `Z` (DESIGN.md §3).
+/// Written digit by digit: every ledger entry formats one, so it is on the append path.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_datetime().to_rfc3339_opts(SecondsFormat::Micros, true))
+        let t = self.to_datetime();
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            return f.write_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        }
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        put(20, 6, self.0.rem_euclid(1_000_000) as u32);
+        f.write_str(std::str::from_utf8(&out).expect("ASCII digits"))
     }
 }
 
@@ -62,9 +83,22 @@ mod tests {
 
     #[test]
     fn always_six_fractional_digits_and_z() {
-        assert_eq!(Timestamp::from_micros(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::from_micros(0).to_string(),
+            "1970-01-01T00:00:00.000000Z"
+        );
         let t = Timestamp::parse("2026-11-24T10:15:30.1234567+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-11-24T09:15:30.123456Z");
+        assert_eq!(
+            Timestamp::from_micros(-1).to_string(),
+            "1969-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            Timestamp::parse("0999-01-02T03:04:05.000007Z")
+                .unwrap()
+                .to_string(),
+            "0999-01-02T03:04:05.000007Z"
+        );
     }
 
     #[test]

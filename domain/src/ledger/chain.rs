@@ -29,21 +29,34 @@ impl fmt::Display for ChainBreak {
         let seq = self.seq;
         match &self.reason {
             BreakReason::Missing { found: Some(found) } => {
-                write!(f, "seq {seq}: missing (the next row is seq {found}): an event was removed or reordered")
+                write!(
+                    f,
+                    "seq {seq}: missing (the next row is seq {found}): an event was removed or reordered"
+                )
             }
             BreakReason::Missing { found: None } => write!(f, "seq {seq}: missing"),
             BreakReason::PrevMismatch => {
-                write!(f, "seq {seq}: prev_hash is not the hash of seq {}: the chain is broken here", seq - 1)
+                write!(
+                    f,
+                    "seq {seq}: prev_hash is not the hash of seq {}: the chain is broken here",
+                    seq - 1
+                )
             }
             BreakReason::HashMismatch => {
-                write!(f, "seq {seq}: stored hash does not match the recomputed one: the event was changed")
+                write!(
+                    f,
+                    "seq {seq}: stored hash does not match the recomputed one: the event was changed"
+                )
             }
             BreakReason::BadPayload(e) => write!(f, "seq {seq}: {e}"),
             BreakReason::CheckpointMismatch { signed } => write!(
                 f,
                 "seq {seq}: hash differs from the signed checkpoint ({signed}): the chain was rewritten up to here"
             ),
-            BreakReason::Truncated { checkpoint_seq, head_seq } => write!(
+            BreakReason::Truncated {
+                checkpoint_seq,
+                head_seq,
+            } => write!(
                 f,
                 "seq {seq}: the ledger ends at seq {head_seq} but a signed checkpoint covers seq {checkpoint_seq}: events were removed"
             ),
@@ -74,7 +87,10 @@ impl ChainVerifier {
     /// Also requires the hash at the checkpoint's seq to equal the signed one, and the
     /// ledger to reach that seq. Check the checkpoint's signature before trusting it.
     pub fn with_checkpoint(checkpoint: Checkpoint) -> Self {
-        Self { checkpoint: Some(checkpoint), ..Self::default() }
+        Self {
+            checkpoint: Some(checkpoint),
+            ..Self::default()
+        }
     }
 
     pub fn check(&mut self, row: &Row) -> Result<(), ChainBreak> {
@@ -85,11 +101,22 @@ impl ChainVerifier {
     }
 
     /// Checks one row whose hash the caller has already recomputed.
-    pub fn check_with(&mut self, row: &Row, recomputed: Result<Hash, PayloadError>) -> Result<(), ChainBreak> {
+    pub fn check_with(
+        &mut self,
+        row: &Row,
+        recomputed: Result<Hash, PayloadError>,
+    ) -> Result<(), ChainBreak> {
         let expected = self.last_seq + 1;
-        let fail = |reason| Err(ChainBreak { seq: expected, reason });
+        let fail = |reason| {
+            Err(ChainBreak {
+                seq: expected,
+                reason,
+            })
+        };
         if row.seq != expected {
-            return fail(BreakReason::Missing { found: Some(row.seq) });
+            return fail(BreakReason::Missing {
+                found: Some(row.seq),
+            });
         }
         if row.prev != self.prev.unwrap_or(Hash::ZERO) {
             return fail(BreakReason::PrevMismatch);
@@ -116,10 +143,16 @@ impl ChainVerifier {
         {
             return Err(ChainBreak {
                 seq: self.last_seq + 1,
-                reason: BreakReason::Truncated { checkpoint_seq: cp.seq, head_seq: self.last_seq },
+                reason: BreakReason::Truncated {
+                    checkpoint_seq: cp.seq,
+                    head_seq: self.last_seq,
+                },
             });
         }
-        Ok(VerifiedChain { events: self.last_seq, head: self.prev.unwrap_or(Hash::ZERO) })
+        Ok(VerifiedChain {
+            events: self.last_seq,
+            head: self.prev.unwrap_or(Hash::ZERO),
+        })
     }
 }
 
@@ -162,8 +195,20 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies_to_its_head() {
         let rows = chain(5);
-        assert_eq!(verify(&rows, None), Ok(VerifiedChain { events: 5, head: rows[4].hash }));
-        assert_eq!(verify(&[], None), Ok(VerifiedChain { events: 0, head: Hash::ZERO }));
+        assert_eq!(
+            verify(&rows, None),
+            Ok(VerifiedChain {
+                events: 5,
+                head: rows[4].hash
+            })
+        );
+        assert_eq!(
+            verify(&[], None),
+            Ok(VerifiedChain {
+                events: 0,
+                head: Hash::ZERO
+            })
+        );
     }
 
     #[test]
@@ -194,11 +239,19 @@ mod tests {
     #[test]
     fn a_rehashed_tail_passes_alone_but_not_against_a_checkpoint() {
         let rows = chain(5);
-        let checkpoint = Checkpoint { seq: 4, hash: rows[3].hash, at: Timestamp::from_micros(0) };
+        let checkpoint = Checkpoint {
+            seq: 4,
+            hash: rows[3].hash,
+            at: Timestamp::from_micros(0),
+        };
         let mut forged = rows[..2].to_vec();
         let mut prev = rows[1].hash;
         for r in &rows[2..] {
-            let mut f = Row { payload: r#"{"forged":1}"#.into(), prev, ..r.clone() };
+            let mut f = Row {
+                payload: r#"{"forged":1}"#.into(),
+                prev,
+                ..r.clone()
+            };
             f.hash = f.recompute_hash(&mut Vec::new()).unwrap();
             prev = f.hash;
             forged.push(f);
@@ -210,9 +263,19 @@ mod tests {
     #[test]
     fn a_truncated_tail_fails_against_a_checkpoint() {
         let rows = chain(5);
-        let checkpoint = Checkpoint { seq: 5, hash: rows[4].hash, at: Timestamp::from_micros(0) };
+        let checkpoint = Checkpoint {
+            seq: 5,
+            hash: rows[4].hash,
+            at: Timestamp::from_micros(0),
+        };
         let err = verify(&rows[..3], Some(checkpoint)).unwrap_err();
         assert_eq!(err.seq, 4);
-        assert!(matches!(err.reason, BreakReason::Truncated { checkpoint_seq: 5, head_seq: 3 }));
+        assert!(matches!(
+            err.reason,
+            BreakReason::Truncated {
+                checkpoint_seq: 5,
+                head_seq: 3
+            }
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Checkpoints: `{seq, hash, at}` signed with the ledger's Ed25519 key (DESIGN.md §8),
 //! kept outside the database so that a rewritten chain can be told from the real one.
 
-use super::Hash;
+use super::{Hash, payload::canonical_json};
 use crate::Timestamp;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Value, json};
@@ -35,12 +35,18 @@ impl Checkpoint {
     /// The signed bytes: JCS of `{"seq","hash","at"}`.
     pub fn signing_bytes(&self) -> Vec<u8> {
         let body = json!({"seq": self.seq, "hash": self.hash.to_hex(), "at": self.at.to_string()});
-        serde_json_canonicalizer::to_vec(&body).expect("a JSON value always serialises")
+        canonical_json(&body)
+            .expect("strings and a non-negative seq are I-JSON")
+            .into_bytes()
     }
 
     pub fn sign(self, key: &SigningKey) -> SignedCheckpoint {
         let sig = key.sign(&self.signing_bytes());
-        SignedCheckpoint { checkpoint: self, key: key.verifying_key(), sig }
+        SignedCheckpoint {
+            checkpoint: self,
+            key: key.verifying_key(),
+            sig,
+        }
     }
 }
 
@@ -51,21 +57,36 @@ impl SignedCheckpoint {
             "seq": c.seq, "hash": c.hash.to_hex(), "at": c.at.to_string(),
             "key": hex::encode(self.key.as_bytes()), "sig": hex::encode(self.sig.to_bytes()),
         });
-        serde_json_canonicalizer::to_string(&doc).expect("a JSON value always serialises")
+        canonical_json(&doc).expect("strings and a non-negative seq are I-JSON")
     }
 
     /// Parses a checkpoint file and checks its signature against the key it names.
     pub fn parse(text: &str) -> Result<Self, CheckpointError> {
         let bad = |what: &str| CheckpointError::Malformed(what.to_owned());
         let doc: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
-        let field = |name: &str| doc.get(name).and_then(Value::as_str).ok_or_else(|| bad(&format!("no {name:?}")));
-        let seq = doc.get("seq").and_then(Value::as_i64).filter(|s| *s >= 0).ok_or_else(|| bad("no \"seq\""))?;
+        let field = |name: &str| {
+            doc.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(&format!("no {name:?}")))
+        };
+        let seq = doc
+            .get("seq")
+            .and_then(Value::as_i64)
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| bad("no \"seq\""))?;
         let hash = Hash::parse_hex(field("hash")?).map_err(|e| bad(&e.to_string()))?;
         let at = Timestamp::parse(field("at")?).map_err(|e| bad(&e.to_string()))?;
-        let key_bytes: [u8; 32] = hex_array(field("key")?).ok_or_else(|| bad("\"key\" is not 32 bytes of hex"))?;
-        let sig_bytes: [u8; 64] = hex_array(field("sig")?).ok_or_else(|| bad("\"sig\" is not 64 bytes of hex"))?;
-        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("\"key\" is not an Ed25519 public key"))?;
-        let signed = Self { checkpoint: Checkpoint { seq, hash, at }, key, sig: Signature::from_bytes(&sig_bytes) };
+        let key_bytes: [u8; 32] =
+            hex_array(field("key")?).ok_or_else(|| bad("\"key\" is not 32 bytes of hex"))?;
+        let sig_bytes: [u8; 64] =
+            hex_array(field("sig")?).ok_or_else(|| bad("\"sig\" is not 64 bytes of hex"))?;
+        let key = VerifyingKey::from_bytes(&key_bytes)
+            .map_err(|_| bad("\"key\" is not an Ed25519 public key"))?;
+        let signed = Self {
+            checkpoint: Checkpoint { seq, hash, at },
+            key,
+            sig: Signature::from_bytes(&sig_bytes),
+        };
         signed.verify_signature()?;
         Ok(signed)
     }
@@ -104,14 +125,21 @@ mod tests {
     }
 
     fn checkpoint() -> Checkpoint {
-        Checkpoint { seq: 42, hash: Hash::from_bytes([9; 32]), at: Timestamp::parse("2026-11-24T10:15:30Z").unwrap() }
+        Checkpoint {
+            seq: 42,
+            hash: Hash::from_bytes([9; 32]),
+            at: Timestamp::parse("2026-11-24T10:15:30Z").unwrap(),
+        }
     }
 
     #[test]
     fn signs_the_canonical_body() {
         assert_eq!(
             String::from_utf8(checkpoint().signing_bytes()).unwrap(),
-            format!(r#"{{"at":"2026-11-24T10:15:30.000000Z","hash":"{}","seq":42}}"#, "09".repeat(32))
+            format!(
+                r#"{{"at":"2026-11-24T10:15:30.000000Z","hash":"{}","seq":42}}"#,
+                "09".repeat(32)
+            )
         );
     }
 
@@ -121,12 +149,22 @@ mod tests {
         let parsed = SignedCheckpoint::parse(&signed.to_json()).unwrap();
         assert_eq!(parsed, signed);
         assert!(parsed.require_key(&key().verifying_key()).is_ok());
-        assert!(parsed.require_key(&SigningKey::from_bytes(&[8; 32]).verifying_key()).is_err());
+        assert!(
+            parsed
+                .require_key(&SigningKey::from_bytes(&[8; 32]).verifying_key())
+                .is_err()
+        );
     }
 
     #[test]
     fn an_edited_checkpoint_fails_its_signature() {
-        let text = checkpoint().sign(&key()).to_json().replace("\"seq\":42", "\"seq\":41");
-        assert_eq!(SignedCheckpoint::parse(&text), Err(CheckpointError::BadSignature));
+        let text = checkpoint()
+            .sign(&key())
+            .to_json()
+            .replace("\"seq\":42", "\"seq\":41");
+        assert_eq!(
+            SignedCheckpoint::parse(&text),
+            Err(CheckpointError::BadSignature)
+        );
     }
 }

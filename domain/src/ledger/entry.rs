@@ -6,7 +6,7 @@
 //! fixed key order is exactly JCS and spares the appender a parse and a copy. A test
 //! checks this against `serde_json_canonicalizer` on the whole entry.
 
-use super::{CanonicalPayload, Hash};
+use super::{CanonicalPayload, Hash, payload::write_string};
 use crate::Timestamp;
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -46,10 +46,15 @@ impl Entry<'_> {
         out.extend_from_slice(b",\"prev\":\"");
         out.extend_from_slice(self.prev.to_hex().as_bytes());
         write!(out, "\",\"seq\":{},\"stream\":", self.seq).expect("writing to a Vec cannot fail");
-        write_string(out, self.stream);
+        write_string(self.stream, out);
         out.extend_from_slice(b",\"type\":");
-        write_string(out, self.event_type);
-        write!(out, ",\"v\":{FORMAT_VERSION},\"version\":{}}}", self.version).expect("writing to a Vec cannot fail");
+        write_string(self.event_type, out);
+        write!(
+            out,
+            ",\"v\":{FORMAT_VERSION},\"version\":{}}}",
+            self.version
+        )
+        .expect("writing to a Vec cannot fail");
     }
 
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -72,14 +77,12 @@ impl Entry<'_> {
 
 fn write_uuid(out: &mut Vec<u8>, id: Uuid) {
     out.push(b'"');
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+    out.extend_from_slice(
+        id.hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
     out.push(b'"');
-}
-
-/// JCS strings are ECMAScript `JSON.stringify` strings; serde_json escapes the same set
-/// (`"`, `\`, control characters, with `\b\f\n\r\t` short forms and lowercase `\u00xx`).
-fn write_string(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("writing a str to a Vec cannot fail");
 }
 
 #[cfg(test)]
@@ -110,7 +113,8 @@ mod tests {
     /// ensure_ascii=False)` is JCS for entries holding only strings and integers.
     #[test]
     fn matches_an_independently_computed_entry() {
-        let p = payload(json!({"role": "PATIENT", "name": {"ct": "q83v", "n": "AAEC"}, "size": 1234}));
+        let p =
+            payload(json!({"role": "PATIENT", "name": {"ct": "q83v", "n": "AAEC"}, "size": 1234}));
         let e = sample(&p);
         let expected = concat!(
             r#"{"actor":null,"at":"2026-11-24T10:15:30.123456Z","id":"0191d0f4-6f4e-7c6b-9a55-2b8f3c1d2e4f","#,
@@ -119,16 +123,34 @@ mod tests {
             r#""stream":"user-4f7e2a1c-9b3d-4e5f-8a6b-7c8d9e0f1a2b","type":"UserRegistered","v":1,"version":1}"#
         );
         assert_eq!(String::from_utf8(e.canonical_bytes()).unwrap(), expected);
-        assert_eq!(e.hash().to_hex(), "9f7a65a31eb48ecbbad1e14dad2556c26483d5035e306eb6bf117a4c28f898eb");
+        assert_eq!(
+            e.hash().to_hex(),
+            "9f7a65a31eb48ecbbad1e14dad2556c26483d5035e306eb6bf117a4c28f898eb"
+        );
     }
 
     #[test]
     fn splicing_equals_canonicalising_the_whole_entry() {
-        let strange = ["plain", "quote\" back\\slash", "\u{1}\u{1f}\n\t\u{7f}", "€𝄞\u{2028}", ""];
+        let strange = [
+            "plain",
+            "quote\" back\\slash",
+            "\u{1}\u{1f}\n\t\u{7f}",
+            "€𝄞\u{2028}",
+            "",
+        ];
         for (i, s) in strange.iter().enumerate() {
-            let p = payload(json!({"s": s, "n": -(i as i64), "z": [s, {"é": 1, "e": 2}], "\u{10000}": 0, "\u{ff}": 1}));
+            let p = payload(
+                json!({"s": s, "n": -(i as i64), "z": [s, {"é": 1, "e": 2}], "\u{10000}": 0, "\u{ff}": 1}),
+            );
             let actor = (i % 2 == 0).then(Uuid::new_v4);
-            let e = Entry { seq: i as i64 + 7, stream: s, event_type: s, actor, prev: Hash::from_bytes([i as u8; 32]), ..sample(&p) };
+            let e = Entry {
+                seq: i as i64 + 7,
+                stream: s,
+                event_type: s,
+                actor,
+                prev: Hash::from_bytes([i as u8; 32]),
+                ..sample(&p)
+            };
             let whole = json!({
                 "v": 1, "seq": e.seq, "id": e.id.to_string(), "stream": e.stream, "version": e.version,
                 "type": e.event_type, "actor": e.actor.map(|a| a.to_string()), "at": e.at.to_string(),
@@ -146,7 +168,17 @@ mod tests {
     fn actor_is_a_lowercase_uuid_or_null() {
         let p = payload(json!({}));
         let actor = Uuid::parse_str("ABCDEF01-2345-4789-ABCD-EF0123456789").unwrap();
-        let text = String::from_utf8(Entry { actor: Some(actor), ..sample(&p) }.canonical_bytes()).unwrap();
-        assert!(text.starts_with(r#"{"actor":"abcdef01-2345-4789-abcd-ef0123456789","at":"#), "{text}");
+        let text = String::from_utf8(
+            Entry {
+                actor: Some(actor),
+                ..sample(&p)
+            }
+            .canonical_bytes(),
+        )
+        .unwrap();
+        assert!(
+            text.starts_with(r#"{"actor":"abcdef01-2345-4789-abcd-ef0123456789","at":"#),
+            "{text}"
+        );
     }
 }

@@ -15,5 +15,5 @@ pub use chain::{ChainBreak, ChainVerifier, VerifiedChain};
 pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
 pub use entry::Entry;
 pub use hash::Hash;
-pub use payload::{CanonicalPayload, PayloadError};
+pub use payload::{CanonicalPayload, PayloadError, canonical_json};
 pub use row::Row;

@@ -49,7 +49,10 @@ impl Row {
         let mut bytes = self.entry(&payload).canonical_bytes();
         // `"hash"` sorts between `"at"` and `"id"`; insert it there to stay canonical.
         let at = br#","id":"#;
-        let split = bytes.windows(at.len()).position(|w| w == at).expect("every entry has an id");
+        let split = bytes
+            .windows(at.len())
+            .position(|w| w == at)
+            .expect("every entry has an id");
         let hash = format!(",\"hash\":\"{}\"", self.hash.to_hex());
         bytes.splice(split..split, hash.into_bytes());
         Ok(String::from_utf8(bytes).expect("canonical JSON is UTF-8"))

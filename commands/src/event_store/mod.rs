@@ -1,0 +1,121 @@
+//! The event store: append to a stream at an expected version, read a stream, read all.
+//!
+//! Appends go through one group-commit appender per `EventStore` (one per process): see
+//! `appender`. Reads go straight to the pool.
+
+mod appender;
+mod error;
+mod new_event;
+mod read;
+
+pub use error::AppendError;
+pub use new_event::NewEvent;
+pub use read::{RecordedEvent, row_stream};
+
+use crate::clock::Clock;
+use domain::{StreamName, ledger::Hash};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The advisory-lock key that serialises appends across processes: "medchain" in ASCII.
+pub const LEDGER_LOCK_KEY: i64 = 0x6d65_6463_6861_696e;
+
+/// The channel the appender NOTIFYs after each commit, with the new head as payload.
+pub const LEDGER_CHANNEL: &str = "medchain_ledger";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// The stream must be at exactly this version; 0 means it must not exist yet.
+    Exact(i32),
+    /// Append whatever the stream's version (events that do not depend on its state).
+    Any,
+}
+
+/// What a successful append wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first_seq: i64,
+    pub last_seq: i64,
+    /// The stream's version after the append.
+    pub version: i32,
+    pub last_hash: Hash,
+}
+
+#[derive(Clone)]
+pub struct EventStore {
+    pool: PgPool,
+    appender: mpsc::Sender<appender::Request>,
+    stats: Arc<appender::Stats>,
+}
+
+impl EventStore {
+    /// Starts this process's appender on `pool`. Dropping every clone stops it.
+    pub fn start(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
+        let stats = Arc::new(appender::Stats::default());
+        let appender = appender::spawn(pool.clone(), clock, stats.clone());
+        Self {
+            pool,
+            appender,
+            stats,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends `events` to `stream` if it is at `expected`; a stale version is
+    /// `AppendError::Conflict` and stores nothing. Concurrent calls share a transaction.
+    pub async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, AppendError> {
+        if events.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        if events.len() > appender::MAX_BATCH_EVENTS {
+            return Err(AppendError::TooMany {
+                count: events.len(),
+                max: appender::MAX_BATCH_EVENTS,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let request = appender::Request {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        self.appender
+            .send(request)
+            .await
+            .map_err(|_| AppendError::Stopped)?;
+        answer.await.map_err(|_| AppendError::Stopped)?
+    }
+
+    pub async fn read_stream(
+        &self,
+        stream: &StreamName,
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        read::read_stream(&self.pool, stream).await
+    }
+
+    /// Events with `seq >= from_seq`, at most `limit`, in order.
+    pub async fn read_all(
+        &self,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        read::read_all(&self.pool, from_seq, limit).await
+    }
+
+    /// How the appender has batched so far: for benchmarks.
+    pub fn appender_stats(&self) -> appender::StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+pub use appender::StatsSnapshot;

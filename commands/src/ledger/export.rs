@@ -1,0 +1,37 @@
+//! Export: the ledger as JSON Lines, one event a line (DESIGN.md §8), streamed.
+
+use crate::event_store::row_stream;
+use futures::StreamExt;
+use sqlx::PgPool;
+use std::io::Write;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("reading the ledger: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("writing the export: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("seq {seq}: {source}")]
+    Payload {
+        seq: i64,
+        source: domain::ledger::PayloadError,
+    },
+}
+
+/// Writes every event to `out`; returns how many.
+pub async fn export_jsonl(pool: &PgPool, out: &mut impl Write) -> Result<i64, ExportError> {
+    let mut rows = row_stream(pool, 1);
+    let mut count = 0;
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let line = row.export_line().map_err(|source| ExportError::Payload {
+            seq: row.seq,
+            source,
+        })?;
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+        count += 1;
+    }
+    out.flush()?;
+    Ok(count)
+}

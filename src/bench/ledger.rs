@@ -1,0 +1,420 @@
+//! `medchain bench ledger`: append throughput and latency through the group-commit
+//! appender, beside one transaction per append and the batched-insert limit of the same
+//! lock pattern, at several writer counts; then verification speed. All in a fresh
+//! database that is dropped at the end.
+
+use super::measure::{Latencies, process_cpu};
+use crate::{
+    cli::Common,
+    database::{Database, Purpose},
+};
+use commands::{
+    EventStore, ExpectedVersion, NewEvent, SystemClock, event_store::LEDGER_LOCK_KEY,
+    ledger::verify_ledger,
+};
+use domain::{
+    EventType, StreamName, Timestamp,
+    ledger::{CanonicalPayload, Entry, Hash},
+};
+use serde_json::json;
+use sqlx::{PgPool, postgres::PgConnectOptions};
+use std::{
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use uuid::Uuid;
+
+struct Run {
+    events: u64,
+    elapsed: Duration,
+    latencies: Latencies,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+pub async fn run(
+    common: &Common,
+    seconds: u64,
+    writers: &[usize],
+    verify_events: i64,
+) -> anyhow::Result<()> {
+    let db = Database::open(common, Purpose::Command, 4).await?;
+    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&db.pool)
+        .await?;
+    let result = bench_in(&db.url, &name, seconds, writers, verify_events).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&db.pool)
+    .await?;
+    db.close().await;
+    result
+}
+
+async fn bench_in(
+    url: &str,
+    name: &str,
+    seconds: u64,
+    writers: &[usize],
+    verify_events: i64,
+) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url)?
+        .database(name)
+        .application_name("medchain-bench");
+    let max = writers.iter().copied().max().unwrap_or(1).clamp(8, 260) as u32;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options)
+        .await?;
+    commands::db::MIGRATOR.run(&pool).await?;
+    let duration = Duration::from_secs(seconds);
+    let store = EventStore::start(pool.clone(), Arc::new(SystemClock));
+
+    let (canon_ns, hash_ns) = bare_hashing_cost();
+    println!(
+        "bare cost on this machine: canonical JSON of a payload {canon_ns:.0} ns; entry bytes + SHA-256 {hash_ns:.0} ns"
+    );
+    eprintln!(
+        "measuring for {seconds} s each; this run takes about {} s",
+        seconds * (2 * writers.len() as u64 + 1) + 10
+    );
+    let limit = limit_run(&pool, 4, duration).await?;
+    println!(
+        "limit: batched INSERTs of 100 rows a transaction under the ledger lock (4 clients): {:.0} events/s",
+        limit.rate()
+    );
+    println!();
+    println!(
+        "{:>7} | {:>22} {:>8} {:>8} | {:>22} {:>8} {:>8}",
+        "writers",
+        "group commit events/s",
+        "p50 ms",
+        "p99 ms",
+        "one txn/append ev/s",
+        "p50 ms",
+        "p99 ms"
+    );
+
+    let mut rows = Vec::new();
+    let mut hashing_share = None;
+    for &w in writers {
+        let cpu_before = process_cpu();
+        let stats_before = store.appender_stats();
+        let (mut group, canon_nanos) = group_commit_run(&store, w, duration).await?;
+        let stats = store.appender_stats();
+        if let (Some(before), Some(after)) = (cpu_before, process_cpu())
+            && w == 64
+        {
+            let hashing =
+                Duration::from_nanos(stats.hash_nanos - stats_before.hash_nanos + canon_nanos);
+            hashing_share = Some((
+                hashing.as_secs_f64() / (after - before).as_secs_f64(),
+                stats.events - stats_before.events,
+                stats.batches - stats_before.batches,
+            ));
+        }
+        let mut single = one_txn_run(&pool, w, duration).await?;
+        println!(
+            "{w:>7} | {:>22.0} {:>8.2} {:>8.2} | {:>22.0} {:>8.2} {:>8.2}",
+            group.rate(),
+            group.latencies.percentile_ms(50.0),
+            group.latencies.percentile_ms(99.0),
+            single.rate(),
+            single.latencies.percentile_ms(50.0),
+            single.latencies.percentile_ms(99.0)
+        );
+        rows.push((w, group, single));
+    }
+
+    println!();
+    println!("ratios (targets in brackets):");
+    let find = |w: usize| rows.iter().find(|r| r.0 == w);
+    if let Some((_, g, s)) = find(64) {
+        println!(
+            "  group commit @64 / 100-rows limit:        {:.2}  [>= 0.60]",
+            g.rate() / limit.rate()
+        );
+        println!(
+            "  group commit @64 / one txn per append @64: {:.1}  [>= 10]",
+            g.rate() / s.rate()
+        );
+    }
+    if let (Some((_, g16, _)), Some((_, g256, _))) = (find(16), find(256)) {
+        println!(
+            "  group commit @256 / @16:                  {:.2}  [>= 0.90]",
+            g256.rate() / g16.rate()
+        );
+    }
+    if let Some((_, g, s)) = rows.iter_mut().find(|r| r.0 == 1) {
+        let (gp, sp) = (
+            g.latencies.percentile_ms(50.0),
+            s.latencies.percentile_ms(50.0),
+        );
+        println!(
+            "  p50 one writer, group commit / bare locked one-row append: {:.2}  [<= 1.25] ({gp:.3} ms vs {sp:.3} ms)",
+            gp / sp
+        );
+    }
+    if let Some((share, events, batches)) = hashing_share {
+        println!(
+            "  canonical JSON + hashing / process CPU @64: {:.1}%  [<= 10%] ({events} events in {batches} transactions, {:.1} events a transaction)",
+            share * 100.0,
+            events as f64 / batches.max(1) as f64
+        );
+    }
+
+    let head = commands::ledger::ledger_head(&pool).await?;
+    if head.seq < verify_events {
+        eprintln!(
+            "appending {} more events to verify {verify_events}",
+            verify_events - head.seq
+        );
+        fill(&pool, verify_events - head.seq).await?;
+    }
+    let started = Instant::now();
+    let verification = verify_ledger(&pool, None).await?;
+    let elapsed = started.elapsed();
+    let chain = verification
+        .outcome
+        .map_err(|b| anyhow::anyhow!("verify failed: {b}"))?;
+    println!(
+        "  verify: {} events in {:.2} s = {:.0} events/s  [>= 200000]",
+        chain.events,
+        elapsed.as_secs_f64(),
+        chain.events as f64 / elapsed.as_secs_f64()
+    );
+    drop(store);
+    pool.close().await;
+    Ok(())
+}
+
+/// Nanoseconds per payload canonicalisation and per entry hash, measured alone.
+fn bare_hashing_cost() -> (f64, f64) {
+    const N: u32 = 50_000;
+    let values: Vec<_> = (0..N).map(|i| payload(u64::from(i))).collect();
+    let started = Instant::now();
+    let payloads: Vec<CanonicalPayload> = values
+        .iter()
+        .map(|v| CanonicalPayload::from_value(v).expect("I-JSON"))
+        .collect();
+    let canon = started.elapsed();
+    let stream = StreamName::new("bench", Uuid::new_v4()).expect("a valid stream");
+    let at = Timestamp::from_datetime(chrono::Utc::now());
+    let (mut prev, mut scratch) = (Hash::ZERO, Vec::new());
+    let ids: Vec<Uuid> = (0..N).map(|_| Uuid::now_v7()).collect();
+    let started = Instant::now();
+    for (i, p) in payloads.iter().enumerate() {
+        let seq = i as i64 + 1;
+        let entry = Entry {
+            seq,
+            id: ids[i],
+            stream: stream.as_str(),
+            version: seq as i32,
+            event_type: "BenchAppended",
+            actor: None,
+            at,
+            payload: p,
+            prev,
+        };
+        prev = entry.hash_with(&mut scratch);
+    }
+    let hash = started.elapsed();
+    (
+        canon.as_nanos() as f64 / f64::from(N),
+        hash.as_nanos() as f64 / f64::from(N),
+    )
+}
+
+fn payload(i: u64) -> serde_json::Value {
+    json!({
+        "record": Uuid::new_v4().to_string(),
+        "size": i,
+        "title": {"ct": "3q2+7wAAAAAAAAAAZm9vYmFyYmF6cXV4cXV1eHh5enp5cXV1eHh5enp5", "n": "AAAAAAAAAAAAAAAA"},
+    })
+}
+
+fn event_type() -> EventType {
+    EventType::parse("BenchAppended").expect("a valid event type")
+}
+
+/// Returns the run and the nanoseconds writers spent canonicalising payloads.
+async fn group_commit_run(
+    store: &EventStore,
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<(Run, u64)> {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let stream = StreamName::new("bench", Uuid::new_v4()).expect("a valid stream");
+                let (mut version, mut latencies, mut canon) = (0, Latencies::default(), 0u64);
+                while Instant::now() < deadline {
+                    let (event_type, payload) = (event_type(), payload(version as u64));
+                    let t = Instant::now();
+                    let event = NewEvent::new(event_type, None, &payload)?;
+                    canon += t.elapsed().as_nanos() as u64;
+                    store
+                        .append(&stream, ExpectedVersion::Exact(version), vec![event])
+                        .await?;
+                    latencies.record(t.elapsed());
+                    version += 1;
+                }
+                anyhow::Ok((latencies, canon))
+            })
+        })
+        .collect();
+    let mut run = Run {
+        events: 0,
+        elapsed: Duration::ZERO,
+        latencies: Latencies::default(),
+    };
+    let mut canon = 0;
+    for task in tasks {
+        let (latencies, c) = task.await??;
+        run.events += latencies.count() as u64;
+        run.latencies.extend(latencies);
+        canon += c;
+    }
+    run.elapsed = started.elapsed();
+    Ok((run, canon))
+}
+
+/// One transaction per append, as a plain implementation would do it: lock, read the
+/// head, hash, insert one row, commit.
+async fn one_txn_run(pool: &PgPool, writers: usize, duration: Duration) -> anyhow::Result<Run> {
+    locked_inserts(pool, writers, 1, duration).await
+}
+
+/// The limit of the pattern: the same lock and head read, 100 rows a transaction.
+async fn limit_run(pool: &PgPool, clients: usize, duration: Duration) -> anyhow::Result<Run> {
+    locked_inserts(pool, clients, 100, duration).await
+}
+
+async fn fill(pool: &PgPool, events: i64) -> anyhow::Result<()> {
+    let mut left = events;
+    let stream = StreamName::new("bench", Uuid::new_v4())?;
+    let mut version = 0;
+    while left > 0 {
+        let n = left.min(1000) as usize;
+        append_locked(pool, &stream, version, n).await?;
+        version += n as i32;
+        left -= n as i64;
+    }
+    Ok(())
+}
+
+async fn locked_inserts(
+    pool: &PgPool,
+    clients: usize,
+    rows: usize,
+    duration: Duration,
+) -> anyhow::Result<Run> {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let stream = StreamName::new("bench", Uuid::new_v4())?;
+                let (mut version, mut latencies) = (0, Latencies::default());
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    append_locked(&pool, &stream, version, rows).await?;
+                    latencies.record(t.elapsed());
+                    version += rows as i32;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut run = Run {
+        events: 0,
+        elapsed: Duration::ZERO,
+        latencies: Latencies::default(),
+    };
+    for task in tasks {
+        let latencies = task.await??;
+        run.events += (latencies.count() * rows) as u64;
+        run.latencies.extend(latencies);
+    }
+    run.elapsed = started.elapsed();
+    Ok(run)
+}
+
+/// One transaction: lock, head, `rows` hashed entries in one INSERT, commit.
+async fn append_locked(
+    pool: &PgPool,
+    stream: &StreamName,
+    version: i32,
+    rows: usize,
+) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LEDGER_LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (mut seq, mut prev) = match head {
+        Some((seq, hash)) => (seq, Hash::from_slice(&hash)?),
+        None => (0, Hash::ZERO),
+    };
+    let at = Timestamp::from_datetime(chrono::Utc::now());
+    let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut scratch = Vec::new();
+    for i in 0..rows {
+        seq += 1;
+        let payload = CanonicalPayload::from_value(&payload(i as u64))?;
+        let id = Uuid::now_v7();
+        let v = version + i as i32 + 1;
+        let entry = Entry {
+            seq,
+            id,
+            stream: stream.as_str(),
+            version: v,
+            event_type: "BenchAppended",
+            actor: None,
+            at,
+            payload: &payload,
+            prev,
+        };
+        let hash = entry.hash_with(&mut scratch);
+        cols.0.push(seq);
+        cols.1.push(id);
+        cols.2.push(v);
+        cols.3.push(payload.into_string());
+        cols.4.push(prev.as_bytes().to_vec());
+        cols.5.push(hash.as_bytes().to_vec());
+        cols.6.push(at.to_datetime());
+        prev = hash;
+    }
+    sqlx::query(
+        "INSERT INTO events (seq, id, stream, version, type, actor, recorded_at, payload, prev_hash, hash) \
+         SELECT s, i, $3, v, 'BenchAppended', NULL, a, p::json, ph, h \
+         FROM unnest($1::bigint[], $2::uuid[], $4::int[], $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[]) AS t(s, i, v, p, ph, h, a)",
+    )
+    .bind(&cols.0)
+    .bind(&cols.1)
+    .bind(stream.as_str())
+    .bind(&cols.2)
+    .bind(&cols.3)
+    .bind(&cols.4)
+    .bind(&cols.5)
+    .bind(&cols.6)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

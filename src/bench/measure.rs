@@ -1,0 +1,44 @@
+//! Small measuring tools for the benchmarks: latency percentiles and process CPU time.
+
+use std::time::Duration;
+
+/// Latencies in microseconds, sorted on demand.
+#[derive(Default)]
+pub struct Latencies(Vec<u32>);
+
+impl Latencies {
+    pub fn record(&mut self, d: Duration) {
+        self.0
+            .push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The `p`-th percentile (0–100) in milliseconds.
+    pub fn percentile_ms(&mut self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        self.0.sort_unstable();
+        let rank = ((p / 100.0) * (self.0.len() - 1) as f64).round() as usize;
+        f64::from(self.0[rank]) / 1000.0
+    }
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat`.
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every platform it supports.
+    Some(Duration::from_millis((utime + stime) * 10))
+}

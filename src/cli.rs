@@ -1,0 +1,105 @@
+//! The command line: `medchain serve`, `medchain ledger …`, `medchain bench …`.
+
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "medchain",
+    version,
+    about = "Medical records on a hash-linked ledger"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Data directory: the embedded PostgreSQL cluster, keys, checkpoints.
+    #[arg(
+        long,
+        env = "MEDCHAIN_DATA_DIR",
+        default_value = "./medchain-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; unset: the embedded cluster in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Where signed checkpoints are written [default: <data-dir>/checkpoints].
+    #[arg(long, env = "MEDCHAIN_CHECKPOINT_DIR", global = true)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// The ledger's Ed25519 key file [default: <data-dir>/ledger.key, created on first use].
+    #[arg(long, env = "MEDCHAIN_LEDGER_KEY_FILE", global = true)]
+    pub ledger_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "MEDCHAIN_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Verify, export and sign the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Benchmarks: print figures and ratios measured in one run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Developer tools.
+    #[command(subcommand, hide = true)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute the chain from seq 1; exit 1 naming the first bad seq.
+    Verify {
+        /// Also check against this signed checkpoint.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write the ledger as JSON Lines, one event a line.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign the head and write it to the checkpoint directory; prints the file's path.
+    Checkpoint,
+    /// Print the ledger's public key (lowercase hex).
+    Pubkey,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Append throughput and latency: group commit vs one transaction per append vs the
+    /// batched-insert limit, at several writer counts; then verify speed.
+    Ledger {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Writer counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+        writers: Vec<usize>,
+        /// Events to verify at the end (appended first if the run wrote fewer).
+        #[arg(long, default_value_t = 200_000)]
+        verify_events: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Run and supervise the shared PostgreSQL cluster of the test suite.
+    TestCluster {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Append events in a loop, printing "<seq> <id>" for each acknowledged one (used by
+    /// the crash test).
+    AppendLoop,
+}

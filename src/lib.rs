@@ -1,0 +1,20 @@
+//! The `medchain` binary package: command line, configuration and wiring.
+//!
+//! - `cli`: the clap definitions, one subcommand per job.
+//! - `config`: settings from flags and the environment, resolved once.
+//! - `database`: `DATABASE_URL`, or the embedded cluster in the data directory.
+//! - `embedded`: the private PostgreSQL cluster of the embedded default.
+//! - `server`: startup as a library call (bound address in, shutdown signal in).
+//! - `ledger_cli`: `medchain ledger verify|export|checkpoint|pubkey`.
+//! - `bench`: the benchmark commands.
+//! - `dev`: hidden helpers for the test suite.
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod dev;
+pub mod embedded;
+pub mod ledger_cli;
+pub mod server;
