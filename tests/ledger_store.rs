@@ -253,3 +253,25 @@ async fn reading_all_from_a_seq() {
     assert_eq!(page[0].stream, last[&3].as_str());
     assert_eq!(page[0].payload["n"], 2);
 }
+
+#[tokio::test]
+async fn each_commit_notifies_the_new_head() {
+    let db = common::test_db().await;
+    let store = store(&db.url, 2).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    listener
+        .listen(commands::event_store::LEDGER_CHANNEL)
+        .await
+        .unwrap();
+    let stream = StreamName::new("test", Uuid::new_v4()).unwrap();
+    let appended = store
+        .append(&stream, ExpectedVersion::Exact(0), vec![event(1), event(2)])
+        .await
+        .unwrap();
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let head: serde_json::Value = serde_json::from_str(note.payload()).unwrap();
+    assert_eq!(head, json!({"seq": 2, "hash": appended.last_hash.to_hex()}));
+}

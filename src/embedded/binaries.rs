@@ -28,10 +28,14 @@ pub struct PgBinaries {
 pub struct NoPostgres;
 
 impl PgBinaries {
-    /// Finds initdb/pg_ctl/postgres: on PATH first, else the highest version under
-    /// /usr/lib/postgresql/*/bin.
+    /// Finds initdb/pg_ctl/postgres: in `MEDCHAIN_PG_BIN` alone when that is set (an
+    /// installation elsewhere, or none at all), else on PATH first, else the highest
+    /// version under /usr/lib/postgresql/*/bin.
     pub fn find() -> Result<PgBinaries, NoPostgres> {
-        Self::find_in(std::env::var_os("PATH"), Path::new(VERSIONED_ROOT))
+        match std::env::var_os("MEDCHAIN_PG_BIN").filter(|dir| !dir.is_empty()) {
+            Some(dir) => Self::find_in(Some(dir), Path::new("/nonexistent")),
+            None => Self::find_in(std::env::var_os("PATH"), Path::new(VERSIONED_ROOT)),
+        }
     }
 
     fn find_in(path: Option<OsString>, versioned_root: &Path) -> Result<PgBinaries, NoPostgres> {
