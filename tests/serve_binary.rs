@@ -15,17 +15,31 @@ use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_medchain");
 
+/// A running `serve`; killed and reaped if the test ends without stopping it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `serve` on port 0 and returns it with the address it printed.
-fn start_serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+fn start_serve(dir: &Path) -> (Server, String) {
+    let mut server = Server(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
@@ -37,7 +51,7 @@ fn start_serve(dir: &Path) -> (Child, String) {
             let addr = addr.to_owned();
             // Keep draining stderr so the server never blocks on a full pipe.
             std::thread::spawn(move || for _ in stderr.lines() {});
-            return (child, addr);
+            return (server, addr);
         }
     }
 }
@@ -50,7 +64,8 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-fn wait_exit(child: &mut Child) -> i32 {
+fn wait_exit(server: &mut Server) -> i32 {
+    let child = &mut server.0;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
