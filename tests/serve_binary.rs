@@ -56,9 +56,9 @@ fn start_serve(dir: &Path) -> (Server, String) {
     }
 }
 
-fn signal(child: &Child, name: &str) {
+fn signal(server: &Server, name: &str) {
     let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
+        .args([&format!("-{name}"), &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
