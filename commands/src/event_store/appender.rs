@@ -10,6 +10,11 @@
 //! insert them with one statement that also NOTIFYs the new head, and commit. NOTIFY is
 //! delivered at commit, so listeners never hear of a head they cannot read.
 //!
+//! The appender runs on its own thread with a current-thread runtime and a connection
+//! made there (not borrowed from the pool): measured with `medchain bench ledger`, this
+//! cut a lone writer's p50 from 0.52 ms to 0.39 ms, because each round's five round trips
+//! no longer wait behind the multi-threaded runtime's scheduling.
+//!
 //! `at` is the later of the clock and the head's own time, so times never decrease along
 //! seq and "everything at or before time T" is always a prefix of the ledger.
 
@@ -20,7 +25,7 @@ use domain::{
     StreamName, Timestamp,
     ledger::{Entry, Hash},
 };
-use sqlx::{Connection as _, PgConnection, PgPool, Postgres, pool::PoolConnection};
+use sqlx::{Connection as _, PgConnection, PgPool, postgres::PgConnectOptions};
 use std::{
     collections::HashMap,
     sync::{
@@ -72,18 +77,33 @@ pub(super) fn spawn(
     stats: Arc<Stats>,
 ) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH_EVENTS);
-    tokio::spawn(run(pool, clock, stats, rx));
+    let options = (*pool.connect_options()).clone();
+    // Its own thread and runtime, with a connection made there: the round trips of the
+    // rounds are then never queued behind the work of the server's tasks.
+    std::thread::Builder::new()
+        .name("medchain-appender".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the appender's runtime starts");
+            runtime.block_on(run(options, clock, stats, rx));
+        })
+        .expect("the appender's thread starts");
     tx
 }
 
 async fn run(
-    pool: PgPool,
+    options: PgConnectOptions,
     clock: Arc<dyn Clock>,
     stats: Arc<Stats>,
     mut rx: mpsc::Receiver<Request>,
 ) {
     let mut columns = Columns::default();
-    let mut conn = Connection { pool, held: None };
+    let mut conn = Connection {
+        options,
+        held: None,
+    };
     while let Some(first) = rx.recv().await {
         let mut events = first.events.len();
         let mut batch = vec![first];
@@ -113,17 +133,16 @@ async fn run(
     }
 }
 
-/// The appender's own connection, kept between rounds (a pooled acquire costs a round
-/// trip to test the connection) and replaced after any error.
+/// The appender's own connection, kept between rounds and replaced after any error.
 struct Connection {
-    pool: PgPool,
-    held: Option<PoolConnection<Postgres>>,
+    options: PgConnectOptions,
+    held: Option<PgConnection>,
 }
 
 impl Connection {
     async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         if self.held.is_none() {
-            self.held = Some(self.pool.acquire().await?);
+            self.held = Some(PgConnection::connect_with(&self.options).await?);
         }
         Ok(self.held.as_mut().expect("just set"))
     }
