@@ -32,6 +32,12 @@ struct Run {
 }
 
 impl Run {
+    fn merge(&mut self, other: Run) {
+        self.events += other.events;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+    }
+
     fn rate(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64()
     }
@@ -105,9 +111,12 @@ async fn bench_in(
     let mut rows = Vec::new();
     let mut hashing_share = None;
     for &w in writers {
+        // Each mode runs in two halves, alternating, so both see the same background
+        // (checkpoints, WAL flushes, other load on a shared machine).
+        let half = duration / 2;
         let cpu_before = process_cpu();
         let stats_before = store.appender_stats();
-        let (mut group, canon_nanos) = group_commit_run(&store, w, duration).await?;
+        let (mut group, canon_nanos) = group_commit_run(&store, w, half).await?;
         let stats = store.appender_stats();
         if let (Some(before), Some(after)) = (cpu_before, process_cpu())
             && w == 64
@@ -120,7 +129,10 @@ async fn bench_in(
                 stats.batches - stats_before.batches,
             ));
         }
-        let mut single = one_txn_run(&pool, w, duration).await?;
+        let mut single = one_txn_run(&pool, w, half).await?;
+        let (group2, _) = group_commit_run(&store, w, half).await?;
+        single.merge(one_txn_run(&pool, w, half).await?);
+        group.merge(group2);
         println!(
             "{w:>7} | {:>22.0} {:>8.2} {:>8.2} | {:>22.0} {:>8.2} {:>8.2}",
             group.rate(),
