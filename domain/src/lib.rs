@@ -10,11 +10,14 @@
 //! tokio and no sqlx, and ARCHITECTURE.md keeps it that way.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod event_type;
 pub mod ledger;
+pub mod sealed;
 pub mod stream_name;
 pub mod timestamp;
 
 pub use event_type::EventType;
+pub use sealed::Sealed;
 pub use stream_name::StreamName;
 pub use timestamp::Timestamp;
