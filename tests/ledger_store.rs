@@ -275,3 +275,55 @@ async fn each_commit_notifies_the_new_head() {
     let head: serde_json::Value = serde_json::from_str(note.payload()).unwrap();
     assert_eq!(head, json!({"seq": 2, "hash": appended.last_hash.to_hex()}));
 }
+
+/// An appender hashes a round against what it wrote last; when another process has
+/// written since, the database refuses that guess and the round is done under the lock,
+/// with conflicts decided on the real versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_guess_is_refused_and_the_round_redone_under_the_lock() {
+    let db = common::test_db().await;
+    let (a, b) = (store(&db.url, 2).await, store(&db.url, 2).await);
+    let shared = StreamName::new("test", Uuid::new_v4()).unwrap();
+    let own = StreamName::new("test", Uuid::new_v4()).unwrap();
+
+    a.append(&shared, ExpectedVersion::Exact(0), vec![event(1)])
+        .await
+        .unwrap();
+    // B moves the head and the shared stream behind A's back.
+    b.append(&shared, ExpectedVersion::Exact(1), vec![event(2)])
+        .await
+        .unwrap();
+    let refused = a.appender_stats().guesses_refused;
+
+    // A's next round guesses the old head: refused, then written under the lock.
+    let appended = a
+        .append(&own, ExpectedVersion::Exact(0), vec![event(3)])
+        .await
+        .unwrap();
+    assert_eq!((appended.first_seq, appended.version), (3, 1));
+    assert_eq!(a.appender_stats().guesses_refused, refused + 1);
+
+    // A still believes `shared` is at version 1; the real version decides the conflict.
+    let stale = a
+        .append(&shared, ExpectedVersion::Exact(1), vec![event(4)])
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(AppendError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    let next = a
+        .append(&shared, ExpectedVersion::Exact(2), vec![event(5)])
+        .await
+        .unwrap();
+    assert_eq!((next.first_seq, next.version), (4, 3));
+
+    let verification = verify_ledger(a.pool(), None).await.unwrap();
+    assert_eq!(verification.outcome.unwrap().events, 4);
+}
