@@ -1,5 +1,15 @@
 //! People and their accounts: the value types made at the edge and the `user` aggregate.
 
+pub mod account_status;
 pub mod email;
+pub mod person_name;
+pub mod phone;
+pub mod role;
+pub mod user_id;
 
+pub use account_status::{AccountStatus, InvalidAccountStatus};
 pub use email::{Email, InvalidEmail};
+pub use person_name::{InvalidPersonName, PersonName};
+pub use phone::{InvalidPhone, Phone};
+pub use role::{InvalidRole, Role};
+pub use user_id::{InvalidUserId, UserId};
