@@ -2,6 +2,7 @@
 
 pub mod account_status;
 pub mod email;
+pub mod password;
 pub mod person_name;
 pub mod phone;
 pub mod role;
@@ -9,6 +10,7 @@ pub mod user_id;
 
 pub use account_status::{AccountStatus, InvalidAccountStatus};
 pub use email::{Email, InvalidEmail};
+pub use password::{Password, PasswordError, PolicySubject};
 pub use person_name::{InvalidPersonName, PersonName};
 pub use phone::{InvalidPhone, Phone};
 pub use role::{InvalidRole, Role};
