@@ -6,6 +6,7 @@ pub mod password;
 pub mod person_name;
 pub mod phone;
 pub mod role;
+pub mod user;
 pub mod user_id;
 
 pub use account_status::{AccountStatus, InvalidAccountStatus};
@@ -14,4 +15,10 @@ pub use password::{Password, PasswordError, PolicySubject};
 pub use person_name::{InvalidPersonName, PersonName};
 pub use phone::{InvalidPhone, Phone};
 pub use role::{InvalidRole, Role};
+pub use user::{
+    Account, ChangePassword, ChangePasswordError, LoggedOut, Login, LoginDecision, LoginFailed,
+    LoginFailure, LoginRefused, LoginSucceeded, Logout, PasswordChanged, Register, RegisterError,
+    Registration, RevokeSession, SessionError, SessionRevoked, UnknownEvent, User, UserEvent,
+    UserRegistered,
+};
 pub use user_id::{InvalidUserId, UserId};

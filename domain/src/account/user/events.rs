@@ -1,0 +1,339 @@
+//! What happens to an account, as the ledger records it: the `user` stream's event types
+//! and their payloads.
+//!
+//! The payload is each event struct's serde JSON (lower camelCase, no floats, times as
+//! `Timestamp` text); the type name is kept beside it in the ledger row, not in the
+//! payload, so the enum is mapped by hand (`event_type`, `payload`, `from_stored`)
+//! rather than by a serde tag. Personal fields are `Sealed` (DESIGN.md §4). Reading
+//! tolerates fields it does not know, so an older binary can still fold a newer stream.
+
+use crate::account::{AccountStatus, Role};
+use crate::{Sealed, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// How the account was created: through the API (anyone) or by `medchain admin create`
+/// (an operator at the machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Registration {
+    Api,
+    Cli,
+}
+
+/// Why a sign-in failed in a way worth recording. Only wrong passwords are: refusals
+/// while rate-limited are not, so an attacker cannot flood the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LoginFailure {
+    WrongPassword,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRegistered {
+    pub role: Role,
+    pub status: AccountStatus,
+    pub name: Sealed,
+    pub email: Sealed,
+    pub phone: Option<Sealed>,
+    /// The Argon2id PHC string, sealed too, so erasing the person erases it.
+    pub password_hash: Sealed,
+    pub via: Registration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginSucceeded {
+    pub session: Uuid,
+    #[serde(with = "timestamp_text")]
+    pub expires_at: Timestamp,
+}
+
+/// `at` is the `now` the decision was made with: the rate limit is a fold over payloads,
+/// so it must not depend on the appender's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginFailed {
+    pub reason: LoginFailure,
+    #[serde(with = "timestamp_text")]
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedOut {
+    pub session: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRevoked {
+    pub session: Uuid,
+}
+
+/// Closes every session but `kept_session` (the one that made the change, if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChanged {
+    pub password_hash: Sealed,
+    pub kept_session: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserEvent {
+    UserRegistered(UserRegistered),
+    LoginSucceeded(LoginSucceeded),
+    LoginFailed(LoginFailed),
+    LoggedOut(LoggedOut),
+    SessionRevoked(SessionRevoked),
+    PasswordChanged(PasswordChanged),
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum UnknownEvent {
+    #[error("there is no user event of type {0:?}")]
+    Type(String),
+    #[error("the payload of a {event_type} event does not have its shape: {reason}")]
+    Payload {
+        event_type: &'static str,
+        reason: String,
+    },
+}
+
+impl UserEvent {
+    /// Every type a `user` stream may hold.
+    pub const TYPES: [&'static str; 6] = [
+        "UserRegistered",
+        "LoginSucceeded",
+        "LoginFailed",
+        "LoggedOut",
+        "SessionRevoked",
+        "PasswordChanged",
+    ];
+
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            UserEvent::UserRegistered(_) => "UserRegistered",
+            UserEvent::LoginSucceeded(_) => "LoginSucceeded",
+            UserEvent::LoginFailed(_) => "LoginFailed",
+            UserEvent::LoggedOut(_) => "LoggedOut",
+            UserEvent::SessionRevoked(_) => "SessionRevoked",
+            UserEvent::PasswordChanged(_) => "PasswordChanged",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        let value = match self {
+            UserEvent::UserRegistered(e) => serde_json::to_value(e),
+            UserEvent::LoginSucceeded(e) => serde_json::to_value(e),
+            UserEvent::LoginFailed(e) => serde_json::to_value(e),
+            UserEvent::LoggedOut(e) => serde_json::to_value(e),
+            UserEvent::SessionRevoked(e) => serde_json::to_value(e),
+            UserEvent::PasswordChanged(e) => serde_json::to_value(e),
+        };
+        value.expect("strings, UUIDs and options always serialize")
+    }
+
+    pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
+        fn read<T: serde::de::DeserializeOwned>(
+            event_type: &'static str,
+            payload: &Value,
+        ) -> Result<T, UnknownEvent> {
+            T::deserialize(payload).map_err(|e| UnknownEvent::Payload {
+                event_type,
+                reason: e.to_string(),
+            })
+        }
+        Ok(match event_type {
+            "UserRegistered" => UserEvent::UserRegistered(read("UserRegistered", payload)?),
+            "LoginSucceeded" => UserEvent::LoginSucceeded(read("LoginSucceeded", payload)?),
+            "LoginFailed" => UserEvent::LoginFailed(read("LoginFailed", payload)?),
+            "LoggedOut" => UserEvent::LoggedOut(read("LoggedOut", payload)?),
+            "SessionRevoked" => UserEvent::SessionRevoked(read("SessionRevoked", payload)?),
+            "PasswordChanged" => UserEvent::PasswordChanged(read("PasswordChanged", payload)?),
+            other => return Err(UnknownEvent::Type(other.to_owned())),
+        })
+    }
+}
+
+macro_rules! into_user_event {
+    ($($event:ident),*) => {$(
+        impl From<$event> for UserEvent {
+            fn from(e: $event) -> Self {
+                UserEvent::$event(e)
+            }
+        }
+    )*};
+}
+
+into_user_event!(
+    UserRegistered,
+    LoginSucceeded,
+    LoginFailed,
+    LoggedOut,
+    SessionRevoked,
+    PasswordChanged
+);
+
+/// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
+mod timestamp_text {
+    use crate::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(at)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::{at, sealed, session};
+    use super::*;
+    use crate::ledger::CanonicalPayload;
+    use serde_json::json;
+
+    fn one_of_each() -> Vec<UserEvent> {
+        vec![
+            UserRegistered {
+                role: Role::Doctor,
+                status: AccountStatus::Pending,
+                name: sealed("name"),
+                email: sealed("email"),
+                phone: Some(sealed("phone")),
+                password_hash: sealed("hash"),
+                via: Registration::Api,
+            }
+            .into(),
+            UserRegistered {
+                role: Role::Admin,
+                status: AccountStatus::Active,
+                name: sealed("name"),
+                email: sealed("email"),
+                phone: None,
+                password_hash: sealed("hash"),
+                via: Registration::Cli,
+            }
+            .into(),
+            LoginSucceeded {
+                session: session(1),
+                expires_at: at(720),
+            }
+            .into(),
+            LoginFailed {
+                reason: LoginFailure::WrongPassword,
+                at: at(3),
+            }
+            .into(),
+            LoggedOut {
+                session: session(1),
+            }
+            .into(),
+            SessionRevoked {
+                session: session(2),
+            }
+            .into(),
+            PasswordChanged {
+                password_hash: sealed("hash2"),
+                kept_session: Some(session(3)),
+            }
+            .into(),
+            PasswordChanged {
+                password_hash: sealed("hash3"),
+                kept_session: None,
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn every_event_round_trips_through_its_payload() {
+        let events = one_of_each();
+        let mut types: Vec<_> = events.iter().map(UserEvent::event_type).collect();
+        types.dedup();
+        assert_eq!(types, UserEvent::TYPES);
+        for event in events {
+            let payload = event.payload();
+            assert!(CanonicalPayload::from_value(&payload).is_ok(), "{payload}");
+            assert_eq!(
+                UserEvent::from_stored(event.event_type(), &payload),
+                Ok(event)
+            );
+        }
+    }
+
+    #[test]
+    fn payloads_are_camel_case_with_times_as_text() {
+        let registered = &one_of_each()[0];
+        assert_eq!(
+            registered.payload(),
+            json!({
+                "role": "DOCTOR",
+                "status": "PENDING",
+                "name": sealed("name").as_str(),
+                "email": sealed("email").as_str(),
+                "phone": sealed("phone").as_str(),
+                "passwordHash": sealed("hash").as_str(),
+                "via": "API",
+            })
+        );
+        let failed = UserEvent::from(LoginFailed {
+            reason: LoginFailure::WrongPassword,
+            at: crate::Timestamp::parse("2026-11-24T10:15:30.123456Z").unwrap(),
+        });
+        assert_eq!(
+            failed.payload(),
+            json!({"reason": "WRONG_PASSWORD", "at": "2026-11-24T10:15:30.123456Z"})
+        );
+        let changed = UserEvent::from(PasswordChanged {
+            password_hash: sealed("hash"),
+            kept_session: None,
+        });
+        assert_eq!(changed.payload()["keptSession"], Value::Null);
+        let opened = &one_of_each()[2];
+        assert_eq!(
+            opened.payload()["session"],
+            json!(session(1).hyphenated().to_string())
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_types_and_wrong_shapes() {
+        assert_eq!(
+            UserEvent::from_stored("RecordShared", &json!({})),
+            Err(UnknownEvent::Type("RecordShared".into()))
+        );
+        let bad_session = json!({"session": "not a uuid"});
+        assert!(matches!(
+            UserEvent::from_stored("LoggedOut", &bad_session),
+            Err(UnknownEvent::Payload {
+                event_type: "LoggedOut",
+                ..
+            })
+        ));
+        let numeric_time = json!({"reason": "WRONG_PASSWORD", "at": 1_795_000_000});
+        assert!(UserEvent::from_stored("LoginFailed", &numeric_time).is_err());
+        let clear_name = one_of_each()[0].payload();
+        let mut clear_name = clear_name.as_object().unwrap().clone();
+        clear_name.insert("name".into(), json!("Alice Example"));
+        assert!(UserEvent::from_stored("UserRegistered", &Value::Object(clear_name)).is_err());
+    }
+
+    #[test]
+    fn a_missing_phone_reads_as_none() {
+        let mut payload = one_of_each()[1].payload();
+        payload.as_object_mut().unwrap().remove("phone");
+        let UserEvent::UserRegistered(e) =
+            UserEvent::from_stored("UserRegistered", &payload).unwrap()
+        else {
+            panic!("not a registration");
+        };
+        assert_eq!(e.phone, None);
+    }
+}

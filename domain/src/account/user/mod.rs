@@ -1,0 +1,25 @@
+//! The `user` aggregate (DESIGN.md §2): an account's history as events, the state those
+//! fold into, and the pure decisions that add to it. Facts that need I/O (the password
+//! compared with its hash, the e-mail address free, the time) arrive in the command.
+
+pub mod change_password;
+pub mod events;
+pub mod login;
+pub mod register;
+pub mod sessions;
+pub mod state;
+
+#[cfg(test)]
+mod given;
+
+pub use change_password::{ChangePassword, ChangePasswordError, change_password};
+pub use events::{
+    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, Registration,
+    SessionRevoked, UnknownEvent, UserEvent, UserRegistered,
+};
+pub use login::{
+    FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
+};
+pub use register::{Register, RegisterError, register};
+pub use sessions::{Logout, RevokeSession, SessionError, logout, revoke_session};
+pub use state::{Account, User};

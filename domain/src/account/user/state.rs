@@ -1,0 +1,194 @@
+//! What a `user` stream amounts to: the state its events fold into, and no more than the
+//! decisions need (DESIGN.md §2). The stream's version is counted by the caller.
+
+use super::events::{PasswordChanged, UserEvent, UserRegistered};
+use super::login::MAX_FAILED_LOGINS;
+use crate::account::{AccountStatus, Role, UserId};
+use crate::{Sealed, Timestamp};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    id: UserId,
+    account: Option<Account>,
+    /// The times of the latest `MAX_FAILED_LOGINS` failures, oldest first: enough to tell
+    /// whether that many fell within the window, so the state stays small however long
+    /// an attack goes on.
+    recent_failures: Vec<Timestamp>,
+    /// Open sessions and when each expires.
+    sessions: BTreeMap<Uuid, Timestamp>,
+}
+
+/// What registration established, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub role: Role,
+    pub status: AccountStatus,
+    pub name: Sealed,
+    pub email: Sealed,
+    pub phone: Option<Sealed>,
+    pub password_hash: Sealed,
+}
+
+impl User {
+    /// The state of a stream with no events yet: the account does not exist.
+    pub fn new(id: UserId) -> Self {
+        Self {
+            id,
+            account: None,
+            recent_failures: Vec::new(),
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    pub fn from_history<'a>(id: UserId, events: impl IntoIterator<Item = &'a UserEvent>) -> Self {
+        let mut user = Self::new(id);
+        for event in events {
+            user.apply(event);
+        }
+        user
+    }
+
+    pub fn apply(&mut self, event: &UserEvent) {
+        match event {
+            UserEvent::UserRegistered(e) => self.account = Some(Account::from(e)),
+            UserEvent::LoginSucceeded(e) => {
+                self.sessions.insert(e.session, e.expires_at);
+            }
+            UserEvent::LoginFailed(e) => {
+                // Sorted rather than appended: concurrent sign-ins may commit in another
+                // order than their clocks read.
+                let at = self.recent_failures.partition_point(|t| *t <= e.at);
+                self.recent_failures.insert(at, e.at);
+                let excess = self.recent_failures.len().saturating_sub(MAX_FAILED_LOGINS);
+                self.recent_failures.drain(..excess);
+            }
+            UserEvent::LoggedOut(e) => {
+                self.sessions.remove(&e.session);
+            }
+            UserEvent::SessionRevoked(e) => {
+                self.sessions.remove(&e.session);
+            }
+            UserEvent::PasswordChanged(PasswordChanged {
+                password_hash,
+                kept_session,
+            }) => {
+                if let Some(account) = &mut self.account {
+                    account.password_hash = password_hash.clone();
+                }
+                self.sessions.retain(|s, _| Some(*s) == *kept_session);
+            }
+        }
+    }
+
+    pub fn id(&self) -> UserId {
+        self.id
+    }
+
+    pub fn exists(&self) -> bool {
+        self.account.is_some()
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.account.as_ref().map(|a| a.role)
+    }
+
+    pub fn status(&self) -> Option<AccountStatus> {
+        self.account.as_ref().map(|a| a.status)
+    }
+
+    /// The latest failed sign-ins (at most `MAX_FAILED_LOGINS`), oldest first.
+    pub fn recent_failed_logins(&self) -> &[Timestamp] {
+        &self.recent_failures
+    }
+
+    /// Sessions opened and not yet closed by an event, with their expiry. An open
+    /// session may still have expired: that takes the time, see `is_session_live`.
+    pub fn open_sessions(&self) -> impl Iterator<Item = (Uuid, Timestamp)> + '_ {
+        self.sessions.iter().map(|(s, until)| (*s, *until))
+    }
+
+    pub fn is_session_open(&self, session: Uuid) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
+    /// Open and not yet expired at `now`.
+    pub fn is_session_live(&self, session: Uuid, now: Timestamp) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|expires_at| now < *expires_at)
+    }
+}
+
+impl From<&UserRegistered> for Account {
+    fn from(e: &UserRegistered) -> Self {
+        Self {
+            role: e.role,
+            status: e.status,
+            name: e.name.clone(),
+            email: e.email.clone(),
+            phone: e.phone.clone(),
+            password_hash: e.password_hash.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::events::{LoginFailed, LoginFailure, LoginSucceeded};
+    use super::super::given::{USER, at, registered, sealed, session};
+    use super::*;
+
+    fn failed(minute: i64) -> UserEvent {
+        LoginFailed {
+            reason: LoginFailure::WrongPassword,
+            at: at(minute),
+        }
+        .into()
+    }
+
+    #[test]
+    fn an_empty_stream_is_no_account() {
+        let user = User::new(USER);
+        assert!(!user.exists());
+        assert_eq!(user.id(), USER);
+        assert_eq!(user.role(), None);
+    }
+
+    #[test]
+    fn registration_sets_role_status_and_hash() {
+        let user = User::from_history(USER, &[registered(Role::Doctor)]);
+        let account = user.account().unwrap();
+        assert_eq!(account.role, Role::Doctor);
+        assert_eq!(account.status, AccountStatus::Pending);
+        assert_eq!(account.password_hash, sealed("hash"));
+    }
+
+    #[test]
+    fn keeps_only_the_latest_failures_in_time_order() {
+        let mut history = vec![registered(Role::Patient)];
+        history.extend((0..25).rev().map(failed));
+        let user = User::from_history(USER, &history);
+        let expected: Vec<_> = (15..25).map(at).collect();
+        assert_eq!(user.recent_failed_logins(), expected);
+    }
+
+    #[test]
+    fn a_session_is_live_until_it_expires() {
+        let opened = LoginSucceeded {
+            session: session(1),
+            expires_at: at(30),
+        };
+        let user = User::from_history(USER, &[registered(Role::Patient), opened.into()]);
+        assert!(user.is_session_open(session(1)));
+        assert!(user.is_session_live(session(1), at(29)));
+        assert!(!user.is_session_live(session(1), at(30)));
+        assert!(user.is_session_open(session(1)));
+        assert!(!user.is_session_open(session(2)));
+    }
+}
