@@ -1,7 +1,30 @@
-//! Key handling, in one place: loading, creating and using the keys MedChain holds.
+//! Key handling, in one place: loading, creating, deriving and using the keys MedChain
+//! holds (DESIGN.md §4). Every other path calls this module; none touches key bytes.
+//!
+//! - `master_key`: the 32-byte master key in its 0600 file, and the HKDF-SHA256 sub-keys
+//!   derived from it, one per purpose.
+//! - `key_ring`: `KeyRing`, what callers hold: the blind index of an e-mail address, and
+//!   subject keys created, loaded and destroyed in the `subject_keys` table.
+//! - `subject_key`: one random key per person, stored only wrapped (AES-256-GCM, bound to
+//!   the subject's id); destroying it erases the person.
+//! - `sealing`: sealing and opening a field under a subject key, bound to its stream and
+//!   field name, in `domain::Sealed`'s text form.
+//! - `blind_index`: HMAC-SHA256 of a normalised e-mail address.
+//! - `ledger_key`: the ledger's Ed25519 key, which signs checkpoints.
+//! - `secret_file`: key files created 0600 before any byte is written.
 
+pub mod blind_index;
+pub mod key_ring;
 pub mod ledger_key;
+pub mod master_key;
+pub mod sealing;
 mod secret_file;
+pub mod subject_key;
 
+pub use blind_index::BlindIndex;
+pub use key_ring::{KeyError, KeyRing};
 pub use ledger_key::LedgerKey;
+pub use master_key::MasterKey;
+pub use sealing::SealError;
 pub use secret_file::KeyFileError;
+pub use subject_key::{SubjectKey, SubjectKeyState};

@@ -1,0 +1,156 @@
+//! The key ring: what the rest of MedChain holds to use keys. It carries the sub-keys
+//! derived from the master key (never the master key itself) and keeps subject keys,
+//! wrapped, in the `subject_keys` table (migration 0002), outside the ledger.
+//!
+//! There is deliberately no cache of subject keys: an erasure must take effect at once,
+//! for this process and every other, so each use reads the row.
+
+use super::{
+    blind_index::{BlindIndex, BlindIndexKey},
+    master_key::MasterKey,
+    subject_key::{SubjectKey, SubjectKeyState, WrapKey},
+};
+use domain::account::Email;
+use sqlx::PgExecutor;
+use std::{fmt, sync::Arc};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("subject {subject} already has a key, live or destroyed")]
+    AlreadyExists { subject: Uuid },
+    #[error(
+        "the key of subject {subject} does not open under this master key \
+         (another master key, or a damaged row)"
+    )]
+    Unwrap { subject: Uuid },
+    #[error("database error on subject keys: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+/// Cheap to clone: every clone shares the derived keys.
+#[derive(Clone)]
+pub struct KeyRing(Arc<Keys>);
+
+struct Keys {
+    wrap: WrapKey,
+    blind_index: BlindIndexKey,
+}
+
+impl KeyRing {
+    /// Derives every sub-key once. The master key can be dropped afterwards.
+    pub fn new(master: &MasterKey) -> Self {
+        Self(Arc::new(Keys {
+            wrap: WrapKey::derive(master),
+            blind_index: BlindIndexKey::derive(master),
+        }))
+    }
+
+    /// The blind index that finds an account by its e-mail address.
+    pub fn blind_index(&self, email: &Email) -> BlindIndex {
+        self.0.blind_index.index(email)
+    }
+
+    /// Makes and stores the key of a new subject. A subject has one key for life: if a
+    /// row exists, live or destroyed, this refuses rather than replace it, since a new key
+    /// would bring an erased person back or orphan what the old key sealed.
+    pub async fn create_subject_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        subject: Uuid,
+    ) -> Result<SubjectKey, KeyError> {
+        let key = SubjectKey::generate();
+        let inserted = sqlx::query(
+            "INSERT INTO subject_keys (subject_id, wrapped) VALUES ($1, $2) \
+             ON CONFLICT (subject_id) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(self.0.wrap.wrap(subject, &key))
+        .execute(db)
+        .await
+        .map_err(KeyError::Database)?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(KeyError::AlreadyExists { subject });
+        }
+        Ok(key)
+    }
+
+    /// The subject's key as it stands now.
+    pub async fn subject_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        subject: Uuid,
+    ) -> Result<SubjectKeyState, KeyError> {
+        let row: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT wrapped FROM subject_keys WHERE subject_id = $1")
+                .bind(subject)
+                .fetch_optional(db)
+                .await
+                .map_err(KeyError::Database)?;
+        Ok(match row {
+            None => SubjectKeyState::Missing,
+            Some(None) => SubjectKeyState::Destroyed,
+            Some(Some(wrapped)) => SubjectKeyState::Live(
+                self.0
+                    .wrap
+                    .unwrap(subject, &wrapped)
+                    .map_err(|_| KeyError::Unwrap { subject })?,
+            ),
+        })
+    }
+
+    /// Erases the subject: drops the wrapped key and records when. Idempotent: a second
+    /// call keeps the first time. A subject with no row gets a destroyed one, so no key
+    /// can be made for them afterwards.
+    pub async fn destroy_subject_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        subject: Uuid,
+    ) -> Result<(), KeyError> {
+        sqlx::query(
+            "INSERT INTO subject_keys (subject_id, wrapped, destroyed_at) VALUES ($1, NULL, now()) \
+             ON CONFLICT (subject_id) DO UPDATE \
+             SET wrapped = NULL, \
+                 destroyed_at = coalesce(subject_keys.destroyed_at, excluded.destroyed_at)",
+        )
+        .bind(subject)
+        .execute(db)
+        .await
+        .map_err(KeyError::Database)?;
+        tracing::info!(subject.id = %subject, "subject key destroyed");
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyRing(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_the_keys_and_debug_hides_them() {
+        let ring = KeyRing::new(&MasterKey::generate());
+        let clone = ring.clone();
+        assert!(Arc::ptr_eq(&ring.0, &clone.0));
+        let alice = Email::parse("alice@x.org").unwrap();
+        assert_eq!(ring.blind_index(&alice), clone.blind_index(&alice));
+        assert_eq!(format!("{ring:?}"), "KeyRing(***)");
+    }
+
+    #[test]
+    fn another_master_key_makes_another_ring() {
+        let alice = Email::parse("alice@x.org").unwrap();
+        let a = KeyRing::new(&MasterKey::from_bytes([1; 32]));
+        let b = KeyRing::new(&MasterKey::from_bytes([2; 32]));
+        assert_ne!(a.blind_index(&alice), b.blind_index(&alice));
+        let subject = Uuid::new_v4();
+        let wrapped = a.0.wrap.wrap(subject, &SubjectKey::generate());
+        assert!(b.0.wrap.unwrap(subject, &wrapped).is_err());
+    }
+}

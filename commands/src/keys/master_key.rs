@@ -1,0 +1,131 @@
+//! The master key (DESIGN.md §4): 32 random bytes in a file outside the database (0600),
+//! from which every other key MedChain holds is derived or wrapped.
+//!
+//! Its bytes are never used directly: each purpose gets its own sub-key through
+//! HKDF-SHA256 with a distinct info string, so a blind index can never be confused with,
+//! or help to attack, a key wrap. The list of purposes lives here, in one place, so two
+//! purposes cannot end up sharing an info string.
+
+use super::secret_file::{self, KeyFileError};
+use hkdf::Hkdf;
+use rand::RngCore;
+use sha2::Sha256;
+use std::{fmt, path::Path};
+
+pub struct MasterKey([u8; 32]);
+
+/// What a derived sub-key is for. Each has its own HKDF info string; adding a purpose
+/// means adding a string here, never reusing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Wraps (AES-256-GCM) the per-person subject keys kept in `subject_keys`.
+    SubjectKeyWrap,
+    /// Keys the HMAC-SHA256 blind index of e-mail addresses.
+    BlindIndex,
+}
+
+impl Purpose {
+    fn info(self) -> &'static [u8] {
+        match self {
+            Self::SubjectKeyWrap => b"medchain subject key wrap v1",
+            Self::BlindIndex => b"medchain blind index v1",
+        }
+    }
+}
+
+impl MasterKey {
+    /// Loads the key from `path`, creating a new random one there (0600, hex) if it does
+    /// not exist. Returns whether it was created, so the caller can say so: a new master
+    /// key means nothing sealed under an earlier one can be read.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), KeyFileError> {
+        let (bytes, created) = secret_file::read_or_create::<32>(path, random_bytes)?;
+        if created {
+            tracing::warn!(
+                path = %path.display(),
+                "created a new master key; back it up, without it no sealed data can be read"
+            );
+        }
+        Ok((Self(bytes), created))
+    }
+
+    /// Loads an existing key; never creates one.
+    pub fn load(path: &Path) -> Result<Self, KeyFileError> {
+        Ok(Self(secret_file::read::<32>(path)?))
+    }
+
+    /// A fresh random key that lives only in memory: for tests and throw-away setups.
+    pub fn generate() -> Self {
+        Self(random_bytes())
+    }
+
+    /// A key from bytes the caller already holds (a test vector, another key store).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The sub-key for one purpose. No salt: the master key is already uniformly random,
+    /// which is what HKDF's extract step would otherwise provide (RFC 5869 §3.1).
+    pub(super) fn derive(&self, purpose: Purpose) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &self.0)
+            .expand(purpose.info(), &mut out)
+            .expect("32 bytes is far below HKDF-SHA256's limit of 8160");
+        out
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_purpose_gets_its_own_key_and_none_is_the_master_key() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let wrap = master.derive(Purpose::SubjectKeyWrap);
+        let blind = master.derive(Purpose::BlindIndex);
+        assert_ne!(wrap, blind);
+        assert_ne!(wrap, [7; 32]);
+        assert_ne!(blind, [7; 32]);
+        assert_eq!(
+            wrap,
+            MasterKey::from_bytes([7; 32]).derive(Purpose::SubjectKeyWrap)
+        );
+        assert_ne!(
+            wrap,
+            MasterKey::from_bytes([8; 32]).derive(Purpose::SubjectKeyWrap)
+        );
+    }
+
+    #[test]
+    fn created_once_then_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/master.key");
+        assert!(MasterKey::load(&path).is_err());
+        let (first, created) = MasterKey::load_or_create(&path).unwrap();
+        assert!(created);
+        let (again, created) = MasterKey::load_or_create(&path).unwrap();
+        assert!(!created);
+        assert_eq!(first.0, again.0);
+        assert_eq!(MasterKey::load(&path).unwrap().0, first.0);
+    }
+
+    #[test]
+    fn debug_hides_the_bytes() {
+        assert_eq!(
+            format!("{:?}", MasterKey::from_bytes([1; 32])),
+            "MasterKey(***)"
+        );
+    }
+}
