@@ -15,6 +15,7 @@ pub mod db;
 pub mod event_store;
 pub mod keys;
 pub mod ledger;
+pub mod password_hasher;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event_store::{
