@@ -35,16 +35,23 @@ pub struct Common {
     /// The ledger's Ed25519 key file [default: <data-dir>/ledger.key, created on first use].
     #[arg(long, env = "MEDCHAIN_LEDGER_KEY_FILE", global = true)]
     pub ledger_key_file: Option<PathBuf>,
+    /// The master key file (32 bytes, hex) that wraps every other key [default:
+    /// <data-dir>/master.key, created on first use with the embedded database; required
+    /// with DATABASE_URL].
+    #[arg(long, env = "MEDCHAIN_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "MEDCHAIN_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-    },
+    Serve(ServeArgs),
+    /// Administrators' accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The read models: rebuild from the ledger, or check where each stands.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
     /// Verify, export and sign the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -54,6 +61,46 @@ pub enum Command {
     /// Developer tools.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MEDCHAIN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The URL people reach the app at (links in mails, the Origin subscriptions must
+    /// come from) [default: http://<listen address>].
+    #[arg(long, env = "MEDCHAIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A session ends after this long unused.
+    #[arg(long, env = "MEDCHAIN_SESSION_IDLE", default_value = "30m", value_parser = crate::config::parse_duration)]
+    pub session_idle: std::time::Duration,
+    /// A session ends this long after login whatever its use.
+    #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_duration)]
+    pub session_max: std::time::Duration,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "MEDCHAIN_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator. The password is read from the terminal, or from
+    /// MEDCHAIN_ADMIN_PASSWORD when there is no terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Replay the ledger into fresh tables and swap them in (all projectors, or NAME).
+    Rebuild { name: Option<String> },
+    /// Print where each projector stands, and any that stopped (exit 1 then).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]

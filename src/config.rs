@@ -10,6 +10,38 @@ pub struct Paths {
     pub ledger_key_file: PathBuf,
 }
 
+/// A duration with its unit, as the configuration writes them: `4s`, `30m`, `12h`.
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("{raw:?} is not a duration like 30m or 12h: {e}"))?;
+    if d.is_zero() {
+        return Err(format!("{raw:?}: a duration must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// The master key: the configured file, or on the embedded default one created in the
+/// data directory (said once, loudly). With an external database every process must use
+/// the same key, so it has to be configured.
+pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys::MasterKey> {
+    use anyhow::Context as _;
+    match (&common.master_key_file, &common.database_url) {
+        (Some(path), _) => commands::keys::MasterKey::load(path)
+            .with_context(|| format!("reading the master key {}", path.display())),
+        (None, Some(_)) => anyhow::bail!(
+            "with DATABASE_URL set, MEDCHAIN_MASTER_KEY_FILE must name the master key file \
+             (32 random bytes as hex) that every server process shares"
+        ),
+        (None, None) => {
+            std::fs::create_dir_all(&common.data_dir)?;
+            let path = common.data_dir.join("master.key");
+            // A new key is announced (once, with its path) by `load_or_create`.
+            let (key, _created) = commands::keys::MasterKey::load_or_create(&path)?;
+            Ok(key)
+        }
+    }
+}
+
 impl Paths {
     pub fn resolve(
         data_dir: PathBuf,
@@ -21,5 +53,20 @@ impl Paths {
             ledger_key_file: ledger_key_file.unwrap_or_else(|| data_dir.join("ledger.key")),
             data_dir,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("4s"), Ok(Duration::from_secs(4)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("0s").is_err());
     }
 }

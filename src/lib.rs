@@ -1,5 +1,6 @@
 //! The `medchain` binary package: command line, configuration and wiring.
 //!
+//! - `admin_cli`, `projections_cli`: `medchain admin create`, `medchain projections …`.
 //! - `cli`: the clap definitions, one subcommand per job.
 //! - `config`: settings from flags and the environment, resolved once.
 //! - `database`: `DATABASE_URL`, or the embedded cluster in the data directory.
@@ -10,6 +11,7 @@
 //! - `dev`: hidden helpers for the test suite.
 #![forbid(unsafe_code)]
 
+pub mod admin_cli;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -17,4 +19,5 @@ pub mod database;
 pub mod dev;
 pub mod embedded;
 pub mod ledger_cli;
+pub mod projections_cli;
 pub mod server;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use medchain::{
-    cli::{BenchCommand, Cli, Command, DevCommand},
+    cli::{AdminCommand, BenchCommand, Cli, Command, DevCommand, ServeArgs},
     database::{Database, DatabaseError, Purpose},
 };
 use std::process::ExitCode;
@@ -29,7 +29,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Serve { listen } => serve(&cli.common, listen).await,
+        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::Admin(AdminCommand::Create { email, name }) => {
+            medchain::admin_cli::create(&cli.common, &email, &name).await
+        }
+        Command::Projections(command) => medchain::projections_cli::run(&cli.common, command).await,
         Command::Ledger(command) => medchain::ledger_cli::run(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {
             seconds,
@@ -61,15 +65,35 @@ async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn serve(
-    common: &medchain::cli::Common,
-    listen: std::net::SocketAddr,
-) -> anyhow::Result<i32> {
+async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Result<i32> {
+    let public_origin = args
+        .public_url
+        .as_deref()
+        .map(medchain::server::origin_of)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let master_key = medchain::config::master_key(common)?;
     let db = Database::open(common, Purpose::Serve, 32).await?;
     let result = async {
-        let (addr, server) =
-            medchain::server::spawn(db.pool.clone(), listen, medchain::server::shutdown_signal())
-                .await?;
+        let config = medchain::server::ServerConfig {
+            master_key,
+            sessions: commands::accounts::SessionPolicy {
+                idle: args.session_idle,
+                absolute: args.session_max,
+            },
+            public_origin,
+            trust_proxy: args.trust_proxy,
+            clock: std::sync::Arc::new(commands::SystemClock),
+            hasher: commands::password_hasher::PasswordHasher::new()?,
+        };
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let (addr, server) = medchain::server::spawn(
+            db.pool.clone(),
+            config,
+            listener,
+            medchain::server::shutdown_signal(),
+        )
+        .await?;
         eprintln!("medchain listening on http://{addr}");
         server.await??;
         anyhow::Ok(0)

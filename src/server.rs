@@ -1,31 +1,98 @@
-//! Startup as a library call: the caller binds, passes the listener and a shutdown
-//! signal; tests run the real server on port 0 this way.
+//! Startup as a library call: the caller binds, passes the listener, the configuration and
+//! a shutdown signal; tests run the real server on port 0 this way, with their own clock.
 
+use commands::{
+    Clock, EventStore,
+    accounts::{Accounts, SessionPolicy},
+    keys::{KeyRing, MasterKey},
+    password_hasher::PasswordHasher,
+};
+use graphql::{AppState, HttpConfig, Services};
+use projections::Projections;
 use sqlx::PgPool;
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
-pub async fn run(
-    pool: PgPool,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = graphql::router(graphql::AppState { pool });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Everything the server is made of besides its database and listener.
+pub struct ServerConfig {
+    pub master_key: MasterKey,
+    pub sessions: SessionPolicy,
+    /// The public URL's origin (`scheme://host[:port]`); `None`: `http://<bound address>`.
+    pub public_origin: Option<String>,
+    pub trust_proxy: bool,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
 }
 
-/// Binds `addr` (port 0 for any) and serves in a task; returns the bound address.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot start the projections: {0}")]
+    Projections(#[source] sqlx::Error),
+}
+
+/// Starts everything and serves in a task until `shutdown` completes; returns the bound
+/// address and the task (which ends once the requests in flight have finished).
 pub async fn spawn(
     pool: PgPool,
-    addr: SocketAddr,
+    config: ServerConfig,
+    listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let listener = TcpListener::bind(addr).await?;
+) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), StartError> {
     let bound = listener.local_addr()?;
-    Ok((bound, tokio::spawn(run(pool, listener, shutdown))))
+    let store = EventStore::start(pool.clone(), config.clock.clone());
+    let keys = KeyRing::new(&config.master_key);
+    let accounts = Accounts::new(
+        store,
+        keys.clone(),
+        config.hasher,
+        config.clock,
+        config.sessions,
+    );
+    let projections = Projections::start(pool.clone(), projections::all())
+        .await
+        .map_err(StartError::Projections)?;
+    let public_origin = config
+        .public_origin
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let services = Services {
+        pool,
+        accounts,
+        projections,
+        keys,
+        secure_cookies: public_origin.starts_with("https://"),
+        session_max: config.sessions.absolute,
+    };
+    let state = AppState::new(
+        services,
+        HttpConfig {
+            public_origin,
+            trust_proxy: config.trust_proxy,
+        },
+    );
+    let app = graphql::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((bound, task))
+}
+
+/// The origin (`scheme://host[:port]`) of a public URL.
+pub fn origin_of(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not a URL like https://medchain.example.org"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("{url:?}: the public URL is http or https"));
+    }
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(format!("{scheme}://{host}"))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -5,11 +5,16 @@
 //!   group-commit appender; read a stream; read everything from a seq.
 //! - `ledger`: verification (streaming), export, checkpoints, all over the format that
 //!   `domain::ledger` defines.
-//! - `keys`: the ledger's Ed25519 signing key.
+//! - `accounts`: registering, logging in, sessions, password changes.
+//! - `keys`: every key MedChain holds, in one place: the master key and what it derives
+//!   (subject-key wrapping, the e-mail blind index), subject keys and sealed fields, the
+//!   ledger's Ed25519 signing key.
+//! - `password_hasher`: Argon2id at OWASP parameters, off the async executor.
 //! - `db`: connecting and the embedded migrations.
 //! - `clock`: the injected clock; nothing here reads the system time directly.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod clock;
 pub mod db;
 pub mod event_store;

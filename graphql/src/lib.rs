@@ -1,22 +1,71 @@
-//! The HTTP surface of MedChain: the axum router and, as the API grows, the GraphQL schema
-//! and the file routes of `API.graphql`. Only this crate knows HTTP and GraphQL.
+//! The HTTP surface of MedChain: the axum router, the GraphQL schema of `API.graphql`, and
+//! (as the API grows) the file routes. Only this crate knows HTTP and GraphQL.
 //!
-//! Today it serves `/health`.
+//! - `transport`: POST/GET `/graphql` and `/graphql/ws`; `auth`: credentials to a caller;
+//!   `session_cookie`: the cookie's shape.
+//! - `schema` (`query`, `mutation`, `subscription`, `types`, `scalars`): the API; resolvers
+//!   stay thin and call `commands` and `projections`.
+//! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
+//!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
 
+mod auth;
+pub mod context;
+mod error;
 mod health;
+pub mod limits;
+mod mutation;
+mod query;
+pub mod scalars;
+mod schema;
+mod session_cookie;
+mod subscription;
+mod transport;
+mod types;
 
-use axum::{Router, routing::get};
-use sqlx::PgPool;
+pub use context::Services;
+pub use schema::{MedSchema, build_schema, sdl};
+
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
+
+/// HTTP settings from the configuration.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// `scheme://host[:port]` of the public URL: the only `Origin` a browser may open a
+    /// subscription from.
+    pub public_origin: String,
+    /// Honour `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_proxy: bool,
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: PgPool,
+    pub services: Services,
+    pub schema: MedSchema,
+    pub http: HttpConfig,
+}
+
+impl AppState {
+    pub fn new(services: Services, http: HttpConfig) -> Self {
+        let schema = build_schema(services.clone());
+        Self {
+            services,
+            schema,
+            http,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
+        .route(
+            "/graphql",
+            get(transport::graphiql)
+                .post(transport::post)
+                .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES)),
+        )
+        .route("/graphql/ws", get(transport::websocket))
         .with_state(state)
 }

@@ -1,9 +1,33 @@
-//! The read side of MedChain: projectors that turn ledger events into read models, their
-//! runner (checkpoints, catch-up, LISTEN/NOTIFY), rebuild and point-in-time replay.
+//! The read side of MedChain (DESIGN.md §5): projectors, their runner, and rebuild.
 //!
-//! Nothing is projected yet: the ledger issue builds the write side first. The crate
-//! exists so the dependency direction (`domain` ← `commands` ← `projections` ←
-//! `graphql` ← binary) holds from the start.
+//! - `projector`: the `Projector` trait: a name, the tables it owns (created by
+//!   migrations), and how one event changes them.
+//! - `batch`: applying a batch and moving the checkpoint in one transaction, stopping on
+//!   (never skipping) an event that fails.
+//! - `runner`: one task per projector, woken by LISTEN and by a poll; one writer per
+//!   projector across processes; read-your-writes waits; which projectors stopped.
+//! - `rebuild`: replay from seq 1 into fresh tables, swapped in at the end.
+//! - `users`: the users view.
 #![forbid(unsafe_code)]
 
-pub use commands;
+mod batch;
+pub mod projector;
+pub mod rebuild;
+pub mod runner;
+pub mod users;
+
+use std::sync::Arc;
+
+pub use projector::{ProjectionError, Projector};
+pub use rebuild::{RebuildError, Rebuilt, rebuild};
+pub use runner::{PROJECTIONS_CHANNEL, Progress, Projections, WaitError};
+
+/// Every projector of this version, in the order they are listed to operators.
+pub fn all() -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(users::UsersProjector)]
+}
+
+/// The projector named `name`, for `medchain projections rebuild NAME`.
+pub fn by_name(name: &str) -> Option<Arc<dyn Projector>> {
+    all().into_iter().find(|p| p.name() == name)
+}

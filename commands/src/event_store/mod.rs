@@ -10,7 +10,7 @@ mod read;
 
 pub use error::AppendError;
 pub use new_event::NewEvent;
-pub use read::{RecordedEvent, row_stream};
+pub use read::{RecordedEvent, read_all as read_all_from, row_stream};
 
 use crate::clock::Clock;
 use domain::{StreamName, ledger::Hash};

@@ -96,7 +96,8 @@ pub(super) async fn read_stream(
         .collect()
 }
 
-pub(super) async fn read_all(
+/// Events with `seq >= from_seq`, at most `limit`, in order.
+pub async fn read_all(
     pool: &PgPool,
     from_seq: i64,
     limit: i64,

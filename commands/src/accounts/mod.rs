@@ -1,0 +1,125 @@
+//! Accounts: registering, logging in and out, sessions, password changes, and reading a
+//! profile (opening its sealed fields). Each action loads the user's stream, asks the pure
+//! decisions of `domain::account::user`, and appends what they decide, with the facts
+//! they need (the password compared with its hash, the time, the address free) gathered
+//! here first.
+//!
+//! What is kept beside the ledger, and why: the blind index of e-mail addresses (it must
+//! be deletable on erasure), the subject keys (`keys`), and sessions (their last use moves
+//! on every request; the ledger records each login, logout and revocation).
+
+mod error;
+mod login;
+mod register;
+mod session_token;
+mod sessions;
+mod throttle;
+
+pub use error::CommandError;
+pub use login::{LoggedIn, LoginRequest};
+pub use register::{RegisterRequest, Registered};
+pub use session_token::{MalformedToken, SessionToken};
+pub use sessions::{Caller, SessionInfo};
+pub use throttle::LoginThrottle;
+
+use crate::{
+    Clock, EventStore, ExpectedVersion, NewEvent, keys::KeyRing, password_hasher::PasswordHasher,
+};
+use domain::{
+    EventType, StreamName,
+    account::{User, UserEvent, UserId},
+};
+use std::{sync::Arc, time::Duration};
+use uuid::Uuid;
+
+/// How long a session lives: `idle` after its last use, `absolute` after login at most.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// The account commands, with what they need. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: EventStore,
+    keys: KeyRing,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    sessions: SessionPolicy,
+    throttle: LoginThrottle,
+}
+
+impl Accounts {
+    pub fn new(
+        store: EventStore,
+        keys: KeyRing,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        sessions: SessionPolicy,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                hasher,
+                clock,
+                sessions,
+                throttle: LoginThrottle::default(),
+            }),
+        }
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        self.inner.store.pool()
+    }
+
+    /// The user's state folded from their stream, with the stream's version.
+    async fn load(&self, id: UserId) -> Result<(User, i32), CommandError> {
+        let recorded = self.inner.store.read_stream(&id.stream()).await?;
+        let mut user = User::new(id);
+        for event in &recorded {
+            let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
+                .map_err(CommandError::internal)?;
+            user.apply(&parsed);
+        }
+        Ok((user, recorded.last().map_or(0, |e| e.version)))
+    }
+
+    /// Appends what a decision produced; returns the seq of the last event.
+    async fn append(
+        &self,
+        stream: &StreamName,
+        version: i32,
+        actor: Option<Uuid>,
+        events: &[UserEvent],
+    ) -> Result<i64, CommandError> {
+        let new = events
+            .iter()
+            .map(|e| {
+                let event_type =
+                    EventType::parse(e.event_type()).map_err(CommandError::internal)?;
+                NewEvent::new(event_type, actor, &e.payload()).map_err(CommandError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let appended = self
+            .inner
+            .store
+            .append(stream, ExpectedVersion::Exact(version), new)
+            .await?;
+        Ok(appended.last_seq)
+    }
+}

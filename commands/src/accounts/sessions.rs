@@ -1,0 +1,278 @@
+//! Sessions: opening one at login, finding the caller from a token (with the idle and
+//! absolute limits), logging out, revoking, listing, and changing the password (which
+//! revokes every other session). A revocation is written to the sessions table before the
+//! ledger: if the append then fails, the session is closed all the same (fail closed).
+
+use super::{Accounts, CommandError, SessionToken};
+use crate::keys::SubjectKeyState;
+use chrono::{DateTime, Utc};
+use domain::{
+    Timestamp,
+    account::{
+        Email, Password, PersonName, PolicySubject, Role, UserId,
+        user::{
+            ChangePassword, ChangePasswordError, Logout, RevokeSession, change_password, logout,
+            revoke_session,
+        },
+    },
+};
+use uuid::Uuid;
+
+/// Who is calling, once their token has been checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user: UserId,
+    pub role: Role,
+    pub session: Uuid,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// When it ends if not used again: the earlier of the idle and the absolute limit.
+    pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+}
+
+/// `last_seen_at` is written at most this often, so reading `me` is not a write.
+const TOUCH_EVERY_MICROS: i64 = 60_000_000;
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    user_id: Uuid,
+    role: String,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    user_agent: Option<String>,
+}
+
+impl SessionRow {
+    fn ends_at(&self, idle_micros: i64) -> Timestamp {
+        let idle_end = Timestamp::from_datetime(self.last_seen_at).plus_micros(idle_micros);
+        idle_end.min(Timestamp::from_datetime(self.expires_at))
+    }
+}
+
+impl Accounts {
+    fn idle_micros(&self) -> i64 {
+        self.inner.sessions.idle.as_micros() as i64
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open_session(
+        &self,
+        user: UserId,
+        role: Role,
+        session: Uuid,
+        token: &SessionToken,
+        now: Timestamp,
+        expires_at: Timestamp,
+        user_agent: Option<&str>,
+    ) -> Result<(), CommandError> {
+        let user_agent = user_agent.map(|ua| ua.chars().take(256).collect::<String>());
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, role, token_hash, created_at, last_seen_at, expires_at, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+        )
+        .bind(session)
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .bind(token.hash().as_slice())
+        .bind(now.to_datetime())
+        .bind(expires_at.to_datetime())
+        .bind(user_agent)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The caller a token belongs to; `None` when it is unknown, revoked or expired.
+    pub async fn authenticate(&self, token: &SessionToken) -> Result<Option<Caller>, CommandError> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT id, user_id, role, created_at, last_seen_at, expires_at, revoked_at, user_agent \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token.hash().as_slice())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let now = self.inner.clock.now();
+        if row.revoked_at.is_some() || now >= row.ends_at(self.idle_micros()) {
+            return Ok(None);
+        }
+        let role = Role::parse(&row.role).map_err(CommandError::internal)?;
+        let last_seen = Timestamp::from_datetime(row.last_seen_at);
+        if last_seen.plus_micros(TOUCH_EVERY_MICROS) <= now {
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2",
+            )
+            .bind(row.id)
+            .bind(now.to_datetime())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(Some(Caller {
+            user: UserId::from_uuid(row.user_id),
+            role,
+            session: row.id,
+        }))
+    }
+
+    /// Ends the caller's own session. Returns the seq of `LoggedOut`.
+    pub async fn logout(&self, caller: &Caller) -> Result<i64, CommandError> {
+        self.close_session(caller, caller.session, true).await
+    }
+
+    /// Ends one of the caller's sessions (any of their own; NOT_FOUND otherwise).
+    pub async fn revoke_session(
+        &self,
+        caller: &Caller,
+        session: Uuid,
+    ) -> Result<i64, CommandError> {
+        self.close_session(caller, session, false).await
+    }
+
+    async fn close_session(
+        &self,
+        caller: &Caller,
+        session: Uuid,
+        own: bool,
+    ) -> Result<i64, CommandError> {
+        let now = self.inner.clock.now();
+        let closed = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(session)
+        .bind(caller.user.as_uuid())
+        .bind(now.to_datetime())
+        .execute(self.pool())
+        .await?;
+        if closed.rows_affected() == 0 {
+            return Err(CommandError::NotFound("no such session".into()));
+        }
+        let (user, version) = self.load(caller.user).await?;
+        let decided = if own {
+            logout(&user, Logout { session })
+        } else {
+            revoke_session(&user, RevokeSession { session })
+        }
+        .map_err(|e| CommandError::NotFound(e.to_string()))?;
+        let seq = self
+            .append(
+                &caller.user.stream(),
+                version,
+                Some(caller.user.as_uuid()),
+                &decided,
+            )
+            .await?;
+        tracing::info!(user.id = %caller.user, session.id = %session, "session closed");
+        Ok(seq)
+    }
+
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<SessionInfo>, CommandError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(
+            "SELECT id, user_id, role, created_at, last_seen_at, expires_at, revoked_at, user_agent \
+             FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id",
+        )
+        .bind(caller.user.as_uuid())
+        .fetch_all(self.pool())
+        .await?;
+        let now = self.inner.clock.now();
+        let idle = self.idle_micros();
+        Ok(rows
+            .into_iter()
+            .filter(|r| now < r.ends_at(idle))
+            .map(|r| SessionInfo {
+                id: r.id,
+                created_at: Timestamp::from_datetime(r.created_at),
+                last_seen_at: Timestamp::from_datetime(r.last_seen_at),
+                expires_at: r.ends_at(idle),
+                user_agent: r.user_agent,
+            })
+            .collect())
+    }
+
+    /// Checks the current password, applies the policy to the new one, and revokes every
+    /// other session. Returns the seq of `PasswordChanged`.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: String,
+        new: String,
+    ) -> Result<i64, CommandError> {
+        let id = caller.user;
+        let stream = id.stream();
+        let (user, version) = self.load(id).await?;
+        let account = user
+            .account()
+            .ok_or_else(|| CommandError::NotFound("no such account".into()))?;
+        let SubjectKeyState::Live(key) = self
+            .inner
+            .keys
+            .subject_key(self.pool(), id.as_uuid())
+            .await?
+        else {
+            return Err(CommandError::NotFound("no such account".into()));
+        };
+        let s = stream.as_str();
+        let open = |field: &str, sealed| {
+            key.open_string(s, field, sealed)
+                .map_err(CommandError::internal)
+        };
+        let email =
+            Email::parse(&open("email", &account.email)?).map_err(CommandError::internal)?;
+        let name =
+            PersonName::parse(&open("name", &account.name)?).map_err(CommandError::internal)?;
+        let phc = open("passwordHash", &account.password_hash)?;
+
+        let matches = match Password::for_login(current) {
+            Ok(current) => self.inner.hasher.verify(current.expose(), Some(&phc)).await,
+            Err(_) => false,
+        };
+        if !matches {
+            return Err(CommandError::BadInput(
+                ChangePasswordError::WrongCurrentPassword.to_string(),
+            ));
+        }
+        let new = Password::new_checked(
+            new,
+            &PolicySubject {
+                email: &email,
+                name: &name,
+            },
+        )
+        .map_err(CommandError::bad_input)?;
+        let hash = self.inner.hasher.hash(new.expose()).await?;
+        let decided = change_password(
+            &user,
+            ChangePassword {
+                current_password_matches: matches,
+                password_hash: key.seal_str(s, "passwordHash", &hash),
+                kept_session: Some(caller.session),
+            },
+        )
+        .map_err(|e| match e {
+            ChangePasswordError::WrongCurrentPassword => CommandError::BadInput(e.to_string()),
+            other => CommandError::NotFound(other.to_string()),
+        })?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(caller.session)
+        .bind(self.inner.clock.now().to_datetime())
+        .execute(self.pool())
+        .await?;
+        let seq = self
+            .append(&stream, version, Some(id.as_uuid()), &decided)
+            .await?;
+        tracing::info!(user.id = %id, "password changed; other sessions revoked");
+        Ok(seq)
+    }
+}

@@ -1,0 +1,75 @@
+//! Who is calling: a `Bearer` token, else the session cookie, else nobody. A credential
+//! that is present but not valid (malformed, unknown, expired, revoked) is refused for
+//! every operation rather than treated as anonymous (API.graphql).
+
+use crate::{context::Auth, session_cookie};
+use axum::http::{HeaderMap, header};
+use commands::accounts::{Accounts, CommandError, SessionToken};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+/// The token a request carries, if any: the Authorization header wins over the cookie.
+pub fn token_from(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| AuthError::Refused("the Authorization header is not a Bearer token"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Refused(
+                "the Authorization header is not a Bearer token",
+            ))?;
+        return Ok(Some(token));
+    }
+    Ok(headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_cookie::token_in))
+}
+
+pub async fn authenticate(accounts: &Accounts, token: Option<&str>) -> Result<Auth, AuthError> {
+    let Some(raw) = token else {
+        return Ok(Auth::Anonymous);
+    };
+    let token = SessionToken::parse(raw)
+        .map_err(|_| AuthError::Refused("the session token is not valid; sign in again"))?;
+    match accounts.authenticate(&token).await? {
+        Some(caller) => Ok(Auth::User(caller)),
+        None => Err(AuthError::Refused(
+            "the session has expired or was ended; sign in again",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn the_header_wins_and_must_be_bearer() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; medchain_session=fromcookie"),
+        );
+        assert_eq!(token_from(&h).unwrap(), Some("fromcookie"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer fromheader"),
+        );
+        assert_eq!(token_from(&h).unwrap(), Some("fromheader"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(token_from(&h).is_err());
+        assert_eq!(token_from(&HeaderMap::new()).unwrap(), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! What resolvers reach: the services (schema data) and, per request, who is calling
+//! and from where.
+
+use crate::error::{Code, error};
+use async_graphql::{Context, Result};
+use commands::{
+    accounts::{Accounts, Caller},
+    keys::KeyRing,
+};
+use domain::account::Role;
+use projections::Projections;
+use sqlx::PgPool;
+use std::{net::IpAddr, time::Duration};
+
+/// How long a mutation waits for the views it reads to reach what it wrote.
+pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct Services {
+    pub pool: PgPool,
+    pub accounts: Accounts,
+    pub projections: Projections,
+    pub keys: KeyRing,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    /// A session's absolute limit: the cookie's Max-Age.
+    pub session_max: Duration,
+}
+
+/// The request's credentials, checked by the transport before anything runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth {
+    Anonymous,
+    User(Caller),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub address: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+pub fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+pub fn client<'a>(ctx: &Context<'a>) -> ClientInfo {
+    ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
+}
+
+pub fn optional_caller(ctx: &Context<'_>) -> Option<Caller> {
+    match ctx.data_opt::<Auth>() {
+        Some(Auth::User(caller)) => Some(*caller),
+        _ => None,
+    }
+}
+
+pub fn caller(ctx: &Context<'_>) -> Result<Caller> {
+    optional_caller(ctx).ok_or_else(|| error(Code::Unauthenticated, "sign in first"))
+}
+
+pub fn admin(ctx: &Context<'_>) -> Result<Caller> {
+    let caller = caller(ctx)?;
+    if caller.role != Role::Admin {
+        return Err(error(Code::Forbidden, "only administrators may do this"));
+    }
+    Ok(caller)
+}

@@ -1,0 +1,105 @@
+//! The API's errors: every one carries `extensions.code` (API.graphql's header), and the
+//! mapping from each layer's error type happens here, once. Internal causes are logged
+//! here, where they are handled, and clients get only "internal error".
+
+use async_graphql::{Error, ErrorExtensions as _};
+use commands::accounts::CommandError;
+use projections::{WaitError, users::ReadError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Unauthenticated,
+    Forbidden,
+    BadUserInput,
+    NotFound,
+    Conflict,
+    RateLimited,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::NotFound => "NOT_FOUND",
+            Code::Conflict => "CONFLICT",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
+pub fn error(code: Code, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, e| e.set("code", code.as_str()))
+}
+
+pub fn internal(source: &(dyn std::error::Error + 'static)) -> Error {
+    tracing::error!(error = %source, cause = ?source.source().map(ToString::to_string), "internal error");
+    error(Code::Internal, "internal error")
+}
+
+/// Into the API's error, with its code.
+pub trait ToGql {
+    fn gql(self) -> Error;
+}
+
+impl ToGql for CommandError {
+    fn gql(self) -> Error {
+        let (code, message) = match self {
+            CommandError::Unauthenticated(m) => (Code::Unauthenticated, m),
+            CommandError::Forbidden(m) => (Code::Forbidden, m),
+            CommandError::BadInput(m) => (Code::BadUserInput, m),
+            CommandError::NotFound(m) => (Code::NotFound, m),
+            CommandError::Conflict(m) => (Code::Conflict, m),
+            CommandError::RateLimited(m) => (Code::RateLimited, m),
+            CommandError::Internal(source) => return internal(source.as_ref()),
+        };
+        error(code, message)
+    }
+}
+
+impl ToGql for ReadError {
+    fn gql(self) -> Error {
+        internal(&self)
+    }
+}
+
+impl ToGql for sqlx::Error {
+    fn gql(self) -> Error {
+        internal(&self)
+    }
+}
+
+impl ToGql for WaitError {
+    fn gql(self) -> Error {
+        match self {
+            // The write is on the ledger; only the view is late. Say so plainly.
+            WaitError::Timeout { .. } | WaitError::Stopped { .. } => {
+                tracing::warn!(error = %self, "read-your-writes wait gave up");
+                error(
+                    Code::Internal,
+                    "the change was recorded, but the view is not up to date yet; reload in a moment",
+                )
+            }
+            other => internal(&other),
+        }
+    }
+}
+
+/// Errors that async-graphql makes itself (parse, validation, limits, input coercion)
+/// carry no code; every one of them is about the request, so it is BAD_USER_INPUT.
+pub fn add_missing_codes(response: &mut async_graphql::Response) {
+    for e in &mut response.errors {
+        let has_code = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
+        if !has_code {
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", Code::BadUserInput.as_str());
+        }
+    }
+}

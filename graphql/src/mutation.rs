@@ -1,0 +1,120 @@
+//! `Mutation`: each resolver parses nothing itself (the command layer does), runs one
+//! command, waits for the views it reads (read-your-writes), and answers.
+
+use crate::{
+    context::{READ_YOUR_WRITES, caller, client, services},
+    error::{Code, ToGql as _, error},
+    scalars::DateTime,
+    session_cookie,
+    types::{enums::Role, session::Session, user::User},
+};
+use async_graphql::{Context, InputObject, Object, Result};
+use commands::accounts::{LoginRequest, RegisterRequest};
+use domain::account::{Role as DomainRole, user::Registration};
+use projections::users;
+use uuid::Uuid;
+
+pub struct Mutation;
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub role: Role,
+    pub phone: Option<String>,
+}
+
+#[Object]
+impl Mutation {
+    /// Patients are ACTIVE at once; doctors PENDING until an administrator approves.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<User> {
+        let s = services(ctx);
+        let registered = s
+            .accounts
+            .register(RegisterRequest {
+                email: input.email,
+                password: input.password,
+                name: input.name,
+                role: DomainRole::from(input.role),
+                phone: input.phone,
+                via: Registration::Api,
+            })
+            .await
+            .map_err(|e| e.gql())?;
+        s.projections
+            .wait_for(&["users"], registered.seq, READ_YOUR_WRITES)
+            .await
+            .map_err(|e| e.gql())?;
+        let view = users::find(&s.pool, &s.keys, registered.user.as_uuid())
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+        Ok(User::new(view, true))
+    }
+
+    /// Answers the session token and sets it as an HttpOnly cookie.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<Session> {
+        let s = services(ctx);
+        let client = client(ctx);
+        let logged_in = s
+            .accounts
+            .login(LoginRequest {
+                email,
+                password,
+                address: client.address,
+                user_agent: client.user_agent,
+            })
+            .await
+            .map_err(|e| e.gql())?;
+        let view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+        ctx.append_http_header(
+            "set-cookie",
+            session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
+        );
+        Ok(Session {
+            token: logged_in.token.expose().to_owned(),
+            expires_at: DateTime(logged_in.expires_at),
+            user: User::new(view, true),
+        })
+    }
+
+    /// Ends the caller's session and clears the cookie.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        s.accounts.logout(&caller).await.map_err(|e| e.gql())?;
+        ctx.append_http_header("set-cookie", session_cookie::clear(s.secure_cookies));
+        Ok(true)
+    }
+
+    /// Ends one of the caller's own sessions.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: Uuid) -> Result<bool> {
+        let caller = caller(ctx)?;
+        services(ctx)
+            .accounts
+            .revoke_session(&caller, id)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(true)
+    }
+
+    /// Revokes every other session of the caller.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current: String,
+        new: String,
+    ) -> Result<bool> {
+        let caller = caller(ctx)?;
+        services(ctx)
+            .accounts
+            .change_password(&caller, current, new)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(true)
+    }
+}

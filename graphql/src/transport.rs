@@ -1,0 +1,178 @@
+//! HTTP for GraphQL: `POST /graphql` runs one JSON operation (a batch is refused, GET runs
+//! nothing), `GET /graphql` serves GraphiQL, `GET /graphql/ws` upgrades to
+//! graphql-transport-ws after checking the browser's `Origin`, and authenticates in
+//! `connection_init`.
+
+use crate::{
+    AppState,
+    auth::{AuthError, authenticate, token_from},
+    context::{Auth, ClientInfo},
+    error::{Code, add_missing_codes},
+};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{ConnectInfo, State, WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
+
+pub async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
+}
+
+fn refusal(status: StatusCode, code: Code, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]})),
+    )
+        .into_response()
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+    if !json_body {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::BadUserInput,
+            "send the operation as a JSON body (Content-Type: application/json)",
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                Code::BadUserInput,
+                "the body is not JSON",
+            );
+        }
+    };
+    if value.is_array() {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            "batched operations are not accepted: send one operation per request",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                Code::BadUserInput,
+                "the body is not a GraphQL request ({\"query\", \"variables\", \"operationName\"})",
+            );
+        }
+    };
+    let auth = match token_from(&headers) {
+        Ok(token) => authenticate(&state.services.accounts, token).await,
+        Err(e) => Err(e),
+    };
+    let auth = match auth {
+        Ok(auth) => auth,
+        Err(AuthError::Refused(message)) => {
+            return refusal(StatusCode::OK, Code::Unauthenticated, message);
+        }
+        Err(AuthError::Command(e)) => {
+            tracing::error!(error = %e, "authentication failed");
+            return refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            );
+        }
+    };
+    let client = ClientInfo {
+        address: Some(client_address(&state, &headers, peer)),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let mut response = state.schema.execute(request.data(auth).data(client)).await;
+    add_missing_codes(&mut response);
+    let mut http = Json(&response).into_response();
+    for (name, value) in response.http_headers.iter() {
+        http.headers_mut().append(name, value.clone());
+    }
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    http
+}
+
+/// The peer's address, or the first `X-Forwarded-For` hop when the proxy is trusted.
+fn client_address(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.http.trust_proxy
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return forwarded;
+    }
+    peer.ip()
+}
+
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| o == state.http.public_origin);
+        if !allowed {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                Code::Forbidden,
+                "subscriptions are only accepted from the app's own origin",
+            );
+        }
+    }
+    let cookie_token = token_from(&headers).ok().flatten().map(str::to_owned);
+    let schema = state.schema.clone();
+    let accounts = state.services.accounts.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("token")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .or(cookie_token);
+                    match authenticate(&accounts, token.as_deref()).await {
+                        Ok(Auth::User(caller)) => {
+                            let mut data = async_graphql::Data::default();
+                            data.insert(Auth::User(caller));
+                            Ok(data)
+                        }
+                        Ok(Auth::Anonymous) => Err(async_graphql::Error::new(
+                            "UNAUTHENTICATED: subscriptions need a session token",
+                        )),
+                        Err(e) => Err(async_graphql::Error::new(format!("UNAUTHENTICATED: {e}"))),
+                    }
+                })
+                .serve()
+        })
+}

@@ -1,0 +1,54 @@
+//! The contract's enums, mapped from and to the domain's.
+
+use async_graphql::Enum;
+use domain::account;
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum Role {
+    Patient,
+    Doctor,
+    Admin,
+}
+
+impl From<account::Role> for Role {
+    fn from(r: account::Role) -> Self {
+        match r {
+            account::Role::Patient => Role::Patient,
+            account::Role::Doctor => Role::Doctor,
+            account::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+impl From<Role> for account::Role {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Patient => account::Role::Patient,
+            Role::Doctor => account::Role::Doctor,
+            Role::Admin => account::Role::Admin,
+        }
+    }
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AccountStatus")]
+pub enum AccountStatus {
+    Pending,
+    Active,
+    Rejected,
+    Suspended,
+    Erased,
+}
+
+impl From<account::AccountStatus> for AccountStatus {
+    fn from(s: account::AccountStatus) -> Self {
+        match s {
+            account::AccountStatus::Pending => AccountStatus::Pending,
+            account::AccountStatus::Active => AccountStatus::Active,
+            account::AccountStatus::Rejected => AccountStatus::Rejected,
+            account::AccountStatus::Suspended => AccountStatus::Suspended,
+            account::AccountStatus::Erased => AccountStatus::Erased,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `User`: what a viewer may see of a person. Name for anyone who can see the user;
+//! e-mail and phone for the user themself and administrators (API.graphql).
+
+use super::enums::{AccountStatus, Role};
+use crate::scalars::DateTime;
+use async_graphql::Object;
+use projections::users::UserView;
+use uuid::Uuid;
+
+pub struct User {
+    view: UserView,
+    sees_contact: bool,
+}
+
+impl User {
+    /// `sees_contact`: the viewer is this user or an administrator.
+    pub fn new(view: UserView, sees_contact: bool) -> Self {
+        Self { view, sees_contact }
+    }
+}
+
+#[Object]
+impl User {
+    async fn id(&self) -> Uuid {
+        self.view.id
+    }
+
+    async fn role(&self) -> Role {
+        self.view.role.into()
+    }
+
+    async fn status(&self) -> AccountStatus {
+        self.view.status.into()
+    }
+
+    /// Null once erased.
+    async fn name(&self) -> Option<&str> {
+        self.view.name.as_deref()
+    }
+
+    /// Visible to the user themself and to admins.
+    async fn email(&self) -> Option<&str> {
+        self.view.email.as_deref().filter(|_| self.sees_contact)
+    }
+
+    /// Visible to the user themself and to admins.
+    async fn phone(&self) -> Option<&str> {
+        self.view.phone.as_deref().filter(|_| self.sees_contact)
+    }
+
+    /// Relative URL of the profile photo; null while there is none (photos come with
+    /// the account lifecycle).
+    async fn photo_url(&self) -> Option<String> {
+        None
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.view.created_at)
+    }
+}

@@ -1,0 +1,131 @@
+//! Applying one batch of events to one projector, with its checkpoint, in one
+//! transaction: the only place rows of a read model are written.
+
+use crate::{ProjectionError, Projector};
+use commands::RecordedEvent;
+use sqlx::{Connection as _, PgConnection};
+
+/// How far a batch got.
+pub enum BatchOutcome {
+    /// Every event applied; the checkpoint is at `last_seq`.
+    Applied { last_seq: i64 },
+    /// The event at `seq` failed; everything before it is applied and the checkpoint
+    /// stands just before it.
+    Failed { seq: i64, error: ProjectionError },
+    /// Another process holds the projector's lock, or has moved its checkpoint since
+    /// the events were read: nothing was written.
+    Busy,
+}
+
+/// Applies `events` (in seq order, all after the checkpoint) inside one transaction that
+/// also moves the checkpoint to the last one. When event k fails, the transaction is
+/// rolled back and the events before k are applied again in a new one, so the checkpoint
+/// ends exactly before the failing event: it is never skipped.
+///
+/// `schema`: `Some` during a rebuild (the fresh tables' schema goes first on the
+/// `search_path`).
+pub async fn apply_batch(
+    conn: &mut PgConnection,
+    projector: &dyn Projector,
+    events: &[RecordedEvent],
+    schema: Option<&str>,
+) -> Result<BatchOutcome, sqlx::Error> {
+    match try_batch(conn, projector, events, schema).await? {
+        Tried::Applied(last_seq) => Ok(BatchOutcome::Applied { last_seq }),
+        Tried::Busy => Ok(BatchOutcome::Busy),
+        Tried::Failed(index, error) => {
+            if index > 0 {
+                match try_batch(conn, projector, &events[..index], schema).await? {
+                    Tried::Applied(_) => {}
+                    Tried::Busy => return Ok(BatchOutcome::Busy),
+                    // It applied a moment ago; failing now means the database changed
+                    // under it. Report the earlier event; the checkpoint has not moved.
+                    Tried::Failed(earlier, error) => {
+                        return Ok(BatchOutcome::Failed {
+                            seq: events[earlier].seq,
+                            error,
+                        });
+                    }
+                }
+            }
+            Ok(BatchOutcome::Failed {
+                seq: events[index].seq,
+                error,
+            })
+        }
+    }
+}
+
+enum Tried {
+    Applied(i64),
+    Failed(usize, ProjectionError),
+    Busy,
+}
+
+/// The class half of the per-projector advisory lock `(class, hashtext(name))`: two-key
+/// advisory locks live apart from the ledger's one-key lock.
+pub(crate) const LOCK_CLASS: i32 = 0x6d63;
+
+async fn try_batch(
+    conn: &mut PgConnection,
+    projector: &dyn Projector,
+    events: &[RecordedEvent],
+    schema: Option<&str>,
+) -> Result<Tried, sqlx::Error> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Ok(Tried::Busy);
+    };
+    let mut tx = conn.begin().await?;
+    if schema.is_none() {
+        // One writer per projector across processes, and only from where it stands.
+        let (locked, at): (bool, i64) = sqlx::query_as(
+            "SELECT pg_try_advisory_xact_lock($1, hashtext($2)),                     coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $2), 0)",
+        )
+        .bind(LOCK_CLASS)
+        .bind(projector.name())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !locked || at != first.seq - 1 {
+            return Ok(Tried::Busy);
+        }
+    }
+    if let Some(schema) = schema {
+        sqlx::query("SELECT set_config('search_path', $1 || ', public', true)")
+            .bind(quote_ident(schema))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let types = projector.event_types();
+    for (index, event) in events.iter().enumerate() {
+        if !types.contains(&event.event_type.as_str()) {
+            continue;
+        }
+        if let Err(error) = projector.apply(&mut tx, event).await {
+            tx.rollback().await?;
+            return Ok(Tried::Failed(index, error));
+        }
+    }
+    if schema.is_none() {
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (name, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET last_seq = $2, failed_seq = NULL, failure = NULL, \
+             updated_at = now()",
+        )
+        .bind(projector.name())
+        .bind(last.seq)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::PROJECTIONS_CHANNEL)
+            .bind(format!("{}:{}", projector.name(), last.seq))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Tried::Applied(last.seq))
+}
+
+/// An identifier quoted for SQL: our schema names are plain, this keeps them so.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,343 @@
+//! The projection runner: one task per projector that applies new events in batches, and
+//! one listener per process that hears the ledger's and the projectors' NOTIFYs.
+//!
+//! A projector's task wakes when the ledger's head moves (`LISTEN`) and also every
+//! `POLL`, so a lost notification only delays. Batches take the projector's advisory
+//! lock, so with several server processes one writes and the others find it busy. A
+//! projector that fails on an event stops there for this process's lifetime: the
+//! checkpoint stays just before the event, the row says where and why, `/health` names
+//! it, and a restart tries again.
+
+use crate::{
+    Projector,
+    batch::{BatchOutcome, apply_batch},
+};
+use commands::event_store::LEDGER_CHANNEL;
+use sqlx::{PgPool, postgres::PgListener};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::{sync::watch, task::JoinSet};
+
+/// Each commit of a projector NOTIFYs `<name>:<seq>` here, so every process learns of
+/// progress made anywhere (read-your-writes waits on it).
+pub const PROJECTIONS_CHANNEL: &str = "medchain_projections";
+
+const BATCH: i64 = 500;
+const POLL: Duration = Duration::from_secs(1);
+/// How often a waiter looks at the checkpoint table itself, in case a NOTIFY was lost.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// Where a projector stands, as far as this process knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub seq: i64,
+    /// The event it stopped on, when it stopped.
+    pub failed_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("the {name} view has not caught up with event {seq} yet")]
+    Timeout { name: &'static str, seq: i64 },
+    #[error("the {name} view has stopped on event {failed_at}")]
+    Stopped { name: &'static str, failed_at: i64 },
+    #[error("no projector is named {0}")]
+    Unknown(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// The running projectors of this process. Cloning shares them; dropping the last clone
+/// stops their tasks.
+#[derive(Clone)]
+pub struct Projections {
+    inner: Arc<Inner>,
+    _tasks: Arc<Mutex<JoinSet<()>>>,
+}
+
+struct Inner {
+    pool: PgPool,
+    progress: HashMap<&'static str, watch::Sender<Progress>>,
+    head: watch::Sender<i64>,
+}
+
+impl Projections {
+    /// Starts a task per projector and the listener. Returns once every projector has a
+    /// checkpoint row.
+    pub async fn start(
+        pool: PgPool,
+        projectors: Vec<Arc<dyn Projector>>,
+    ) -> Result<Self, sqlx::Error> {
+        let mut progress = HashMap::new();
+        for p in &projectors {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO projection_checkpoints (name) VALUES ($1) \
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING last_seq",
+            )
+            .bind(p.name())
+            .fetch_one(&pool)
+            .await?;
+            progress.insert(
+                p.name(),
+                watch::Sender::new(Progress {
+                    seq,
+                    failed_at: None,
+                }),
+            );
+        }
+        let inner = Arc::new(Inner {
+            pool,
+            progress,
+            head: watch::Sender::new(0),
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(listen(inner.clone()));
+        for p in projectors {
+            tasks.spawn(run_projector(inner.clone(), p));
+        }
+        Ok(Self {
+            inner,
+            _tasks: Arc::new(Mutex::new(tasks)),
+        })
+    }
+
+    /// The ledger's head as this process last heard it (NOTIFY), for live tails.
+    pub fn head(&self) -> watch::Receiver<i64> {
+        self.inner.head.subscribe()
+    }
+
+    pub fn progress(&self, name: &str) -> Option<Progress> {
+        self.inner.progress.get(name).map(|p| *p.borrow())
+    }
+
+    /// Returns once every named projector has applied `seq` (read-your-writes), or fails
+    /// after `timeout`, or at once if one of them has stopped before it.
+    pub async fn wait_for(
+        &self,
+        names: &[&'static str],
+        seq: i64,
+        timeout: Duration,
+    ) -> Result<(), WaitError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for &name in names {
+            let sender = self
+                .inner
+                .progress
+                .get(name)
+                .ok_or_else(|| WaitError::Unknown(name.to_owned()))?;
+            let mut rx = sender.subscribe();
+            loop {
+                let now = *rx.borrow_and_update();
+                if now.seq >= seq {
+                    break;
+                }
+                if let Some(failed_at) = now.failed_at {
+                    return Err(WaitError::Stopped { name, failed_at });
+                }
+                tokio::select! {
+                    _ = rx.changed() => {}
+                    _ = tokio::time::sleep(WAIT_POLL) => {
+                        let stored = read_progress(&self.inner.pool, name).await?;
+                        sender.send_if_modified(|p| p.merge(stored));
+                    }
+                    _ = tokio::time::sleep_until(deadline) => {
+                        return Err(WaitError::Timeout { name, seq });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Projectors of this process that have stopped, with the event each stopped on.
+    pub fn stopped(&self) -> Vec<(&'static str, i64)> {
+        let mut out: Vec<_> = self
+            .inner
+            .progress
+            .iter()
+            .filter_map(|(name, p)| p.borrow().failed_at.map(|seq| (*name, seq)))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Progress {
+    /// Keeps the furthest position; a stored failure counts until a later success.
+    fn merge(&mut self, other: Progress) -> bool {
+        let before = *self;
+        if other.seq > self.seq {
+            self.seq = other.seq;
+            if self.failed_at.is_some_and(|f| f <= other.seq) {
+                self.failed_at = None;
+            }
+        }
+        if self.failed_at.is_none() && other.failed_at.is_some_and(|f| f > self.seq) {
+            self.failed_at = other.failed_at;
+        }
+        *self != before
+    }
+}
+
+async fn read_progress(pool: &PgPool, name: &str) -> Result<Progress, sqlx::Error> {
+    let row: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT last_seq, failed_seq FROM projection_checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    Ok(
+        row.map_or(Progress::default(), |(seq, failed_at)| Progress {
+            seq,
+            failed_at,
+        }),
+    )
+}
+
+async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
+    let name = projector.name();
+    let progress = &inner.progress[name];
+    let mut head = inner.head.subscribe();
+    loop {
+        match step(&inner.pool, projector.as_ref()).await {
+            Ok(Step::Applied(seq)) => {
+                progress.send_if_modified(|p| {
+                    p.merge(Progress {
+                        seq,
+                        failed_at: None,
+                    })
+                });
+            }
+            Ok(Step::Idle) | Ok(Step::Busy) => {
+                tokio::select! {
+                    _ = head.changed() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+            Ok(Step::Stopped(seq)) => {
+                progress.send_modify(|p| p.failed_at = Some(seq));
+                return;
+            }
+            Err(e) => {
+                // The database is away or a query failed outside any event: try again.
+                tracing::warn!(projector = name, error = %e, "projector could not run a batch; retrying");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+enum Step {
+    Applied(i64),
+    Idle,
+    Busy,
+    Stopped(i64),
+}
+
+async fn step(pool: &PgPool, projector: &dyn Projector) -> Result<Step, sqlx::Error> {
+    let name = projector.name();
+    let last: i64 = sqlx::query_scalar(
+        "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await?;
+    let events = commands::event_store::read_all_from(pool, last + 1, BATCH).await?;
+    if events.is_empty() {
+        return Ok(Step::Idle);
+    }
+    let mut conn = pool.acquire().await?;
+    match apply_batch(&mut conn, projector, &events, None).await? {
+        BatchOutcome::Applied { last_seq } => Ok(Step::Applied(last_seq)),
+        BatchOutcome::Busy => Ok(Step::Busy),
+        BatchOutcome::Failed { seq, error } => {
+            tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");
+            sqlx::query(
+                "UPDATE projection_checkpoints SET failed_seq = $2, failure = $3, updated_at = now() \
+                 WHERE name = $1",
+            )
+            .bind(name)
+            .bind(seq)
+            .bind(error.to_string())
+            .execute(pool)
+            .await?;
+            Ok(Step::Stopped(seq))
+        }
+    }
+}
+
+/// Hears the ledger's head and the projectors' progress from every process.
+async fn listen(inner: Arc<Inner>) {
+    loop {
+        if let Err(e) = listen_once(&inner).await {
+            tracing::warn!(error = %e, "projection listener lost its connection; reconnecting");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn listen_once(inner: &Inner) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(&inner.pool).await?;
+    listener
+        .listen_all([LEDGER_CHANNEL, PROJECTIONS_CHANNEL])
+        .await?;
+    loop {
+        let n = listener.recv().await?;
+        if n.channel() == LEDGER_CHANNEL {
+            if let Some(seq) = serde_json::from_str::<serde_json::Value>(n.payload())
+                .ok()
+                .and_then(|v| v["seq"].as_i64())
+            {
+                inner.head.send_if_modified(|h| {
+                    let moved = seq > *h;
+                    *h = (*h).max(seq);
+                    moved
+                });
+            }
+        } else if let Some((name, seq)) = n.payload().rsplit_once(':')
+            && let (Some(progress), Ok(seq)) = (inner.progress.get(name), seq.parse::<i64>())
+        {
+            progress.send_if_modified(|p| {
+                p.merge(Progress {
+                    seq,
+                    failed_at: None,
+                })
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn progress_keeps_the_furthest_and_a_later_success_clears_a_failure() {
+        let mut p = Progress {
+            seq: 5,
+            failed_at: Some(6),
+        };
+        assert!(!p.merge(Progress {
+            seq: 4,
+            failed_at: None
+        }));
+        assert!(p.merge(Progress {
+            seq: 9,
+            failed_at: None
+        }));
+        assert_eq!(
+            p,
+            Progress {
+                seq: 9,
+                failed_at: None
+            }
+        );
+        assert!(p.merge(Progress {
+            seq: 9,
+            failed_at: Some(10)
+        }));
+        assert_eq!(p.failed_at, Some(10));
+    }
+}

@@ -1,0 +1,151 @@
+//! The users view: who exists, with which role and status, and their sealed profile.
+
+use crate::{ProjectionError, Projector};
+use commands::{
+    RecordedEvent,
+    keys::{KeyError, KeyRing, SubjectKeyState},
+};
+use domain::{
+    Sealed, StreamName, Timestamp,
+    account::{AccountStatus, Role, UserEvent, UserId, UserRegistered},
+};
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub struct UsersProjector;
+
+impl Projector for UsersProjector {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["users"]
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        &["UserRegistered"]
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        async move {
+            let id = StreamName::parse(&event.stream)
+                .map_err(|e| ProjectionError::malformed(event, e))?
+                .id();
+            let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::malformed(event, e))?;
+            if let UserEvent::UserRegistered(UserRegistered {
+                role,
+                status,
+                name,
+                email,
+                phone,
+                ..
+            }) = parsed
+            {
+                sqlx::query(
+                    "INSERT INTO users (id, role, status, name, email, phone, created_at, updated_seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(role.as_str())
+                .bind(status.as_str())
+                .bind(name.as_str())
+                .bind(email.as_str())
+                .bind(phone.as_ref().map(|p| p.as_str()))
+                .bind(event.at.to_datetime())
+                .bind(event.seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// A user as the API shows them, personal fields opened; `None` where erased.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: Uuid,
+    pub role: Role,
+    pub status: AccountStatus,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    role: String,
+    status: String,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a view could not be read: never the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("a stored value does not read: {0}")]
+    Corrupt(String),
+}
+
+/// The user `id` from the users view, with their sealed fields opened (absent once their
+/// subject key is destroyed).
+pub async fn find(pool: &PgPool, keys: &KeyRing, id: Uuid) -> Result<Option<UserView>, ReadError> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, role, status, name, email, phone, created_at FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    open(keys, pool, row).await.map(Some)
+}
+
+async fn open(keys: &KeyRing, pool: &PgPool, row: UserRow) -> Result<UserView, ReadError> {
+    let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("user {}: {e}", row.id));
+    let role = Role::parse(&row.role).map_err(|e| corrupt(&e))?;
+    let status = AccountStatus::parse(&row.status).map_err(|e| corrupt(&e))?;
+    let stream = UserId::from_uuid(row.id).stream();
+    let (name, email, phone) = match keys.subject_key(pool, row.id).await? {
+        SubjectKeyState::Live(key) => {
+            let field = |field: &str, text: &str| -> Result<String, ReadError> {
+                let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
+                key.open_string(stream.as_str(), field, &sealed)
+                    .map_err(|e| corrupt(&e))
+            };
+            (
+                Some(field("name", &row.name)?),
+                Some(field("email", &row.email)?),
+                row.phone
+                    .as_deref()
+                    .map(|p| field("phone", p))
+                    .transpose()?,
+            )
+        }
+        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None, None),
+    };
+    Ok(UserView {
+        id: row.id,
+        role,
+        status,
+        name,
+        email,
+        phone,
+        created_at: Timestamp::from_datetime(row.created_at),
+    })
+}

@@ -1,0 +1,65 @@
+//! `medchain projections rebuild [NAME]` and `medchain projections check`.
+
+use crate::{
+    cli::{Common, ProjectionsCommand},
+    database::{Database, Purpose},
+};
+use serde_json::json;
+
+pub async fn run(common: &Common, command: ProjectionsCommand) -> anyhow::Result<i32> {
+    let db = Database::open(common, Purpose::Command, 4).await?;
+    let result = match command {
+        ProjectionsCommand::Rebuild { name } => rebuild(&db.pool, name.as_deref()).await,
+        ProjectionsCommand::Check => check(&db.pool).await,
+    };
+    db.close().await;
+    result
+}
+
+async fn rebuild(pool: &sqlx::PgPool, name: Option<&str>) -> anyhow::Result<i32> {
+    let chosen = match name {
+        Some(name) => vec![projections::by_name(name).ok_or_else(|| {
+            let known: Vec<_> = projections::all().iter().map(|p| p.name()).collect();
+            anyhow::anyhow!(
+                "no projector is named {name:?}; there are: {}",
+                known.join(", ")
+            )
+        })?],
+        None => projections::all(),
+    };
+    for projector in chosen {
+        let rebuilt = projections::rebuild(pool, projector.as_ref()).await?;
+        eprintln!(
+            "rebuilt {}: {} events replayed, up to seq {}",
+            projector.name(),
+            rebuilt.events,
+            rebuilt.last_seq
+        );
+    }
+    Ok(0)
+}
+
+async fn check(pool: &sqlx::PgPool) -> anyhow::Result<i32> {
+    let head = commands::ledger::ledger_head(pool).await?;
+    let mut stopped = false;
+    let mut out = Vec::new();
+    for projector in projections::all() {
+        let row: Option<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT last_seq, failed_seq, failure FROM projection_checkpoints WHERE name = $1",
+        )
+        .bind(projector.name())
+        .fetch_optional(pool)
+        .await?;
+        let (last_seq, failed_seq, failure) = row.unwrap_or((0, None, None));
+        stopped |= failed_seq.is_some();
+        out.push(json!({
+            "name": projector.name(),
+            "lastSeq": last_seq,
+            "behind": head.seq - last_seq,
+            "failedSeq": failed_seq,
+            "failure": failure,
+        }));
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if stopped { 1 } else { 0 })
+}
