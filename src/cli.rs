@@ -137,6 +137,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200_000)]
         verify_events: i64,
     },
+    /// The API's cost: `me` beside a bare async-graphql query, logins beside the bare
+    /// Argon2id rate.
+    Api {
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 6)]
+        seconds: u64,
+        /// Concurrent clients for `me`.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,4 +159,6 @@ pub enum DevCommand {
     /// Append events in a loop, printing "<seq> <id>" for each acknowledged one (used by
     /// the crash test).
     AppendLoop,
+    /// Print the GraphQL schema as SDL (for contract-check).
+    Schema,
 }

@@ -42,6 +42,11 @@ async fn run(cli: Cli) -> i32 {
         }) => medchain::bench::ledger::run(&cli.common, seconds, &writers, verify_events)
             .await
             .map(|()| 0),
+        Command::Bench(BenchCommand::Api { seconds, clients }) => {
+            medchain::bench::api::run(&cli.common, seconds, clients)
+                .await
+                .map(|()| 0)
+        }
         Command::Dev(DevCommand::TestCluster { dir }) => tokio::task::spawn_blocking(move || {
             let bins = medchain::embedded::PgBinaries::find()?;
             medchain::embedded::test_cluster::supervise_test_cluster(&dir, &bins)?;
@@ -49,6 +54,10 @@ async fn run(cli: Cli) -> i32 {
         })
         .await
         .expect("the test cluster supervisor does not panic"),
+        Command::Dev(DevCommand::Schema) => {
+            print!("{}", graphql::sdl());
+            Ok(0)
+        }
         Command::Dev(DevCommand::AppendLoop) => {
             medchain::dev::append_loop(&cli.common).await.map(|()| 0)
         }

@@ -90,6 +90,9 @@ struct UserRow {
     email: String,
     phone: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// The `subject_keys` row, joined: `has_key` false when there is none.
+    has_key: bool,
+    wrapped: Option<Vec<u8>>,
 }
 
 /// Why a view could not be read: never the caller's fault.
@@ -107,21 +110,24 @@ pub enum ReadError {
 /// subject key is destroyed).
 pub async fn find(pool: &PgPool, keys: &KeyRing, id: Uuid) -> Result<Option<UserView>, ReadError> {
     let row: Option<UserRow> = sqlx::query_as(
-        "SELECT id, role, status, name, email, phone, created_at FROM users WHERE id = $1",
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, \
+                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+         FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    open(keys, pool, row).await.map(Some)
+    open(keys, row).map(Some)
 }
 
-async fn open(keys: &KeyRing, pool: &PgPool, row: UserRow) -> Result<UserView, ReadError> {
+fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
     let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("user {}: {e}", row.id));
     let role = Role::parse(&row.role).map_err(|e| corrupt(&e))?;
     let status = AccountStatus::parse(&row.status).map_err(|e| corrupt(&e))?;
     let stream = UserId::from_uuid(row.id).stream();
-    let (name, email, phone) = match keys.subject_key(pool, row.id).await? {
+    let key_row = row.has_key.then(|| row.wrapped.clone());
+    let (name, email, phone) = match keys.subject_key_from_row(row.id, key_row)? {
         SubjectKeyState::Live(key) => {
             let field = |field: &str, text: &str| -> Result<String, ReadError> {
                 let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Latencies in microseconds, sorted on demand.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Latencies(Vec<u32>);
 
 impl Latencies {

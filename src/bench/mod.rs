@@ -1,5 +1,6 @@
 //! Benchmark commands: each prints figures and the ratios its issue targets, measured in
 //! one run on this machine (never asserted in tests: shared machines are noisy).
 
+pub mod api;
 pub mod ledger;
 mod measure;

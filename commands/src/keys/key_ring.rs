@@ -88,6 +88,17 @@ impl KeyRing {
                 .fetch_optional(db)
                 .await
                 .map_err(KeyError::Database)?;
+        self.subject_key_from_row(subject, row)
+    }
+
+    /// The subject's key from a `subject_keys` row a caller read itself (joined to the
+    /// row it belongs with, to spare a round trip): `None` when there is no row, `Some(None)`
+    /// when the key was destroyed, `Some(Some(wrapped))` when it is live.
+    pub fn subject_key_from_row(
+        &self,
+        subject: Uuid,
+        row: Option<Option<Vec<u8>>>,
+    ) -> Result<SubjectKeyState, KeyError> {
         Ok(match row {
             None => SubjectKeyState::Missing,
             Some(None) => SubjectKeyState::Destroyed,
