@@ -42,3 +42,14 @@ pub fn process_cpu() -> Option<Duration> {
     // Linux reports these in USER_HZ, which is 100 on every platform it supports.
     Some(Duration::from_millis((utime + stime) * 10))
 }
+
+/// Time on CPU of process `pid` (all its threads' scheduler accounting, nanoseconds), from
+/// `/proc/<pid>/schedstat`; readable for other users' processes too, such as a
+/// PostgreSQL backend.
+pub fn pid_cpu_nanos(pid: u64) -> Option<u64> {
+    if pid == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}

@@ -15,7 +15,8 @@
 //! version) or the database refuses the guess (another process appended), the round is
 //! done under the lock instead: `BEGIN`, lock, read the head and the versions, hash,
 //! `ledger_append`, `COMMIT`. Measured with `medchain bench ledger`, the one-round-trip
-//! path took a lone writer's p50 from 0.39 ms to see the note in ARCHITECTURE.md.
+//! path took a lone writer's p50 from 0.39 ms to 0.26 ms, and 64 writers from 31.8k to
+//! about 40k events/s.
 //!
 //! The appender runs on its own thread with a current-thread runtime and a connection
 //! made there (not borrowed from the pool), so its round trips never wait behind the
@@ -59,6 +60,7 @@ pub(super) struct Stats {
     hash_nanos: AtomicU64,
     thread_cpu_nanos: AtomicU64,
     guesses_refused: AtomicU64,
+    backend_pid: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,6 +75,10 @@ pub struct StatsSnapshot {
     /// Rounds whose one-round-trip guess of the head was refused (another writer had
     /// appended) and that were done again under the lock.
     pub guesses_refused: u64,
+    /// The process id of the PostgreSQL backend serving the appender's connection (0
+    /// before the first connection): the other half of the appender's work, for
+    /// benchmarks.
+    pub backend_pid: u64,
 }
 
 impl Stats {
@@ -83,6 +89,7 @@ impl Stats {
             hash_nanos: self.hash_nanos.load(Ordering::Relaxed),
             thread_cpu_nanos: self.thread_cpu_nanos.load(Ordering::Relaxed),
             guesses_refused: self.guesses_refused.load(Ordering::Relaxed),
+            backend_pid: self.backend_pid.load(Ordering::Relaxed),
         }
     }
 
@@ -130,6 +137,7 @@ async fn run(
     let mut conn = Connection {
         options,
         held: None,
+        stats: stats.clone(),
     };
     let mut cpu_read = Instant::now();
     while let Some(first) = rx.recv().await {
@@ -186,12 +194,20 @@ fn this_thread_cpu_nanos() -> Option<u64> {
 struct Connection {
     options: PgConnectOptions,
     held: Option<PgConnection>,
+    stats: Arc<Stats>,
 }
 
 impl Connection {
     async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         if self.held.is_none() {
-            self.held = Some(PgConnection::connect_with(&self.options).await?);
+            let mut conn = PgConnection::connect_with(&self.options).await?;
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await?;
+            self.stats
+                .backend_pid
+                .store(u64::try_from(pid).unwrap_or(0), Ordering::Relaxed);
+            self.held = Some(conn);
         }
         Ok(self.held.as_mut().expect("just set"))
     }

@@ -44,7 +44,9 @@ impl Entry<'_> {
         out.extend_from_slice(b",\"payload\":");
         out.extend_from_slice(self.payload.as_str().as_bytes());
         out.extend_from_slice(b",\"prev\":\"");
-        out.extend_from_slice(self.prev.to_hex().as_bytes());
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(self.prev.as_bytes(), &mut hex).expect("64 hex digits for 32 bytes");
+        out.extend_from_slice(&hex);
         write!(out, "\",\"seq\":{},\"stream\":", self.seq).expect("writing to a Vec cannot fail");
         write_string(self.stream, out);
         out.extend_from_slice(b",\"type\":");

@@ -123,19 +123,44 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NumberError> 
             out.push(b']');
         }
         Value::Object(fields) => {
-            let mut members: Vec<(&String, &Value)> = fields.iter().collect();
-            members.sort_by(|a, b| utf16_order(a.0, b.0));
             out.push(b'{');
-            for (i, (key, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out);
-                out.push(b':');
-                write_canonical(item, out).map_err(|e| e.at(format!(".{key}")))?;
+            // The usual payload has ASCII keys that the map already yields in byte order,
+            // which is then UTF-16 order: write them as they come, without a sort. The
+            // order is checked, not assumed (serde_json's `preserve_order` feature, if any
+            // crate turned it on, would yield insertion order).
+            let mut keys = fields.keys();
+            let in_order = keys.next().is_none_or(|first| {
+                first.is_ascii()
+                    && keys
+                        .try_fold(first, |prev, key| {
+                            (key.is_ascii() && prev < key).then_some(key)
+                        })
+                        .is_some()
+            });
+            if in_order {
+                write_members(fields.iter(), out)?;
+            } else {
+                let mut members: Vec<(&String, &Value)> = fields.iter().collect();
+                members.sort_by(|a, b| utf16_order(a.0, b.0));
+                write_members(members.into_iter(), out)?;
             }
             out.push(b'}');
         }
+    }
+    Ok(())
+}
+
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+) -> Result<(), NumberError> {
+    for (i, (key, item)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_canonical(item, out).map_err(|e| e.at(format!(".{key}")))?;
     }
     Ok(())
 }
