@@ -16,9 +16,9 @@ use std::{io::IsTerminal as _, sync::Arc};
 
 pub async fn create(common: &Common, email: &str, name: &str) -> anyhow::Result<i32> {
     let password = read_password()?;
-    let master = crate::config::master_key(common)?;
     let db = Database::open(common, Purpose::Command, 4).await?;
     let result = async {
+        let master = crate::config::master_key(common)?;
         let accounts = Accounts::new(
             EventStore::start(db.pool.clone(), Arc::new(SystemClock)),
             KeyRing::new(&master),
