@@ -2,9 +2,14 @@
 //! that is present but not valid (malformed, unknown, expired, revoked) is refused for
 //! every operation rather than treated as anonymous (API.graphql).
 
-use crate::{context::Auth, session_cookie};
+use crate::{
+    context::{Auth, Services},
+    session_cookie,
+};
 use axum::http::{HeaderMap, header};
-use commands::accounts::{Accounts, CommandError, SessionToken};
+use commands::accounts::{CommandError, SessionToken};
+use projections::users;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -12,6 +17,8 @@ pub enum AuthError {
     Refused(&'static str),
     #[error(transparent)]
     Command(#[from] CommandError),
+    #[error(transparent)]
+    Read(Box<users::ReadError>),
 }
 
 /// The token a request carries, if any: the Authorization header wins over the cookie.
@@ -36,17 +43,24 @@ pub fn token_from(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         .find_map(session_cookie::token_in))
 }
 
-pub async fn authenticate(accounts: &Accounts, token: Option<&str>) -> Result<Auth, AuthError> {
+/// The caller of a token, with their own view when they have one (one query: the
+/// session joined with the users view; the session's rule is `Accounts::admit`).
+pub async fn authenticate(services: &Services, token: Option<&str>) -> Result<Auth, AuthError> {
     let Some(raw) = token else {
         return Ok(Auth::Anonymous);
     };
     let token = SessionToken::parse(raw)
         .map_err(|_| AuthError::Refused("the session token is not valid; sign in again"))?;
-    match accounts.authenticate(&token).await? {
-        Some(caller) => Ok(Auth::User(caller)),
-        None => Err(AuthError::Refused(
-            "the session has expired or was ended; sign in again",
-        )),
+    let expired = AuthError::Refused("the session has expired or was ended; sign in again");
+    let found = users::by_session(&services.pool, &services.keys, &token.hash())
+        .await
+        .map_err(|e| AuthError::Read(Box::new(e)))?;
+    let Some((record, view)) = found else {
+        return Err(expired);
+    };
+    match services.accounts.admit(&record).await? {
+        Some(caller) => Ok(Auth::User(caller, view.map(Arc::new))),
+        None => Err(expired),
     }
 }
 

@@ -9,8 +9,9 @@ use commands::{
 };
 use domain::account::Role;
 use projections::Projections;
+use projections::users::UserView;
 use sqlx::PgPool;
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 /// How long a mutation waits for the views it reads to reach what it wrote.
 pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
@@ -27,11 +28,12 @@ pub struct Services {
     pub session_max: Duration,
 }
 
-/// The request's credentials, checked by the transport before anything runs.
-#[derive(Debug, Clone, Copy)]
+/// The request's credentials, checked by the transport before anything runs; a user's
+/// own view comes along (read in the same query as the session).
+#[derive(Debug, Clone)]
 pub enum Auth {
     Anonymous,
-    User(Caller),
+    User(Caller, Option<Arc<UserView>>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -50,7 +52,15 @@ pub fn client<'a>(ctx: &Context<'a>) -> ClientInfo {
 
 pub fn optional_caller(ctx: &Context<'_>) -> Option<Caller> {
     match ctx.data_opt::<Auth>() {
-        Some(Auth::User(caller)) => Some(*caller),
+        Some(Auth::User(caller, _)) => Some(*caller),
+        _ => None,
+    }
+}
+
+/// The caller's own view, as read with their session.
+pub fn own_view(ctx: &Context<'_>) -> Option<Arc<UserView>> {
+    match ctx.data_opt::<Auth>() {
+        Some(Auth::User(_, view)) => view.clone(),
         _ => None,
     }
 }

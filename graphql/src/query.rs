@@ -1,7 +1,7 @@
 //! `Query`: the reads of the contract that exist so far.
 
 use crate::{
-    context::{caller, optional_caller, services},
+    context::{caller, optional_caller, own_view, services},
     error::ToGql as _,
     scalars::DateTime,
     types::{session::SessionInfo, user::User},
@@ -18,6 +18,9 @@ impl Query {
         let Some(caller) = optional_caller(ctx) else {
             return Ok(None);
         };
+        if let Some(view) = own_view(ctx) {
+            return Ok(Some(User::new((*view).clone(), true)));
+        }
         let s = services(ctx);
         let view = users::find(&s.pool, &s.keys, caller.user.as_uuid())
             .await

@@ -55,35 +55,26 @@ pub async fn post(
             "send the operation as a JSON body (Content-Type: application/json)",
         );
     }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                Code::BadUserInput,
-                "the body is not JSON",
-            );
-        }
-    };
-    if value.is_array() {
+    // A batch is a JSON array: refused by its first byte, before any parsing.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return refusal(
             StatusCode::BAD_REQUEST,
             Code::BadUserInput,
             "batched operations are not accepted: send one operation per request",
         );
     }
-    let request: async_graphql::Request = match serde_json::from_value(value) {
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(_) => {
             return refusal(
                 StatusCode::BAD_REQUEST,
                 Code::BadUserInput,
-                "the body is not a GraphQL request ({\"query\", \"variables\", \"operationName\"})",
+                "the body is not a GraphQL request: a JSON object {\"query\", \"variables\", \"operationName\"}",
             );
         }
     };
     let auth = match token_from(&headers) {
-        Ok(token) => authenticate(&state.services.accounts, token).await,
+        Ok(token) => authenticate(&state.services, token).await,
         Err(e) => Err(e),
     };
     let auth = match auth {
@@ -91,7 +82,7 @@ pub async fn post(
         Err(AuthError::Refused(message)) => {
             return refusal(StatusCode::OK, Code::Unauthenticated, message);
         }
-        Err(AuthError::Command(e)) => {
+        Err(e @ (AuthError::Command(_) | AuthError::Read(_))) => {
             tracing::error!(error = %e, "authentication failed");
             return refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,7 +141,7 @@ pub async fn websocket(
     }
     let cookie_token = token_from(&headers).ok().flatten().map(str::to_owned);
     let schema = state.schema.clone();
-    let accounts = state.services.accounts.clone();
+    let services = state.services.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -161,10 +152,10 @@ pub async fn websocket(
                         .and_then(Value::as_str)
                         .map(str::to_owned)
                         .or(cookie_token);
-                    match authenticate(&accounts, token.as_deref()).await {
-                        Ok(Auth::User(caller)) => {
+                    match authenticate(&services, token.as_deref()).await {
+                        Ok(Auth::User(caller, view)) => {
                             let mut data = async_graphql::Data::default();
-                            data.insert(Auth::User(caller));
+                            data.insert(Auth::User(caller, view));
                             Ok(data)
                         }
                         Ok(Auth::Anonymous) => Err(async_graphql::Error::new(

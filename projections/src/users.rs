@@ -3,6 +3,7 @@
 use crate::{ProjectionError, Projector};
 use commands::{
     RecordedEvent,
+    accounts::SessionRecord,
     keys::{KeyError, KeyRing, SubjectKeyState},
 };
 use domain::{
@@ -104,6 +105,68 @@ pub enum ReadError {
     Key(#[from] KeyError),
     #[error("a stored value does not read: {0}")]
     Corrupt(String),
+}
+
+/// The session a token hash names, with its user's view (joined in the same query: every
+/// authenticated request reads both, and `me` needs nothing more). The session's rule is
+/// not applied here: pass the record to `Accounts::admit`.
+pub async fn by_session(
+    pool: &PgPool,
+    keys: &KeyRing,
+    token_hash: &[u8; 32],
+) -> Result<Option<(SessionRecord, Option<UserView>)>, ReadError> {
+    #[derive(sqlx::FromRow)]
+    struct Joined {
+        #[sqlx(flatten)]
+        session: SessionRecord,
+        u_id: Option<Uuid>,
+        u_role: Option<String>,
+        status: Option<String>,
+        name: Option<String>,
+        email: Option<String>,
+        phone: Option<String>,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+        has_key: bool,
+        wrapped: Option<Vec<u8>>,
+    }
+    let row: Option<Joined> = sqlx::query_as(
+        "SELECT s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
+                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, \
+                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+         FROM sessions s \
+         LEFT JOIN users u ON u.id = s.user_id \
+         LEFT JOIN subject_keys k ON k.subject_id = s.user_id \
+         WHERE s.token_hash = $1",
+    )
+    .bind(token_hash.as_slice())
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user = match (
+        row.u_id,
+        row.u_role,
+        row.status,
+        row.name,
+        row.email,
+        row.created_at,
+    ) {
+        (Some(id), Some(role), Some(status), Some(name), Some(email), Some(created_at)) => {
+            Some(UserRow {
+                id,
+                role,
+                status,
+                name,
+                email,
+                phone: row.phone,
+                created_at,
+                has_key: row.has_key,
+                wrapped: row.wrapped,
+            })
+        }
+        _ => None,
+    };
+    let view = user.map(|u| open(keys, u)).transpose()?;
+    Ok(Some((row.session, view)))
 }
 
 /// The user `id` from the users view, with their sealed fields opened (absent once their

@@ -19,7 +19,7 @@ pub use error::CommandError;
 pub use login::{LoggedIn, LoginRequest};
 pub use register::{RegisterRequest, Registered};
 pub use session_token::{MalformedToken, SessionToken};
-pub use sessions::{Caller, SessionInfo};
+pub use sessions::{Caller, SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
