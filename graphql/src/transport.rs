@@ -8,12 +8,13 @@ use crate::{
     auth::{AuthError, authenticate, token_from},
     context::{Auth, ClientInfo},
     error::{Code, add_missing_codes},
+    limits::MAX_BODY_BYTES,
 };
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     Json,
-    body::Bytes,
+    body::Body,
     extract::{ConnectInfo, State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
@@ -42,7 +43,7 @@ pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -55,6 +56,13 @@ pub async fn post(
             "send the operation as a JSON body (Content-Type: application/json)",
         );
     }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::BadUserInput,
+            &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        );
+    };
     // A batch is a JSON array: refused by its first byte, before any parsing.
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return refusal(
