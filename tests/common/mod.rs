@@ -6,6 +6,8 @@
 // Each test crate includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod app;
+
 use std::path::Path;
 
 use sqlx::{Connection, PgConnection};
