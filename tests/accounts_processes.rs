@@ -1,0 +1,208 @@
+//! Two `medchain serve` processes on one database (DATABASE_URL, a shared master key
+//! file): an account registered through one logs in through the other, sessions hold in
+//! both, and `medchain admin create` makes an administrator both know.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_medchain");
+const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+
+/// A running `serve`; killed and reaped when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `serve` on port 0 against `db_url` and returns it with the address it printed.
+fn start_serve(db_url: &str, key: &Path, dir: &Path) -> (Server, String) {
+    let mut server = Server(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("DATABASE_URL", db_url)
+            .env("MEDCHAIN_MASTER_KEY_FILE", key)
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut said = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening: {said}"
+        );
+        said.push_str(&line);
+        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
+            let addr = addr.to_owned();
+            // Keep draining stderr so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in stderr.lines() {});
+            return (server, addr);
+        }
+    }
+}
+
+async fn gql(addr: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error: {answer}"))
+}
+
+async fn login(addr: &str, email: &str, password: &str) -> Value {
+    gql(
+        addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id role } } }",
+        json!({"e": email, "p": password}),
+    )
+    .await
+}
+
+async fn me(addr: &str, token: &str) -> Value {
+    gql(
+        addr,
+        Some(token),
+        "{ me { id email role status } }",
+        json!({}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_database_share_accounts_and_sessions() {
+    let db = common::test_db().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("master.key");
+    let hex: String = (0u8..32).map(|b| format!("{:02x}", b * 7 + 3)).collect();
+    std::fs::write(&key, hex).unwrap();
+
+    let (_a, a) = start_serve(&db.url, &key, &tmp.path().join("a"));
+    let (_b, b) = start_serve(&db.url, &key, &tmp.path().join("b"));
+    assert_ne!(a, b);
+
+    // Registered through A (which waits for its own view)…
+    let registered = gql(
+        &a,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id email status } }",
+        json!({"i": {"email": "Two.Proc@Example.org", "password": PASSWORD,
+                     "name": "Twofold Process", "role": "PATIENT"}}),
+    )
+    .await;
+    assert!(registered["errors"].is_null(), "{registered}");
+    let id = registered["data"]["register"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // …logs in through B.
+    let session = login(&b, "two.proc@example.org", PASSWORD).await;
+    assert!(session["errors"].is_null(), "{session}");
+    assert_eq!(session["data"]["login"]["user"]["id"], id.as_str());
+    let token = session["data"]["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The session works through both.
+    for addr in [&a, &b] {
+        let answer = me(addr, &token).await;
+        assert_eq!(answer["data"]["me"]["id"], id.as_str(), "{addr}: {answer}");
+        assert_eq!(answer["data"]["me"]["email"], "two.proc@example.org");
+    }
+    // A wrong password through A counts for the account B logs in.
+    let wrong = login(&a, "two.proc@example.org", "not-the-password").await;
+    assert_eq!(code(&wrong), "UNAUTHENTICATED");
+
+    // Logged out through A, it is refused through B.
+    let out = gql(&a, Some(&token), "mutation { logout }", json!({})).await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    assert_eq!(code(&me(&b, &token).await), "UNAUTHENTICATED");
+
+    // An administrator made by `medchain admin create` (no terminal: the password from
+    // MEDCHAIN_ADMIN_PASSWORD) logs in through either process.
+    let created = tokio::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Chief@Example.org",
+            "--name",
+            "Chief Keeper",
+        ])
+        .arg("--data-dir")
+        .arg(tmp.path().join("cli"))
+        .env("DATABASE_URL", &db.url)
+        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
+        .env("MEDCHAIN_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    // The command does not wait for the servers' views; login reads the users view, so
+    // wait until a server's projector has written the new row.
+    let pool = commands::db::connect(&db.url, 1).await.unwrap();
+    common::app::eventually(
+        Duration::from_secs(20),
+        "the admin in the users view",
+        || {
+            let pool = pool.clone();
+            async move {
+                let admins: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'ADMIN'")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                (admins == 1).then_some(())
+            }
+        },
+    )
+    .await;
+    let admin = login(&b, "chief@example.org", PASSWORD).await;
+    assert!(admin["errors"].is_null(), "{admin}");
+    let admin_token = admin["data"]["login"]["token"].as_str().unwrap().to_owned();
+    for addr in [&a, &b] {
+        let answer = me(addr, &admin_token).await;
+        assert_eq!(answer["data"]["me"]["role"], "ADMIN", "{addr}: {answer}");
+        assert_eq!(answer["data"]["me"]["status"], "ACTIVE");
+    }
+
+    // Both processes are healthy.
+    for addr in [&a, &b] {
+        let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+        assert_eq!(health.status().as_u16(), 200, "{addr}");
+    }
+}
