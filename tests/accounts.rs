@@ -58,6 +58,22 @@ async fn register_login_me_logout_and_the_token_is_refused_afterwards() {
         !attributes.contains(&"secure".to_owned()),
         "Secure only when the public URL is https: {cookie}"
     );
+    assert!(
+        attributes.contains(&"max-age=43200".to_owned()),
+        "the cookie lives as long as the session may (12 h): {cookie}"
+    );
+
+    // The address is compared after trimming and lowercasing, at login too.
+    app.login("  ALICE.Martin@example.org\t", STRONG).await;
+    // An unknown address and a wrong password get the same answer.
+    let unknown = app.try_login("nobody@example.org", STRONG).await;
+    let wrong = app
+        .try_login("alice.martin@example.org", "not-the-password")
+        .await;
+    assert_eq!(
+        unknown.expect_code("UNAUTHENTICATED"),
+        wrong.expect_code("UNAUTHENTICATED")
+    );
 
     // The token works as a Bearer token and as the cookie.
     for cred in [Cred::Bearer(&token), Cred::Cookie(&token)] {
@@ -122,6 +138,9 @@ async fn register_login_me_logout_and_the_token_is_refused_afterwards() {
         vec![
             ("UserRegistered".to_owned(), Some(id)),
             ("LoginSucceeded".to_owned(), Some(id)),
+            ("LoginSucceeded".to_owned(), Some(id)),
+            // A failure is someone's claim to be the user: no actor.
+            ("LoginFailed".to_owned(), None),
             ("LoggedOut".to_owned(), Some(id)),
         ]
     );
@@ -146,6 +165,10 @@ async fn doctors_wait_for_approval_admins_are_not_registered_and_addresses_are_u
         refused.set_cookies.is_empty(),
         "no session for a PENDING account"
     );
+    // With a wrong password the state is not told: a wrong password like any other.
+    app.try_login("dr.house@example.org", "not-the-password-1")
+        .await
+        .expect_code("UNAUTHENTICATED");
     let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
         .fetch_one(&app.pool)
         .await
@@ -293,6 +316,30 @@ async fn ten_wrong_passwords_lock_the_account_for_fifteen_minutes() {
         app.me(Cred::Bearer(&token)).await.ok()["me"]["email"],
         email
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_failures_from_one_address_block_it_for_fifteen_minutes() {
+    let app = TestApp::start().await;
+    let email = "dora.lane@example.org";
+    app.register(email, "Dora Lane", "PATIENT", STRONG).await;
+    // 100 failures from this address, each on an unknown account (so no account locks).
+    for i in 0..100 {
+        app.try_login(&format!("nobody{i}@example.org"), "whatever-password")
+            .await
+            .expect_code("UNAUTHENTICATED");
+    }
+    assert_eq!(app.count_events("LoginFailed").await, 0);
+    // Now the address is blocked, even for an account with its right password.
+    app.try_login(email, STRONG)
+        .await
+        .expect_code("RATE_LIMITED");
+    app.clock.advance(Duration::from_secs(14 * 60 + 50));
+    app.try_login(email, STRONG)
+        .await
+        .expect_code("RATE_LIMITED");
+    app.clock.advance(Duration::from_secs(11));
+    app.login(email, STRONG).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

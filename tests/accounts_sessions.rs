@@ -142,6 +142,17 @@ async fn sessions_are_listed_and_revoked_and_a_password_change_ends_the_others()
             .unwrap()
     };
     assert_eq!(agent_of(&id_a), "agent-A");
+    // A session unused since login ends 30 minutes after it (the idle limit comes first).
+    let time = |s: &Value, field: &str| {
+        chrono::DateTime::parse_from_rfc3339(s[field].as_str().unwrap()).unwrap()
+    };
+    for s in &seen_by_a {
+        assert_eq!(
+            time(s, "expiresAt") - time(s, "lastSeenAt"),
+            chrono::Duration::minutes(30),
+            "{s}"
+        );
+    }
     assert_eq!(agent_of(&id_b), "agent-B");
 
     // Another user's session, or none at all, is NOT_FOUND, and nothing ends.
@@ -221,6 +232,15 @@ async fn sessions_are_listed_and_revoked_and_a_password_change_ends_the_others()
         .expect_code("UNAUTHENTICATED");
     let d = app.login(email, STRONG_2).await;
     assert_eq!(app.me(Cred::Bearer(&d)).await.ok()["me"]["email"], email);
+
+    // A session can revoke itself.
+    let id_d = current_id(&my_sessions(&app, &d).await);
+    let revoked = app.gql(Cred::Bearer(&d), revoke, json!({"id": id_d})).await;
+    assert_eq!(revoked.ok()["revokeSession"], true);
+    app.me(Cred::Bearer(&d))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    assert_eq!(app.me(Cred::Bearer(&a)).await.ok()["me"]["email"], email);
 }
 
 /// Opens `/graphql/ws` with the graphql-transport-ws subprotocol.
