@@ -20,7 +20,9 @@ async fn post_raw(app: &TestApp, body: Vec<u8>) -> (u16, Value) {
 }
 
 fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +50,14 @@ async fn get_serves_graphiql_and_runs_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    assert!(response.text().await.unwrap().to_lowercase().contains("graphiql"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
     assert_eq!(app.count_all_events().await, 0);
 }
 
@@ -71,7 +80,12 @@ async fn malformed_requests_get_bad_user_input() {
     // they carry a code too.
     for query in ["{ me { id ", "{ nosuchfield }", &deep_query(40)] {
         let answer = app.gql(Cred::None, query, json!({})).await;
-        assert_eq!(answer.code(), "BAD_USER_INPUT", "{query}: {:?}", answer.body);
+        assert_eq!(
+            answer.code(),
+            "BAD_USER_INPUT",
+            "{query}: {:?}",
+            answer.body
+        );
     }
 }
 
@@ -79,7 +93,9 @@ async fn malformed_requests_get_bad_user_input() {
 async fn too_many_aliases_are_refused() {
     let app = TestApp::start().await;
     let fields: String = (0..21).map(|i| format!("a{i}: me {{ id }} ")).collect();
-    let answer = app.gql(Cred::None, &format!("{{ {fields} }}"), json!({})).await;
+    let answer = app
+        .gql(Cred::None, &format!("{{ {fields} }}"), json!({}))
+        .await;
     assert_eq!(answer.code(), "BAD_USER_INPUT", "{:?}", answer.body);
     assert!(answer.message().contains("aliases"), "{}", answer.message());
 }

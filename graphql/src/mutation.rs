@@ -67,10 +67,24 @@ impl Mutation {
             })
             .await
             .map_err(|e| e.gql())?;
-        let view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
+        let mut view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
             .await
-            .map_err(|e| e.gql())?
-            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+            .map_err(|e| e.gql())?;
+        if view.is_none() {
+            // Registered a moment ago by another process (`admin create`): wait for the
+            // view to reach the ledger's head, which holds the registration.
+            let head = commands::ledger::ledger_head(&s.pool)
+                .await
+                .map_err(|e| e.gql())?;
+            s.projections
+                .wait_for(&["users"], head.seq, READ_YOUR_WRITES)
+                .await
+                .map_err(|e| e.gql())?;
+            view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
+                .await
+                .map_err(|e| e.gql())?;
+        }
+        let view = view.ok_or_else(|| error(Code::Internal, "internal error"))?;
         ctx.append_http_header(
             "set-cookie",
             session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
