@@ -5,6 +5,7 @@ pub mod email;
 pub mod password;
 pub mod person_name;
 pub mod phone;
+pub mod reason;
 pub mod role;
 pub mod user;
 pub mod user_id;
@@ -14,6 +15,7 @@ pub use email::{Email, InvalidEmail};
 pub use password::{Password, PasswordError, PolicySubject};
 pub use person_name::{InvalidPersonName, PersonName};
 pub use phone::{InvalidPhone, Phone};
+pub use reason::{InvalidReason, Reason};
 pub use role::{InvalidRole, Role};
 pub use user::{
     Account, ChangePassword, ChangePasswordError, LoggedOut, Login, LoginDecision, LoginFailed,

@@ -7,7 +7,7 @@
 //! rather than by a serde tag. Personal fields are `Sealed` (DESIGN.md §4). Reading
 //! tolerates fields it does not know, so an older binary can still fold a newer stream.
 
-use crate::account::{AccountStatus, Role};
+use crate::account::{AccountStatus, Reason, Role};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -81,6 +81,25 @@ pub struct PasswordChanged {
     pub kept_session: Option<Uuid>,
 }
 
+/// An administrator let a pending account in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserApproved {}
+
+/// An administrator turned a pending account away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRejected {
+    pub reason: Reason,
+}
+
+/// An administrator shut an account: every session of it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSuspended {
+    pub reason: Reason,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -89,6 +108,9 @@ pub enum UserEvent {
     LoggedOut(LoggedOut),
     SessionRevoked(SessionRevoked),
     PasswordChanged(PasswordChanged),
+    UserApproved(UserApproved),
+    UserRejected(UserRejected),
+    UserSuspended(UserSuspended),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -104,13 +126,16 @@ pub enum UnknownEvent {
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 9] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
         "LoggedOut",
         "SessionRevoked",
         "PasswordChanged",
+        "UserApproved",
+        "UserRejected",
+        "UserSuspended",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -121,6 +146,9 @@ impl UserEvent {
             UserEvent::LoggedOut(_) => "LoggedOut",
             UserEvent::SessionRevoked(_) => "SessionRevoked",
             UserEvent::PasswordChanged(_) => "PasswordChanged",
+            UserEvent::UserApproved(_) => "UserApproved",
+            UserEvent::UserRejected(_) => "UserRejected",
+            UserEvent::UserSuspended(_) => "UserSuspended",
         }
     }
 
@@ -132,6 +160,9 @@ impl UserEvent {
             UserEvent::LoggedOut(e) => serde_json::to_value(e),
             UserEvent::SessionRevoked(e) => serde_json::to_value(e),
             UserEvent::PasswordChanged(e) => serde_json::to_value(e),
+            UserEvent::UserApproved(e) => serde_json::to_value(e),
+            UserEvent::UserRejected(e) => serde_json::to_value(e),
+            UserEvent::UserSuspended(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -153,6 +184,9 @@ impl UserEvent {
             "LoggedOut" => UserEvent::LoggedOut(read("LoggedOut", payload)?),
             "SessionRevoked" => UserEvent::SessionRevoked(read("SessionRevoked", payload)?),
             "PasswordChanged" => UserEvent::PasswordChanged(read("PasswordChanged", payload)?),
+            "UserApproved" => UserEvent::UserApproved(read("UserApproved", payload)?),
+            "UserRejected" => UserEvent::UserRejected(read("UserRejected", payload)?),
+            "UserSuspended" => UserEvent::UserSuspended(read("UserSuspended", payload)?),
             other => return Err(UnknownEvent::Type(other.to_owned())),
         })
     }
@@ -174,7 +208,10 @@ into_user_event!(
     LoginFailed,
     LoggedOut,
     SessionRevoked,
-    PasswordChanged
+    PasswordChanged,
+    UserApproved,
+    UserRejected,
+    UserSuspended
 );
 
 /// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
@@ -247,6 +284,15 @@ mod tests {
             PasswordChanged {
                 password_hash: sealed("hash3"),
                 kept_session: None,
+            }
+            .into(),
+            UserApproved {}.into(),
+            UserRejected {
+                reason: Reason::parse("no licence").unwrap(),
+            }
+            .into(),
+            UserSuspended {
+                reason: Reason::parse("abuse").unwrap(),
             }
             .into(),
         ]

@@ -2,6 +2,7 @@
 //! fold into, and the pure decisions that add to it. Facts that need I/O (the password
 //! compared with its hash, the e-mail address free, the time) arrive in the command.
 
+pub mod approval;
 pub mod change_password;
 pub mod events;
 pub mod login;
@@ -12,10 +13,12 @@ pub mod state;
 #[cfg(test)]
 mod given;
 
+pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use events::{
     LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, Registration,
-    SessionRevoked, UnknownEvent, UserEvent, UserRegistered,
+    SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered, UserRejected,
+    UserSuspended,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,

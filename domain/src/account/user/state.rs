@@ -79,6 +79,18 @@ impl User {
                 }
                 self.sessions.retain(|s, _| Some(*s) == *kept_session);
             }
+            UserEvent::UserApproved(_) => self.set_status(AccountStatus::Active),
+            UserEvent::UserRejected(_) => self.set_status(AccountStatus::Rejected),
+            UserEvent::UserSuspended(_) => {
+                self.set_status(AccountStatus::Suspended);
+                self.sessions.clear();
+            }
+        }
+    }
+
+    fn set_status(&mut self, status: AccountStatus) {
+        if let Some(account) = &mut self.account {
+            account.status = status;
         }
     }
 
