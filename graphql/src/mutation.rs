@@ -2,7 +2,7 @@
 //! command, waits for the views it reads (read-your-writes), and answers.
 
 use crate::{
-    context::{READ_YOUR_WRITES, caller, client, services},
+    context::{READ_YOUR_WRITES, Services, caller, client, services},
     error::{Code, ToGql as _, error},
     scalars::DateTime,
     session_cookie,
@@ -10,7 +10,7 @@ use crate::{
 };
 use async_graphql::{Context, InputObject, Object, Result};
 use commands::accounts::{LoginRequest, RegisterRequest};
-use domain::account::{Role as DomainRole, user::Registration};
+use domain::account::{Role as DomainRole, UserId, user::Registration};
 use projections::users;
 use uuid::Uuid;
 
@@ -116,6 +116,42 @@ impl Mutation {
         Ok(true)
     }
 
+    /// Administrators: let a pending account in.
+    async fn approve_user(&self, ctx: &Context<'_>, user_id: Uuid) -> Result<User> {
+        let admin = caller(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .approve_user(&admin, UserId::from_uuid(user_id))
+            .await
+            .map_err(|e| e.gql())?;
+        user_after(s, user_id, seq).await
+    }
+
+    /// Administrators: turn a pending account away, saying why.
+    async fn reject_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
+        let admin = caller(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .reject_user(&admin, UserId::from_uuid(user_id), &reason)
+            .await
+            .map_err(|e| e.gql())?;
+        user_after(s, user_id, seq).await
+    }
+
+    /// Administrators: shut an account, saying why; its sessions end at once.
+    async fn suspend_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
+        let admin = caller(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .suspend_user(&admin, UserId::from_uuid(user_id), &reason)
+            .await
+            .map_err(|e| e.gql())?;
+        user_after(s, user_id, seq).await
+    }
+
     /// Revokes every other session of the caller.
     async fn change_password(
         &self,
@@ -131,4 +167,17 @@ impl Mutation {
             .map_err(|e| e.gql())?;
         Ok(true)
     }
+}
+
+/// The user as an administrator sees them once the users view has reached `seq`.
+async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
+    s.projections
+        .wait_for(&["users"], seq, READ_YOUR_WRITES)
+        .await
+        .map_err(|e| e.gql())?;
+    let view = users::find(&s.pool, &s.keys, user_id)
+        .await
+        .map_err(|e| e.gql())?
+        .ok_or_else(|| error(Code::Internal, "internal error"))?;
+    Ok(User::new(view, true))
 }

@@ -1,10 +1,15 @@
 //! `Query`: the reads of the contract that exist so far.
 
 use crate::{
-    context::{caller, optional_caller, own_view, services},
+    context::{admin, caller, optional_caller, own_view, services},
     error::ToGql as _,
     scalars::DateTime,
-    types::{session::SessionInfo, user::User},
+    types::{
+        enums::{AccountStatus, Role},
+        page::{PageInfo, page_size, parse_time_id_cursor, time_id_cursor},
+        session::SessionInfo,
+        user::{User, UserConnection, UserEdge},
+    },
 };
 use async_graphql::{Context, Object, Result};
 use projections::users;
@@ -26,6 +31,45 @@ impl Query {
             .await
             .map_err(|e| e.gql())?;
         Ok(view.map(|v| User::new(v, true)))
+    }
+
+    /// Administrators: every account, oldest first, by role and status.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        role: Option<Role>,
+        status: Option<AccountStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let limit = page_size(first)?;
+        let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
+        let (role, status) = (role.map(Into::into), status.map(Into::into));
+        let mut views = users::list(&s.pool, &s.keys, role, status, after, limit + 1)
+            .await
+            .map_err(|e| e.gql())?;
+        let total = users::count(&s.pool, role, status)
+            .await
+            .map_err(|e| e.gql())?;
+        let has_next_page = views.len() as i64 > limit;
+        views.truncate(limit as usize);
+        let edges: Vec<UserEdge> = views
+            .into_iter()
+            .map(|v| UserEdge {
+                cursor: time_id_cursor(v.created_at, v.id),
+                node: User::new(v, true),
+            })
+            .collect();
+        Ok(UserConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
     }
 
     /// The caller's live sessions, newest first.

@@ -26,7 +26,12 @@ impl Projector for UsersProjector {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
-        &["UserRegistered"]
+        &[
+            "UserRegistered",
+            "UserApproved",
+            "UserRejected",
+            "UserSuspended",
+        ]
     }
 
     fn apply<'a>(
@@ -40,6 +45,23 @@ impl Projector for UsersProjector {
                 .id();
             let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
                 .map_err(|e| ProjectionError::malformed(event, e))?;
+            let status = match &parsed {
+                UserEvent::UserApproved(_) => Some(AccountStatus::Active),
+                UserEvent::UserRejected(_) => Some(AccountStatus::Rejected),
+                UserEvent::UserSuspended(_) => Some(AccountStatus::Suspended),
+                _ => None,
+            };
+            if let Some(status) = status {
+                let updated = sqlx::query("UPDATE users SET status = $2, updated_seq = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(ProjectionError::malformed(event, "no such user in the view"));
+                }
+            }
             if let UserEvent::UserRegistered(UserRegistered {
                 role,
                 status,
@@ -217,4 +239,48 @@ fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
         phone,
         created_at: Timestamp::from_datetime(row.created_at),
     })
+}
+
+/// A page of the users view, oldest first, for administrators; `after` is the
+/// `(created_at, id)` of the last row of the previous page.
+pub async fn list(
+    pool: &PgPool,
+    keys: &KeyRing,
+    role: Option<Role>,
+    status: Option<AccountStatus>,
+    after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<UserView>, ReadError> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, \
+                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+         FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id \
+         WHERE ($1::text IS NULL OR u.role = $1) AND ($2::text IS NULL OR u.status = $2) \
+           AND ($3::timestamptz IS NULL OR (u.created_at, u.id) > ($3, $4)) \
+         ORDER BY u.created_at, u.id LIMIT $5",
+    )
+    .bind(role.map(Role::as_str))
+    .bind(status.map(AccountStatus::as_str))
+    .bind(after.map(|(at, _)| at.to_datetime()))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(|row| open(keys, row)).collect()
+}
+
+/// How many users match, for `totalCount`.
+pub async fn count(
+    pool: &PgPool,
+    role: Option<Role>,
+    status: Option<AccountStatus>,
+) -> Result<i64, ReadError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM users \
+         WHERE ($1::text IS NULL OR role = $1) AND ($2::text IS NULL OR status = $2)",
+    )
+    .bind(role.map(Role::as_str))
+    .bind(status.map(AccountStatus::as_str))
+    .fetch_one(pool)
+    .await?)
 }

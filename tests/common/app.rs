@@ -175,6 +175,57 @@ impl TestApp {
         self.running = Some(Running { stop, task, pool });
     }
 
+    /// Makes an administrator as `medchain admin create` does (the same command, in
+    /// process, with the server's keys and clock), waits for the users view to show them,
+    /// and logs in: returns their id and token.
+    pub async fn create_admin(&self, email: &str, name: &str) -> (String, String) {
+        use commands::{
+            EventStore,
+            accounts::{Accounts, RegisterRequest},
+            keys::KeyRing,
+        };
+        use domain::account::{Role, user::Registration};
+        let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
+        let accounts = Accounts::new(
+            EventStore::start(self.pool.clone(), clock.clone()),
+            KeyRing::new(&MasterKey::from_bytes(self.master_key)),
+            PasswordHasher::for_tests(),
+            clock,
+            self.sessions,
+        );
+        let registered = accounts
+            .register(RegisterRequest {
+                email: email.to_owned(),
+                password: STRONG.to_owned(),
+                name: name.to_owned(),
+                role: Role::Admin,
+                phone: None,
+                via: Registration::Cli,
+            })
+            .await
+            .expect("admin create");
+        let id = registered.user.to_string();
+        let pool = self.pool.clone();
+        let uuid = registered.user.as_uuid();
+        eventually(
+            Duration::from_secs(10),
+            "the admin in the users view",
+            || {
+                let pool = pool.clone();
+                async move {
+                    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1")
+                        .bind(uuid)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    (n == 1).then_some(())
+                }
+            },
+        )
+        .await;
+        (id, self.login(email, STRONG).await)
+    }
+
     /// Stops the server (requests in flight finish) and closes its connections.
     pub async fn stop(&mut self) {
         let running = self.running.take().expect("the server is running");

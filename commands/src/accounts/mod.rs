@@ -1,13 +1,14 @@
-//! Accounts: registering, logging in and out, sessions, password changes, and reading a
-//! profile (opening its sealed fields). Each action loads the user's stream, asks the pure
-//! decisions of `domain::account::user`, and appends what they decide, with the facts
-//! they need (the password compared with its hash, the time, the address free) gathered
-//! here first.
+//! Accounts: registering, logging in and out, sessions, password changes, and
+//! administrators' decisions (approve, reject, suspend). Each action loads the user's
+//! stream, asks the pure decisions of `domain::account::user`, and appends what they
+//! decide, with the facts they need (the password compared with its hash, the time, the
+//! address free) gathered here first.
 //!
 //! What is kept beside the ledger, and why: the blind index of e-mail addresses (it must
 //! be deletable on erasure), the subject keys (`keys`), and sessions (their last use moves
 //! on every request; the ledger records each login, logout and revocation).
 
+mod approval;
 mod error;
 mod login;
 mod register;
@@ -15,6 +16,7 @@ mod session_token;
 mod sessions;
 mod throttle;
 
+pub use approval::require_admin;
 pub use error::CommandError;
 pub use login::{LoggedIn, LoginRequest};
 pub use register::{RegisterRequest, Registered};

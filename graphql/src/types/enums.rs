@@ -52,3 +52,15 @@ impl From<account::AccountStatus> for AccountStatus {
         }
     }
 }
+
+impl From<AccountStatus> for account::AccountStatus {
+    fn from(s: AccountStatus) -> Self {
+        match s {
+            AccountStatus::Pending => account::AccountStatus::Pending,
+            AccountStatus::Active => account::AccountStatus::Active,
+            AccountStatus::Rejected => account::AccountStatus::Rejected,
+            AccountStatus::Suspended => account::AccountStatus::Suspended,
+            AccountStatus::Erased => account::AccountStatus::Erased,
+        }
+    }
+}

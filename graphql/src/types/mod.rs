@@ -3,5 +3,6 @@
 
 pub mod enums;
 pub mod ledger_event;
+pub mod page;
 pub mod session;
 pub mod user;

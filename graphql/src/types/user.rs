@@ -58,3 +58,16 @@ impl User {
         DateTime(self.view.created_at)
     }
 }
+
+#[derive(async_graphql::SimpleObject)]
+pub struct UserEdge {
+    pub cursor: String,
+    pub node: User,
+}
+
+#[derive(async_graphql::SimpleObject)]
+pub struct UserConnection {
+    pub edges: Vec<UserEdge>,
+    pub page_info: super::page::PageInfo,
+    pub total_count: i32,
+}
