@@ -100,6 +100,26 @@ pub struct UserSuspended {
     pub reason: Reason,
 }
 
+/// The user asks for a new name and/or phone; it waits for an administrator. Sealed
+/// under the user's key with the field names of the profile (`name`, `phone`), so an
+/// approved value is the profile's value as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChangeRequested {
+    pub change: Uuid,
+    pub name: Option<Sealed>,
+    pub phone: Option<Sealed>,
+}
+
+/// An administrator's answer to a profile change; a rejection says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChangeDecided {
+    pub change: Uuid,
+    pub approved: bool,
+    pub reason: Option<Reason>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -111,6 +131,8 @@ pub enum UserEvent {
     UserApproved(UserApproved),
     UserRejected(UserRejected),
     UserSuspended(UserSuspended),
+    ProfileChangeRequested(ProfileChangeRequested),
+    ProfileChangeDecided(ProfileChangeDecided),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -126,7 +148,7 @@ pub enum UnknownEvent {
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 9] = [
+    pub const TYPES: [&'static str; 11] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
@@ -136,6 +158,8 @@ impl UserEvent {
         "UserApproved",
         "UserRejected",
         "UserSuspended",
+        "ProfileChangeRequested",
+        "ProfileChangeDecided",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -149,6 +173,8 @@ impl UserEvent {
             UserEvent::UserApproved(_) => "UserApproved",
             UserEvent::UserRejected(_) => "UserRejected",
             UserEvent::UserSuspended(_) => "UserSuspended",
+            UserEvent::ProfileChangeRequested(_) => "ProfileChangeRequested",
+            UserEvent::ProfileChangeDecided(_) => "ProfileChangeDecided",
         }
     }
 
@@ -163,6 +189,8 @@ impl UserEvent {
             UserEvent::UserApproved(e) => serde_json::to_value(e),
             UserEvent::UserRejected(e) => serde_json::to_value(e),
             UserEvent::UserSuspended(e) => serde_json::to_value(e),
+            UserEvent::ProfileChangeRequested(e) => serde_json::to_value(e),
+            UserEvent::ProfileChangeDecided(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -187,6 +215,12 @@ impl UserEvent {
             "UserApproved" => UserEvent::UserApproved(read("UserApproved", payload)?),
             "UserRejected" => UserEvent::UserRejected(read("UserRejected", payload)?),
             "UserSuspended" => UserEvent::UserSuspended(read("UserSuspended", payload)?),
+            "ProfileChangeRequested" => {
+                UserEvent::ProfileChangeRequested(read("ProfileChangeRequested", payload)?)
+            }
+            "ProfileChangeDecided" => {
+                UserEvent::ProfileChangeDecided(read("ProfileChangeDecided", payload)?)
+            }
             other => return Err(UnknownEvent::Type(other.to_owned())),
         })
     }
@@ -211,7 +245,9 @@ into_user_event!(
     PasswordChanged,
     UserApproved,
     UserRejected,
-    UserSuspended
+    UserSuspended,
+    ProfileChangeRequested,
+    ProfileChangeDecided
 );
 
 /// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
@@ -293,6 +329,18 @@ mod tests {
             .into(),
             UserSuspended {
                 reason: Reason::parse("abuse").unwrap(),
+            }
+            .into(),
+            ProfileChangeRequested {
+                change: session(9),
+                name: Some(sealed("newname")),
+                phone: None,
+            }
+            .into(),
+            ProfileChangeDecided {
+                change: session(9),
+                approved: false,
+                reason: Some(Reason::parse("looks wrong").unwrap()),
             }
             .into(),
         ]

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod change_password;
 pub mod events;
 pub mod login;
+pub mod profile_change;
 pub mod register;
 pub mod sessions;
 pub mod state;
@@ -16,13 +17,17 @@ mod given;
 pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use events::{
-    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, Registration,
-    SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered, UserRejected,
-    UserSuspended,
+    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, ProfileChangeDecided,
+    ProfileChangeRequested, Registration, SessionRevoked, UnknownEvent, UserApproved, UserEvent,
+    UserRegistered, UserRejected, UserSuspended,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
 };
+pub use profile_change::{
+    DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
+    request_profile_change,
+};
 pub use register::{Register, RegisterError, register};
 pub use sessions::{Logout, RevokeSession, SessionError, logout, revoke_session};
-pub use state::{Account, User};
+pub use state::{Account, PendingChange, User};

@@ -18,6 +18,15 @@ pub struct User {
     recent_failures: Vec<Timestamp>,
     /// Open sessions and when each expires.
     sessions: BTreeMap<Uuid, Timestamp>,
+    /// The profile change waiting for an administrator, if any.
+    pending_change: Option<PendingChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChange {
+    pub id: Uuid,
+    pub name: Option<Sealed>,
+    pub phone: Option<Sealed>,
 }
 
 /// What registration established, as it stands now.
@@ -39,6 +48,7 @@ impl User {
             account: None,
             recent_failures: Vec::new(),
             sessions: BTreeMap::new(),
+            pending_change: None,
         }
     }
 
@@ -81,6 +91,26 @@ impl User {
             }
             UserEvent::UserApproved(_) => self.set_status(AccountStatus::Active),
             UserEvent::UserRejected(_) => self.set_status(AccountStatus::Rejected),
+            UserEvent::ProfileChangeRequested(e) => {
+                self.pending_change = Some(PendingChange {
+                    id: e.change,
+                    name: e.name.clone(),
+                    phone: e.phone.clone(),
+                });
+            }
+            UserEvent::ProfileChangeDecided(e) => {
+                if let Some(change) = self.pending_change.take_if(|c| c.id == e.change)
+                    && e.approved
+                    && let Some(account) = &mut self.account
+                {
+                    if let Some(name) = change.name {
+                        account.name = name;
+                    }
+                    if let Some(phone) = change.phone {
+                        account.phone = Some(phone);
+                    }
+                }
+            }
             UserEvent::UserSuspended(_) => {
                 self.set_status(AccountStatus::Suspended);
                 self.sessions.clear();
@@ -112,6 +142,10 @@ impl User {
 
     pub fn status(&self) -> Option<AccountStatus> {
         self.account.as_ref().map(|a| a.status)
+    }
+
+    pub fn pending_change(&self) -> Option<&PendingChange> {
+        self.pending_change.as_ref()
     }
 
     /// The latest failed sign-ins (at most `MAX_FAILED_LOGINS`), oldest first.
