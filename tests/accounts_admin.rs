@@ -194,3 +194,139 @@ async fn users_are_listed_by_role_and_status_with_a_count_and_cursors() {
         .await
         .expect_code("BAD_USER_INPUT");
 }
+
+const REQUEST: &str = "mutation($name: String, $phone: String) { \
+    requestProfileChange(input: {name: $name, phone: $phone}) { id name phone status } }";
+const DECIDE_CHANGE: &str = "mutation($id: UUID!, $approve: Boolean!, $reason: String) { \
+    decideProfileChange(id: $id, approve: $approve, reason: $reason) { \
+    id status reason decidedAt user { name phone } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_change_waits_for_an_administrator() {
+    let app = TestApp::start().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    app.register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+    let pat = app.login("pat@example.org", STRONG).await;
+
+    let asked = app
+        .gql(
+            Cred::Bearer(&pat),
+            REQUEST,
+            json!({"name": "Patricia Lee", "phone": "+44 20 7946 0001"}),
+        )
+        .await;
+    let change = asked.ok()["requestProfileChange"].clone();
+    assert_eq!(change["status"], "PENDING");
+    assert_eq!(change["name"], "Patricia Lee");
+    // A second while one waits is a conflict; nothing at all is bad input.
+    app.gql(Cred::Bearer(&pat), REQUEST, json!({"name": "P. Lee"}))
+        .await
+        .expect_code("CONFLICT");
+    app.gql(Cred::Bearer(&pat), REQUEST, json!({}))
+        .await
+        .expect_code("BAD_USER_INPUT");
+
+    // The profile is unchanged until decided; the user sees the pending change.
+    let me = app
+        .gql(
+            Cred::Bearer(&pat),
+            "{ me { name pendingProfileChange { id name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me.ok()["me"]["name"], "Pat Lee");
+    assert_eq!(me.ok()["me"]["pendingProfileChange"]["id"], change["id"]);
+
+    let list = app
+        .gql(
+            Cred::Bearer(&admin),
+            "{ pendingProfileChanges { edges { node { id name user { email } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = list.ok()["pendingProfileChanges"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0]["node"]["user"]["email"], "pat@example.org");
+    app.gql(
+        Cred::Bearer(&pat),
+        "{ pendingProfileChanges { edges { cursor } } }",
+        json!({}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+
+    // Only an admin decides; a rejection needs a reason.
+    app.gql(
+        Cred::Bearer(&pat),
+        DECIDE_CHANGE,
+        json!({"id": change["id"], "approve": true}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+    app.gql(
+        Cred::Bearer(&admin),
+        DECIDE_CHANGE,
+        json!({"id": change["id"], "approve": false}),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    let approved = app
+        .gql(
+            Cred::Bearer(&admin),
+            DECIDE_CHANGE,
+            json!({"id": change["id"], "approve": true}),
+        )
+        .await;
+    let decided = &approved.ok()["decideProfileChange"];
+    assert_eq!(decided["status"], "APPROVED");
+    assert_eq!(decided["user"]["name"], "Patricia Lee");
+    assert_eq!(decided["user"]["phone"], "+44 20 7946 0001");
+    app.gql(
+        Cred::Bearer(&admin),
+        DECIDE_CHANGE,
+        json!({"id": change["id"], "approve": true}),
+    )
+    .await
+    .expect_code("NOT_FOUND");
+
+    // A rejected one leaves the profile and says why.
+    let second = app
+        .gql(Cred::Bearer(&pat), REQUEST, json!({"name": "Someone Else"}))
+        .await;
+    let id = second.ok()["requestProfileChange"]["id"].clone();
+    let rejected = app
+        .gql(
+            Cred::Bearer(&admin),
+            DECIDE_CHANGE,
+            json!({"id": id, "approve": false, "reason": "not your legal name"}),
+        )
+        .await;
+    let decided = &rejected.ok()["decideProfileChange"];
+    assert_eq!(decided["status"], "REJECTED");
+    assert_eq!(decided["reason"], "not your legal name");
+    assert_eq!(decided["user"]["name"], "Patricia Lee");
+    let me = app
+        .gql(
+            Cred::Bearer(&pat),
+            "{ me { name pendingProfileChange { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me.ok()["me"]["pendingProfileChange"],
+        serde_json::Value::Null
+    );
+
+    // The names asked for are sealed in the ledger too.
+    let clear: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE payload::text ILIKE '%Patricia%' OR payload::text ILIKE '%Someone%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(clear, 0);
+}

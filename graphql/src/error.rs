@@ -40,6 +40,12 @@ pub fn internal(source: &(dyn std::error::Error + 'static)) -> Error {
     error(Code::Internal, "internal error")
 }
 
+/// A row the command just wrote is not in its view after the wait: a bug, logged.
+pub fn missing_from_view(what: &str, id: uuid::Uuid) -> Error {
+    tracing::error!(%id, what, "a row just written is missing from its view");
+    error(Code::Internal, "internal error")
+}
+
 /// Into the API's error, with its code.
 pub trait ToGql {
     fn gql(self) -> Error;

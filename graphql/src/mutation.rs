@@ -3,13 +3,13 @@
 
 use crate::{
     context::{READ_YOUR_WRITES, Services, caller, client, services},
-    error::{Code, ToGql as _, error},
+    error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
     session_cookie,
-    types::{enums::Role, session::Session, user::User},
+    types::{enums::Role, profile_change::ProfileChange, session::Session, user::User},
 };
 use async_graphql::{Context, InputObject, Object, Result};
-use commands::accounts::{LoginRequest, RegisterRequest};
+use commands::accounts::{LoginRequest, RegisterRequest, require_admin};
 use domain::account::{Role as DomainRole, UserId, user::Registration};
 use projections::users;
 use uuid::Uuid;
@@ -25,8 +25,59 @@ pub struct RegisterInput {
     pub phone: Option<String>,
 }
 
+#[derive(InputObject)]
+pub struct ProfileInput {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
 #[Object]
 impl Mutation {
+    /// Asks for a new name and/or phone; it waits for an administrator. One at a time.
+    async fn request_profile_change(
+        &self,
+        ctx: &Context<'_>,
+        input: ProfileInput,
+    ) -> Result<ProfileChange> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let (change, seq) = s
+            .accounts
+            .request_profile_change(&caller, input.name.as_deref(), input.phone.as_deref())
+            .await
+            .map_err(|e| e.gql())?;
+        change_after(s, change, seq).await
+    }
+
+    /// Administrators: approve (the profile changes) or reject (a reason is required).
+    async fn decide_profile_change(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<ProfileChange> {
+        let admin = caller(ctx)?;
+        let s = services(ctx);
+        require_admin(&admin).map_err(|e| e.gql())?;
+        let change = users::find_change(&s.pool, &s.keys, id)
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| error(Code::NotFound, "there is no such profile change"))?;
+        let seq = s
+            .accounts
+            .decide_profile_change(
+                &admin,
+                UserId::from_uuid(change.user_id),
+                id,
+                approve,
+                reason.as_deref(),
+            )
+            .await
+            .map_err(|e| e.gql())?;
+        change_after(s, id, seq).await
+    }
+
     /// Patients are ACTIVE at once; doctors PENDING until an administrator approves.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<User> {
         let s = services(ctx);
@@ -49,7 +100,7 @@ impl Mutation {
         let view = users::find(&s.pool, &s.keys, registered.user.as_uuid())
             .await
             .map_err(|e| e.gql())?
-            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+            .ok_or_else(|| missing_from_view("user", registered.user.as_uuid()))?;
         Ok(User::new(view, true))
     }
 
@@ -84,7 +135,7 @@ impl Mutation {
                 .await
                 .map_err(|e| e.gql())?;
         }
-        let view = view.ok_or_else(|| error(Code::Internal, "internal error"))?;
+        let view = view.ok_or_else(|| missing_from_view("user", logged_in.user.as_uuid()))?;
         ctx.append_http_header(
             "set-cookie",
             session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
@@ -178,6 +229,19 @@ async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
     let view = users::find(&s.pool, &s.keys, user_id)
         .await
         .map_err(|e| e.gql())?
-        .ok_or_else(|| error(Code::Internal, "internal error"))?;
+        .ok_or_else(|| missing_from_view("user", user_id))?;
     Ok(User::new(view, true))
+}
+
+/// The profile change once the view has reached `seq`.
+async fn change_after(s: &Services, change: Uuid, seq: i64) -> Result<ProfileChange> {
+    s.projections
+        .wait_for(&["users"], seq, READ_YOUR_WRITES)
+        .await
+        .map_err(|e| e.gql())?;
+    let view = users::find_change(&s.pool, &s.keys, change)
+        .await
+        .map_err(|e| e.gql())?
+        .ok_or_else(|| missing_from_view("profile change", change))?;
+    Ok(ProfileChange(view))
 }

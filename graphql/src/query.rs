@@ -7,6 +7,7 @@ use crate::{
     types::{
         enums::{AccountStatus, Role},
         page::{PageInfo, page_size, parse_time_id_cursor, time_id_cursor},
+        profile_change::{ProfileChange, ProfileChangeConnection, ProfileChangeEdge},
         session::SessionInfo,
         user::{User, UserConnection, UserEdge},
     },
@@ -69,6 +70,38 @@ impl Query {
             },
             edges,
             total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Administrators: profile changes waiting for a decision, oldest first.
+    async fn pending_profile_changes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ProfileChangeConnection> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let limit = page_size(first)?;
+        let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
+        let mut changes = users::pending_changes(&s.pool, &s.keys, after, limit + 1)
+            .await
+            .map_err(|e| e.gql())?;
+        let has_next_page = changes.len() as i64 > limit;
+        changes.truncate(limit as usize);
+        let edges: Vec<ProfileChangeEdge> = changes
+            .into_iter()
+            .map(|c| ProfileChangeEdge {
+                cursor: time_id_cursor(c.requested_at, c.id),
+                node: ProfileChange(c),
+            })
+            .collect();
+        Ok(ProfileChangeConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
         })
     }
 

@@ -1,4 +1,5 @@
-//! The users view: who exists, with which role and status, and their sealed profile.
+//! The users view: who exists, with which role and status, and their sealed profile;
+//! and the profile changes they asked for.
 
 use crate::{ProjectionError, Projector};
 use commands::{
@@ -22,7 +23,7 @@ impl Projector for UsersProjector {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["users"]
+        &["users", "profile_changes"]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -31,6 +32,8 @@ impl Projector for UsersProjector {
             "UserApproved",
             "UserRejected",
             "UserSuspended",
+            "ProfileChangeRequested",
+            "ProfileChangeDecided",
         ]
     }
 
@@ -61,6 +64,53 @@ impl Projector for UsersProjector {
                 if updated.rows_affected() != 1 {
                     return Err(ProjectionError::malformed(event, "no such user in the view"));
                 }
+            }
+            match &parsed {
+                UserEvent::ProfileChangeRequested(e) => {
+                    sqlx::query(
+                        "INSERT INTO profile_changes (id, user_id, name, phone, status, requested_at, updated_seq) \
+                         VALUES ($1, $2, $3, $4, 'PENDING', $5, $6)",
+                    )
+                    .bind(e.change)
+                    .bind(id)
+                    .bind(e.name.as_ref().map(Sealed::as_str))
+                    .bind(e.phone.as_ref().map(Sealed::as_str))
+                    .bind(event.at.to_datetime())
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                UserEvent::ProfileChangeDecided(e) => {
+                    let status = if e.approved { "APPROVED" } else { "REJECTED" };
+                    let change: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+                        "UPDATE profile_changes SET status = $2, decided_at = $3, reason = $4, updated_seq = $5 \
+                         WHERE id = $1 AND user_id = $6 AND status = 'PENDING' RETURNING name, phone",
+                    )
+                    .bind(e.change)
+                    .bind(status)
+                    .bind(event.at.to_datetime())
+                    .bind(e.reason.as_ref().map(|r| r.as_str()))
+                    .bind(event.seq)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((name, phone)) = change else {
+                        return Err(ProjectionError::malformed(event, "no such pending change"));
+                    };
+                    if e.approved {
+                        sqlx::query(
+                            "UPDATE users SET name = coalesce($2, name), phone = coalesce($3, phone), \
+                             updated_seq = $4 WHERE id = $1",
+                        )
+                        .bind(id)
+                        .bind(name)
+                        .bind(phone)
+                        .bind(event.seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                _ => {}
             }
             if let UserEvent::UserRegistered(UserRegistered {
                 role,
@@ -283,4 +333,119 @@ pub async fn count(
     .bind(status.map(AccountStatus::as_str))
     .fetch_one(pool)
     .await?)
+}
+
+/// A profile change as its user and administrators see it, requested fields opened.
+#[derive(Debug, Clone)]
+pub struct ChangeView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// PENDING, APPROVED or REJECTED.
+    pub status: String,
+    pub requested_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub reason: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: Option<String>,
+    phone: Option<String>,
+    status: String,
+    requested_at: chrono::DateTime<chrono::Utc>,
+    decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    reason: Option<String>,
+    has_key: bool,
+    wrapped: Option<Vec<u8>>,
+}
+
+const CHANGE_COLUMNS: &str = "c.id, c.user_id, c.name, c.phone, c.status, c.requested_at, \
+     c.decided_at, c.reason, k.subject_id IS NOT NULL AS has_key, k.wrapped \
+     FROM profile_changes c LEFT JOIN subject_keys k ON k.subject_id = c.user_id";
+
+fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> {
+    let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("change {}: {e}", row.id));
+    let stream = UserId::from_uuid(row.user_id).stream();
+    let key_row = row.has_key.then(|| row.wrapped.clone());
+    let (name, phone) = match keys.subject_key_from_row(row.user_id, key_row)? {
+        SubjectKeyState::Live(key) => {
+            let field = |field: &str, text: &str| -> Result<String, ReadError> {
+                let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
+                key.open_string(stream.as_str(), field, &sealed)
+                    .map_err(|e| corrupt(&e))
+            };
+            (
+                row.name.as_deref().map(|n| field("name", n)).transpose()?,
+                row.phone
+                    .as_deref()
+                    .map(|p| field("phone", p))
+                    .transpose()?,
+            )
+        }
+        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None),
+    };
+    Ok(ChangeView {
+        id: row.id,
+        user_id: row.user_id,
+        name,
+        phone,
+        status: row.status,
+        requested_at: Timestamp::from_datetime(row.requested_at),
+        decided_at: row.decided_at.map(Timestamp::from_datetime),
+        reason: row.reason,
+    })
+}
+
+pub async fn find_change(
+    pool: &PgPool,
+    keys: &KeyRing,
+    change: Uuid,
+) -> Result<Option<ChangeView>, ReadError> {
+    let row: Option<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} WHERE c.id = $1"
+    )))
+    .bind(change)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| open_change(keys, r)).transpose()
+}
+
+/// The user's change waiting for an administrator, if any.
+pub async fn pending_change_of(
+    pool: &PgPool,
+    keys: &KeyRing,
+    user: Uuid,
+) -> Result<Option<ChangeView>, ReadError> {
+    let row: Option<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} WHERE c.user_id = $1 AND c.status = 'PENDING'"
+    )))
+    .bind(user)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| open_change(keys, r)).transpose()
+}
+
+/// Pending changes, oldest first; `after` is the `(requested_at, id)` of the last one of
+/// the previous page.
+pub async fn pending_changes(
+    pool: &PgPool,
+    keys: &KeyRing,
+    after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ChangeView>, ReadError> {
+    let rows: Vec<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} WHERE c.status = 'PENDING' \
+         AND ($1::timestamptz IS NULL OR (c.requested_at, c.id) > ($1, $2)) \
+         ORDER BY c.requested_at, c.id LIMIT $3"
+    )))
+    .bind(after.map(|(at, _)| at.to_datetime()))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(|r| open_change(keys, r)).collect()
 }

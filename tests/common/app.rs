@@ -119,6 +119,11 @@ impl TestApp {
 
     /// With a session policy and a public origin (`None`: `http://<bound address>`).
     pub async fn start_with(sessions: SessionPolicy, public_origin: Option<&str>) -> Self {
+        // The server's logs, shown by the test runner when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,medchain=info,commands=info,graphql=info,projections=info")
+            .with_test_writer()
+            .try_init();
         let db = super::test_db().await;
         let pool = commands::db::connect_and_migrate(&db.url, 4)
             .await

@@ -11,6 +11,7 @@
 mod approval;
 mod error;
 mod login;
+mod profile_change;
 mod register;
 mod session_token;
 mod sessions;

@@ -4,5 +4,6 @@
 pub mod enums;
 pub mod ledger_event;
 pub mod page;
+pub mod profile_change;
 pub mod session;
 pub mod user;

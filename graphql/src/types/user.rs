@@ -2,9 +2,11 @@
 //! e-mail and phone for the user themself and administrators (API.graphql).
 
 use super::enums::{AccountStatus, Role};
+use super::profile_change::ProfileChange;
 use crate::scalars::DateTime;
-use async_graphql::Object;
-use projections::users::UserView;
+use crate::{context::services, error::ToGql as _};
+use async_graphql::{Context, Object, Result};
+use projections::users::{self, UserView};
 use uuid::Uuid;
 
 pub struct User {
@@ -56,6 +58,18 @@ impl User {
 
     async fn created_at(&self) -> DateTime {
         DateTime(self.view.created_at)
+    }
+
+    /// The change waiting for an administrator; for the user themself and admins.
+    async fn pending_profile_change(&self, ctx: &Context<'_>) -> Result<Option<ProfileChange>> {
+        if !self.sees_contact {
+            return Ok(None);
+        }
+        let s = services(ctx);
+        let change = users::pending_change_of(&s.pool, &s.keys, self.view.id)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(change.map(ProfileChange))
     }
 }
 

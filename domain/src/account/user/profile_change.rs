@@ -65,7 +65,7 @@ pub fn decide_profile_change(
     state: &User,
     cmd: DecideProfileChange,
 ) -> Result<Vec<UserEvent>, ProfileChangeError> {
-    if !state.pending_change().is_some_and(|c| c.id == cmd.change) {
+    if state.pending_change().is_none_or(|c| c.id != cmd.change) {
         return Err(ProfileChangeError::NotPending);
     }
     if !cmd.approve && cmd.reason.is_none() {

@@ -1,0 +1,81 @@
+//! `ProfileChange`: seen only by its user and by administrators (the only callers that
+//! can reach one), so its requested fields are shown opened.
+
+use super::{page::PageInfo, user::User};
+use crate::{
+    context::services,
+    error::{Code, ToGql as _, error},
+    scalars::DateTime,
+};
+use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use projections::users::{self, ChangeView};
+use uuid::Uuid;
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ProfileChangeStatus")]
+pub enum ProfileChangeStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+pub struct ProfileChange(pub ChangeView);
+
+#[Object]
+impl ProfileChange {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        let s = services(ctx);
+        let view = users::find(&s.pool, &s.keys, self.0.user_id)
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| error(Code::NotFound, "there is no such user"))?;
+        Ok(User::new(view, true))
+    }
+
+    /// The name asked for (null: unchanged, or erased).
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The phone asked for (null: unchanged, or erased).
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    async fn status(&self) -> ProfileChangeStatus {
+        match self.0.status.as_str() {
+            "APPROVED" => ProfileChangeStatus::Approved,
+            "REJECTED" => ProfileChangeStatus::Rejected,
+            _ => ProfileChangeStatus::Pending,
+        }
+    }
+
+    async fn requested_at(&self) -> DateTime {
+        DateTime(self.0.requested_at)
+    }
+
+    async fn decided_at(&self) -> Option<DateTime> {
+        self.0.decided_at.map(DateTime)
+    }
+
+    /// Why it was rejected.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProfileChangeEdge {
+    pub cursor: String,
+    pub node: ProfileChange,
+}
+
+#[derive(SimpleObject)]
+pub struct ProfileChangeConnection {
+    pub edges: Vec<ProfileChangeEdge>,
+    pub page_info: PageInfo,
+}
