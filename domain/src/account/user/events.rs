@@ -120,6 +120,15 @@ pub struct ProfileChangeDecided {
     pub reason: Option<Reason>,
 }
 
+/// An administrator erased the person (crypto-shredding): their subject key is
+/// destroyed, so every field sealed under it becomes unreadable; the event records who
+/// (the actor) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserErased {
+    pub reason: Reason,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -133,6 +142,7 @@ pub enum UserEvent {
     UserSuspended(UserSuspended),
     ProfileChangeRequested(ProfileChangeRequested),
     ProfileChangeDecided(ProfileChangeDecided),
+    UserErased(UserErased),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -148,7 +158,7 @@ pub enum UnknownEvent {
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
@@ -160,6 +170,7 @@ impl UserEvent {
         "UserSuspended",
         "ProfileChangeRequested",
         "ProfileChangeDecided",
+        "UserErased",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -175,6 +186,7 @@ impl UserEvent {
             UserEvent::UserSuspended(_) => "UserSuspended",
             UserEvent::ProfileChangeRequested(_) => "ProfileChangeRequested",
             UserEvent::ProfileChangeDecided(_) => "ProfileChangeDecided",
+            UserEvent::UserErased(_) => "UserErased",
         }
     }
 
@@ -191,6 +203,7 @@ impl UserEvent {
             UserEvent::UserSuspended(e) => serde_json::to_value(e),
             UserEvent::ProfileChangeRequested(e) => serde_json::to_value(e),
             UserEvent::ProfileChangeDecided(e) => serde_json::to_value(e),
+            UserEvent::UserErased(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -221,6 +234,7 @@ impl UserEvent {
             "ProfileChangeDecided" => {
                 UserEvent::ProfileChangeDecided(read("ProfileChangeDecided", payload)?)
             }
+            "UserErased" => UserEvent::UserErased(read("UserErased", payload)?),
             other => return Err(UnknownEvent::Type(other.to_owned())),
         })
     }
@@ -247,7 +261,8 @@ into_user_event!(
     UserRejected,
     UserSuspended,
     ProfileChangeRequested,
-    ProfileChangeDecided
+    ProfileChangeDecided,
+    UserErased
 );
 
 /// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
@@ -341,6 +356,10 @@ mod tests {
                 change: session(9),
                 approved: false,
                 reason: Some(Reason::parse("looks wrong").unwrap()),
+            }
+            .into(),
+            UserErased {
+                reason: Reason::parse("asked to be forgotten").unwrap(),
             }
             .into(),
         ]

@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod change_password;
+pub mod erase;
 pub mod events;
 pub mod login;
 pub mod profile_change;
@@ -16,6 +17,7 @@ mod given;
 
 pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
+pub use erase::{Erase, EraseError, erase};
 pub use events::{
     LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, ProfileChangeDecided,
     ProfileChangeRequested, Registration, SessionRevoked, UnknownEvent, UserApproved, UserEvent,

@@ -111,6 +111,11 @@ impl User {
                     }
                 }
             }
+            UserEvent::UserErased(_) => {
+                self.set_status(AccountStatus::Erased);
+                self.sessions.clear();
+                self.pending_change = None;
+            }
             UserEvent::UserSuspended(_) => {
                 self.set_status(AccountStatus::Suspended);
                 self.sessions.clear();
