@@ -203,6 +203,32 @@ impl Mutation {
         user_after(s, user_id, seq).await
     }
 
+    /// Administrators: erase a person by destroying their key (crypto-shredding). Not
+    /// oneself, not the last active administrator.
+    async fn erase_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
+        let admin = caller(ctx)?;
+        let s = services(ctx);
+        require_admin(&admin).map_err(|e| e.gql())?;
+        let active_admins = users::count(
+            &s.pool,
+            Some(DomainRole::Admin),
+            Some(domain::account::AccountStatus::Active),
+        )
+        .await
+        .map_err(|e| e.gql())?;
+        let seq = s
+            .accounts
+            .erase_user(
+                &admin,
+                UserId::from_uuid(user_id),
+                &reason,
+                usize::try_from(active_admins).unwrap_or(0),
+            )
+            .await
+            .map_err(|e| e.gql())?;
+        user_after(s, user_id, seq).await
+    }
+
     /// Revokes every other session of the caller.
     async fn change_password(
         &self,

@@ -34,6 +34,7 @@ impl Projector for UsersProjector {
             "UserSuspended",
             "ProfileChangeRequested",
             "ProfileChangeDecided",
+            "UserErased",
         ]
     }
 
@@ -52,6 +53,7 @@ impl Projector for UsersProjector {
                 UserEvent::UserApproved(_) => Some(AccountStatus::Active),
                 UserEvent::UserRejected(_) => Some(AccountStatus::Rejected),
                 UserEvent::UserSuspended(_) => Some(AccountStatus::Suspended),
+                UserEvent::UserErased(_) => Some(AccountStatus::Erased),
                 _ => None,
             };
             if let Some(status) = status {

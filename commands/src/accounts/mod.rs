@@ -1,5 +1,5 @@
 //! Accounts: registering, logging in and out, sessions, password changes, and
-//! administrators' decisions (approve, reject, suspend). Each action loads the user's
+//! administrators' decisions (approve, reject, suspend, erase). Each action loads the user's
 //! stream, asks the pure decisions of `domain::account::user`, and appends what they
 //! decide, with the facts they need (the password compared with its hash, the time, the
 //! address free) gathered here first.
@@ -9,6 +9,7 @@
 //! on every request; the ledger records each login, logout and revocation).
 
 mod approval;
+mod erase;
 mod error;
 mod login;
 mod profile_change;
