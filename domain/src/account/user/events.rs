@@ -129,6 +129,19 @@ pub struct UserErased {
     pub reason: Reason,
 }
 
+/// Someone asked for a reset link for this account (the token itself is never on the
+/// ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetRequested {}
+
+/// The password was set again through a reset link: every session ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordReset {
+    pub password_hash: Sealed,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -143,6 +156,8 @@ pub enum UserEvent {
     ProfileChangeRequested(ProfileChangeRequested),
     ProfileChangeDecided(ProfileChangeDecided),
     UserErased(UserErased),
+    PasswordResetRequested(PasswordResetRequested),
+    PasswordReset(PasswordReset),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -158,7 +173,7 @@ pub enum UnknownEvent {
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 14] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
@@ -171,6 +186,8 @@ impl UserEvent {
         "ProfileChangeRequested",
         "ProfileChangeDecided",
         "UserErased",
+        "PasswordResetRequested",
+        "PasswordReset",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -187,6 +204,8 @@ impl UserEvent {
             UserEvent::ProfileChangeRequested(_) => "ProfileChangeRequested",
             UserEvent::ProfileChangeDecided(_) => "ProfileChangeDecided",
             UserEvent::UserErased(_) => "UserErased",
+            UserEvent::PasswordResetRequested(_) => "PasswordResetRequested",
+            UserEvent::PasswordReset(_) => "PasswordReset",
         }
     }
 
@@ -204,6 +223,8 @@ impl UserEvent {
             UserEvent::ProfileChangeRequested(e) => serde_json::to_value(e),
             UserEvent::ProfileChangeDecided(e) => serde_json::to_value(e),
             UserEvent::UserErased(e) => serde_json::to_value(e),
+            UserEvent::PasswordResetRequested(e) => serde_json::to_value(e),
+            UserEvent::PasswordReset(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -235,6 +256,10 @@ impl UserEvent {
                 UserEvent::ProfileChangeDecided(read("ProfileChangeDecided", payload)?)
             }
             "UserErased" => UserEvent::UserErased(read("UserErased", payload)?),
+            "PasswordResetRequested" => {
+                UserEvent::PasswordResetRequested(read("PasswordResetRequested", payload)?)
+            }
+            "PasswordReset" => UserEvent::PasswordReset(read("PasswordReset", payload)?),
             other => return Err(UnknownEvent::Type(other.to_owned())),
         })
     }
@@ -262,7 +287,9 @@ into_user_event!(
     UserSuspended,
     ProfileChangeRequested,
     ProfileChangeDecided,
-    UserErased
+    UserErased,
+    PasswordResetRequested,
+    PasswordReset
 );
 
 /// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
@@ -360,6 +387,11 @@ mod tests {
             .into(),
             UserErased {
                 reason: Reason::parse("asked to be forgotten").unwrap(),
+            }
+            .into(),
+            PasswordResetRequested {}.into(),
+            PasswordReset {
+                password_hash: sealed("hash4"),
             }
             .into(),
         ]

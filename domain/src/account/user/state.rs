@@ -111,6 +111,13 @@ impl User {
                     }
                 }
             }
+            UserEvent::PasswordResetRequested(_) => {}
+            UserEvent::PasswordReset(e) => {
+                if let Some(account) = &mut self.account {
+                    account.password_hash = e.password_hash.clone();
+                }
+                self.sessions.clear();
+            }
             UserEvent::UserErased(_) => {
                 self.set_status(AccountStatus::Erased);
                 self.sessions.clear();
