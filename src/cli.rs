@@ -78,6 +78,17 @@ pub struct ServeArgs {
     /// A session ends this long after login whatever its use.
     #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_duration)]
     pub session_max: std::time::Duration,
+    /// SMTP server for mail (`smtp://user:pass@host:port`, `smtps://…`) [default: `.eml`
+    /// files in <data-dir>/outbox].
+    #[arg(long, env = "MEDCHAIN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of MedChain's mail.
+    #[arg(
+        long,
+        env = "MEDCHAIN_MAIL_FROM",
+        default_value = "MedChain <medchain@localhost>"
+    )]
+    pub mail_from: String,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "MEDCHAIN_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,

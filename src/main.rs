@@ -95,6 +95,20 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
             trust_proxy: args.trust_proxy,
             clock: std::sync::Arc::new(commands::SystemClock),
             hasher: commands::password_hasher::PasswordHasher::new()?,
+            mailer: {
+                let public_url = args
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", args.listen));
+                let mailer = commands::mail::Mailer::new(
+                    args.smtp_url.as_deref(),
+                    &common.data_dir.join("outbox"),
+                    &args.mail_from,
+                    &public_url,
+                )?;
+                eprintln!("mail goes to {}", mailer.destination);
+                mailer
+            },
         };
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let (addr, server) = medchain::server::spawn(

@@ -5,6 +5,7 @@ use commands::{
     Clock, EventStore,
     accounts::{Accounts, SessionPolicy},
     keys::{KeyRing, MasterKey},
+    mail::Mailer,
     password_hasher::PasswordHasher,
 };
 use graphql::{AppState, HttpConfig, Services};
@@ -22,6 +23,8 @@ pub struct ServerConfig {
     pub trust_proxy: bool,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
+    /// Where password-reset mail goes.
+    pub mailer: Mailer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +52,8 @@ pub async fn spawn(
         config.hasher,
         config.clock,
         config.sessions,
-    );
+    )
+    .with_mailer(config.mailer);
     let projections = Projections::start(pool.clone(), projections::all())
         .await
         .map_err(StartError::Projections)?;

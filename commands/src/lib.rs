@@ -9,6 +9,7 @@
 //! - `keys`: every key MedChain holds, in one place: the master key and what it derives
 //!   (subject-key wrapping, the e-mail blind index), subject keys and sealed fields, the
 //!   ledger's Ed25519 signing key.
+//! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
 //! - `password_hasher`: Argon2id at OWASP parameters, off the async executor.
 //! - `db`: connecting and the embedded migrations.
 //! - `clock`: the injected clock; nothing here reads the system time directly.
@@ -20,6 +21,7 @@ pub mod db;
 pub mod event_store;
 pub mod keys;
 pub mod ledger;
+pub mod mail;
 pub mod password_hasher;
 
 pub use clock::{Clock, ManualClock, SystemClock};

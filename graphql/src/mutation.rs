@@ -147,6 +147,28 @@ impl Mutation {
         })
     }
 
+    /// Mails a one-time link (valid 30 minutes) if the address has an account. Answers
+    /// true either way, at once.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> bool {
+        services(ctx).accounts.request_password_reset(&email);
+        true
+    }
+
+    /// Sets a new password with a mailed token (once); every session ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
+        services(ctx)
+            .accounts
+            .reset_password(&token, new_password)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(true)
+    }
+
     /// Ends the caller's session and clears the cookie.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let caller = caller(ctx)?;

@@ -65,6 +65,12 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
             trust_proxy: false,
             clock: Arc::new(SystemClock),
             hasher: PasswordHasher::new()?,
+            mailer: commands::mail::Mailer::new(
+                None,
+                &std::env::temp_dir().join("medchain-bench-outbox"),
+                "MedChain <medchain@localhost>",
+                "http://localhost",
+            )?,
         },
         TcpListener::bind("127.0.0.1:0").await?,
         async {

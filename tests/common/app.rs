@@ -35,6 +35,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub http: reqwest::Client,
     pub db: TestDb,
+    /// Where the server's mail goes, as `.eml` files.
+    pub outbox: tempfile::TempDir,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -142,6 +144,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             db,
+            outbox: tempfile::tempdir().unwrap(),
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -168,6 +171,13 @@ impl TestApp {
                 trust_proxy: false,
                 clock,
                 hasher: PasswordHasher::for_tests(),
+                mailer: commands::mail::Mailer::new(
+                    None,
+                    self.outbox.path(),
+                    "MedChain <medchain@localhost>",
+                    "http://medchain.test",
+                )
+                .unwrap(),
             },
             listener,
             async move {

@@ -12,6 +12,7 @@ mod approval;
 mod erase;
 mod error;
 mod login;
+mod password_reset;
 mod profile_change;
 mod register;
 mod session_token;
@@ -27,7 +28,8 @@ pub use sessions::{Caller, SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
-    Clock, EventStore, ExpectedVersion, NewEvent, keys::KeyRing, password_hasher::PasswordHasher,
+    Clock, EventStore, ExpectedVersion, NewEvent, keys::KeyRing, mail::Mailer,
+    password_hasher::PasswordHasher,
 };
 use domain::{
     EventType, StreamName,
@@ -65,6 +67,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
     throttle: LoginThrottle,
+    mailer: Option<Mailer>,
 }
 
 impl Accounts {
@@ -83,8 +86,17 @@ impl Accounts {
                 clock,
                 sessions,
                 throttle: LoginThrottle::default(),
+                mailer: None,
             }),
         }
+    }
+
+    /// Mail for password resets. Call before the first clone.
+    pub fn with_mailer(mut self, mailer: Mailer) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_mailer is called before Accounts is shared")
+            .mailer = Some(mailer);
+        self
     }
 
     fn pool(&self) -> &sqlx::PgPool {

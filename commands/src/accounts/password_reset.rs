@@ -1,0 +1,139 @@
+//! Password reset by e-mail. Asking answers at once and the same way whether or not the
+//! address is known: the lookup, the token and the mail happen afterwards, in a task, so
+//! the answer's time says nothing. The token (256 random bits, the shape of a session
+//! token) is stored hashed, lives 30 minutes and is consumed once; using it applies the
+//! password policy and ends every session.
+
+use super::{Accounts, CommandError, SessionToken};
+use crate::keys::SubjectKeyState;
+use domain::account::{
+    Email, Password, PersonName, PolicySubject, UserId,
+    user::{request_password_reset, reset_password},
+};
+use uuid::Uuid;
+
+pub const RESET_TOKEN_LIFETIME_MICROS: i64 = 30 * 60 * 1_000_000;
+
+impl Accounts {
+    /// Always succeeds; a link is mailed if the address belongs to an account.
+    pub fn request_password_reset(&self, email: &str) {
+        let Ok(email) = Email::parse(email) else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_reset_link(&email).await {
+                tracing::error!(error = %e, "a password-reset request could not be completed");
+            }
+        });
+    }
+
+    async fn send_reset_link(&self, email: &Email) -> Result<(), CommandError> {
+        let Some(mailer) = self.inner.mailer.as_ref() else {
+            return Err(CommandError::Internal("no mailer is configured".into()));
+        };
+        let Some(id) = self.find_by_email(email).await? else {
+            return Ok(());
+        };
+        let (state, version) = self.load(id).await?;
+        let Ok(events) = request_password_reset(&state) else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now();
+        let token = SessionToken::generate();
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token.hash().as_slice())
+        .bind(id.as_uuid())
+        .bind(now.to_datetime())
+        .bind(now.plus_micros(RESET_TOKEN_LIFETIME_MICROS).to_datetime())
+        .execute(self.pool())
+        .await?;
+        self.append(&id.stream(), version, None, &events).await?;
+        let link = mailer.link(&format!("/reset?token={}", token.expose()));
+        let body = format!(
+            "Someone asked to set a new password for your MedChain account.\n\n\
+             To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+             The link works once. If you did not ask for it, ignore this message: your \
+             password stays as it is.\n"
+        );
+        mailer
+            .send(email.as_str(), "Set a new MedChain password", body)
+            .await
+            .map_err(CommandError::internal)?;
+        tracing::info!(user.id = %id, "password-reset link sent");
+        Ok(())
+    }
+
+    /// Consumes the token and sets the password. Returns the seq of `PasswordReset`.
+    pub async fn reset_password(&self, token: &str, new: String) -> Result<i64, CommandError> {
+        let invalid =
+            || CommandError::BadInput("the reset link is unknown, used or expired".into());
+        let token = SessionToken::parse(token.trim()).map_err(|_| invalid())?;
+        let now = self.inner.clock.now();
+        let user: Option<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM password_resets \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token.hash().as_slice())
+        .bind(now.to_datetime())
+        .fetch_optional(self.pool())
+        .await?;
+        let id = UserId::from_uuid(user.ok_or_else(invalid)?);
+        let (state, version) = self.load(id).await?;
+        let account = state.account().ok_or_else(invalid)?;
+        let SubjectKeyState::Live(key) = self
+            .inner
+            .keys
+            .subject_key(self.pool(), id.as_uuid())
+            .await?
+        else {
+            return Err(invalid());
+        };
+        let stream = id.stream();
+        let open = |field: &str, sealed| {
+            key.open_string(stream.as_str(), field, sealed)
+                .map_err(CommandError::internal)
+        };
+        let email =
+            Email::parse(&open("email", &account.email)?).map_err(CommandError::internal)?;
+        let name =
+            PersonName::parse(&open("name", &account.name)?).map_err(CommandError::internal)?;
+        let password = Password::new_checked(
+            new,
+            &PolicySubject {
+                email: &email,
+                name: &name,
+            },
+        )
+        .map_err(CommandError::bad_input)?;
+        let hash = self.inner.hasher.hash(password.expose()).await?;
+        let events = reset_password(&state, key.seal_str(stream.as_str(), "passwordHash", &hash))
+            .map_err(|_| invalid())?;
+        // Consumed once, even by two requests at the same moment.
+        let consumed = sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+        )
+        .bind(token.hash().as_slice())
+        .bind(now.to_datetime())
+        .execute(self.pool())
+        .await?;
+        if consumed.rows_affected() != 1 {
+            return Err(invalid());
+        }
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(now.to_datetime())
+        .execute(self.pool())
+        .await?;
+        let seq = self
+            .append(&stream, version, Some(id.as_uuid()), &events)
+            .await?;
+        tracing::info!(user.id = %id, "password reset; every session revoked");
+        Ok(seq)
+    }
+}
