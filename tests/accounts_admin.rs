@@ -330,3 +330,69 @@ async fn a_profile_change_waits_for_an_administrator() {
     .unwrap();
     assert_eq!(clear, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_directory_lists_active_doctors_by_name_ignoring_case_and_accents() {
+    let app = TestApp::start().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let mut ids = Vec::new();
+    for (email, name) in [
+        ("jose@example.org", "José Álvarez"),
+        ("anna@example.org", "Anna Müller"),
+        ("otto@example.org", "Otto Pending"),
+    ] {
+        app.clock.advance(std::time::Duration::from_secs(1));
+        ids.push(id_of(&app.register(email, name, "DOCTOR", STRONG).await));
+    }
+    for id in &ids[..2] {
+        app.gql(Cred::Bearer(&admin), APPROVE, json!({"id": id}))
+            .await
+            .ok();
+    }
+    app.register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+    let pat = app.login("pat@example.org", STRONG).await;
+    const DIRECTORY: &str = "query($q: String) { doctors(search: $q) { totalCount \
+        edges { node { name email role status } } } }";
+
+    let names = |answer: common::app::Gql| -> Vec<String> {
+        answer.ok()["doctors"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = app.gql(Cred::Bearer(&pat), DIRECTORY, json!({})).await;
+    assert_eq!(all.ok()["doctors"]["totalCount"], 2);
+    // A patient sees names, not addresses.
+    assert_eq!(
+        all.ok()["doctors"]["edges"][0]["node"]["email"],
+        serde_json::Value::Null
+    );
+    assert_eq!(names(all), ["José Álvarez", "Anna Müller"]);
+    assert_eq!(
+        names(
+            app.gql(Cred::Bearer(&pat), DIRECTORY, json!({"q": "JOSE alv"}))
+                .await
+        ),
+        ["José Álvarez"]
+    );
+    assert_eq!(
+        names(
+            app.gql(Cred::Bearer(&pat), DIRECTORY, json!({"q": "muller"}))
+                .await
+        ),
+        ["Anna Müller"]
+    );
+    assert!(
+        names(
+            app.gql(Cred::Bearer(&pat), DIRECTORY, json!({"q": "otto"}))
+                .await
+        )
+        .is_empty()
+    );
+    app.gql(Cred::None, DIRECTORY, json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+}

@@ -34,6 +34,50 @@ impl Query {
         Ok(view.map(|v| User::new(v, true)))
     }
 
+    /// Signed-in users: ACTIVE doctors whose name contains `search`, case- and
+    /// accent-insensitively.
+    async fn doctors(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let viewer = caller(ctx)?;
+        let s = services(ctx);
+        let limit = page_size(first)?;
+        let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
+        let search = search.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        // Every match, for totalCount; then the page after the cursor.
+        let all = users::doctors(&s.pool, &s.keys, search, None, i64::MAX)
+            .await
+            .map_err(|e| e.gql())?;
+        let total = all.len();
+        let mut views: Vec<_> = all
+            .into_iter()
+            .filter(|v| after.is_none_or(|a| (v.created_at, v.id) > a))
+            .take(limit as usize + 1)
+            .collect();
+        let has_next_page = views.len() as i64 > limit;
+        views.truncate(limit as usize);
+        let sees_contact = viewer.role == domain::account::Role::Admin;
+        let edges: Vec<UserEdge> = views
+            .into_iter()
+            .map(|v| UserEdge {
+                cursor: time_id_cursor(v.created_at, v.id),
+                node: User::new(v, sees_contact),
+            })
+            .collect();
+        Ok(UserConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: i32::try_from(total).unwrap_or(i32::MAX),
+        })
+    }
+
     /// Administrators: every account, oldest first, by role and status.
     async fn users(
         &self,

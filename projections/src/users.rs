@@ -451,3 +451,47 @@ pub async fn pending_changes(
     .await?;
     rows.into_iter().map(|r| open_change(keys, r)).collect()
 }
+
+/// Active doctors whose name contains `search` (case- and accent-insensitive), oldest
+/// first, at most `limit`, after the `(created_at, id)` cursor. Names are sealed, so the
+/// match runs here on opened names, a page of the view at a time.
+pub async fn doctors(
+    pool: &PgPool,
+    keys: &KeyRing,
+    search: Option<&str>,
+    mut after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<UserView>, ReadError> {
+    const SCAN: i64 = 500;
+    let folded = search.map(domain::account::name_search::fold);
+    let mut found = Vec::new();
+    loop {
+        let page = list(
+            pool,
+            keys,
+            Some(Role::Doctor),
+            Some(AccountStatus::Active),
+            after,
+            SCAN,
+        )
+        .await?;
+        let full = page.len() as i64 == SCAN;
+        for view in page {
+            after = Some((view.created_at, view.id));
+            let hit = match (&folded, &view.name) {
+                (None, _) => true,
+                (Some(s), Some(name)) => domain::account::name_search::matches(name, s),
+                (Some(_), None) => false,
+            };
+            if hit {
+                found.push(view);
+                if found.len() as i64 == limit {
+                    return Ok(found);
+                }
+            }
+        }
+        if !full {
+            return Ok(found);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod account_status;
 pub mod email;
+pub mod name_search;
 pub mod password;
 pub mod person_name;
 pub mod phone;
