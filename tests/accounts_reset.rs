@@ -105,3 +105,98 @@ async fn a_link_expires_after_thirty_minutes() {
     .expect_code("BAD_USER_INPUT");
     app.login("pat@example.org", STRONG).await;
 }
+
+/// aiosmtpd (tests/support/smtp_sink.py) as a child process: a real SMTP server.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> Self {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/smtp_sink.py"
+            ))
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (with aiosmtpd installed: pip install aiosmtpd)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("the SMTP sink did not start (is aiosmtpd installed?): {line:?}")
+        });
+        Self { child, port, dir }
+    }
+
+    fn mails(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_arrives_through_a_real_smtp_server_and_works_once_within_thirty_minutes() {
+    let sink = SmtpSink::start();
+    let mut app = TestApp::start().await;
+    app.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port));
+    app.restart().await;
+    app.register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+
+    let ask_and_receive = |n: usize| {
+        let (app, sink) = (&app, &sink);
+        async move {
+            app.gql(Cred::None, ASK, json!({"e": "pat@example.org"}))
+                .await;
+            eventually(Duration::from_secs(10), "mail through SMTP", || {
+                let found = sink.mails();
+                async move { (found.len() == n).then_some(found) }
+            })
+            .await
+        }
+    };
+    let mail = ask_and_receive(1).await.remove(0);
+    assert!(mail.contains("pat@example.org"), "{mail}");
+    assert!(mails(&app).is_empty(), "SMTP is used, not the outbox");
+    let token = token_in(&mail);
+    let done = app
+        .gql(Cred::None, RESET, json!({"t": token, "p": STRONG_2}))
+        .await;
+    assert_eq!(done.ok()["resetPassword"], true);
+    app.gql(Cred::None, RESET, json!({"t": token, "p": STRONG}))
+        .await
+        .expect_code("BAD_USER_INPUT");
+
+    // A second link, left for more than 30 minutes, no longer works.
+    let late = ask_and_receive(2)
+        .await
+        .iter()
+        .map(|m| token_in(m))
+        .find(|t| *t != token)
+        .expect("a second, different link");
+    app.clock.advance(Duration::from_secs(30 * 60 + 1));
+    app.gql(Cred::None, RESET, json!({"t": late, "p": STRONG}))
+        .await
+        .expect_code("BAD_USER_INPUT");
+    app.login("pat@example.org", STRONG_2).await;
+}

@@ -35,8 +35,10 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub http: reqwest::Client,
     pub db: TestDb,
-    /// Where the server's mail goes, as `.eml` files.
+    /// Where the server's mail goes, as `.eml` files (unless `smtp_url` is set).
     pub outbox: tempfile::TempDir,
+    /// Send mail to this SMTP server instead (takes effect at the next (re)start).
+    pub smtp_url: Option<String>,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -145,6 +147,7 @@ impl TestApp {
                 .unwrap(),
             db,
             outbox: tempfile::tempdir().unwrap(),
+            smtp_url: None,
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -172,7 +175,7 @@ impl TestApp {
                 clock,
                 hasher: PasswordHasher::for_tests(),
                 mailer: commands::mail::Mailer::new(
-                    None,
+                    self.smtp_url.as_deref(),
                     self.outbox.path(),
                     "MedChain <medchain@localhost>",
                     "http://medchain.test",
