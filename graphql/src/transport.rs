@@ -19,8 +19,12 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use commands::accounts::Accounts;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
 
 pub async fn graphiql() -> Html<String> {
     Html(
@@ -152,8 +156,11 @@ pub async fn websocket(
     let services = state.services.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
+        .on_upgrade(move |socket| async move {
+            // The session the connection signs in with, once connection_init has run.
+            let (signed_in, session) = watch::channel(None::<Uuid>);
+            let accounts = services.accounts.clone();
+            let connection = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload
                         .get("token")
@@ -162,6 +169,7 @@ pub async fn websocket(
                         .or(cookie_token);
                     match authenticate(&services, token.as_deref()).await {
                         Ok(Auth::User(caller, view)) => {
+                            let _ = signed_in.send(Some(caller.session));
                             let mut data = async_graphql::Data::default();
                             data.insert(Auth::User(caller, view));
                             Ok(data)
@@ -172,6 +180,37 @@ pub async fn websocket(
                         Err(e) => Err(async_graphql::Error::new(format!("UNAUTHENTICATED: {e}"))),
                     }
                 })
-                .serve()
+                .serve();
+            tokio::select! {
+                () = connection => {}
+                () = session_ends(accounts, session) => {
+                    // Dropping the connection closes the socket.
+                    tracing::info!("subscription connection closed: its session ended");
+                }
+            }
         })
+}
+
+/// How often an open subscription connection checks that its session still stands
+/// (revoked by logout, a password change, suspension or erasure, in any process).
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+
+/// Completes when the connection's session is no longer live.
+async fn session_ends(accounts: Accounts, mut session: watch::Receiver<Option<Uuid>>) {
+    let id = loop {
+        if let Some(id) = *session.borrow_and_update() {
+            break id;
+        }
+        if session.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    };
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        match accounts.session_is_live(id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "could not check a subscription's session"),
+        }
+    }
 }

@@ -114,18 +114,35 @@ impl Accounts {
         }
     }
 
+    /// Whether a session is still live (not revoked, not past its limits), without
+    /// marking it used: for connections that outlive a request (subscriptions).
+    pub async fn session_is_live(&self, session: Uuid) -> Result<bool, CommandError> {
+        let record: Option<SessionRecord> = sqlx::query_as(
+            "SELECT id, user_id, role, last_seen_at, expires_at, revoked_at \
+             FROM sessions WHERE id = $1",
+        )
+        .bind(session)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(record.is_some_and(|r| self.is_live(&r)))
+    }
+
+    fn is_live(&self, record: &SessionRecord) -> bool {
+        let ends_at = Timestamp::from_datetime(record.last_seen_at)
+            .plus_micros(self.idle_micros())
+            .min(Timestamp::from_datetime(record.expires_at));
+        record.revoked_at.is_none() && self.inner.clock.now() < ends_at
+    }
+
     /// The rule for a session, in one place: the caller, if the session is neither revoked
     /// nor past its idle or absolute limit. Marks it used (at most once a minute). Takes a
     /// record the caller may have read joined with other rows, to spare a round trip.
     pub async fn admit(&self, record: &SessionRecord) -> Result<Option<Caller>, CommandError> {
-        let now = self.inner.clock.now();
-        let last_seen = Timestamp::from_datetime(record.last_seen_at);
-        let ends_at = last_seen
-            .plus_micros(self.idle_micros())
-            .min(Timestamp::from_datetime(record.expires_at));
-        if record.revoked_at.is_some() || now >= ends_at {
+        if !self.is_live(record) {
             return Ok(None);
         }
+        let now = self.inner.clock.now();
+        let last_seen = Timestamp::from_datetime(record.last_seen_at);
         let role = Role::parse(&record.role).map_err(CommandError::internal)?;
         if last_seen.plus_micros(TOUCH_EVERY_MICROS) <= now {
             sqlx::query(
