@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// A session ends this long after login whatever its use.
     #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_duration)]
     pub session_max: std::time::Duration,
+    /// Where sealed blobs (photos, records) are kept: `file:///path` [default:
+    /// <data-dir>/blobs].
+    #[arg(long, env = "MEDCHAIN_BLOB_STORE")]
+    pub blob_store: Option<String>,
     /// SMTP server for mail (`smtp://user:pass@host:port`, `smtps://…`) [default: `.eml`
     /// files in <data-dir>/outbox].
     #[arg(long, env = "MEDCHAIN_SMTP_URL", hide_env_values = true)]

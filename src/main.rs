@@ -109,6 +109,14 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 eprintln!("mail goes to {}", mailer.destination);
                 mailer
             },
+            blobs: {
+                let blobs = commands::blobs::BlobStore::open(
+                    args.blob_store.as_deref(),
+                    &common.data_dir.join("blobs"),
+                )?;
+                eprintln!("blobs are kept in {}", blobs.destination);
+                blobs
+            },
         };
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let (addr, server) = medchain::server::spawn(

@@ -4,6 +4,7 @@
 use commands::{
     Clock, EventStore,
     accounts::{Accounts, SessionPolicy},
+    blobs::BlobStore,
     keys::{KeyRing, MasterKey},
     mail::Mailer,
     password_hasher::PasswordHasher,
@@ -25,6 +26,8 @@ pub struct ServerConfig {
     pub hasher: PasswordHasher,
     /// Where password-reset mail goes.
     pub mailer: Mailer,
+    /// Where photos (and, later, records) are kept, sealed.
+    pub blobs: BlobStore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +56,8 @@ pub async fn spawn(
         config.clock,
         config.sessions,
     )
-    .with_mailer(config.mailer);
+    .with_mailer(config.mailer)
+    .with_blobs(config.blobs);
     let projections = Projections::start(pool.clone(), projections::all())
         .await
         .map_err(StartError::Projections)?;

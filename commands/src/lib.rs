@@ -9,6 +9,7 @@
 //! - `keys`: every key MedChain holds, in one place: the master key and what it derives
 //!   (subject-key wrapping, the e-mail blind index), subject keys and sealed fields, the
 //!   ledger's Ed25519 signing key.
+//! - `blobs`: the blob store (object_store), ciphertext only.
 //! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
 //! - `password_hasher`: Argon2id at OWASP parameters, off the async executor.
 //! - `db`: connecting and the embedded migrations.
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod blobs;
 pub mod clock;
 pub mod db;
 pub mod event_store;

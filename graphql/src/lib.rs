@@ -5,6 +5,7 @@
 //!   `session_cookie`: the cookie's shape.
 //! - `schema` (`query`, `mutation`, `subscription`, `types`, `scalars`): the API; resolvers
 //!   stay thin and call `commands` and `projections`.
+//! - `files`: the file routes (profile photos).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@
 mod auth;
 pub mod context;
 mod error;
+mod files;
 mod health;
 pub mod limits;
 mod mutation;
@@ -68,5 +70,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/graphql/ws", get(transport::websocket))
+        .route(
+            "/api/me/photo",
+            axum::routing::put(files::put_photo).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/users/{id}/photo", get(files::get_photo))
         .with_state(state)
 }

@@ -35,6 +35,7 @@ impl Projector for UsersProjector {
             "ProfileChangeRequested",
             "ProfileChangeDecided",
             "UserErased",
+            "ProfilePhotoChanged",
         ]
     }
 
@@ -68,6 +69,14 @@ impl Projector for UsersProjector {
                 }
             }
             match &parsed {
+                UserEvent::ProfilePhotoChanged(e) => {
+                    sqlx::query("UPDATE users SET photo_sha256 = $2, updated_seq = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(&e.sha256)
+                        .bind(event.seq)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 UserEvent::ProfileChangeRequested(e) => {
                     sqlx::query(
                         "INSERT INTO profile_changes (id, user_id, name, phone, status, requested_at, updated_seq) \
@@ -154,6 +163,8 @@ pub struct UserView {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub created_at: Timestamp,
+    /// Whether a photo was set (and the person is not erased).
+    pub has_photo: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -165,6 +176,7 @@ struct UserRow {
     email: String,
     phone: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    photo_sha256: Option<String>,
     /// The `subject_keys` row, joined: `has_key` false when there is none.
     has_key: bool,
     wrapped: Option<Vec<u8>>,
@@ -200,12 +212,13 @@ pub async fn by_session(
         email: Option<String>,
         phone: Option<String>,
         created_at: Option<chrono::DateTime<chrono::Utc>>,
+        photo_sha256: Option<String>,
         has_key: bool,
         wrapped: Option<Vec<u8>>,
     }
     let row: Option<Joined> = sqlx::query_as(
         "SELECT s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
-                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, \
+                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM sessions s \
          LEFT JOIN users u ON u.id = s.user_id \
@@ -233,6 +246,7 @@ pub async fn by_session(
                 email,
                 phone: row.phone,
                 created_at,
+                photo_sha256: row.photo_sha256,
                 has_key: row.has_key,
                 wrapped: row.wrapped,
             })
@@ -247,7 +261,7 @@ pub async fn by_session(
 /// subject key is destroyed).
 pub async fn find(pool: &PgPool, keys: &KeyRing, id: Uuid) -> Result<Option<UserView>, ReadError> {
     let row: Option<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = $1",
     )
@@ -264,7 +278,7 @@ fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
     let status = AccountStatus::parse(&row.status).map_err(|e| corrupt(&e))?;
     let stream = UserId::from_uuid(row.id).stream();
     let key_row = row.has_key.then(|| row.wrapped.clone());
-    let (name, email, phone) = match keys.subject_key_from_row(row.id, key_row)? {
+    let (name, email, phone, live) = match keys.subject_key_from_row(row.id, key_row)? {
         SubjectKeyState::Live(key) => {
             let field = |field: &str, text: &str| -> Result<String, ReadError> {
                 let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
@@ -278,9 +292,10 @@ fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
                     .as_deref()
                     .map(|p| field("phone", p))
                     .transpose()?,
+                true,
             )
         }
-        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None, None),
+        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None, None, false),
     };
     Ok(UserView {
         id: row.id,
@@ -290,6 +305,7 @@ fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
         email,
         phone,
         created_at: Timestamp::from_datetime(row.created_at),
+        has_photo: live && row.photo_sha256.is_some(),
     })
 }
 
@@ -304,7 +320,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id \
          WHERE ($1::text IS NULL OR u.role = $1) AND ($2::text IS NULL OR u.status = $2) \

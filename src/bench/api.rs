@@ -71,6 +71,10 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
                 "MedChain <medchain@localhost>",
                 "http://localhost",
             )?,
+            blobs: commands::blobs::BlobStore::open(
+                None,
+                &std::env::temp_dir().join("medchain-bench-blobs"),
+            )?,
         },
         TcpListener::bind("127.0.0.1:0").await?,
         async {

@@ -37,6 +37,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// Where the server's mail goes, as `.eml` files (unless `smtp_url` is set).
     pub outbox: tempfile::TempDir,
+    /// The blob store's directory.
+    pub blobs: tempfile::TempDir,
     /// Send mail to this SMTP server instead (takes effect at the next (re)start).
     pub smtp_url: Option<String>,
     master_key: [u8; 32],
@@ -148,6 +150,7 @@ impl TestApp {
             db,
             outbox: tempfile::tempdir().unwrap(),
             smtp_url: None,
+            blobs: tempfile::tempdir().unwrap(),
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -181,6 +184,7 @@ impl TestApp {
                     "http://medchain.test",
                 )
                 .unwrap(),
+                blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
             },
             listener,
             async move {

@@ -60,6 +60,7 @@ impl Accounts {
             .keys
             .destroy_subject_key(self.pool(), user.as_uuid())
             .await?;
+        self.delete_photo(user).await?;
         sqlx::query("DELETE FROM email_index WHERE user_id = $1")
             .bind(user.as_uuid())
             .execute(self.pool())

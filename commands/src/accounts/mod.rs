@@ -13,6 +13,7 @@ mod erase;
 mod error;
 mod login;
 mod password_reset;
+pub mod photo;
 mod profile_change;
 mod register;
 mod session_token;
@@ -28,7 +29,7 @@ pub use sessions::{Caller, SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
-    Clock, EventStore, ExpectedVersion, NewEvent, keys::KeyRing, mail::Mailer,
+    Clock, EventStore, ExpectedVersion, NewEvent, blobs::BlobStore, keys::KeyRing, mail::Mailer,
     password_hasher::PasswordHasher,
 };
 use domain::{
@@ -68,6 +69,7 @@ struct Inner {
     sessions: SessionPolicy,
     throttle: LoginThrottle,
     mailer: Option<Mailer>,
+    blobs: Option<BlobStore>,
 }
 
 impl Accounts {
@@ -87,6 +89,7 @@ impl Accounts {
                 sessions,
                 throttle: LoginThrottle::default(),
                 mailer: None,
+                blobs: None,
             }),
         }
     }
@@ -96,6 +99,14 @@ impl Accounts {
         Arc::get_mut(&mut self.inner)
             .expect("with_mailer is called before Accounts is shared")
             .mailer = Some(mailer);
+        self
+    }
+
+    /// The blob store for photos. Call before the first clone.
+    pub fn with_blobs(mut self, blobs: BlobStore) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_blobs is called before Accounts is shared")
+            .blobs = Some(blobs);
         self
     }
 

@@ -50,10 +50,12 @@ impl User {
         self.view.phone.as_deref().filter(|_| self.sees_contact)
     }
 
-    /// Relative URL of the profile photo; null while there is none (photos come with
-    /// the account lifecycle).
+    /// Relative URL of the profile photo (same auth as the API); null while there is
+    /// none, and once erased.
     async fn photo_url(&self) -> Option<String> {
-        None
+        self.view
+            .has_photo
+            .then(|| format!("/api/users/{}/photo", self.view.id))
     }
 
     async fn created_at(&self) -> DateTime {

@@ -142,6 +142,15 @@ pub struct PasswordReset {
     pub password_hash: Sealed,
 }
 
+/// A new profile photo: the blob holds it sealed under the user's key; the ledger commits
+/// to that ciphertext by its SHA-256 (hex) and size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilePhotoChanged {
+    pub sha256: String,
+    pub size: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -158,6 +167,7 @@ pub enum UserEvent {
     UserErased(UserErased),
     PasswordResetRequested(PasswordResetRequested),
     PasswordReset(PasswordReset),
+    ProfilePhotoChanged(ProfilePhotoChanged),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -173,7 +183,7 @@ pub enum UnknownEvent {
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 14] = [
+    pub const TYPES: [&'static str; 15] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
@@ -188,6 +198,7 @@ impl UserEvent {
         "UserErased",
         "PasswordResetRequested",
         "PasswordReset",
+        "ProfilePhotoChanged",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -206,6 +217,7 @@ impl UserEvent {
             UserEvent::UserErased(_) => "UserErased",
             UserEvent::PasswordResetRequested(_) => "PasswordResetRequested",
             UserEvent::PasswordReset(_) => "PasswordReset",
+            UserEvent::ProfilePhotoChanged(_) => "ProfilePhotoChanged",
         }
     }
 
@@ -225,6 +237,7 @@ impl UserEvent {
             UserEvent::UserErased(e) => serde_json::to_value(e),
             UserEvent::PasswordResetRequested(e) => serde_json::to_value(e),
             UserEvent::PasswordReset(e) => serde_json::to_value(e),
+            UserEvent::ProfilePhotoChanged(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -260,6 +273,9 @@ impl UserEvent {
                 UserEvent::PasswordResetRequested(read("PasswordResetRequested", payload)?)
             }
             "PasswordReset" => UserEvent::PasswordReset(read("PasswordReset", payload)?),
+            "ProfilePhotoChanged" => {
+                UserEvent::ProfilePhotoChanged(read("ProfilePhotoChanged", payload)?)
+            }
             other => return Err(UnknownEvent::Type(other.to_owned())),
         })
     }
@@ -289,7 +305,8 @@ into_user_event!(
     ProfileChangeDecided,
     UserErased,
     PasswordResetRequested,
-    PasswordReset
+    PasswordReset,
+    ProfilePhotoChanged
 );
 
 /// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
@@ -392,6 +409,11 @@ mod tests {
             PasswordResetRequested {}.into(),
             PasswordReset {
                 password_hash: sealed("hash4"),
+            }
+            .into(),
+            ProfilePhotoChanged {
+                sha256: "ab".repeat(32),
+                size: 1234,
             }
             .into(),
         ]

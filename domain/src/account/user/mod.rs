@@ -8,6 +8,7 @@ pub mod erase;
 pub mod events;
 pub mod login;
 pub mod password_reset;
+pub mod photo;
 pub mod profile_change;
 pub mod register;
 pub mod sessions;
@@ -21,14 +22,15 @@ pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
     LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, PasswordReset,
-    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, Registration,
-    SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered, UserRejected,
-    UserSuspended,
+    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
+    Registration, SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered,
+    UserRejected, UserSuspended,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
 };
 pub use password_reset::{ResetError, request_password_reset, reset_password};
+pub use photo::{PhotoError, change_photo};
 pub use profile_change::{
     DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
     request_profile_change,

@@ -111,7 +111,7 @@ impl User {
                     }
                 }
             }
-            UserEvent::PasswordResetRequested(_) => {}
+            UserEvent::PasswordResetRequested(_) | UserEvent::ProfilePhotoChanged(_) => {}
             UserEvent::PasswordReset(e) => {
                 if let Some(account) = &mut self.account {
                     account.password_hash = e.password_hash.clone();

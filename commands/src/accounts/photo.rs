@@ -1,0 +1,237 @@
+//! Profile photos: checked by content (PNG or JPEG, by their magic bytes, whatever the
+//! request claims), decoded with size limits, scaled down if large, and re-encoded as
+//! PNG, so no metadata (EXIF, GPS, comments) and nothing but pixels survive. Stored
+//! sealed under the person's subject key, so erasure makes them unreadable too.
+
+use super::{Accounts, Caller, CommandError, require_admin};
+use crate::keys::SubjectKeyState;
+use domain::{
+    Sealed,
+    account::{
+        UserId,
+        user::{PhotoError, change_photo},
+    },
+};
+use image::{ImageFormat, ImageReader, Limits};
+use sha2::{Digest as _, Sha256};
+use std::io::Cursor;
+
+pub const MAX_PHOTO_BYTES: usize = 2 * 1024 * 1024;
+/// Photos larger than this on a side are scaled down to it.
+const MAX_SIDE: u32 = 1024;
+
+/// Why a photo was refused, for the HTTP status (415 or 400).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PhotoRefused {
+    #[error("a profile photo must be a PNG or JPEG image")]
+    NotPngOrJpeg,
+    #[error("the image cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// PNG bytes of the photo, re-encoded from what was sent. CPU work: call it off the
+/// async executor.
+pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, PhotoRefused> {
+    let format = image::guess_format(bytes).map_err(|_| PhotoRefused::NotPngOrJpeg)?;
+    if format != ImageFormat::Png && format != ImageFormat::Jpeg {
+        return Err(PhotoRefused::NotPngOrJpeg);
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(8_192);
+    limits.max_image_height = Some(8_192);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(limits);
+    let image = reader
+        .decode()
+        .map_err(|e| PhotoRefused::Unreadable(e.to_string()))?;
+    let image = if image.width() > MAX_SIDE || image.height() > MAX_SIDE {
+        image.thumbnail(MAX_SIDE, MAX_SIDE)
+    } else {
+        image
+    };
+    let mut out = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .map_err(|e| PhotoRefused::Unreadable(e.to_string()))?;
+    Ok(out)
+}
+
+fn blob_path(user: UserId) -> String {
+    format!("photos/{user}.sealed")
+}
+
+impl Accounts {
+    /// Sets the caller's photo from PNG (already normalised) bytes. Returns the seq of
+    /// `ProfilePhotoChanged`.
+    pub async fn set_photo(&self, caller: &Caller, png: Vec<u8>) -> Result<i64, CommandError> {
+        let blobs = self.blobs()?;
+        let id = caller.user;
+        let (state, version) = self.load(id).await?;
+        let SubjectKeyState::Live(key) = self
+            .inner
+            .keys
+            .subject_key(self.pool(), id.as_uuid())
+            .await?
+        else {
+            return Err(CommandError::NotFound("there is no such account".into()));
+        };
+        let stream = id.stream();
+        let sealed = key
+            .seal(stream.as_str(), "photo", &png)
+            .as_str()
+            .as_bytes()
+            .to_vec();
+        let sha256 = hex::encode(Sha256::digest(&sealed));
+        let size = sealed.len() as i64;
+        let events = change_photo(&state, sha256, size)
+            .map_err(|e: PhotoError| CommandError::NotFound(e.to_string()))?;
+        blobs
+            .put(&blob_path(id), sealed)
+            .await
+            .map_err(CommandError::internal)?;
+        let seq = self
+            .append(&stream, version, Some(id.as_uuid()), &events)
+            .await?;
+        tracing::info!(user.id = %id, "profile photo changed");
+        Ok(seq)
+    }
+
+    /// The PNG photo of `user`, for themself and administrators; `None` when there is
+    /// none, or it is not the viewer's to see, or the person was erased.
+    pub async fn photo(
+        &self,
+        viewer: &Caller,
+        user: UserId,
+    ) -> Result<Option<Vec<u8>>, CommandError> {
+        if viewer.user != user && require_admin(viewer).is_err() {
+            return Ok(None);
+        }
+        let blobs = self.blobs()?;
+        let Some(stored) = blobs
+            .get(&blob_path(user))
+            .await
+            .map_err(CommandError::internal)?
+        else {
+            return Ok(None);
+        };
+        let SubjectKeyState::Live(key) = self
+            .inner
+            .keys
+            .subject_key(self.pool(), user.as_uuid())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(stored).map_err(CommandError::internal)?;
+        let sealed = Sealed::parse(&text).map_err(CommandError::internal)?;
+        let png = key
+            .open(user.stream().as_str(), "photo", &sealed)
+            .map_err(CommandError::internal)?;
+        Ok(Some(png))
+    }
+
+    /// Removes the photo's blob (erasure): the ciphertext is unreadable already once the
+    /// key is gone; this leaves nothing behind at all.
+    pub(super) async fn delete_photo(&self, user: UserId) -> Result<(), CommandError> {
+        if let Ok(blobs) = self.blobs() {
+            blobs
+                .delete(&blob_path(user))
+                .await
+                .map_err(CommandError::internal)?;
+        }
+        Ok(())
+    }
+
+    fn blobs(&self) -> Result<&crate::blobs::BlobStore, CommandError> {
+        self.inner
+            .blobs
+            .as_ref()
+            .ok_or_else(|| CommandError::Internal("no blob store is configured".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn png_and_jpeg_are_re_encoded_as_png() {
+        let out = normalise(&png(10, 10)).unwrap();
+        assert_eq!(image::guess_format(&out).unwrap(), ImageFormat::Png);
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        assert_eq!(
+            image::guess_format(&normalise(&jpeg).unwrap()).unwrap(),
+            ImageFormat::Png
+        );
+    }
+
+    #[test]
+    fn metadata_does_not_survive() {
+        // A PNG text chunk (tEXt) with a marker, inserted before IEND.
+        let mut with_text = png(4, 4);
+        let iend = with_text.len() - 12;
+        let data = b"Comment\0SECRET-MARKER";
+        let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(b"tEXt");
+        chunk.extend_from_slice(data);
+        let crc = crc32(&chunk[4..]);
+        chunk.extend_from_slice(&crc.to_be_bytes());
+        with_text.splice(iend..iend, chunk);
+        assert!(with_text.windows(13).any(|w| w == b"SECRET-MARKER"));
+        let out = normalise(&with_text).unwrap();
+        assert!(!out.windows(13).any(|w| w == b"SECRET-MARKER"));
+    }
+
+    #[test]
+    fn html_svg_and_junk_are_refused() {
+        for bad in [
+            &b"<!DOCTYPE html><html><script>alert(1)</script></html>"[..],
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+            b"GIF89a....",
+            b"",
+        ] {
+            assert_eq!(normalise(bad), Err(PhotoRefused::NotPngOrJpeg));
+        }
+        let mut truncated = png(10, 10);
+        truncated.truncate(40);
+        assert!(matches!(
+            normalise(&truncated),
+            Err(PhotoRefused::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn large_photos_are_scaled_down() {
+        let out = normalise(&png(2000, 500)).unwrap();
+        let image = image::load_from_memory(&out).unwrap();
+        assert_eq!((image.width(), image.height()), (1024, 256));
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}

@@ -1,0 +1,162 @@
+//! The file routes beside `/graphql` (API.graphql): `PUT /api/me/photo` and
+//! `GET /api/users/{id}/photo`. Same credentials as the API; errors are
+//! `{"error":{"code","message"}}` with the contract's statuses.
+
+use crate::{
+    AppState,
+    auth::{AuthError, authenticate, token_from},
+    context::Auth,
+    error::Code,
+};
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use commands::accounts::{
+    Caller, CommandError,
+    photo::{MAX_PHOTO_BYTES, PhotoRefused, normalise},
+};
+use domain::account::UserId;
+use serde_json::json;
+use uuid::Uuid;
+
+pub fn error(status: StatusCode, code: Code, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code.as_str(), "message": message}})),
+    )
+        .into_response()
+}
+
+fn command_error(e: CommandError) -> Response {
+    let (status, code) = match &e {
+        CommandError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, Code::Unauthenticated),
+        CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
+        CommandError::BadInput(_) => (StatusCode::BAD_REQUEST, Code::BadUserInput),
+        CommandError::NotFound(_) => (StatusCode::NOT_FOUND, Code::NotFound),
+        CommandError::Conflict(_) => (StatusCode::CONFLICT, Code::Conflict),
+        CommandError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, Code::RateLimited),
+        CommandError::Internal(source) => {
+            tracing::error!(error = %source, "file route failed");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            );
+        }
+    };
+    error(status, code, &e.to_string())
+}
+
+/// The signed-in caller, or the response that refuses the request.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
+    let token = token_from(headers).map_err(|e| unauthenticated(&e.to_string()))?;
+    match authenticate(&state.services, token).await {
+        Ok(Auth::User(caller, _)) => Ok(caller),
+        Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
+        Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
+        Err(e) => {
+            tracing::error!(error = %e, "authentication failed");
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            ))
+        }
+    }
+}
+
+pub async fn put_photo(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let caller = match caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PHOTO_BYTES).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::BadUserInput,
+            "a profile photo is at most 2 MiB",
+        );
+    };
+    let png = match tokio::task::spawn_blocking(move || normalise(&bytes)).await {
+        Ok(Ok(png)) => png,
+        Ok(Err(refused @ PhotoRefused::NotPngOrJpeg)) => {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Code::BadUserInput,
+                &refused.to_string(),
+            );
+        }
+        Ok(Err(refused)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                Code::BadUserInput,
+                &refused.to_string(),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "photo decoding panicked");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            );
+        }
+    };
+    let seq = match state.services.accounts.set_photo(&caller, png).await {
+        Ok(seq) => seq,
+        Err(e) => return command_error(e),
+    };
+    if let Err(e) = state
+        .services
+        .projections
+        .wait_for(&["users"], seq, crate::context::READ_YOUR_WRITES)
+        .await
+    {
+        tracing::warn!(error = %e, "photo stored; the users view is late");
+    }
+    let url = format!("/api/users/{}/photo", caller.user);
+    (StatusCode::OK, Json(json!({"photoUrl": url, "seq": seq}))).into_response()
+}
+
+pub async fn get_photo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let caller = match caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state
+        .services
+        .accounts
+        .photo(&caller, UserId::from_uuid(id))
+        .await
+    {
+        Ok(Some(png)) => {
+            let mut response = png.into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            response
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            Code::NotFound,
+            "there is no such photo",
+        ),
+        Err(e) => command_error(e),
+    }
+}
