@@ -86,6 +86,28 @@ async fn an_erased_person_is_unreadable_everywhere_and_the_ledger_still_verifies
     .unwrap();
     assert_eq!(erasures, 1);
 
+    // Nothing readable is left anywhere in the database: every row of every table, as
+    // text, is free of the name, the address and the phone.
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM \"{table}\" t"
+        )))
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        for row in rows {
+            let row = row.to_lowercase();
+            for plain in ["pat lee", "pat@example.org", "7946 0002"] {
+                assert!(!row.contains(plain), "{plain} in {table}: {row}");
+            }
+        }
+    }
+
     // The address registers again, as a new person.
     let new = app
         .register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
