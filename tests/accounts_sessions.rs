@@ -333,13 +333,13 @@ async fn subscriptions_need_a_valid_token_and_the_app_origin() {
     // No token: no connection_ack, the socket is closed.
     let answer = connection_init(&app, None, None, json!({})).await;
     assert!(
-        answer.starts_with("closed") && answer.contains("UNAUTHENTICATED"),
+        answer.starts_with("closed 4403") && answer.contains("UNAUTHENTICATED"),
         "{answer}"
     );
     // A token that is not a session's: the same.
     let answer = connection_init(&app, None, None, json!({"token": "not-a-token"})).await;
     assert!(
-        answer.starts_with("closed") && answer.contains("UNAUTHENTICATED"),
+        answer.starts_with("closed 4403") && answer.contains("UNAUTHENTICATED"),
         "{answer}"
     );
 
@@ -372,7 +372,7 @@ async fn subscriptions_need_a_valid_token_and_the_app_origin() {
         .ok();
     let answer = connection_init(&app, None, None, json!({"token": token})).await;
     assert!(
-        answer.starts_with("closed") && answer.contains("UNAUTHENTICATED"),
+        answer.starts_with("closed 4403") && answer.contains("UNAUTHENTICATED"),
         "{answer}"
     );
 }

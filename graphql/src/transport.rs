@@ -12,6 +12,7 @@ use crate::{
 };
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message};
 use axum::{
     Json,
     body::Body,
@@ -20,6 +21,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use commands::accounts::Accounts;
+use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -160,7 +162,23 @@ pub async fn websocket(
             // The session the connection signs in with, once connection_init has run.
             let (signed_in, session) = watch::channel(None::<Uuid>);
             let accounts = services.accounts.clone();
-            let connection = GraphQLWebSocket::new(socket, schema, protocol)
+            // graphql-transport-ws says a refused connection_init closes with 4403
+            // Forbidden; async-graphql closes with 1002, so the code is set on the way out.
+            let (sink, stream) = socket.split();
+            let sink = sink.with(|message: Message| async move {
+                Ok::<_, axum::Error>(match message {
+                    Message::Close(Some(frame))
+                        if frame.code == 1002 && frame.reason.starts_with("UNAUTHENTICATED") =>
+                    {
+                        Message::Close(Some(CloseFrame {
+                            code: 4403,
+                            reason: frame.reason,
+                        }))
+                    }
+                    other => other,
+                })
+            });
+            let connection = GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload
                         .get("token")
