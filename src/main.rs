@@ -81,7 +81,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
         .map(medchain::server::origin_of)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let db = Database::open(common, Purpose::Serve, 32).await?;
+    let db = Database::open(common, Purpose::Serve, medchain::server::pool_size()).await?;
     let result = async {
         // After the database: a machine without PostgreSQL gets its one line, and no key.
         let master_key = medchain::config::master_key(common)?;

@@ -50,7 +50,7 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
     use std::str::FromStr as _;
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?.database(name);
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(32)
+        .max_connections(crate::server::pool_size())
         .connect_with(options)
         .await?;
     commands::db::MIGRATOR.run(&pool).await?;
@@ -89,9 +89,10 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     eprintln!(
-        "measuring for {} s each ({clients} clients for `me`, {} for logins)",
+        "measuring for {} s each ({clients} clients for `me`, {} for logins; {} database connections)",
         duration.as_secs(),
-        2 * cores
+        2 * cores,
+        crate::server::pool_size()
     );
     // Enough accounts that no one account's login limit or row is the bottleneck.
     let emails: Vec<String> = (0..cores * 4)
