@@ -13,7 +13,7 @@ use crate::{
     },
 };
 use async_graphql::{Context, Object, Result};
-use projections::users;
+use projections::users::{self, UserView};
 
 pub struct Query;
 
@@ -53,29 +53,13 @@ impl Query {
             .await
             .map_err(|e| e.gql())?;
         let total = all.len();
-        let mut views: Vec<_> = all
+        let views: Vec<_> = all
             .into_iter()
             .filter(|v| after.is_none_or(|a| (v.created_at, v.id) > a))
             .take(limit as usize + 1)
             .collect();
-        let has_next_page = views.len() as i64 > limit;
-        views.truncate(limit as usize);
         let sees_contact = viewer.role == domain::account::Role::Admin;
-        let edges: Vec<UserEdge> = views
-            .into_iter()
-            .map(|v| UserEdge {
-                cursor: time_id_cursor(v.created_at, v.id),
-                node: User::new(v, sees_contact),
-            })
-            .collect();
-        Ok(UserConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
-        })
+        Ok(user_page(views, limit, total as i64, sees_contact))
     }
 
     /// Administrators: every account, oldest first, by role and status.
@@ -92,29 +76,13 @@ impl Query {
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
         let (role, status) = (role.map(Into::into), status.map(Into::into));
-        let mut views = users::list(&s.pool, &s.keys, role, status, after, limit + 1)
+        let views = users::list(&s.pool, &s.keys, role, status, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
         let total = users::count(&s.pool, role, status)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = views.len() as i64 > limit;
-        views.truncate(limit as usize);
-        let edges: Vec<UserEdge> = views
-            .into_iter()
-            .map(|v| UserEdge {
-                cursor: time_id_cursor(v.created_at, v.id),
-                node: User::new(v, true),
-            })
-            .collect();
-        Ok(UserConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
-        })
+        Ok(user_page(views, limit, total, true))
     }
 
     /// Administrators: profile changes waiting for a decision, oldest first.
@@ -168,5 +136,32 @@ impl Query {
                 user_agent: s.user_agent,
             })
             .collect())
+    }
+}
+
+/// A page of users as a connection: `views` holds up to `limit + 1` rows (the extra one
+/// only says there is a next page); `total` is every match.
+fn user_page(
+    mut views: Vec<UserView>,
+    limit: i64,
+    total: i64,
+    sees_contact: bool,
+) -> UserConnection {
+    let has_next_page = views.len() as i64 > limit;
+    views.truncate(limit as usize);
+    let edges: Vec<UserEdge> = views
+        .into_iter()
+        .map(|v| UserEdge {
+            cursor: time_id_cursor(v.created_at, v.id),
+            node: User::new(v, sees_contact),
+        })
+        .collect();
+    UserConnection {
+        page_info: PageInfo {
+            has_next_page,
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: i32::try_from(total).unwrap_or(i32::MAX),
     }
 }

@@ -71,13 +71,7 @@ impl Accounts {
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
         let (state, version) = self.load(user).await?;
         let events = suspend(&state, admin.user, reason).map_err(refused)?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user.as_uuid())
-        .bind(self.inner.clock.now().to_datetime())
-        .execute(self.pool())
-        .await?;
+        self.revoke_sessions(user, None).await?;
         let seq = self
             .append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
             .await?;

@@ -38,13 +38,7 @@ impl Accounts {
                 CommandError::Forbidden(e.to_string())
             }
         })?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user.as_uuid())
-        .bind(self.inner.clock.now().to_datetime())
-        .execute(self.pool())
-        .await?;
+        self.revoke_sessions(user, None).await?;
         let seq = if events.is_empty() {
             self.inner
                 .store

@@ -3,7 +3,7 @@
 //! wrong password, so the time of an answer says nothing about which it was.
 
 use super::{Accounts, CommandError, SessionToken};
-use crate::{AppendError, keys::SubjectKeyState};
+use crate::AppendError;
 use domain::{
     Timestamp,
     account::{
@@ -71,15 +71,7 @@ impl Accounts {
                     "too many wrong passwords: sign-in is locked until {until}"
                 )));
             }
-            let key = match self
-                .inner
-                .keys
-                .subject_key(self.pool(), id.as_uuid())
-                .await?
-            {
-                SubjectKeyState::Live(key) => Some(key),
-                SubjectKeyState::Destroyed | SubjectKeyState::Missing => None,
-            };
+            let key = self.live_key(id).await?;
             let (Some(account), Some(key)) = (user.account(), key) else {
                 // Reserved but not yet registered, or erased: unknown, at the same cost.
                 self.inner.hasher.verify(password.expose(), None).await;

@@ -29,7 +29,10 @@ pub use sessions::{Caller, SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
-    Clock, EventStore, ExpectedVersion, NewEvent, blobs::BlobStore, keys::KeyRing, mail::Mailer,
+    Clock, EventStore, ExpectedVersion, NewEvent,
+    blobs::BlobStore,
+    keys::{KeyRing, SubjectKey, SubjectKeyState},
+    mail::Mailer,
     password_hasher::PasswordHasher,
 };
 use domain::{
@@ -124,6 +127,38 @@ impl Accounts {
             user.apply(&parsed);
         }
         Ok((user, recorded.last().map_or(0, |e| e.version)))
+    }
+
+    /// The person's subject key, or `None` once erased (or never made).
+    async fn live_key(&self, id: UserId) -> Result<Option<SubjectKey>, CommandError> {
+        match self
+            .inner
+            .keys
+            .subject_key(self.pool(), id.as_uuid())
+            .await?
+        {
+            SubjectKeyState::Live(key) => Ok(Some(key)),
+            SubjectKeyState::Destroyed | SubjectKeyState::Missing => Ok(None),
+        }
+    }
+
+    /// Ends every open session of `user` but `except`, in the sessions table. Called
+    /// before the ledger records why, so a failure in between leaves them closed.
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        except: Option<Uuid>,
+    ) -> Result<(), CommandError> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $3 \
+             WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND revoked_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(except)
+        .bind(self.inner.clock.now().to_datetime())
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Appends what a decision produced; returns the seq of the last event.

@@ -5,7 +5,6 @@
 //! password policy and ends every session.
 
 use super::{Accounts, CommandError, SessionToken};
-use crate::keys::SubjectKeyState;
 use domain::account::{
     Email, Password, PersonName, PolicySubject, UserId,
     user::{request_password_reset, reset_password},
@@ -84,12 +83,7 @@ impl Accounts {
         let id = UserId::from_uuid(user.ok_or_else(invalid)?);
         let (state, version) = self.load(id).await?;
         let account = state.account().ok_or_else(invalid)?;
-        let SubjectKeyState::Live(key) = self
-            .inner
-            .keys
-            .subject_key(self.pool(), id.as_uuid())
-            .await?
-        else {
+        let Some(key) = self.live_key(id).await? else {
             return Err(invalid());
         };
         let stream = id.stream();
@@ -123,13 +117,7 @@ impl Accounts {
         if consumed.rows_affected() != 1 {
             return Err(invalid());
         }
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id.as_uuid())
-        .bind(now.to_datetime())
-        .execute(self.pool())
-        .await?;
+        self.revoke_sessions(id, None).await?;
         let seq = self
             .append(&stream, version, Some(id.as_uuid()), &events)
             .await?;

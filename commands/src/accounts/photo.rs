@@ -4,7 +4,6 @@
 //! sealed under the person's subject key, so erasure makes them unreadable too.
 
 use super::{Accounts, Caller, CommandError, require_admin};
-use crate::keys::SubjectKeyState;
 use domain::{
     Sealed,
     account::{
@@ -68,12 +67,7 @@ impl Accounts {
         let blobs = self.blobs()?;
         let id = caller.user;
         let (state, version) = self.load(id).await?;
-        let SubjectKeyState::Live(key) = self
-            .inner
-            .keys
-            .subject_key(self.pool(), id.as_uuid())
-            .await?
-        else {
+        let Some(key) = self.live_key(id).await? else {
             return Err(CommandError::NotFound("there is no such account".into()));
         };
         let stream = id.stream();
@@ -115,12 +109,7 @@ impl Accounts {
         else {
             return Ok(None);
         };
-        let SubjectKeyState::Live(key) = self
-            .inner
-            .keys
-            .subject_key(self.pool(), user.as_uuid())
-            .await?
-        else {
+        let Some(key) = self.live_key(user).await? else {
             return Ok(None);
         };
         let text = String::from_utf8(stored).map_err(CommandError::internal)?;

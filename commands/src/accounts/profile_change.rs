@@ -2,7 +2,6 @@
 //! administrator decides.
 
 use super::{Accounts, Caller, CommandError, require_admin};
-use crate::keys::SubjectKeyState;
 use domain::account::{
     PersonName, Phone, Reason, UserId,
     user::{
@@ -49,12 +48,7 @@ impl Accounts {
             .map_err(CommandError::bad_input)?;
         let id = caller.user;
         let (state, version) = self.load(id).await?;
-        let SubjectKeyState::Live(key) = self
-            .inner
-            .keys
-            .subject_key(self.pool(), id.as_uuid())
-            .await?
-        else {
+        let Some(key) = self.live_key(id).await? else {
             return Err(CommandError::NotFound("there is no such account".into()));
         };
         let stream = id.stream();

@@ -4,7 +4,6 @@
 //! ledger: if the append then fails, the session is closed all the same (fail closed).
 
 use super::{Accounts, CommandError, SessionToken};
-use crate::keys::SubjectKeyState;
 use chrono::{DateTime, Utc};
 use domain::{
     Timestamp,
@@ -249,12 +248,7 @@ impl Accounts {
         let account = user
             .account()
             .ok_or_else(|| CommandError::NotFound("no such account".into()))?;
-        let SubjectKeyState::Live(key) = self
-            .inner
-            .keys
-            .subject_key(self.pool(), id.as_uuid())
-            .await?
-        else {
+        let Some(key) = self.live_key(id).await? else {
             return Err(CommandError::NotFound("no such account".into()));
         };
         let s = stream.as_str();
@@ -298,14 +292,7 @@ impl Accounts {
             ChangePasswordError::WrongCurrentPassword => CommandError::BadInput(e.to_string()),
             other => CommandError::NotFound(other.to_string()),
         })?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
-        )
-        .bind(id.as_uuid())
-        .bind(caller.session)
-        .bind(self.inner.clock.now().to_datetime())
-        .execute(self.pool())
-        .await?;
+        self.revoke_sessions(id, Some(caller.session)).await?;
         let seq = self
             .append(&stream, version, Some(id.as_uuid()), &decided)
             .await?;
