@@ -1,6 +1,7 @@
 //! MedChain's pure core: the types and rules every other crate builds on.
 //!
-//! This crate owns the ledger format of DESIGN.md §3 (the entry, its RFC 8785 canonical
+//! This crate owns the medical-record rules (`record`: the aggregate and the access
+//! rules of DESIGN.md §6), the accounts (`account`), the ledger format of DESIGN.md §3 (the entry, its RFC 8785 canonical
 //! bytes, the SHA-256 chain, checkpoints and their signatures, chain verification as a
 //! fold over rows) and the value types made at the edge (`Timestamp`, `StreamName`,
 //! `EventType`).
@@ -13,6 +14,7 @@
 pub mod account;
 pub mod event_type;
 pub mod ledger;
+pub mod record;
 pub mod sealed;
 pub mod stream_name;
 pub mod timestamp;

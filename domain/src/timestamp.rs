@@ -44,6 +44,41 @@ impl Timestamp {
     }
 }
 
+/// `Timestamp` in a payload as its ledger text (`2026-11-24T10:15:30.123456Z`), never a
+/// number: `#[serde(with = "crate::timestamp::text")]`.
+pub mod text {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(at)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
+/// `Option<Timestamp>` as ledger text or null.
+pub mod optional_text {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(at: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.collect_str(at),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        let raw = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        raw.map(|r| Timestamp::parse(&r).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
 /// `2026-11-24T10:15:30.123456Z`: always six fractional digits and `Z` (DESIGN.md §3).
 /// Written digit by digit: every ledger entry formats one, so it is on the append path.
 impl fmt::Display for Timestamp {

@@ -47,7 +47,7 @@ pub struct UserRegistered {
 #[serde(rename_all = "camelCase")]
 pub struct LoginSucceeded {
     pub session: Uuid,
-    #[serde(with = "timestamp_text")]
+    #[serde(with = "crate::timestamp::text")]
     pub expires_at: Timestamp,
 }
 
@@ -57,7 +57,7 @@ pub struct LoginSucceeded {
 #[serde(rename_all = "camelCase")]
 pub struct LoginFailed {
     pub reason: LoginFailure,
-    #[serde(with = "timestamp_text")]
+    #[serde(with = "crate::timestamp::text")]
     pub at: Timestamp,
 }
 
@@ -308,21 +308,6 @@ into_user_event!(
     PasswordReset,
     ProfilePhotoChanged
 );
-
-/// `Timestamp` as its ledger text (`2026-11-24T10:15:30.123456Z`), never a number.
-mod timestamp_text {
-    use crate::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-    pub fn serialize<S: Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(at)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse(&raw).map_err(D::Error::custom)
-    }
-}
 
 #[cfg(test)]
 mod tests {

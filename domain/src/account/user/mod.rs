@@ -15,7 +15,7 @@ pub mod sessions;
 pub mod state;
 
 #[cfg(test)]
-mod given;
+pub(crate) mod given;
 
 pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};

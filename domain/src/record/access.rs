@@ -1,0 +1,234 @@
+//! The access rules (DESIGN.md §6), in one place. Every path asks them: the content
+//! route, the GraphQL fields, sharing and erasure, on facts from the record's stream or
+//! from the records view alike.
+//!
+//! - The owner (a patient) sees and reads everything of their record, and alone sees its
+//!   shares and access log.
+//! - A doctor sees and reads a record while they hold a live share of it; once it is
+//!   revoked or expired, reading is refused (FORBIDDEN) and the record is out of sight.
+//! - An administrator may know a record exists (ids, sizes, status) but never reads
+//!   medical content: titles, descriptions, file names and the file are refused.
+//! - Anybody else learns nothing, not even that the record exists.
+
+use super::state::{Share, ShareEnd};
+use super::{DenialReason, ShareId};
+use crate::Timestamp;
+use crate::account::{Role, UserId};
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub id: UserId,
+    pub role: Role,
+}
+
+/// What the rules need to know of a record.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFacts<'a> {
+    pub owner: UserId,
+    pub erased: bool,
+    /// Every share of the record, or at least every share of the viewer's.
+    pub shares: &'a [Share],
+}
+
+/// The viewer's standing towards one record at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Owner,
+    /// A doctor with this live share.
+    Shared(ShareId),
+    /// An administrator: may know it exists, never read it.
+    Oversight,
+    /// A doctor whose share ended.
+    Lapsed(ShareEnd),
+    /// Nothing to do with it.
+    Stranger,
+}
+
+/// Why a read of content is refused, and how to say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// Not the viewer's to see: answered as if it did not exist.
+    #[error("there is no such record")]
+    NotFound,
+    #[error("administrators never read medical content")]
+    Admin,
+    #[error("the share of this record was revoked")]
+    Revoked,
+    #[error("the share of this record has expired")]
+    Expired,
+    /// The viewer had access, but the record was erased.
+    #[error("the record was erased")]
+    Erased,
+}
+
+impl Denial {
+    /// How the owner's access log names it.
+    pub fn reason(self) -> DenialReason {
+        match self {
+            Denial::NotFound => DenialReason::NoShare,
+            Denial::Admin => DenialReason::Admin,
+            Denial::Revoked => DenialReason::ShareRevoked,
+            Denial::Expired => DenialReason::ShareExpired,
+            Denial::Erased => DenialReason::Erased,
+        }
+    }
+}
+
+/// The viewer's standing at `now`.
+pub fn access(viewer: Viewer, record: RecordFacts<'_>, now: Timestamp) -> Access {
+    if viewer.id == record.owner {
+        return Access::Owner;
+    }
+    if viewer.role == Role::Admin {
+        return Access::Oversight;
+    }
+    if viewer.role != Role::Doctor {
+        return Access::Stranger;
+    }
+    let mine = || record.shares.iter().filter(|s| s.doctor == viewer.id);
+    if let Some(live) = mine().find(|s| s.is_live(now)) {
+        return Access::Shared(live.id);
+    }
+    // The latest grant decides how it ended.
+    match mine().next_back().and_then(|s| s.lapse(now)) {
+        Some(end) => Access::Lapsed(end),
+        None => Access::Stranger,
+    }
+}
+
+impl Access {
+    /// May read the file: `Ok(share)` names the grant (none for the owner).
+    pub fn read_content(self, erased: bool) -> Result<Option<ShareId>, Denial> {
+        let granted = match self {
+            Access::Owner => Ok(None),
+            Access::Shared(share) => Ok(Some(share)),
+            Access::Oversight => Err(Denial::Admin),
+            Access::Lapsed(ShareEnd::Revoked) => Err(Denial::Revoked),
+            Access::Lapsed(ShareEnd::Expired) => Err(Denial::Expired),
+            Access::Stranger => return Err(Denial::NotFound),
+        };
+        if erased { Err(Denial::Erased) } else { granted }
+    }
+
+    /// May know the record exists (its id, size, status).
+    pub fn sees_record(self) -> bool {
+        matches!(self, Access::Owner | Access::Shared(_) | Access::Oversight)
+    }
+
+    /// May see its title, description and file name.
+    pub fn sees_medical_content(self) -> bool {
+        matches!(self, Access::Owner | Access::Shared(_))
+    }
+
+    /// May see its shares and access log, share it and revoke shares.
+    pub fn is_owner(self) -> bool {
+        self == Access::Owner
+    }
+}
+
+/// Only patients keep records: asked before an upload streams a byte.
+pub fn may_upload(viewer: Viewer) -> bool {
+    viewer.role == Role::Patient
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::{ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, PATIENT, at};
+    use super::*;
+    use uuid::Uuid;
+
+    fn viewer(id: UserId, role: Role) -> Viewer {
+        Viewer { id, role }
+    }
+
+    fn share(n: u128, expires: Option<i64>, ended: Option<ShareEnd>) -> Share {
+        Share {
+            id: ShareId::from_uuid(Uuid::from_u128(n)),
+            doctor: DOCTOR,
+            expires_at: expires.map(at),
+            ended,
+        }
+    }
+
+    fn facts(shares: &[Share]) -> RecordFacts<'_> {
+        RecordFacts {
+            owner: PATIENT,
+            erased: false,
+            shares,
+        }
+    }
+
+    #[test]
+    fn the_owner_reads_and_sees_everything() {
+        let a = access(viewer(PATIENT, Role::Patient), facts(&[]), at(0));
+        assert_eq!(a, Access::Owner);
+        assert_eq!(a.read_content(false), Ok(None));
+        assert!(a.sees_medical_content() && a.is_owner());
+    }
+
+    #[test]
+    fn a_doctor_reads_while_the_share_is_live_and_not_from_its_expiry_on() {
+        let shares = [share(1, Some(60), None)];
+        let doctor = viewer(DOCTOR, Role::Doctor);
+        let live = access(doctor, facts(&shares), at(59));
+        assert_eq!(live.read_content(false), Ok(Some(shares[0].id)));
+        assert!(live.sees_medical_content() && !live.is_owner());
+        let expired = access(doctor, facts(&shares), at(60));
+        assert_eq!(expired.read_content(false), Err(Denial::Expired));
+        assert!(!expired.sees_record());
+    }
+
+    #[test]
+    fn a_revoked_share_is_refused_and_a_new_grant_reads_again() {
+        let doctor = viewer(DOCTOR, Role::Doctor);
+        let revoked = [share(1, None, Some(ShareEnd::Revoked))];
+        assert_eq!(
+            access(doctor, facts(&revoked), at(0)).read_content(false),
+            Err(Denial::Revoked)
+        );
+        let again = [revoked[0], share(2, None, None)];
+        assert_eq!(
+            access(doctor, facts(&again), at(0)).read_content(false),
+            Ok(Some(again[1].id))
+        );
+    }
+
+    #[test]
+    fn admins_see_that_it_exists_but_never_read_it() {
+        let shares = [share(1, None, None)];
+        let a = access(viewer(ADMIN, Role::Admin), facts(&shares), at(0));
+        assert_eq!(a, Access::Oversight);
+        assert_eq!(a.read_content(false), Err(Denial::Admin));
+        assert!(a.sees_record() && !a.sees_medical_content());
+    }
+
+    #[test]
+    fn strangers_learn_nothing() {
+        let shares = [share(1, None, None)];
+        for stranger in [
+            viewer(OTHER_PATIENT, Role::Patient),
+            viewer(OTHER_DOCTOR, Role::Doctor),
+        ] {
+            let a = access(stranger, facts(&shares), at(0));
+            assert_eq!(a, Access::Stranger);
+            assert_eq!(a.read_content(false), Err(Denial::NotFound));
+            assert!(!a.sees_record());
+        }
+    }
+
+    #[test]
+    fn an_erased_record_is_gone_for_those_who_had_it_and_unknown_to_others() {
+        let owner = access(viewer(PATIENT, Role::Patient), facts(&[]), at(0));
+        assert_eq!(owner.read_content(true), Err(Denial::Erased));
+        let stranger = access(viewer(OTHER_PATIENT, Role::Patient), facts(&[]), at(0));
+        assert_eq!(stranger.read_content(true), Err(Denial::NotFound));
+    }
+
+    #[test]
+    fn only_patients_upload() {
+        assert!(may_upload(viewer(PATIENT, Role::Patient)));
+        assert!(!may_upload(viewer(DOCTOR, Role::Doctor)));
+        assert!(!may_upload(viewer(ADMIN, Role::Admin)));
+    }
+}

@@ -1,0 +1,86 @@
+//! Erasing a record (crypto-shredding): by its owner, or by an administrator (who may
+//! erase without reading). The command layer then destroys the data key and deletes the
+//! blob; erasing an erased record decides nothing, so a crash part-way is finished by
+//! asking again.
+
+use super::access::{Access, RecordFacts, Viewer, access};
+use super::events::{RecordErased, RecordEvent};
+use super::state::Record;
+use crate::Timestamp;
+use crate::account::Reason;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum EraseRecordError {
+    #[error("there is no such record")]
+    NotFound,
+    #[error("only the record's owner or an administrator may erase it")]
+    NotAllowed,
+}
+
+pub fn erase_record(
+    state: &Record,
+    by: Viewer,
+    reason: Reason,
+    now: Timestamp,
+) -> Result<Vec<RecordEvent>, EraseRecordError> {
+    let owner = state.owner().ok_or(EraseRecordError::NotFound)?;
+    let standing = access(
+        by,
+        RecordFacts {
+            owner,
+            erased: state.is_erased(),
+            shares: state.shares(),
+        },
+        now,
+    );
+    match standing {
+        Access::Owner | Access::Oversight => {}
+        Access::Shared(_) => return Err(EraseRecordError::NotAllowed),
+        Access::Lapsed(_) | Access::Stranger => return Err(EraseRecordError::NotFound),
+    }
+    if state.is_erased() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![RecordErased { reason }.into()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::*;
+    use super::*;
+
+    fn why() -> Reason {
+        Reason::parse("uploaded by mistake").unwrap()
+    }
+
+    #[test]
+    fn the_owner_or_an_admin_erases_once() {
+        for by in [as_patient(PATIENT), as_admin(ADMIN)] {
+            given([uploaded()])
+                .when(|s| erase_record(s, by, why(), at(0)))
+                .then([erased()]);
+        }
+        given([uploaded(), erased()])
+            .when(|s| erase_record(s, as_patient(PATIENT), why(), at(0)))
+            .then([]);
+    }
+
+    #[test]
+    fn doctors_and_strangers_cannot() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, None)];
+        given(history.clone())
+            .when(|s| erase_record(s, as_doctor(DOCTOR), why(), at(0)))
+            .refused(EraseRecordError::NotAllowed);
+        given(history)
+            .when(|s| erase_record(s, as_patient(OTHER_PATIENT), why(), at(0)))
+            .refused(EraseRecordError::NotFound);
+    }
+
+    #[test]
+    fn erasing_ends_every_share() {
+        let after = given([uploaded(), shared(SHARE, DOCTOR, None)])
+            .when(|s| erase_record(s, as_patient(PATIENT), why(), at(0)))
+            .then([erased()]);
+        assert!(after.shares().iter().all(|s| !s.is_live(at(0))));
+    }
+}

@@ -1,0 +1,283 @@
+//! What happens to a record, as the ledger records it: the `record` stream's event types
+//! and their payloads. Shaped like the user events (lower camelCase, times as text, the
+//! type name beside the payload). Title, description and file name are `Sealed` under
+//! the record's data key; ids, sizes, hashes and the media type are not (DESIGN.md §4).
+//! Who acted is the ledger entry's `actor`; when is its `at`.
+
+use super::{ReadAction, ShareId};
+use crate::account::{Reason, UserId};
+use crate::{Sealed, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A patient stored a file. `sha256` and `stored_size` are the ciphertext's, as kept in
+/// the blob store, so the ledger commits to the content; `size` is the plaintext's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordUploaded {
+    pub owner: UserId,
+    pub sha256: String,
+    pub size: i64,
+    pub stored_size: i64,
+    pub content_type: String,
+    pub title: Sealed,
+    pub description: Option<Sealed>,
+    pub file_name: Sealed,
+}
+
+/// The owner let a doctor read the record, until `expires_at` (or until revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordShared {
+    pub share: ShareId,
+    pub doctor: UserId,
+    #[serde(with = "crate::timestamp::optional_text")]
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareRevoked {
+    pub share: ShareId,
+}
+
+/// A share's time passed. Reads were refused from that moment already; this records it
+/// once, for the access log and for replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareExpired {
+    pub share: ShareId,
+}
+
+/// Content was read: committed before the first byte is sent. `share`: the grant it was
+/// read under (none for the owner).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordAccessed {
+    pub action: ReadAction,
+    pub share: Option<ShareId>,
+}
+
+/// Why a read of content was refused, as the owner's access log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DenialReason {
+    /// Administrators never read medical content.
+    Admin,
+    /// The reader never had a share of this record.
+    NoShare,
+    ShareRevoked,
+    ShareExpired,
+    Erased,
+}
+
+impl DenialReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialReason::Admin => "ADMIN",
+            DenialReason::NoShare => "NO_SHARE",
+            DenialReason::ShareRevoked => "SHARE_REVOKED",
+            DenialReason::ShareExpired => "SHARE_EXPIRED",
+            DenialReason::Erased => "ERASED",
+        }
+    }
+}
+
+/// A refused attempt to read content: recorded too, so the owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordAccessDenied {
+    pub action: ReadAction,
+    pub reason: DenialReason,
+}
+
+/// The record was erased (crypto-shredding): its data key is destroyed and its blob
+/// deleted; the actor is the owner or an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordErased {
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordEvent {
+    RecordUploaded(RecordUploaded),
+    RecordShared(RecordShared),
+    ShareRevoked(ShareRevoked),
+    ShareExpired(ShareExpired),
+    RecordAccessed(RecordAccessed),
+    RecordAccessDenied(RecordAccessDenied),
+    RecordErased(RecordErased),
+}
+
+pub use crate::account::user::events::UnknownEvent;
+
+impl RecordEvent {
+    /// Every type a `record` stream may hold.
+    pub const TYPES: [&'static str; 7] = [
+        "RecordUploaded",
+        "RecordShared",
+        "ShareRevoked",
+        "ShareExpired",
+        "RecordAccessed",
+        "RecordAccessDenied",
+        "RecordErased",
+    ];
+
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            RecordEvent::RecordUploaded(_) => "RecordUploaded",
+            RecordEvent::RecordShared(_) => "RecordShared",
+            RecordEvent::ShareRevoked(_) => "ShareRevoked",
+            RecordEvent::ShareExpired(_) => "ShareExpired",
+            RecordEvent::RecordAccessed(_) => "RecordAccessed",
+            RecordEvent::RecordAccessDenied(_) => "RecordAccessDenied",
+            RecordEvent::RecordErased(_) => "RecordErased",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        let value = match self {
+            RecordEvent::RecordUploaded(e) => serde_json::to_value(e),
+            RecordEvent::RecordShared(e) => serde_json::to_value(e),
+            RecordEvent::ShareRevoked(e) => serde_json::to_value(e),
+            RecordEvent::ShareExpired(e) => serde_json::to_value(e),
+            RecordEvent::RecordAccessed(e) => serde_json::to_value(e),
+            RecordEvent::RecordAccessDenied(e) => serde_json::to_value(e),
+            RecordEvent::RecordErased(e) => serde_json::to_value(e),
+        };
+        value.expect("strings, UUIDs and options always serialize")
+    }
+
+    pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
+        fn read<T: serde::de::DeserializeOwned>(
+            event_type: &'static str,
+            payload: &Value,
+        ) -> Result<T, UnknownEvent> {
+            T::deserialize(payload).map_err(|e| UnknownEvent::Payload {
+                event_type,
+                reason: e.to_string(),
+            })
+        }
+        Ok(match event_type {
+            "RecordUploaded" => RecordEvent::RecordUploaded(read("RecordUploaded", payload)?),
+            "RecordShared" => RecordEvent::RecordShared(read("RecordShared", payload)?),
+            "ShareRevoked" => RecordEvent::ShareRevoked(read("ShareRevoked", payload)?),
+            "ShareExpired" => RecordEvent::ShareExpired(read("ShareExpired", payload)?),
+            "RecordAccessed" => RecordEvent::RecordAccessed(read("RecordAccessed", payload)?),
+            "RecordAccessDenied" => {
+                RecordEvent::RecordAccessDenied(read("RecordAccessDenied", payload)?)
+            }
+            "RecordErased" => RecordEvent::RecordErased(read("RecordErased", payload)?),
+            other => return Err(UnknownEvent::Type(other.to_owned())),
+        })
+    }
+}
+
+macro_rules! into_record_event {
+    ($($name:ident),*) => {
+        $(impl From<$name> for RecordEvent {
+            fn from(e: $name) -> Self {
+                RecordEvent::$name(e)
+            }
+        })*
+    };
+}
+
+into_record_event!(
+    RecordUploaded,
+    RecordShared,
+    ShareRevoked,
+    ShareExpired,
+    RecordAccessed,
+    RecordAccessDenied,
+    RecordErased
+);
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::{DOCTOR, PATIENT, at, sealed};
+    use super::*;
+    use crate::ledger::CanonicalPayload;
+    use uuid::Uuid;
+
+    fn one_of_each() -> Vec<RecordEvent> {
+        let share = ShareId::from_uuid(Uuid::from_u128(3));
+        vec![
+            RecordUploaded {
+                owner: PATIENT,
+                sha256: "ab".repeat(32),
+                size: 10,
+                stored_size: 58,
+                content_type: "application/pdf".into(),
+                title: sealed("title"),
+                description: None,
+                file_name: sealed("file"),
+            }
+            .into(),
+            RecordShared {
+                share,
+                doctor: DOCTOR,
+                expires_at: Some(at(60)),
+            }
+            .into(),
+            ShareRevoked { share }.into(),
+            ShareExpired { share }.into(),
+            RecordAccessed {
+                action: ReadAction::Downloaded,
+                share: Some(share),
+            }
+            .into(),
+            RecordAccessDenied {
+                action: ReadAction::Viewed,
+                reason: DenialReason::ShareExpired,
+            }
+            .into(),
+            RecordErased {
+                reason: Reason::parse("uploaded by mistake").unwrap(),
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn every_event_round_trips_through_its_stored_form() {
+        let all = one_of_each();
+        assert_eq!(all.len(), RecordEvent::TYPES.len());
+        for (event, name) in all.iter().zip(RecordEvent::TYPES) {
+            assert_eq!(event.event_type(), name);
+            let back = RecordEvent::from_stored(name, &event.payload()).unwrap();
+            assert_eq!(&back, event);
+            CanonicalPayload::from_value(&event.payload()).expect("I-JSON");
+        }
+    }
+
+    #[test]
+    fn payloads_have_the_documented_shape() {
+        let all = one_of_each();
+        assert_eq!(
+            all[1].payload(),
+            serde_json::json!({
+                "share": "00000000-0000-0000-0000-000000000003",
+                "doctor": DOCTOR.to_string(),
+                "expiresAt": at(60).to_string(),
+            })
+        );
+        assert_eq!(
+            all[5].payload(),
+            serde_json::json!({"action": "VIEWED", "reason": "SHARE_EXPIRED"})
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_shapes_are_refused() {
+        assert!(matches!(
+            RecordEvent::from_stored("RecordSold", &serde_json::json!({})),
+            Err(UnknownEvent::Type(_))
+        ));
+        assert!(matches!(
+            RecordEvent::from_stored("ShareRevoked", &serde_json::json!({"share": 1})),
+            Err(UnknownEvent::Payload { .. })
+        ));
+    }
+}

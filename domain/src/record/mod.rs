@@ -1,0 +1,41 @@
+//! Medical records: the `record` aggregate (one stream per uploaded file), the values
+//! made at the edge (title, description, file name, content kind), and the access rules
+//! of DESIGN.md §6, which every path asks.
+//!
+//! - `access`: who may see, read, share and erase; the only place that says so.
+//! - `events`, `state`: what the ledger records and the fold over it.
+//! - `upload`, `share`, `read`, `erase`: the decisions.
+
+pub mod access;
+pub mod content_kind;
+pub mod description;
+pub mod erase;
+pub mod events;
+pub mod file_name;
+pub mod read;
+pub mod record_id;
+pub mod share;
+pub mod share_id;
+pub mod state;
+pub mod title;
+pub mod upload;
+
+#[cfg(test)]
+mod given;
+
+pub use access::{Access, Denial, RecordFacts, Viewer, access, may_upload};
+pub use content_kind::{ContentKind, SNIFF_BYTES, UnknownKind, sniff};
+pub use description::{Description, InvalidDescription};
+pub use erase::{EraseRecordError, erase_record};
+pub use events::{
+    DenialReason, RecordAccessDenied, RecordAccessed, RecordErased, RecordEvent, RecordShared,
+    RecordUploaded, ShareExpired, ShareRevoked,
+};
+pub use file_name::{FileName, InvalidFileName};
+pub use read::{ReadAction, ReadDecision, read_content};
+pub use record_id::{RECORD_CATEGORY, RecordId};
+pub use share::{ShareError, ShareRecord, expire, revoke, share};
+pub use share_id::ShareId;
+pub use state::{Record, Share, ShareEnd};
+pub use title::{InvalidTitle, Title};
+pub use upload::{UploadError, upload};

@@ -1,0 +1,139 @@
+//! Reading a record's content: the decision the content route asks before it sends a
+//! byte. Granted or refused, the attempt is recorded (DESIGN.md §6: fail closed): the
+//! command layer appends these events first and streams only once they are committed.
+
+use super::ShareId;
+use super::access::{Denial, RecordFacts, Viewer, access};
+use super::events::{RecordAccessDenied, RecordAccessed, RecordEvent};
+use super::state::Record;
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How content leaves: inline in the browser (VIEWED) or as a download (DOWNLOADED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReadAction {
+    Viewed,
+    Downloaded,
+}
+
+impl ReadAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadAction::Viewed => "VIEWED",
+            ReadAction::Downloaded => "DOWNLOADED",
+        }
+    }
+}
+
+/// What to record, and whether to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadDecision {
+    pub events: Vec<RecordEvent>,
+    /// `Ok(share)`: send, under that grant (none for the owner).
+    pub outcome: Result<Option<ShareId>, Denial>,
+}
+
+pub fn read_content(
+    state: &Record,
+    by: Viewer,
+    action: ReadAction,
+    now: Timestamp,
+) -> ReadDecision {
+    let Some(owner) = state.owner() else {
+        // No stream to record it on, and nothing to protect.
+        return ReadDecision {
+            events: Vec::new(),
+            outcome: Err(Denial::NotFound),
+        };
+    };
+    let facts = RecordFacts {
+        owner,
+        erased: state.is_erased(),
+        shares: state.shares(),
+    };
+    let outcome = access(by, facts, now).read_content(state.is_erased());
+    let event = match outcome {
+        Ok(share) => RecordAccessed { action, share }.into(),
+        Err(denial) => RecordAccessDenied {
+            action,
+            reason: denial.reason(),
+        }
+        .into(),
+    };
+    ReadDecision {
+        events: vec![event],
+        outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::events::DenialReason;
+    use super::super::given::*;
+    use super::*;
+
+    fn read(history: &[RecordEvent], by: Viewer, now: i64) -> ReadDecision {
+        let mut state = Record::new(RECORD);
+        for e in history {
+            state.apply(e);
+        }
+        read_content(&state, by, ReadAction::Downloaded, at(now))
+    }
+
+    fn denied(reason: DenialReason) -> Vec<RecordEvent> {
+        vec![
+            RecordAccessDenied {
+                action: ReadAction::Downloaded,
+                reason,
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn the_owners_read_is_recorded_before_it_is_sent() {
+        let d = read(&[uploaded()], as_patient(PATIENT), 0);
+        assert_eq!(d.outcome, Ok(None));
+        assert_eq!(
+            d.events,
+            vec![RecordEvent::from(RecordAccessed {
+                action: ReadAction::Downloaded,
+                share: None
+            })]
+        );
+    }
+
+    #[test]
+    fn a_doctors_read_names_the_share_it_was_made_under() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, Some(60))];
+        let d = read(&history, as_doctor(DOCTOR), 10);
+        assert_eq!(d.outcome, Ok(Some(SHARE)));
+    }
+
+    #[test]
+    fn refusals_are_recorded_with_their_reason() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, Some(60))];
+        let expired = read(&history, as_doctor(DOCTOR), 60);
+        assert_eq!(expired.outcome, Err(Denial::Expired));
+        assert_eq!(expired.events, denied(DenialReason::ShareExpired));
+
+        let admin = read(&history, as_admin(ADMIN), 0);
+        assert_eq!(admin.outcome, Err(Denial::Admin));
+        assert_eq!(admin.events, denied(DenialReason::Admin));
+
+        let stranger = read(&history, as_doctor(OTHER_DOCTOR), 0);
+        assert_eq!(stranger.outcome, Err(Denial::NotFound));
+        assert_eq!(stranger.events, denied(DenialReason::NoShare));
+
+        let gone = read(&[uploaded(), erased()], as_patient(PATIENT), 0);
+        assert_eq!(gone.outcome, Err(Denial::Erased));
+    }
+
+    #[test]
+    fn a_record_that_does_not_exist_records_nothing() {
+        let d = read(&[], as_patient(PATIENT), 0);
+        assert_eq!(d.outcome, Err(Denial::NotFound));
+        assert!(d.events.is_empty());
+    }
+}

@@ -1,0 +1,231 @@
+//! Sharing a record with a doctor, revoking a share, and recording that a share's time
+//! passed. Only the owner shares and revokes; the doctor must be an ACTIVE doctor (a fact
+//! the command layer reads from the users view) and an expiry must lie in the future. One
+//! live share per doctor and record: a second is a conflict, not a silent duplicate.
+
+use super::ShareId;
+use super::access::{Access, RecordFacts, Viewer, access};
+use super::events::{RecordEvent, RecordShared, ShareExpired, ShareRevoked};
+use super::state::Record;
+use crate::Timestamp;
+use crate::account::UserId;
+
+pub struct ShareRecord {
+    pub by: Viewer,
+    pub share: ShareId,
+    pub doctor: UserId,
+    /// The users view says `doctor` is a doctor whose account is ACTIVE.
+    pub doctor_is_active: bool,
+    pub expires_at: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ShareError {
+    #[error("there is no such record")]
+    NotFound,
+    #[error("only the record's owner may share it or revoke its shares")]
+    NotOwner,
+    #[error("the record was erased")]
+    Erased,
+    #[error("records are shared with active doctors only")]
+    NotAnActiveDoctor,
+    #[error("the expiry must be in the future")]
+    ExpiryPassed,
+    #[error("the record is already shared with this doctor")]
+    AlreadyShared,
+    #[error("there is no such share")]
+    NoSuchShare,
+}
+
+/// The viewer's standing, refused unless they own the record.
+fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareError> {
+    let owner = state.owner().ok_or(ShareError::NotFound)?;
+    let standing = access(
+        by,
+        RecordFacts {
+            owner,
+            erased: state.is_erased(),
+            shares: state.shares(),
+        },
+        now,
+    );
+    match standing {
+        Access::Owner if state.is_erased() => Err(ShareError::Erased),
+        Access::Owner => Ok(()),
+        Access::Shared(_) | Access::Oversight => Err(ShareError::NotOwner),
+        Access::Lapsed(_) | Access::Stranger => Err(ShareError::NotFound),
+    }
+}
+
+pub fn share(state: &Record, cmd: ShareRecord) -> Result<Vec<RecordEvent>, ShareError> {
+    owner_only(state, cmd.by, cmd.now)?;
+    if !cmd.doctor_is_active || cmd.doctor == cmd.by.id {
+        return Err(ShareError::NotAnActiveDoctor);
+    }
+    if cmd.expires_at.is_some_and(|at| at <= cmd.now) {
+        return Err(ShareError::ExpiryPassed);
+    }
+    if state
+        .shares()
+        .iter()
+        .any(|s| s.doctor == cmd.doctor && s.is_live(cmd.now))
+    {
+        return Err(ShareError::AlreadyShared);
+    }
+    Ok(vec![
+        RecordShared {
+            share: cmd.share,
+            doctor: cmd.doctor,
+            expires_at: cmd.expires_at,
+        }
+        .into(),
+    ])
+}
+
+/// Revoking a share that already ended decides nothing: the doctor cannot read either way.
+pub fn revoke(
+    state: &Record,
+    by: Viewer,
+    share: ShareId,
+    now: Timestamp,
+) -> Result<Vec<RecordEvent>, ShareError> {
+    owner_only(state, by, now)?;
+    let found = state.share(share).ok_or(ShareError::NoSuchShare)?;
+    if found.ended.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![ShareRevoked { share }.into()])
+}
+
+/// `ShareExpired` once the share's time has passed and nothing else ended it first;
+/// nothing otherwise, so a second expirer (another process) decides nothing.
+pub fn expire(state: &Record, share: ShareId, now: Timestamp) -> Vec<RecordEvent> {
+    match state.share(share) {
+        Some(s) if s.ended.is_none() && s.expires_at.is_some_and(|at| at <= now) => {
+            vec![ShareExpired { share }.into()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::given::*;
+    use super::*;
+
+    fn to(doctor: UserId, expires: Option<i64>, now: i64) -> ShareRecord {
+        ShareRecord {
+            by: as_patient(PATIENT),
+            share: SHARE,
+            doctor,
+            doctor_is_active: true,
+            expires_at: expires.map(at),
+            now: at(now),
+        }
+    }
+
+    #[test]
+    fn the_owner_shares_with_an_active_doctor() {
+        given([uploaded()])
+            .when(|s| share(s, to(DOCTOR, Some(60), 0)))
+            .then([shared(SHARE, DOCTOR, Some(60))]);
+    }
+
+    #[test]
+    fn expiry_must_be_in_the_future_and_the_doctor_active() {
+        given([uploaded()])
+            .when(|s| share(s, to(DOCTOR, Some(0), 0)))
+            .refused(ShareError::ExpiryPassed);
+        given([uploaded()])
+            .when(|s| {
+                share(
+                    s,
+                    ShareRecord {
+                        doctor_is_active: false,
+                        ..to(DOCTOR, None, 0)
+                    },
+                )
+            })
+            .refused(ShareError::NotAnActiveDoctor);
+    }
+
+    #[test]
+    fn a_second_live_share_with_the_same_doctor_conflicts_but_one_after_expiry_does_not() {
+        let history = [uploaded(), shared(OTHER_SHARE, DOCTOR, Some(60))];
+        given(history.clone())
+            .when(|s| share(s, to(DOCTOR, None, 30)))
+            .refused(ShareError::AlreadyShared);
+        given(history)
+            .when(|s| share(s, to(DOCTOR, None, 60)))
+            .then([shared(SHARE, DOCTOR, None)]);
+    }
+
+    #[test]
+    fn only_the_owner_shares_and_strangers_learn_nothing() {
+        let history = [uploaded(), shared(OTHER_SHARE, DOCTOR, None)];
+        for (by, error) in [
+            (as_doctor(DOCTOR), ShareError::NotOwner),
+            (as_admin(ADMIN), ShareError::NotOwner),
+            (as_patient(OTHER_PATIENT), ShareError::NotFound),
+            (as_doctor(OTHER_DOCTOR), ShareError::NotFound),
+        ] {
+            given(history.clone())
+                .when(|s| {
+                    share(
+                        s,
+                        ShareRecord {
+                            by,
+                            ..to(OTHER_DOCTOR, None, 0)
+                        },
+                    )
+                })
+                .refused(error);
+        }
+        given([])
+            .when(|s| share(s, to(DOCTOR, None, 0)))
+            .refused(ShareError::NotFound);
+    }
+
+    #[test]
+    fn an_erased_record_is_not_shared() {
+        given([uploaded(), erased()])
+            .when(|s| share(s, to(DOCTOR, None, 0)))
+            .refused(ShareError::Erased);
+    }
+
+    #[test]
+    fn revoking_ends_a_share_once() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, None)];
+        given(history.clone())
+            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(1)))
+            .then([ShareRevoked { share: SHARE }.into()]);
+        let mut again = history.to_vec();
+        again.push(ShareRevoked { share: SHARE }.into());
+        given(again)
+            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(2)))
+            .then([]);
+        given(history.clone())
+            .when(|s| revoke(s, as_patient(PATIENT), OTHER_SHARE, at(1)))
+            .refused(ShareError::NoSuchShare);
+        given(history)
+            .when(|s| revoke(s, as_doctor(DOCTOR), SHARE, at(1)))
+            .refused(ShareError::NotOwner);
+    }
+
+    #[test]
+    fn a_share_expires_once_and_only_when_its_time_has_come() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, Some(60))];
+        given(history.clone())
+            .when(|s| Ok::<_, ShareError>(expire(s, SHARE, at(59))))
+            .then([]);
+        given(history.clone())
+            .when(|s| Ok::<_, ShareError>(expire(s, SHARE, at(60))))
+            .then([ShareExpired { share: SHARE }.into()]);
+        let mut done = history.to_vec();
+        done.push(ShareExpired { share: SHARE }.into());
+        given(done)
+            .when(|s| Ok::<_, ShareError>(expire(s, SHARE, at(61))))
+            .then([]);
+    }
+}

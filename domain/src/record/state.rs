@@ -1,0 +1,111 @@
+//! A record's state, folded from its stream: who owns it, what was stored, whether it is
+//! erased, and every share ever granted (a share is never forgotten, so the rules can
+//! tell "revoked" from "never shared").
+
+use super::events::{RecordEvent, RecordUploaded};
+use super::{RecordId, ShareId};
+use crate::Timestamp;
+use crate::account::UserId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    id: RecordId,
+    stored: Option<RecordUploaded>,
+    erased: bool,
+    shares: Vec<Share>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub id: ShareId,
+    pub doctor: UserId,
+    pub expires_at: Option<Timestamp>,
+    pub ended: Option<ShareEnd>,
+}
+
+/// How a share stopped, as the ledger says it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShareEnd {
+    Revoked,
+    Expired,
+}
+
+impl Share {
+    /// Lets its doctor read at `now`: not revoked, and its time (if any) not passed.
+    /// Expiry counts from the moment itself, whether or not `ShareExpired` was recorded.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.lapse(now).is_none()
+    }
+
+    /// Why the share no longer lets its doctor read at `now`, if it does not.
+    pub fn lapse(&self, now: Timestamp) -> Option<ShareEnd> {
+        match self.ended {
+            Some(end) => Some(end),
+            None if self.expires_at.is_some_and(|at| at <= now) => Some(ShareEnd::Expired),
+            None => None,
+        }
+    }
+}
+
+impl Record {
+    pub fn new(id: RecordId) -> Self {
+        Self {
+            id,
+            stored: None,
+            erased: false,
+            shares: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> RecordId {
+        self.id
+    }
+
+    /// What was uploaded; `None` for a stream that does not exist.
+    pub fn stored(&self) -> Option<&RecordUploaded> {
+        self.stored.as_ref()
+    }
+
+    pub fn owner(&self) -> Option<UserId> {
+        self.stored.as_ref().map(|s| s.owner)
+    }
+
+    pub fn is_erased(&self) -> bool {
+        self.erased
+    }
+
+    pub fn shares(&self) -> &[Share] {
+        &self.shares
+    }
+
+    pub fn share(&self, id: ShareId) -> Option<&Share> {
+        self.shares.iter().find(|s| s.id == id)
+    }
+
+    pub fn apply(&mut self, event: &RecordEvent) {
+        match event {
+            RecordEvent::RecordUploaded(e) => self.stored = Some(e.clone()),
+            RecordEvent::RecordShared(e) => self.shares.push(Share {
+                id: e.share,
+                doctor: e.doctor,
+                expires_at: e.expires_at,
+                ended: None,
+            }),
+            RecordEvent::ShareRevoked(e) => self.end(e.share, ShareEnd::Revoked),
+            RecordEvent::ShareExpired(e) => self.end(e.share, ShareEnd::Expired),
+            RecordEvent::RecordErased(_) => {
+                self.erased = true;
+                for share in &mut self.shares {
+                    share.ended.get_or_insert(ShareEnd::Revoked);
+                }
+            }
+            RecordEvent::RecordAccessed(_) | RecordEvent::RecordAccessDenied(_) => {}
+        }
+    }
+
+    fn end(&mut self, share: ShareId, how: ShareEnd) {
+        if let Some(s) = self.shares.iter_mut().find(|s| s.id == share) {
+            s.ended.get_or_insert(how);
+        }
+    }
+}
