@@ -1,16 +1,26 @@
 //! The blob store (DESIGN.md §4): ciphertext only, through `object_store`, so a local
 //! directory (the default, under the data directory) and an S3-compatible store are the
-//! same to the code. Paths name what a blob is (`photos/<user>.sealed`); contents are
-//! sealed before they get here.
+//! same to the code. Paths name what a blob is (`photos/<user>.sealed`,
+//! `records/<sha256 of the ciphertext>`); contents are sealed before they get here.
+//!
+//! Large blobs are written as multipart uploads in 5 MiB parts (S3 wants at least 5 MiB
+//! per part), two parts in flight at most, so memory stays bounded; an upload that fails
+//! is aborted and leaves nothing.
 
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _, stream::BoxStream};
 use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutPayload, local::LocalFileSystem, path::Path as StorePath,
+    ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
+    local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
 };
 use std::{path::Path, sync::Arc};
 
+const PART: usize = 5 * 1024 * 1024;
+const PARTS_IN_FLIGHT: usize = 2;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("MEDCHAIN_BLOB_STORE must be file:///an/absolute/path here: {0}")]
+    #[error("MEDCHAIN_BLOB_STORE must be file:///an/absolute/path or s3://bucket[/prefix]: {0}")]
     BadUrl(String),
     #[error("cannot use the blob directory {path}: {source}")]
     Directory {
@@ -29,15 +39,19 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
-    /// `url`: `file:///path`; `None`: `default_dir`.
+    /// `url`: `file:///path`, or `s3://bucket[/prefix]` configured by the usual `AWS_*`
+    /// variables (`AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`); `None`: `default_dir`.
     pub fn open(url: Option<&str>, default_dir: &Path) -> Result<Self, BlobError> {
+        let bad = || BlobError::BadUrl(url.unwrap_or_default().to_owned());
         let dir = match url {
             None => default_dir.to_owned(),
+            Some(url) if url.starts_with("s3://") => return Self::s3(url),
             Some(url) => {
                 let path = url
                     .strip_prefix("file://")
                     .filter(|p| p.starts_with('/'))
-                    .ok_or_else(|| BlobError::BadUrl(url.to_owned()))?;
+                    .ok_or_else(bad)?;
                 path.into()
             }
         };
@@ -49,6 +63,30 @@ impl BlobStore {
         Ok(Self {
             store: Arc::new(store),
             destination: format!("directory {}", dir.display()),
+        })
+    }
+
+    fn s3(url: &str) -> Result<Self, BlobError> {
+        // rustls needs one crypto provider for the process; ring is the one in the tree.
+        // A second install (another store, a test) keeps the first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rest = url.strip_prefix("s3://").unwrap_or_default();
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(BlobError::BadUrl(url.to_owned()));
+        }
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        Ok(Self {
+            store,
+            destination: format!("S3 bucket {url}"),
         })
     }
 
@@ -67,11 +105,77 @@ impl BlobStore {
         }
     }
 
+    /// The blob as a stream of chunks; `None` when there is no such blob.
+    pub async fn get_stream(
+        &self,
+        path: &str,
+    ) -> Result<Option<BoxStream<'static, Result<Bytes, BlobError>>>, BlobError> {
+        match self.store.get(&StorePath::from(path)).await {
+            Ok(found) => Ok(Some(found.into_stream().map_err(BlobError::from).boxed())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts writing a large blob at `path`; nothing is visible there until `finish`.
+    pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
+        let upload = self.store.put_multipart(&StorePath::from(path)).await?;
+        Ok(BlobWriter(WriteMultipart::new_with_chunk_size(
+            upload, PART,
+        )))
+    }
+
+    /// Moves a blob (staging to its final name).
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        self.store
+            .rename(&StorePath::from(from), &StorePath::from(to))
+            .await?;
+        Ok(())
+    }
+
     /// Removes a blob; a missing one is fine.
     pub async fn delete(&self, path: &str) -> Result<(), BlobError> {
         match self.store.delete(&StorePath::from(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The paths under `prefix`, for sweeping what a crashed upload left behind.
+    pub async fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, BlobError> {
+        let found: Vec<_> = self
+            .store
+            .list(Some(&StorePath::from(prefix)))
+            .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
+            .try_collect()
+            .await?;
+        Ok(found)
+    }
+}
+
+/// A blob being written in parts.
+pub struct BlobWriter(WriteMultipart);
+
+impl BlobWriter {
+    /// Buffers `bytes`; waits while too many parts are in flight.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+        self.0.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.0.write(bytes);
+        Ok(())
+    }
+
+    pub async fn finish(self) -> Result<(), BlobError> {
+        self.0.finish().await?;
+        Ok(())
+    }
+
+    /// Gives up: the parts written so far are removed.
+    pub async fn abort(self) {
+        if let Err(e) = self.0.abort().await {
+            tracing::warn!(error = %e, "aborting a blob upload failed");
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - `ledger`: verification (streaming), export, checkpoints, all over the format that
 //!   `domain::ledger` defines.
 //! - `accounts`: registering, logging in, sessions, password changes.
+//! - `records`: medical records: streaming encrypted upload, reading content (recorded
+//!   first), sharing, expiry, erasure.
 //! - `keys`: every key MedChain holds, in one place: the master key and what it derives
 //!   (subject-key wrapping, the e-mail blind index), subject keys and sealed fields, the
 //!   ledger's Ed25519 signing key.
@@ -25,6 +27,7 @@ pub mod keys;
 pub mod ledger;
 pub mod mail;
 pub mod password_hasher;
+pub mod records;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event_store::{

@@ -7,6 +7,7 @@
 
 use super::{
     blind_index::{BlindIndex, BlindIndexKey},
+    data_key::{DataKey, DataKeyState},
     master_key::MasterKey,
     subject_key::{SubjectKey, SubjectKeyState, WrapKey},
 };
@@ -24,6 +25,8 @@ pub enum KeyError {
          (another master key, or a damaged row)"
     )]
     Unwrap { subject: Uuid },
+    #[error("the data key of record {record} does not open under its owner's key")]
+    DataKeyUnwrap { record: Uuid },
     #[error("database error on subject keys: {0}")]
     Database(#[source] sqlx::Error),
 }
@@ -130,6 +133,115 @@ impl KeyRing {
         .await
         .map_err(KeyError::Database)?;
         tracing::info!(subject.id = %subject, "subject key destroyed");
+        Ok(())
+    }
+}
+
+/// A `record_keys` row joined to its owner's `subject_keys` row, as read by a caller
+/// (`None` for a missing row, `Some(None)` for a destroyed key).
+pub struct DataKeyRows {
+    pub record: Uuid,
+    pub owner: Uuid,
+    pub record_key: Option<Option<Vec<u8>>>,
+    pub owner_key: Option<Option<Vec<u8>>>,
+}
+
+impl KeyRing {
+    /// Stores a new record's data key, wrapped by its owner's key.
+    pub async fn store_data_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        record: Uuid,
+        owner: Uuid,
+        owner_key: &SubjectKey,
+        key: &DataKey,
+    ) -> Result<(), KeyError> {
+        sqlx::query("INSERT INTO record_keys (record_id, owner_id, wrapped) VALUES ($1, $2, $3)")
+            .bind(record)
+            .bind(owner)
+            .bind(owner_key.wrap_data_key(record, key))
+            .execute(db)
+            .await
+            .map_err(KeyError::Database)?;
+        Ok(())
+    }
+
+    /// The record's data key as it stands now: live only while both it and its owner's
+    /// key are.
+    pub async fn data_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        record: Uuid,
+    ) -> Result<DataKeyState, KeyError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            owner_id: Uuid,
+            wrapped: Option<Vec<u8>>,
+            has_owner_key: bool,
+            owner_wrapped: Option<Vec<u8>>,
+        }
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT r.owner_id, r.wrapped, s.subject_id IS NOT NULL AS has_owner_key, \
+                    s.wrapped AS owner_wrapped \
+             FROM record_keys r LEFT JOIN subject_keys s ON s.subject_id = r.owner_id \
+             WHERE r.record_id = $1",
+        )
+        .bind(record)
+        .fetch_optional(db)
+        .await
+        .map_err(KeyError::Database)?;
+        let Some(row) = row else {
+            return Ok(DataKeyState::Missing);
+        };
+        self.data_key_from_rows(DataKeyRows {
+            record,
+            owner: row.owner_id,
+            record_key: Some(row.wrapped),
+            owner_key: row.has_owner_key.then_some(row.owner_wrapped),
+        })
+    }
+
+    /// The data key from rows a caller joined itself (a page of records at once).
+    pub fn data_key_from_rows(&self, rows: DataKeyRows) -> Result<DataKeyState, KeyError> {
+        let wrapped = match rows.record_key {
+            None => return Ok(DataKeyState::Missing),
+            Some(None) => return Ok(DataKeyState::Destroyed),
+            Some(Some(wrapped)) => wrapped,
+        };
+        let owner_key = match self.subject_key_from_row(rows.owner, rows.owner_key)? {
+            SubjectKeyState::Live(key) => key,
+            SubjectKeyState::Destroyed | SubjectKeyState::Missing => {
+                return Ok(DataKeyState::Destroyed);
+            }
+        };
+        owner_key
+            .unwrap_data_key(rows.record, &wrapped)
+            .map(DataKeyState::Live)
+            .map_err(|_| KeyError::DataKeyUnwrap {
+                record: rows.record,
+            })
+    }
+
+    /// Erases the record's key; idempotent, and leaves a tombstone where no row was.
+    pub async fn destroy_data_key(
+        &self,
+        db: impl PgExecutor<'_>,
+        record: Uuid,
+        owner: Uuid,
+    ) -> Result<(), KeyError> {
+        sqlx::query(
+            "INSERT INTO record_keys (record_id, owner_id, wrapped, destroyed_at) \
+             VALUES ($1, $2, NULL, now()) \
+             ON CONFLICT (record_id) DO UPDATE \
+             SET wrapped = NULL, \
+                 destroyed_at = coalesce(record_keys.destroyed_at, excluded.destroyed_at)",
+        )
+        .bind(record)
+        .bind(owner)
+        .execute(db)
+        .await
+        .map_err(KeyError::Database)?;
+        tracing::info!(record.id = %record, "record data key destroyed");
         Ok(())
     }
 }

@@ -9,11 +9,14 @@
 //!   the subject's id); destroying it erases the person.
 //! - `sealing`: sealing and opening a field under a subject key, bound to its stream and
 //!   field name, in `domain::Sealed`'s text form.
+//! - `data_key`: one random key per record, wrapped by its owner's subject key; it
+//!   encrypts the file and seals the record's fields.
 //! - `blind_index`: HMAC-SHA256 of a normalised e-mail address.
 //! - `ledger_key`: the ledger's Ed25519 key, which signs checkpoints.
 //! - `secret_file`: key files created 0600 before any byte is written.
 
 pub mod blind_index;
+pub mod data_key;
 pub mod key_ring;
 pub mod ledger_key;
 pub mod master_key;
@@ -22,7 +25,8 @@ mod secret_file;
 pub mod subject_key;
 
 pub use blind_index::BlindIndex;
-pub use key_ring::{KeyError, KeyRing};
+pub use data_key::{DataKey, DataKeyState};
+pub use key_ring::{DataKeyRows, KeyError, KeyRing};
 pub use ledger_key::LedgerKey;
 pub use master_key::MasterKey;
 pub use sealing::SealError;

@@ -30,42 +30,12 @@ pub enum SealError {
 impl SubjectKey {
     /// Seals `plaintext` as the field `field` of an event in `stream`.
     pub fn seal(&self, stream: &str, field: &str, plaintext: &[u8]) -> Sealed {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ciphertext = self
-            .cipher()
-            .encrypt(
-                &Nonce::<Aes256Gcm>::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &field_ad(stream, field),
-                },
-            )
-            .expect("AES-GCM refuses only inputs over 64 GiB");
-        let body = URL_SAFE_NO_PAD.encode([&nonce[..], &ciphertext].concat());
-        Sealed::parse(&format!("{SEALED_PREFIX}{body}"))
-            .expect("a nonce and a tag are at least the shortest sealed body")
+        seal_with(&self.cipher(), stream, field, plaintext)
     }
 
     /// Opens what `seal` made for the same stream and field under this key.
     pub fn open(&self, stream: &str, field: &str, sealed: &Sealed) -> Result<Vec<u8>, SealError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(sealed.body())
-            .map_err(|_| SealError::DoesNotOpen)?;
-        if bytes.len() < NONCE_LEN {
-            return Err(SealError::DoesNotOpen);
-        }
-        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| SealError::DoesNotOpen)?;
-        self.cipher()
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: ciphertext,
-                    aad: &field_ad(stream, field),
-                },
-            )
-            .map_err(|_| SealError::DoesNotOpen)
+        open_with(&self.cipher(), stream, field, sealed)
     }
 
     pub fn seal_str(&self, stream: &str, field: &str, plaintext: &str) -> Sealed {
@@ -80,6 +50,49 @@ impl SubjectKey {
     ) -> Result<String, SealError> {
         String::from_utf8(self.open(stream, field, sealed)?).map_err(|_| SealError::NotText)
     }
+}
+
+/// Seals under any key of ours (a subject's, a record's): one construction for all.
+pub(super) fn seal_with(cipher: &Aes256Gcm, stream: &str, field: &str, plaintext: &[u8]) -> Sealed {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ciphertext = cipher
+        .encrypt(
+            &Nonce::<Aes256Gcm>::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad: &field_ad(stream, field),
+            },
+        )
+        .expect("AES-GCM refuses only inputs over 64 GiB");
+    let body = URL_SAFE_NO_PAD.encode([&nonce[..], &ciphertext].concat());
+    Sealed::parse(&format!("{SEALED_PREFIX}{body}"))
+        .expect("a nonce and a tag are at least the shortest sealed body")
+}
+
+pub(super) fn open_with(
+    cipher: &Aes256Gcm,
+    stream: &str,
+    field: &str,
+    sealed: &Sealed,
+) -> Result<Vec<u8>, SealError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(sealed.body())
+        .map_err(|_| SealError::DoesNotOpen)?;
+    if bytes.len() < NONCE_LEN {
+        return Err(SealError::DoesNotOpen);
+    }
+    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| SealError::DoesNotOpen)?;
+    cipher
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: ciphertext,
+                aad: &field_ad(stream, field),
+            },
+        )
+        .map_err(|_| SealError::DoesNotOpen)
 }
 
 /// `prefix ‖ len(stream) ‖ stream ‖ len(field) ‖ field`, lengths as 8 bytes big-endian:

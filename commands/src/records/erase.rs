@@ -1,0 +1,75 @@
+//! Erasing a record (crypto-shredding, DESIGN.md §4), in this order, each step safe to
+//! repeat: `RecordErased` goes on the ledger (who and why); the data key is destroyed, so
+//! the file and the sealed title, description and file name are unreadable from then on;
+//! the blob is deleted. Erasing an erased record repeats only the last two steps, so a
+//! crash part-way is finished by asking again.
+//!
+//! Erasing a person erases each of their records the same way (`erase_all_of`), found
+//! through `record_keys`, which this layer owns.
+
+use super::{Records, blob_path};
+use crate::accounts::CommandError;
+use domain::{
+    account::{Reason, UserId},
+    record::{EraseRecordError, RecordId, Viewer, erase_record},
+};
+use uuid::Uuid;
+
+impl Records {
+    /// Returns the seq of `RecordErased` (or of the stream's last event, when it was
+    /// erased before).
+    pub async fn erase(
+        &self,
+        by: Viewer,
+        record: RecordId,
+        reason: &str,
+    ) -> Result<i64, CommandError> {
+        let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        let (state, version) = self.load(record).await?;
+        let events =
+            erase_record(&state, by, reason, self.inner.clock.now()).map_err(|e| match e {
+                EraseRecordError::NotFound => CommandError::NotFound(e.to_string()),
+                EraseRecordError::NotAllowed => CommandError::Forbidden(e.to_string()),
+            })?;
+        let seq = if events.is_empty() {
+            self.last_seq(record).await?
+        } else {
+            self.append(record, version, by.id.as_uuid(), &events)
+                .await?
+        };
+        let stored = state
+            .stored()
+            .expect("erase_record refuses a record never stored");
+        self.inner
+            .keys
+            .destroy_data_key(self.pool(), record.as_uuid(), stored.owner.as_uuid())
+            .await?;
+        self.inner
+            .blobs
+            .delete(&blob_path(&stored.sha256))
+            .await
+            .map_err(CommandError::internal)?;
+        tracing::info!(record.id = %record, actor.id = %by.id, "record erased: data key destroyed, blob deleted");
+        Ok(seq)
+    }
+
+    /// Erases every record `owner` uploaded (their own erasure). `by` is the acting
+    /// administrator.
+    pub async fn erase_all_of(
+        &self,
+        by: Viewer,
+        owner: UserId,
+        reason: &str,
+    ) -> Result<usize, CommandError> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT record_id FROM record_keys WHERE owner_id = $1 ORDER BY record_id",
+        )
+        .bind(owner.as_uuid())
+        .fetch_all(self.pool())
+        .await?;
+        for id in &ids {
+            self.erase(by, RecordId::from_uuid(*id), reason).await?;
+        }
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,146 @@
+//! Medical records: upload (streamed, sniffed, encrypted as it arrives), reading content
+//! (recorded on the ledger before the first byte leaves), sharing, revoking, expiring
+//! shares, and erasure. Each action loads the record's stream, asks the pure decisions
+//! and access rules of `domain::record`, and appends what they decide.
+//!
+//! - `blob_cipher`: the file format, AES-256-GCM STREAM segments.
+//! - `upload`, `content`, `sharing`, `erase`, `expiry`: the actions.
+
+pub mod blob_cipher;
+mod content;
+mod erase;
+mod expiry;
+mod sharing;
+mod upload;
+
+pub use content::{Content, ContentError};
+pub use expiry::DueShare;
+pub use upload::{Upload, UploadError, UploadLimits, Uploaded};
+
+use crate::{
+    Clock, EventStore, ExpectedVersion, NewEvent,
+    accounts::{Caller, CommandError},
+    blobs::BlobStore,
+    keys::KeyRing,
+};
+use domain::{
+    EventType,
+    record::{Record, RecordEvent, RecordId, Viewer},
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The record commands, with what they need. Cheap to clone.
+#[derive(Clone)]
+pub struct Records {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: EventStore,
+    keys: KeyRing,
+    blobs: BlobStore,
+    clock: Arc<dyn Clock>,
+    limits: UploadLimits,
+}
+
+/// The blob of a record's file: named by the SHA-256 of its ciphertext.
+fn blob_path(sha256: &str) -> String {
+    format!("records/{sha256}")
+}
+
+/// Where an upload is written until its hash is known.
+fn staging_path(record: RecordId) -> String {
+    format!("records/staging/{record}")
+}
+
+pub fn viewer(caller: &Caller) -> Viewer {
+    Viewer {
+        id: caller.user,
+        role: caller.role,
+    }
+}
+
+impl Records {
+    pub fn new(
+        store: EventStore,
+        keys: KeyRing,
+        blobs: BlobStore,
+        clock: Arc<dyn Clock>,
+        limits: UploadLimits,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                blobs,
+                clock,
+                limits,
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &UploadLimits {
+        &self.inner.limits
+    }
+
+    fn pool(&self) -> &sqlx::PgPool {
+        self.inner.store.pool()
+    }
+
+    /// The record folded from its stream, with the stream's version.
+    async fn load(&self, id: RecordId) -> Result<(Record, i32), CommandError> {
+        let recorded = self.inner.store.read_stream(&id.stream()).await?;
+        let mut record = Record::new(id);
+        for event in &recorded {
+            let parsed = RecordEvent::from_stored(&event.event_type, &event.payload)
+                .map_err(CommandError::internal)?;
+            record.apply(&parsed);
+        }
+        Ok((record, recorded.last().map_or(0, |e| e.version)))
+    }
+
+    /// Appends what a decision produced; returns the seq of the last event.
+    async fn append(
+        &self,
+        id: RecordId,
+        version: i32,
+        actor: Uuid,
+        events: &[RecordEvent],
+    ) -> Result<i64, CommandError> {
+        self.append_by(id, version, Some(actor), events).await
+    }
+
+    /// Appends what MedChain itself decided (no person acted: an expiry).
+    async fn append_as_system(
+        &self,
+        id: RecordId,
+        version: i32,
+        events: &[RecordEvent],
+    ) -> Result<i64, CommandError> {
+        self.append_by(id, version, None, events).await
+    }
+
+    async fn append_by(
+        &self,
+        id: RecordId,
+        version: i32,
+        actor: Option<Uuid>,
+        events: &[RecordEvent],
+    ) -> Result<i64, CommandError> {
+        let new = events
+            .iter()
+            .map(|e| {
+                let event_type =
+                    EventType::parse(e.event_type()).map_err(CommandError::internal)?;
+                NewEvent::new(event_type, actor, &e.payload()).map_err(CommandError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let appended = self
+            .inner
+            .store
+            .append(&id.stream(), ExpectedVersion::Exact(version), new)
+            .await?;
+        Ok(appended.last_seq)
+    }
+}

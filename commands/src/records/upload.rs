@@ -1,0 +1,342 @@
+//! Uploading a record. The file's kind is decided from its first bytes before anything
+//! is stored; then the file is encrypted as it streams in and written to the blob store
+//! under a staging name, renamed to the SHA-256 of its ciphertext once complete, and only
+//! then put on the ledger. Plaintext is never written anywhere: it lives in memory one
+//! segment at a time.
+//!
+//! Three stages run at once, so a large file keeps both cores busy and memory bounded:
+//! the caller's stream feeds plaintext into a bounded channel; a blocking thread seals it
+//! (`blob_cipher::Sealer`) and hashes the ciphertext; the async side writes the
+//! ciphertext in parts. A failure in any stage stops the others, aborts the blob, and
+//! leaves neither blob nor key nor event.
+
+use super::blob_cipher::{BlobCorrupt, Sealer};
+use super::{Records, blob_path, staging_path, viewer};
+use crate::accounts::{Caller, CommandError};
+use crate::keys::{DataKey, SubjectKeyState};
+use bytes::Bytes;
+use domain::record::{
+    ContentKind, Description, FileName, RecordId, RecordUploaded, SNIFF_BYTES, Title,
+    UploadError as Refused, may_upload, sniff, upload,
+};
+use futures::{Stream, StreamExt as _};
+use sha2::{Digest as _, Sha256};
+use std::fmt::Display;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// What uploads may be.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    /// Plaintext bytes.
+    pub max_bytes: u64,
+    pub allowed: Vec<ContentKind>,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            allowed: ContentKind::ALL.to_vec(),
+        }
+    }
+}
+
+/// The form fields that come before the file.
+#[derive(Debug)]
+pub struct Upload {
+    pub title: Title,
+    pub description: Option<Description>,
+    pub file_name: Option<FileName>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub id: RecordId,
+    pub sha256: String,
+    pub seq: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("{0}")]
+    TypeNotAllowed(String),
+    #[error("the file is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("the file is empty")]
+    Empty,
+    #[error("the upload was cut off")]
+    Interrupted(String),
+}
+
+/// Ciphertext is handed to the blob writer in blocks of this size.
+const BLOCK: usize = 1024 * 1024;
+
+impl Records {
+    /// Refuses, before a byte of the body is read, a caller who may not upload.
+    pub fn check_uploader(&self, caller: &Caller) -> Result<(), CommandError> {
+        if may_upload(viewer(caller)) {
+            Ok(())
+        } else {
+            Err(CommandError::Forbidden(Refused::NotAPatient.to_string()))
+        }
+    }
+
+    pub async fn upload<S, E>(
+        &self,
+        caller: &Caller,
+        meta: Upload,
+        mut file: S,
+    ) -> Result<Uploaded, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: Display,
+    {
+        self.check_uploader(caller)?;
+        let limits = self.limits().clone();
+
+        // Decide the kind from the first bytes, before anything is stored.
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut seen = 0usize;
+        let mut complete = false;
+        while seen < SNIFF_BYTES {
+            match file.next().await {
+                Some(Ok(chunk)) => {
+                    seen += chunk.len();
+                    head.push(chunk);
+                }
+                Some(Err(e)) => return Err(UploadError::Interrupted(e.to_string())),
+                None => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        if seen == 0 {
+            return Err(UploadError::Empty);
+        }
+        let window: Vec<u8> = head
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .take(SNIFF_BYTES)
+            .collect();
+        let kind = match sniff(&window, complete && seen <= SNIFF_BYTES) {
+            Some(kind) if limits.allowed.contains(&kind) => kind,
+            Some(kind) => {
+                return Err(UploadError::TypeNotAllowed(format!(
+                    "{} files are not accepted here",
+                    kind.name().to_uppercase()
+                )));
+            }
+            None => {
+                return Err(UploadError::TypeNotAllowed(
+                    "this kind of file is not accepted: upload a PDF, an image (PNG, JPEG), \
+                     a DICOM file, plain text or JSON"
+                        .into(),
+                ));
+            }
+        };
+
+        let owner_key = match self
+            .inner
+            .keys
+            .subject_key(self.pool(), caller.user.as_uuid())
+            .await
+            .map_err(CommandError::from)?
+        {
+            SubjectKeyState::Live(key) => key,
+            SubjectKeyState::Destroyed | SubjectKeyState::Missing => {
+                return Err(CommandError::NotFound("there is no such account".into()).into());
+            }
+        };
+        let id = RecordId::from_uuid(Uuid::now_v7());
+        let data_key = DataKey::generate();
+        let stored = self
+            .store_encrypted(id, &data_key, head, file, limits.max_bytes)
+            .await?;
+
+        let result = self
+            .record_upload(caller, id, &owner_key, &data_key, meta, kind, &stored)
+            .await;
+        if result.is_err() {
+            // Nothing on the ledger names this blob or key: take both back.
+            let _ = self.inner.blobs.delete(&blob_path(&stored.sha256)).await;
+            let _ = sqlx::query("DELETE FROM record_keys WHERE record_id = $1")
+                .bind(id.as_uuid())
+                .execute(self.pool())
+                .await;
+        }
+        let seq = result?;
+        tracing::info!(record.id = %id, user.id = %caller.user, bytes = stored.plaintext, "record uploaded");
+        Ok(Uploaded {
+            id,
+            sha256: stored.sha256,
+            seq,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_upload(
+        &self,
+        caller: &Caller,
+        id: RecordId,
+        owner_key: &crate::keys::SubjectKey,
+        data_key: &DataKey,
+        meta: Upload,
+        kind: ContentKind,
+        stored: &Stored,
+    ) -> Result<i64, UploadError> {
+        let stream = id.stream();
+        let file_name = meta.file_name.map_or_else(
+            || format!("record.{}", kind.extension()),
+            |n| n.as_str().to_owned(),
+        );
+        let event = RecordUploaded {
+            owner: caller.user,
+            sha256: stored.sha256.clone(),
+            size: stored.plaintext as i64,
+            stored_size: stored.ciphertext as i64,
+            content_type: kind.mime().to_owned(),
+            title: data_key.seal_str(stream.as_str(), "title", meta.title.as_str()),
+            description: meta
+                .description
+                .map(|d| data_key.seal_str(stream.as_str(), "description", d.as_str())),
+            file_name: data_key.seal_str(stream.as_str(), "fileName", &file_name),
+        };
+        let (state, version) = self.load(id).await?;
+        let events = upload(&state, viewer(caller), event).map_err(|e| match e {
+            Refused::NotAPatient | Refused::NotTheirs => CommandError::Forbidden(e.to_string()),
+            Refused::Exists => CommandError::Conflict(e.to_string()),
+        })?;
+        self.inner
+            .keys
+            .store_data_key(
+                self.pool(),
+                id.as_uuid(),
+                caller.user.as_uuid(),
+                owner_key,
+                data_key,
+            )
+            .await
+            .map_err(CommandError::from)?;
+        Ok(self
+            .append(id, version, caller.user.as_uuid(), &events)
+            .await?)
+    }
+
+    /// Encrypts the file into the blob store; returns what was stored.
+    async fn store_encrypted<S, E>(
+        &self,
+        id: RecordId,
+        key: &DataKey,
+        head: Vec<Bytes>,
+        mut file: S,
+        max_bytes: u64,
+    ) -> Result<Stored, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: Display,
+    {
+        let blobs = &self.inner.blobs;
+        let staging = staging_path(id);
+        let mut writer = blobs
+            .writer(&staging)
+            .await
+            .map_err(CommandError::internal)?;
+
+        let (plain_tx, mut plain_rx) = mpsc::channel::<Bytes>(8);
+        let (cipher_tx, mut cipher_rx) = mpsc::channel::<Vec<u8>>(2);
+        let key = key.clone();
+        let record = id.as_uuid();
+        let sealing = tokio::task::spawn_blocking(move || -> Result<Stored, BlobCorrupt> {
+            let mut sealer = Sealer::new(&key, record);
+            let mut hasher = Sha256::new();
+            let mut out = Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT);
+            let mut ciphertext = 0u64;
+            let mut hand_over = |out: &mut Vec<u8>| -> bool {
+                hasher.update(&out[..]);
+                ciphertext += out.len() as u64;
+                let block = std::mem::replace(
+                    out,
+                    Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT),
+                );
+                cipher_tx.blocking_send(block).is_ok()
+            };
+            while let Some(chunk) = plain_rx.blocking_recv() {
+                sealer.push(&chunk, &mut out)?;
+                if out.len() >= BLOCK && !hand_over(&mut out) {
+                    return Err(BlobCorrupt::Truncated);
+                }
+            }
+            let plaintext = sealer.finish(&mut out)?;
+            if !hand_over(&mut out) {
+                return Err(BlobCorrupt::Truncated);
+            }
+            Ok(Stored {
+                sha256: hex::encode(hasher.finalize()),
+                plaintext,
+                ciphertext,
+            })
+        });
+
+        let feed = async move {
+            let mut total = 0u64;
+            let mut send = async |chunk: Bytes| -> Result<(), UploadError> {
+                total += chunk.len() as u64;
+                if total > max_bytes {
+                    return Err(UploadError::TooLarge(max_bytes));
+                }
+                plain_tx
+                    .send(chunk)
+                    .await
+                    .map_err(|_| UploadError::Interrupted("the encryption stage stopped".into()))
+            };
+            for chunk in head {
+                send(chunk).await?;
+            }
+            while let Some(next) = file.next().await {
+                let chunk = next.map_err(|e| UploadError::Interrupted(e.to_string()))?;
+                send(chunk).await?;
+            }
+            Ok::<(), UploadError>(())
+        };
+        let drain = async {
+            while let Some(block) = cipher_rx.recv().await {
+                writer.write(&block).await?;
+            }
+            Ok::<(), crate::blobs::BlobError>(())
+        };
+        let (fed, drained) = tokio::join!(feed, drain);
+        let sealed = sealing.await;
+
+        let stored = match (fed, drained, sealed) {
+            (Ok(()), Ok(()), Ok(Ok(stored))) => stored,
+            (fed, drained, sealed) => {
+                writer.abort().await;
+                return Err(match (fed, drained, sealed) {
+                    (Err(e), _, _) => e,
+                    (_, Err(e), _) => CommandError::internal(e).into(),
+                    (_, _, Err(e)) => CommandError::internal(e).into(),
+                    (_, _, Ok(Err(e))) => CommandError::internal(e).into(),
+                    (Ok(()), Ok(()), Ok(Ok(_))) => unreachable!("handled above"),
+                });
+            }
+        };
+        writer.finish().await.map_err(CommandError::internal)?;
+        if let Err(e) = blobs.rename(&staging, &blob_path(&stored.sha256)).await {
+            let _ = blobs.delete(&staging).await;
+            return Err(CommandError::internal(e).into());
+        }
+        Ok(stored)
+    }
+}
+
+/// What the blob store holds after an upload.
+#[derive(Debug, Clone)]
+struct Stored {
+    sha256: String,
+    plaintext: u64,
+    ciphertext: u64,
+}
