@@ -78,7 +78,9 @@ pub struct ServeArgs {
     /// A session ends this long after login whatever its use.
     #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_duration)]
     pub session_max: std::time::Duration,
-    /// Where sealed blobs (photos, records) are kept: `file:///path` [default:
+    /// Where sealed blobs (photos, records) are kept: `file:///path`, or
+    /// `s3://bucket[/prefix]` with the usual AWS_* variables (AWS_ENDPOINT, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP) [default:
     /// <data-dir>/blobs].
     #[arg(long, env = "MEDCHAIN_BLOB_STORE")]
     pub blob_store: Option<String>,
@@ -93,6 +95,17 @@ pub struct ServeArgs {
         default_value = "MedChain <medchain@localhost>"
     )]
     pub mail_from: String,
+    /// The largest record a patient may upload (plaintext), e.g. `1GiB`, `200MiB`.
+    #[arg(long, env = "MEDCHAIN_UPLOAD_MAX", default_value = "1GiB", value_parser = crate::config::parse_size)]
+    pub upload_max: u64,
+    /// The kinds of file accepted, decided from their bytes: a comma-separated list of
+    /// pdf, png, jpeg, dicom, text, json.
+    #[arg(long, env = "MEDCHAIN_UPLOAD_TYPES", default_value = "pdf,png,jpeg,dicom,text,json", value_parser = crate::config::parse_kinds)]
+    pub upload_types: crate::config::Kinds,
+    /// How often to look for shares whose time has passed, to record their expiry (reads
+    /// are refused from the moment itself).
+    #[arg(long, env = "MEDCHAIN_SHARE_SWEEP", default_value = "30s", value_parser = crate::config::parse_duration)]
+    pub share_sweep: std::time::Duration,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "MEDCHAIN_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,

@@ -56,9 +56,49 @@ impl Paths {
     }
 }
 
+/// A size such as `1GiB`, `200MiB`, `64KiB` or a plain number of bytes.
+pub fn parse_size(raw: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = raw
+        .trim()
+        .parse()
+        .map_err(|e| format!("{raw:?} is not a size such as 1GiB or 200MiB: {e}"))?;
+    if size.as_u64() == 0 {
+        return Err("the size must be more than 0 bytes".into());
+    }
+    Ok(size.as_u64())
+}
+
+/// The file kinds accepted for upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kinds(pub Vec<domain::record::ContentKind>);
+
+pub fn parse_kinds(raw: &str) -> Result<Kinds, String> {
+    let kinds = raw
+        .split(',')
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| domain::record::ContentKind::parse_name(k).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if kinds.is_empty() {
+        return Err("name at least one kind of file to accept".into());
+    }
+    Ok(Kinds(kinds))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_kinds, parse_size};
+
+    #[test]
+    fn sizes_and_kinds_parse() {
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("200MiB"), Ok(200 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("a lot").is_err());
+        assert_eq!(parse_kinds("pdf, JPG").unwrap().0.len(), 2);
+        assert!(parse_kinds("pdf,exe").is_err());
+        assert!(parse_kinds("").is_err());
+    }
     use std::time::Duration;
 
     #[test]

@@ -21,3 +21,4 @@ pub mod embedded;
 pub mod ledger_cli;
 pub mod projections_cli;
 pub mod server;
+pub mod share_expiry;

@@ -117,6 +117,11 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 eprintln!("blobs are kept in {}", blobs.destination);
                 blobs
             },
+            uploads: commands::records::UploadLimits {
+                max_bytes: args.upload_max,
+                allowed: args.upload_types.0.clone(),
+            },
+            share_sweep: args.share_sweep,
         };
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let (addr, server) = medchain::server::spawn(

@@ -8,6 +8,7 @@ use commands::{
     keys::{KeyRing, MasterKey},
     mail::Mailer,
     password_hasher::PasswordHasher,
+    records::{Records, UploadLimits},
 };
 use graphql::{AppState, HttpConfig, Services};
 use projections::Projections;
@@ -28,6 +29,9 @@ pub struct ServerConfig {
     pub mailer: Mailer,
     /// Where photos (and, later, records) are kept, sealed.
     pub blobs: BlobStore,
+    pub uploads: UploadLimits,
+    /// How often expired shares are looked for (their reads are refused at once anyway).
+    pub share_sweep: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +53,18 @@ pub async fn spawn(
     let bound = listener.local_addr()?;
     let store = EventStore::start(pool.clone(), config.clock.clone());
     let keys = KeyRing::new(&config.master_key);
+    let records = Records::new(
+        store.clone(),
+        keys.clone(),
+        config.blobs.clone(),
+        config.clock.clone(),
+        config.uploads,
+    );
     let accounts = Accounts::new(
         store,
         keys.clone(),
         config.hasher,
-        config.clock,
+        config.clock.clone(),
         config.sessions,
     )
     .with_mailer(config.mailer)
@@ -64,9 +75,19 @@ pub async fn spawn(
     let public_origin = config
         .public_origin
         .unwrap_or_else(|| format!("http://{bound}"));
+    let (sweep_stop, sweep_stopped) = tokio::sync::watch::channel(false);
+    crate::share_expiry::spawn(
+        pool.clone(),
+        records.clone(),
+        config.clock.clone(),
+        config.share_sweep,
+        sweep_stopped,
+    );
     let services = Services {
         pool,
         accounts,
+        records,
+        clock: config.clock,
         projections,
         keys,
         secure_cookies: public_origin.starts_with("https://"),
@@ -81,9 +102,11 @@ pub async fn spawn(
     );
     let app = graphql::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = sweep_stop.send(true);
+        served
     });
     Ok((bound, task))
 }

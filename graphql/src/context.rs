@@ -4,8 +4,10 @@
 use crate::error::{Code, error};
 use async_graphql::{Context, Result};
 use commands::{
+    Clock,
     accounts::{Accounts, Caller},
     keys::KeyRing,
+    records::Records,
 };
 use domain::account::Role;
 use projections::Projections;
@@ -20,7 +22,10 @@ pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 pub struct Services {
     pub pool: PgPool,
     pub accounts: Accounts,
+    pub records: Records,
     pub projections: Projections,
+    /// The time the access rules are asked at.
+    pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,

@@ -31,7 +31,7 @@ pub fn error(status: StatusCode, code: Code, message: &str) -> Response {
         .into_response()
 }
 
-fn command_error(e: CommandError) -> Response {
+pub(crate) fn command_error(e: CommandError) -> Response {
     let (status, code) = match &e {
         CommandError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, Code::Unauthenticated),
         CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
@@ -52,7 +52,7 @@ fn command_error(e: CommandError) -> Response {
 }
 
 /// The signed-in caller, or the response that refuses the request.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
     let token = token_from(headers).map_err(|e| unauthenticated(&e.to_string()))?;
     match authenticate(&state.services, token).await {

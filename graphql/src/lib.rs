@@ -5,7 +5,7 @@
 //!   `session_cookie`: the cookie's shape.
 //! - `schema` (`query`, `mutation`, `subscription`, `types`, `scalars`): the API; resolvers
 //!   stay thin and call `commands` and `projections`.
-//! - `files`: the file routes (profile photos).
+//! - `files`: the photo routes; `record_files`: uploading and reading records.
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
@@ -18,6 +18,9 @@ mod health;
 pub mod limits;
 mod mutation;
 mod query;
+mod record_files;
+mod record_mutation;
+mod record_query;
 pub mod scalars;
 mod schema;
 mod session_cookie;
@@ -75,5 +78,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(files::put_photo).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/users/{id}/photo", get(files::get_photo))
+        .route(
+            "/api/records",
+            // The upload streams; its size limit is enforced while it does.
+            axum::routing::post(record_files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/records/{id}/content", get(record_files::content))
         .with_state(state)
 }

@@ -14,7 +14,8 @@ use domain::account::{Role as DomainRole, UserId, user::Registration};
 use projections::users;
 use uuid::Uuid;
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct AccountMutation;
 
 #[derive(InputObject)]
 pub struct RegisterInput {
@@ -32,7 +33,7 @@ pub struct ProfileInput {
 }
 
 #[Object]
-impl Mutation {
+impl AccountMutation {
     /// Asks for a new name and/or phone; it waits for an administrator. One at a time.
     async fn request_profile_change(
         &self,
@@ -246,6 +247,21 @@ impl Mutation {
                 &reason,
                 usize::try_from(active_admins).unwrap_or(0),
             )
+            .await
+            .map_err(|e| e.gql())?;
+        // Their records go the same way, each with its own RecordErased (their data keys
+        // were unreadable from the moment the subject key went).
+        let records_seq = s
+            .records
+            .erase_all_of(
+                commands::records::viewer(&admin),
+                UserId::from_uuid(user_id),
+                &reason,
+            )
+            .await
+            .map_err(|e| e.gql())?;
+        s.projections
+            .wait_for(&["records"], records_seq, READ_YOUR_WRITES)
             .await
             .map_err(|e| e.gql())?;
         user_after(s, user_id, seq).await

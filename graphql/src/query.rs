@@ -1,4 +1,5 @@
-//! `Query`: the reads of the contract that exist so far.
+//! The account reads of `Query`: the caller, sessions, the doctor directory, and the
+//! administrators' lists of users and profile changes.
 
 use crate::{
     context::{admin, caller, optional_caller, own_view, services},
@@ -15,10 +16,11 @@ use crate::{
 use async_graphql::{Context, Object, Result};
 use projections::users::{self, UserView};
 
-pub struct Query;
+#[derive(Default)]
+pub struct AccountQuery;
 
 #[Object]
-impl Query {
+impl AccountQuery {
     /// The signed-in user; null without credentials.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(caller) = optional_caller(ctx) else {

@@ -4,16 +4,25 @@
 use crate::{
     context::Services,
     limits::{AliasLimit, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
-    mutation::Mutation,
-    query::Query,
+    mutation::AccountMutation,
+    query::AccountQuery,
+    record_mutation::RecordMutation,
+    record_query::RecordQuery,
     subscription::Subscription,
 };
-use async_graphql::Schema;
+use async_graphql::{MergedObject, Schema};
+
+/// `Query` of the contract, from the parts that own each area.
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, RecordQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AccountMutation, RecordMutation);
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build_schema(services: Services) -> MedSchema {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(services)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -23,5 +32,7 @@ pub fn build_schema(services: Services) -> MedSchema {
 
 /// The schema as SDL, for `contract-check` and for readers.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .finish()
+        .sdl()
 }

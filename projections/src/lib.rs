@@ -8,11 +8,13 @@
 //!   projector across processes; read-your-writes waits; which projectors stopped.
 //! - `rebuild`: replay from seq 1 into fresh tables, swapped in at the end.
 //! - `users`: the users view.
+//! - `records`: the records view, shares and access log.
 #![forbid(unsafe_code)]
 
 mod batch;
 pub mod projector;
 pub mod rebuild;
+pub mod records;
 pub mod runner;
 pub mod users;
 
@@ -24,7 +26,10 @@ pub use runner::{PROJECTIONS_CHANNEL, Progress, Projections, WaitError};
 
 /// Every projector of this version, in the order they are listed to operators.
 pub fn all() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(users::UsersProjector)]
+    vec![
+        Arc::new(users::UsersProjector),
+        Arc::new(records::RecordsProjector),
+    ]
 }
 
 /// The projector named `name`, for `medchain projections rebuild NAME`.

@@ -75,6 +75,8 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
                 None,
                 &std::env::temp_dir().join("medchain-bench-blobs"),
             )?,
+            uploads: commands::records::UploadLimits::default(),
+            share_sweep: std::time::Duration::from_secs(30),
         },
         TcpListener::bind("127.0.0.1:0").await?,
         async {

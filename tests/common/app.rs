@@ -41,6 +41,8 @@ pub struct TestApp {
     pub blobs: tempfile::TempDir,
     /// Send mail to this SMTP server instead (takes effect at the next (re)start).
     pub smtp_url: Option<String>,
+    /// What uploads may be (takes effect at the next (re)start).
+    pub uploads: commands::records::UploadLimits,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -151,6 +153,7 @@ impl TestApp {
             outbox: tempfile::tempdir().unwrap(),
             smtp_url: None,
             blobs: tempfile::tempdir().unwrap(),
+            uploads: commands::records::UploadLimits::default(),
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -185,6 +188,8 @@ impl TestApp {
                 )
                 .unwrap(),
                 blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
+                uploads: self.uploads.clone(),
+                share_sweep: std::time::Duration::from_millis(100),
             },
             listener,
             async move {

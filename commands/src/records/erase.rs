@@ -54,22 +54,23 @@ impl Records {
     }
 
     /// Erases every record `owner` uploaded (their own erasure). `by` is the acting
-    /// administrator.
+    /// administrator. Returns the seq of the last `RecordErased` (0 when there were none).
     pub async fn erase_all_of(
         &self,
         by: Viewer,
         owner: UserId,
         reason: &str,
-    ) -> Result<usize, CommandError> {
+    ) -> Result<i64, CommandError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT record_id FROM record_keys WHERE owner_id = $1 ORDER BY record_id",
         )
         .bind(owner.as_uuid())
         .fetch_all(self.pool())
         .await?;
-        for id in &ids {
-            self.erase(by, RecordId::from_uuid(*id), reason).await?;
+        let mut last = 0;
+        for id in ids {
+            last = last.max(self.erase(by, RecordId::from_uuid(id), reason).await?);
         }
-        Ok(ids.len())
+        Ok(last)
     }
 }

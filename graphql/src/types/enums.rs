@@ -64,3 +64,40 @@ impl From<AccountStatus> for account::AccountStatus {
         }
     }
 }
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "RecordStatus")]
+pub enum RecordStatus {
+    Active,
+    Erased,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AccessAction")]
+pub enum AccessAction {
+    Uploaded,
+    Viewed,
+    Downloaded,
+    Denied,
+    Shared,
+    Revoked,
+    Expired,
+    Erased,
+}
+
+impl AccessAction {
+    /// From the access log's `action` column (written by the records projector).
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "UPLOADED" => AccessAction::Uploaded,
+            "VIEWED" => AccessAction::Viewed,
+            "DOWNLOADED" => AccessAction::Downloaded,
+            "DENIED" => AccessAction::Denied,
+            "SHARED" => AccessAction::Shared,
+            "REVOKED" => AccessAction::Revoked,
+            "EXPIRED" => AccessAction::Expired,
+            "ERASED" => AccessAction::Erased,
+            _ => return None,
+        })
+    }
+}

@@ -5,5 +5,6 @@ pub mod enums;
 pub mod ledger_event;
 pub mod page;
 pub mod profile_change;
+pub mod record;
 pub mod session;
 pub mod user;

@@ -47,6 +47,25 @@ pub fn parse_time_id_cursor(cursor: &str) -> Result<(Timestamp, Uuid)> {
     Ok((Timestamp::from_micros(micros), id))
 }
 
+/// A cursor for rows ordered by ledger position.
+pub fn seq_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+pub fn parse_seq_cursor(cursor: &str) -> Result<i64> {
+    let bad = || {
+        error(
+            Code::BadUserInput,
+            "the cursor is not one this list gave out",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix("seq:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +82,7 @@ mod tests {
         assert!(page_size(Some(0)).is_err());
         assert!(page_size(Some(101)).is_err());
         assert_eq!(page_size(None).unwrap(), 20);
+        assert_eq!(parse_seq_cursor(&seq_cursor(77)).unwrap(), 77);
+        assert!(parse_seq_cursor(&time_id_cursor(at, id)).is_err());
     }
 }

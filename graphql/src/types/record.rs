@@ -1,0 +1,320 @@
+//! `Record`, `Share` and `AccessEntry`: what a viewer may see of a record, decided field
+//! by field by the access rules (`domain::record::access`) asked once, when the object is
+//! made. Medical fields are opened only for the owner and doctors with a live share;
+//! administrators asking for them get FORBIDDEN; owner-only fields answer FORBIDDEN to
+//! anyone else.
+
+use super::enums::{AccessAction, RecordStatus};
+use super::page::{PageInfo, page_size, parse_seq_cursor, seq_cursor};
+use super::user::User;
+use crate::context::services;
+use crate::error::{Code, ToGql as _, error, missing_from_view};
+use crate::scalars::{DateTime, Long};
+use async_graphql::{Context, Object, Result, SimpleObject};
+use domain::Timestamp;
+use domain::account::Role;
+use domain::record::{Access, Viewer, access};
+use projections::records::{self, AccessRow, Medical, RecordView, ShareView};
+use projections::users;
+use std::sync::{Arc, OnceLock};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Record {
+    view: Arc<RecordView>,
+    viewer: Viewer,
+    access: Access,
+    medical: Arc<OnceLock<Option<Medical>>>,
+}
+
+impl Record {
+    /// The record as `viewer` may see it at `now`; `None` when it is not theirs to see.
+    pub fn seen_by(view: RecordView, viewer: Viewer, now: Timestamp) -> Option<Self> {
+        let access = access(viewer, view.facts(), now);
+        access.sees_record().then(|| Self {
+            view: Arc::new(view),
+            viewer,
+            access,
+            medical: Arc::default(),
+        })
+    }
+
+    fn medical(&self) -> Result<Option<&Medical>> {
+        if self.access == Access::Oversight {
+            return Err(error(
+                Code::Forbidden,
+                "administrators never see medical content",
+            ));
+        }
+        if !self.access.sees_medical_content() {
+            return Ok(None);
+        }
+        if let Some(opened) = self.medical.get() {
+            return Ok(opened.as_ref());
+        }
+        let opened = self.view.medical().map_err(|e| e.gql())?;
+        Ok(self.medical.get_or_init(|| opened).as_ref())
+    }
+
+    fn owner_only(&self, what: &str) -> Result<()> {
+        if self.access.is_owner() {
+            Ok(())
+        } else {
+            Err(error(
+                Code::Forbidden,
+                format!("only the record's owner sees its {what}"),
+            ))
+        }
+    }
+}
+
+#[Object]
+impl Record {
+    async fn id(&self) -> Uuid {
+        self.view.id.as_uuid()
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
+        let s = services(ctx);
+        let owner = self.view.owner.as_uuid();
+        let view = users::find(&s.pool, &s.keys, owner)
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| missing_from_view("user", owner))?;
+        let sees_contact = self.access.is_owner() || self.viewer.role == Role::Admin;
+        Ok(User::new(view, sees_contact))
+    }
+
+    /// Sealed at rest; null once erased.
+    async fn title(&self) -> Result<Option<&str>> {
+        Ok(self.medical()?.map(|m| m.title.as_str()))
+    }
+
+    async fn description(&self) -> Result<Option<&str>> {
+        Ok(self.medical()?.and_then(|m| m.description.as_deref()))
+    }
+
+    async fn file_name(&self) -> Result<Option<&str>> {
+        Ok(self.medical()?.map(|m| m.file_name.as_str()))
+    }
+
+    async fn content_type(&self) -> &str {
+        &self.view.content_type
+    }
+
+    /// Bytes of plaintext.
+    async fn size(&self) -> Long {
+        Long(self.view.size)
+    }
+
+    /// Hex SHA-256 of the stored ciphertext, as in the ledger.
+    async fn sha256(&self) -> &str {
+        &self.view.sha256
+    }
+
+    async fn uploaded_at(&self) -> DateTime {
+        DateTime(self.view.uploaded_at)
+    }
+
+    async fn status(&self) -> RecordStatus {
+        if self.view.erased {
+            RecordStatus::Erased
+        } else {
+            RecordStatus::Active
+        }
+    }
+
+    async fn content_url(&self) -> String {
+        format!("/api/records/{}/content", self.view.id)
+    }
+
+    /// Owner only: every share, live or ended, oldest first.
+    async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<Share>> {
+        self.owner_only("shares")?;
+        let s = services(ctx);
+        let now = s.clock.now();
+        let shares = records::shares_of(&s.pool, self.view.id.as_uuid())
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(shares
+            .into_iter()
+            .map(|view| Share::new(view, self.clone(), now))
+            .collect())
+    }
+
+    /// Owner only: who did what with the record, newest first.
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AccessEntryConnection> {
+        self.owner_only("access log")?;
+        let s = services(ctx);
+        let limit = page_size(first)?;
+        let before = after.as_deref().map(parse_seq_cursor).transpose()?;
+        let rows = records::access_log(&s.pool, self.view.id.as_uuid(), before, limit + 1)
+            .await
+            .map_err(|e| e.gql())?;
+        let record = (!self.view.erased).then(|| self.clone());
+        Ok(AccessEntryConnection::page(rows, limit, |_| record.clone()))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RecordEdge {
+    pub cursor: String,
+    pub node: Record,
+}
+
+#[derive(SimpleObject)]
+pub struct RecordConnection {
+    pub edges: Vec<RecordEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+pub struct Share {
+    view: ShareView,
+    record: Record,
+    now: Timestamp,
+}
+
+impl Share {
+    pub fn new(view: ShareView, record: Record, now: Timestamp) -> Self {
+        Self { view, record, now }
+    }
+}
+
+#[Object]
+impl Share {
+    async fn id(&self) -> Uuid {
+        self.view.id.as_uuid()
+    }
+
+    async fn record(&self) -> &Record {
+        &self.record
+    }
+
+    async fn doctor(&self, ctx: &Context<'_>) -> Result<User> {
+        let s = services(ctx);
+        let doctor = self.view.doctor.as_uuid();
+        let view = users::find(&s.pool, &s.keys, doctor)
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| missing_from_view("user", doctor))?;
+        let sees_contact =
+            self.record.viewer.id.as_uuid() == doctor || self.record.viewer.role == Role::Admin;
+        Ok(User::new(view, sees_contact))
+    }
+
+    async fn granted_at(&self) -> DateTime {
+        DateTime(self.view.granted_at)
+    }
+
+    /// Null: until revoked.
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.view.expires_at.map(DateTime)
+    }
+
+    async fn revoked_at(&self) -> Option<DateTime> {
+        self.view.revoked_at.map(DateTime)
+    }
+
+    /// Lets its doctor read now.
+    async fn active(&self) -> bool {
+        self.view.share().is_live(self.now) && !self.record.view.erased
+    }
+}
+
+pub struct AccessEntry {
+    row: AccessRow,
+    record: Option<Record>,
+}
+
+#[Object]
+impl AccessEntry {
+    async fn seq(&self) -> Long {
+        Long(self.row.seq)
+    }
+
+    async fn at(&self) -> DateTime {
+        DateTime(Timestamp::from_datetime(self.row.at))
+    }
+
+    /// Who acted; null for MedChain itself (an expiry).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.row.actor_id else {
+            return Ok(None);
+        };
+        let s = services(ctx);
+        let view = users::find(&s.pool, &s.keys, actor)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(view.map(|v| User::new(v, false)))
+    }
+
+    async fn action(&self) -> Result<AccessAction> {
+        AccessAction::parse(&self.row.action).ok_or_else(|| {
+            tracing::error!(
+                seq = self.row.seq,
+                "an access log row has an unknown action"
+            );
+            error(Code::Internal, "internal error")
+        })
+    }
+
+    async fn record_id(&self) -> Uuid {
+        self.row.record_id
+    }
+
+    /// Null once erased or when the caller may no longer see it.
+    async fn record(&self) -> Option<&Record> {
+        self.record.as_ref()
+    }
+
+    async fn detail(&self) -> Option<&str> {
+        self.row.detail.as_deref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AccessEntryEdge {
+    pub cursor: String,
+    pub node: AccessEntry,
+}
+
+#[derive(SimpleObject)]
+pub struct AccessEntryConnection {
+    pub edges: Vec<AccessEntryEdge>,
+    pub page_info: PageInfo,
+}
+
+impl AccessEntryConnection {
+    /// `rows`: up to `limit + 1`, the extra one only telling that there is a next page.
+    pub fn page(
+        mut rows: Vec<AccessRow>,
+        limit: i64,
+        record_of: impl Fn(&AccessRow) -> Option<Record>,
+    ) -> Self {
+        let has_next_page = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let edges: Vec<_> = rows
+            .into_iter()
+            .map(|row| AccessEntryEdge {
+                cursor: seq_cursor(row.seq),
+                node: AccessEntry {
+                    record: record_of(&row),
+                    row,
+                },
+            })
+            .collect();
+        Self {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        }
+    }
+}

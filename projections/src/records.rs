@@ -1,0 +1,560 @@
+//! The records view: each record with its sealed fields (opened only when the access
+//! rules allow, with the record's data key), every share ever granted, and the access log:
+//! one row per event about a record, keyed by its seq.
+
+use crate::{ProjectionError, Projector, users::ReadError};
+use commands::{
+    RecordedEvent,
+    keys::{DataKey, DataKeyRows, DataKeyState, KeyRing},
+    records::DueShare,
+};
+use domain::{
+    Sealed, StreamName, Timestamp,
+    account::UserId,
+    record::{RecordEvent, RecordFacts, RecordId, Share, ShareEnd, ShareId},
+};
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub struct RecordsProjector;
+
+impl Projector for RecordsProjector {
+    fn name(&self) -> &'static str {
+        "records"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["records", "shares", "access_log"]
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        &RecordEvent::TYPES
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        async move {
+            let id = StreamName::parse(&event.stream)
+                .map_err(|e| ProjectionError::malformed(event, e))?
+                .id();
+            let parsed = RecordEvent::from_stored(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::malformed(event, e))?;
+            let at = event.at.to_datetime();
+            if let RecordEvent::RecordUploaded(e) = &parsed {
+                sqlx::query(
+                    "INSERT INTO records (id, owner_id, status, title, description, file_name, \
+                        content_type, size, stored_size, sha256, uploaded_at, uploaded_seq, updated_seq) \
+                     VALUES ($1, $2, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                )
+                .bind(id)
+                .bind(e.owner.as_uuid())
+                .bind(e.title.as_str())
+                .bind(e.description.as_ref().map(Sealed::as_str))
+                .bind(e.file_name.as_str())
+                .bind(&e.content_type)
+                .bind(e.size)
+                .bind(e.stored_size)
+                .bind(&e.sha256)
+                .bind(at)
+                .bind(event.seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let owner: Option<Uuid> = sqlx::query_scalar("SELECT owner_id FROM records WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(owner) = owner else {
+                return Err(ProjectionError::malformed(event, "no such record in the view"));
+            };
+            let (action, detail): (&str, Option<String>) = match &parsed {
+                RecordEvent::RecordUploaded(_) => ("UPLOADED", None),
+                RecordEvent::RecordShared(e) => {
+                    sqlx::query(
+                        "INSERT INTO shares (id, record_id, doctor_id, granted_at, granted_seq, expires_at, updated_seq) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $5)",
+                    )
+                    .bind(e.share.as_uuid())
+                    .bind(id)
+                    .bind(e.doctor.as_uuid())
+                    .bind(at)
+                    .bind(event.seq)
+                    .bind(e.expires_at.map(Timestamp::to_datetime))
+                    .execute(&mut *tx)
+                    .await?;
+                    ("SHARED", Some(share_detail(e.doctor.as_uuid(), e.expires_at)))
+                }
+                RecordEvent::ShareRevoked(e) => {
+                    let doctor = end_share(tx, event, e.share, "revoked_at").await?;
+                    ("REVOKED", Some(share_detail(doctor, None)))
+                }
+                RecordEvent::ShareExpired(e) => {
+                    let doctor = end_share(tx, event, e.share, "expired_at").await?;
+                    ("EXPIRED", Some(share_detail(doctor, None)))
+                }
+                RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
+                RecordEvent::RecordAccessDenied(e) => (
+                    "DENIED",
+                    Some(format!("{} refused: {}", e.action.as_str().to_lowercase(), e.reason.as_str())),
+                ),
+                RecordEvent::RecordErased(e) => {
+                    sqlx::query(
+                        "UPDATE records SET status = 'ERASED', erased_at = $2, updated_seq = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(at)
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE shares SET revoked_at = $2, updated_seq = $3 \
+                         WHERE record_id = $1 AND revoked_at IS NULL AND expired_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(at)
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    ("ERASED", Some(e.reason.as_str().to_owned()))
+                }
+            };
+            sqlx::query(
+                "INSERT INTO access_log (seq, record_id, owner_id, actor_id, action, at, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(event.seq)
+            .bind(id)
+            .bind(owner)
+            .bind(event.actor)
+            .bind(action)
+            .bind(at)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+fn share_detail(doctor: Uuid, expires_at: Option<Timestamp>) -> String {
+    match expires_at {
+        Some(at) => format!("doctor {doctor}, until {at}"),
+        None => format!("doctor {doctor}"),
+    }
+}
+
+/// Ends a share (`column`: `revoked_at` or `expired_at`); returns its doctor.
+async fn end_share(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    share: ShareId,
+    column: &'static str,
+) -> Result<Uuid, ProjectionError> {
+    let sql = match column {
+        "revoked_at" => {
+            "UPDATE shares SET revoked_at = $2, updated_seq = $3 WHERE id = $1 RETURNING doctor_id"
+        }
+        _ => {
+            "UPDATE shares SET expired_at = $2, updated_seq = $3 WHERE id = $1 RETURNING doctor_id"
+        }
+    };
+    let doctor: Option<Uuid> = sqlx::query_scalar(sql)
+        .bind(share.as_uuid())
+        .bind(event.at.to_datetime())
+        .bind(event.seq)
+        .fetch_optional(&mut *tx)
+        .await?;
+    doctor.ok_or_else(|| ProjectionError::malformed(event, "no such share in the view"))
+}
+
+/// A record as the view holds it. Medical fields stay sealed until `medical` opens them,
+/// which callers do only when the access rules allow.
+#[derive(Debug, Clone)]
+pub struct RecordView {
+    pub id: RecordId,
+    pub owner: UserId,
+    /// ERASED once erased, or once the data key or the owner's key is gone.
+    pub erased: bool,
+    pub content_type: String,
+    pub size: i64,
+    pub stored_size: i64,
+    pub sha256: String,
+    pub uploaded_at: Timestamp,
+    /// Every share of the record, for the access rules.
+    pub shares: Vec<Share>,
+    sealed: SealedFields,
+    key: Option<DataKey>,
+}
+
+#[derive(Debug, Clone)]
+struct SealedFields {
+    title: String,
+    description: Option<String>,
+    file_name: String,
+}
+
+/// What only the owner and doctors with a live share may see.
+#[derive(Debug, Clone)]
+pub struct Medical {
+    pub title: String,
+    pub description: Option<String>,
+    pub file_name: String,
+}
+
+impl RecordView {
+    pub fn facts(&self) -> RecordFacts<'_> {
+        RecordFacts {
+            owner: self.owner,
+            erased: self.erased,
+            shares: &self.shares,
+        }
+    }
+
+    /// The opened title, description and file name; `None` once erased.
+    pub fn medical(&self) -> Result<Option<Medical>, ReadError> {
+        let Some(key) = self.key.as_ref().filter(|_| !self.erased) else {
+            return Ok(None);
+        };
+        let stream = self.id.stream();
+        let open = |field: &str, text: &str| -> Result<String, ReadError> {
+            let corrupt =
+                |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("record {}: {e}", self.id));
+            let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
+            key.open_string(stream.as_str(), field, &sealed)
+                .map_err(|e| corrupt(&e))
+        };
+        Ok(Some(Medical {
+            title: open("title", &self.sealed.title)?,
+            description: self
+                .sealed
+                .description
+                .as_deref()
+                .map(|d| open("description", d))
+                .transpose()?,
+            file_name: open("fileName", &self.sealed.file_name)?,
+        }))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: Uuid,
+    owner_id: Uuid,
+    status: String,
+    title: String,
+    description: Option<String>,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    stored_size: i64,
+    sha256: String,
+    uploaded_at: chrono::DateTime<chrono::Utc>,
+    has_record_key: bool,
+    record_wrapped: Option<Vec<u8>>,
+    has_owner_key: bool,
+    owner_wrapped: Option<Vec<u8>>,
+}
+
+const SELECT_RECORDS: &str = "SELECT r.id, r.owner_id, r.status, r.title, r.description, r.file_name, \
+        r.content_type, r.size, r.stored_size, r.sha256, r.uploaded_at, \
+        rk.record_id IS NOT NULL AS has_record_key, rk.wrapped AS record_wrapped, \
+        sk.subject_id IS NOT NULL AS has_owner_key, sk.wrapped AS owner_wrapped \
+     FROM records r \
+     LEFT JOIN record_keys rk ON rk.record_id = r.id \
+     LEFT JOIN subject_keys sk ON sk.subject_id = r.owner_id ";
+
+#[derive(sqlx::FromRow)]
+struct ShareRow {
+    id: Uuid,
+    record_id: Uuid,
+    doctor_id: Uuid,
+    granted_at: chrono::DateTime<chrono::Utc>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    expired_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A share as the API shows it.
+#[derive(Debug, Clone)]
+pub struct ShareView {
+    pub id: ShareId,
+    pub record: RecordId,
+    pub doctor: UserId,
+    pub granted_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub expired_at: Option<Timestamp>,
+}
+
+impl ShareView {
+    pub fn share(&self) -> Share {
+        Share {
+            id: self.id,
+            doctor: self.doctor,
+            expires_at: self.expires_at,
+            ended: if self.revoked_at.is_some() {
+                Some(ShareEnd::Revoked)
+            } else if self.expired_at.is_some() {
+                Some(ShareEnd::Expired)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+fn share_view(row: ShareRow) -> ShareView {
+    let ts = Timestamp::from_datetime;
+    ShareView {
+        id: ShareId::from_uuid(row.id),
+        record: RecordId::from_uuid(row.record_id),
+        doctor: UserId::from_uuid(row.doctor_id),
+        granted_at: ts(row.granted_at),
+        expires_at: row.expires_at.map(ts),
+        revoked_at: row.revoked_at.map(ts),
+        expired_at: row.expired_at.map(ts),
+    }
+}
+
+/// Builds views from rows, with each record's shares (one query for the page).
+async fn views(
+    pool: &PgPool,
+    keys: &KeyRing,
+    rows: Vec<RecordRow>,
+) -> Result<Vec<RecordView>, ReadError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let shares: Vec<ShareRow> = sqlx::query_as(
+        "SELECT id, record_id, doctor_id, granted_at, expires_at, revoked_at, expired_at \
+         FROM shares WHERE record_id = ANY($1) ORDER BY granted_seq",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let shares: Vec<ShareView> = shares.into_iter().map(share_view).collect();
+    rows.into_iter()
+        .map(|row| {
+            let key = keys.data_key_from_rows(DataKeyRows {
+                record: row.id,
+                owner: row.owner_id,
+                record_key: row.has_record_key.then_some(row.record_wrapped),
+                owner_key: row.has_owner_key.then_some(row.owner_wrapped),
+            })?;
+            let key = match key {
+                DataKeyState::Live(key) => Some(key),
+                DataKeyState::Destroyed | DataKeyState::Missing => None,
+            };
+            Ok(RecordView {
+                id: RecordId::from_uuid(row.id),
+                owner: UserId::from_uuid(row.owner_id),
+                erased: row.status == "ERASED" || key.is_none(),
+                content_type: row.content_type,
+                size: row.size,
+                stored_size: row.stored_size,
+                sha256: row.sha256,
+                uploaded_at: Timestamp::from_datetime(row.uploaded_at),
+                shares: shares
+                    .iter()
+                    .filter(|s| s.record.as_uuid() == row.id)
+                    .map(ShareView::share)
+                    .collect(),
+                sealed: SealedFields {
+                    title: row.title,
+                    description: row.description,
+                    file_name: row.file_name,
+                },
+                key,
+            })
+        })
+        .collect()
+}
+
+pub async fn find(
+    pool: &PgPool,
+    keys: &KeyRing,
+    id: Uuid,
+) -> Result<Option<RecordView>, ReadError> {
+    let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RECORDS} WHERE r.id = $1"
+    )))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(views(pool, keys, rows).await?.pop())
+}
+
+/// A page of the patient's records, newest first; `after`: the last row's
+/// `(uploaded_at, id)`.
+pub async fn of_owner(
+    pool: &PgPool,
+    keys: &KeyRing,
+    owner: Uuid,
+    after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<RecordView>, ReadError> {
+    let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RECORDS} WHERE r.owner_id = $1 \
+           AND ($2::timestamptz IS NULL OR (r.uploaded_at, r.id) < ($2, $3)) \
+         ORDER BY r.uploaded_at DESC, r.id DESC LIMIT $4"
+    )))
+    .bind(owner)
+    .bind(after.map(|(at, _)| at.to_datetime()))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    views(pool, keys, rows).await
+}
+
+pub async fn count_of_owner(pool: &PgPool, owner: Uuid) -> Result<i64, ReadError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM records WHERE owner_id = $1")
+            .bind(owner)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The condition for a share that lets its doctor read at `$now`.
+const LIVE_SHARE: &str = "s.revoked_at IS NULL AND s.expired_at IS NULL \
+     AND (s.expires_at IS NULL OR s.expires_at > $2) AND r.status = 'ACTIVE'";
+
+/// A page of the records the doctor holds a live share of at `now`, most recently
+/// shared first; `after`: the last row's `(granted_at, share id)`.
+pub async fn shared_with(
+    pool: &PgPool,
+    keys: &KeyRing,
+    doctor: Uuid,
+    now: Timestamp,
+    after: Option<(Timestamp, Uuid)>,
+    limit: i64,
+) -> Result<Vec<(ShareView, RecordView)>, ReadError> {
+    let shares: Vec<ShareRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.id, s.record_id, s.doctor_id, s.granted_at, s.expires_at, s.revoked_at, s.expired_at \
+         FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE s.doctor_id = $1 AND {LIVE_SHARE} \
+           AND ($3::timestamptz IS NULL OR (s.granted_at, s.id) < ($3, $4)) \
+         ORDER BY s.granted_at DESC, s.id DESC LIMIT $5"
+    )))
+    .bind(doctor)
+    .bind(now.to_datetime())
+    .bind(after.map(|(at, _)| at.to_datetime()))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<Uuid> = shares.iter().map(|s| s.record_id).collect();
+    let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_RECORDS} WHERE r.id = ANY($1)"
+    )))
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let records = views(pool, keys, rows).await?;
+    Ok(shares
+        .into_iter()
+        .filter_map(|s| {
+            let record = records
+                .iter()
+                .find(|r| r.id.as_uuid() == s.record_id)?
+                .clone();
+            Some((share_view(s), record))
+        })
+        .collect())
+}
+
+pub async fn count_shared_with(
+    pool: &PgPool,
+    doctor: Uuid,
+    now: Timestamp,
+) -> Result<i64, ReadError> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE s.doctor_id = $1 AND {LIVE_SHARE}"
+    )))
+    .bind(doctor)
+    .bind(now.to_datetime())
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Every share of the record, oldest first.
+pub async fn shares_of(pool: &PgPool, record: Uuid) -> Result<Vec<ShareView>, ReadError> {
+    let rows: Vec<ShareRow> = sqlx::query_as(
+        "SELECT id, record_id, doctor_id, granted_at, expires_at, revoked_at, expired_at \
+         FROM shares WHERE record_id = $1 ORDER BY granted_seq",
+    )
+    .bind(record)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(share_view).collect())
+}
+
+pub async fn find_share(pool: &PgPool, share: Uuid) -> Result<Option<ShareView>, ReadError> {
+    let row: Option<ShareRow> = sqlx::query_as(
+        "SELECT id, record_id, doctor_id, granted_at, expires_at, revoked_at, expired_at \
+         FROM shares WHERE id = $1",
+    )
+    .bind(share)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(share_view))
+}
+
+/// Shares whose time has passed and whose expiry is not recorded yet, oldest first.
+pub async fn due_shares(
+    pool: &PgPool,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<DueShare>, ReadError> {
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT record_id, id FROM shares \
+         WHERE revoked_at IS NULL AND expired_at IS NULL AND expires_at <= $1 \
+         ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now.to_datetime())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(record, share)| DueShare {
+            record: RecordId::from_uuid(record),
+            share: ShareId::from_uuid(share),
+        })
+        .collect())
+}
+
+/// One line of an access log.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessRow {
+    pub seq: i64,
+    pub record_id: Uuid,
+    pub owner_id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub detail: Option<String>,
+}
+
+/// A page of the record's access log, newest first; `before`: the last row's seq.
+pub async fn access_log(
+    pool: &PgPool,
+    record: Uuid,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessRow>, ReadError> {
+    Ok(sqlx::query_as(
+        "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
+         WHERE record_id = $1 AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
+    )
+    .bind(record)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,47 @@
+//! The background task that records `ShareExpired` once a share's time has passed.
+//! Reads are refused from the moment itself whatever this task does; it keeps the ledger
+//! (and so the access log and replay) saying when a share ended.
+//!
+//! Every server process runs one. They may race for the same share; `Records::expire_share`
+//! appends at the stream's version, so exactly one of them records it.
+
+use commands::{Clock, records::Records};
+use sqlx::PgPool;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::watch;
+
+const BATCH: i64 = 100;
+
+pub fn spawn(
+    pool: PgPool,
+    records: Records,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if let Err(e) = sweep(&pool, &records, clock.as_ref()).await {
+                tracing::warn!(error = %e, "looking for expired shares failed; trying again later");
+            }
+        }
+    });
+}
+
+async fn sweep(
+    pool: &PgPool,
+    records: &Records,
+    clock: &dyn Clock,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let due = projections::records::due_shares(pool, clock.now(), BATCH).await?;
+    for share in due {
+        records.expire_share(share).await?;
+    }
+    Ok(())
+}
