@@ -49,6 +49,11 @@ pub struct TestApp {
     running: Option<Running>,
 }
 
+pub struct AnotherServer {
+    pub addr: SocketAddr,
+    _running: Running,
+}
+
 struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -163,43 +168,58 @@ impl TestApp {
         app
     }
 
+    fn config(&self) -> ServerConfig {
+        let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
+        ServerConfig {
+            master_key: MasterKey::from_bytes(self.master_key),
+            sessions: self.sessions,
+            public_origin: self.public_origin.clone(),
+            trust_proxy: false,
+            clock,
+            hasher: PasswordHasher::for_tests(),
+            mailer: commands::mail::Mailer::new(
+                self.smtp_url.as_deref(),
+                self.outbox.path(),
+                "MedChain <medchain@localhost>",
+                "http://medchain.test",
+            )
+            .unwrap(),
+            blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
+            uploads: self.uploads.clone(),
+            share_sweep: std::time::Duration::from_millis(100),
+        }
+    }
+
     async fn start_server(&mut self) {
         assert!(self.running.is_none(), "the server is already running");
+        let (addr, running) = self.spawn_server().await;
+        self.addr = addr;
+        self.running = Some(running);
+    }
+
+    async fn spawn_server(&self) -> (SocketAddr, Running) {
         let pool = commands::db::connect(&self.db.url, 8)
             .await
             .expect("connecting the server's pool");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
-        let (addr, task) = spawn(
-            pool.clone(),
-            ServerConfig {
-                master_key: MasterKey::from_bytes(self.master_key),
-                sessions: self.sessions,
-                public_origin: self.public_origin.clone(),
-                trust_proxy: false,
-                clock,
-                hasher: PasswordHasher::for_tests(),
-                mailer: commands::mail::Mailer::new(
-                    self.smtp_url.as_deref(),
-                    self.outbox.path(),
-                    "MedChain <medchain@localhost>",
-                    "http://medchain.test",
-                )
-                .unwrap(),
-                blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
-                uploads: self.uploads.clone(),
-                share_sweep: std::time::Duration::from_millis(100),
-            },
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        )
+        let (addr, task) = spawn(pool.clone(), self.config(), listener, async move {
+            let _ = stopped.await;
+        })
         .await
         .expect("the server starts");
-        self.addr = addr;
-        self.running = Some(Running { stop, task, pool });
+        (addr, Running { stop, task, pool })
+    }
+
+    /// A second server process's worth (its own appender, projections, pool and
+    /// background tasks) on the same database, keys, clock and blob store; it stops when
+    /// the value is dropped.
+    pub async fn another_server(&self) -> AnotherServer {
+        let (addr, running) = self.spawn_server().await;
+        AnotherServer {
+            addr,
+            _running: running,
+        }
     }
 
     /// Makes an administrator as `medchain admin create` does (the same command, in
