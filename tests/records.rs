@@ -50,7 +50,14 @@ async fn upload_share_download_and_the_owner_sees_the_read() {
     }
 
     // Shared with the doctor, who downloads the same bytes, as an attachment.
-    let shared = share(&app, &c.patient.token, &id, &c.doctor.id, Some("2099-01-01T00:00:00Z")).await;
+    let shared = share(
+        &app,
+        &c.patient.token,
+        &id,
+        &c.doctor.id,
+        Some("2099-01-01T00:00:00Z"),
+    )
+    .await;
     assert_eq!(shared.ok()["shareRecord"]["active"], true);
     assert_eq!(shared.ok()["shareRecord"]["doctor"]["name"], "Dana Doc");
     let (status, headers, body) = content(&app, Some(&c.doctor.token), &id, false).await;
@@ -58,10 +65,20 @@ async fn upload_share_download_and_the_owner_sees_the_read() {
     assert_eq!(body.unwrap(), file);
     assert_eq!(headers["content-type"], "application/pdf");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"report.pdf\""));
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"report.pdf\"")
+    );
     let (status, headers, _) = content(&app, Some(&c.doctor.token), &id, true).await;
     assert_eq!(status, 200);
-    assert!(headers["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
 
     // The doctor sees it among what is shared with them, title included.
     let theirs = app
@@ -75,7 +92,10 @@ async fn upload_share_download_and_the_owner_sees_the_read() {
     assert_eq!(list["totalCount"], 1);
     assert_eq!(list["edges"][0]["node"]["title"], "Blood test");
     assert_eq!(list["edges"][0]["node"]["owner"]["name"], "Pat Lee");
-    assert_eq!(list["edges"][0]["node"]["owner"]["email"], serde_json::Value::Null);
+    assert_eq!(
+        list["edges"][0]["node"]["owner"]["email"],
+        serde_json::Value::Null
+    );
 
     // The owner's access log: uploaded, shared, then the doctor's two reads, with times.
     let log = access_log(&app, &c.patient.token, &id).await;
@@ -96,7 +116,10 @@ async fn upload_share_download_and_the_owner_sees_the_read() {
         )
         .await;
     assert_eq!(listed.ok()["myRecords"]["totalCount"], 1);
-    assert_eq!(listed.ok()["myRecords"]["edges"][0]["node"]["shares"][0]["active"], true);
+    assert_eq!(
+        listed.ok()["myRecords"]["edges"][0]["node"]["shares"][0]["active"],
+        true
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +129,9 @@ async fn others_are_refused_and_learn_nothing() {
     let id = upload_ok(&app, &c.patient.token, "Secret diagnosis", pdf("x", 5_000)).await;
     let other_patient = person(&app, &c.admin, "olga@example.org", "Olga Other", "PATIENT").await;
     let other_doctor = person(&app, &c.admin, "otto@example.org", "Otto Other", "DOCTOR").await;
-    share(&app, &c.patient.token, &id, &c.doctor.id, None).await.ok();
+    share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok();
 
     // Content: strangers 404, the admin 403, nobody 401; none sees the title.
     for (who, expected) in [
@@ -128,7 +153,9 @@ async fn others_are_refused_and_learn_nothing() {
 
     // GraphQL: strangers NOT_FOUND; the admin may see that it exists but not its title.
     for token in [&other_patient.token, &other_doctor.token] {
-        let answer = app.gql(Cred::Bearer(token), RECORD, json!({"id": id})).await;
+        let answer = app
+            .gql(Cred::Bearer(token), RECORD, json!({"id": id}))
+            .await;
         answer.expect_code("NOT_FOUND");
         assert!(!answer.body.to_string().contains("Secret"));
     }
@@ -153,8 +180,12 @@ async fn others_are_refused_and_learn_nothing() {
         .await;
     doctor.expect_code("FORBIDDEN");
     // Only patients upload; only the owner shares.
-    let (status, body) = common::records::upload(&app, &c.doctor.token, "Mine", "a.pdf", pdf("x", 100)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")));
+    let (status, body) =
+        common::records::upload(&app, &c.doctor.token, "Mine", "a.pdf", pdf("x", 100)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN"))
+    );
     share(&app, &c.doctor.token, &id, &other_doctor.id, None)
         .await
         .expect_code("FORBIDDEN");
@@ -165,9 +196,15 @@ async fn others_are_refused_and_learn_nothing() {
     share(&app, &c.patient.token, &id, &other_patient.id, None)
         .await
         .expect_code("BAD_USER_INPUT");
-    share(&app, &c.patient.token, &id, &other_doctor.id, Some("2001-01-01T00:00:00Z"))
-        .await
-        .expect_code("BAD_USER_INPUT");
+    share(
+        &app,
+        &c.patient.token,
+        &id,
+        &other_doctor.id,
+        Some("2001-01-01T00:00:00Z"),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
     share(&app, &c.patient.token, &id, &c.doctor.id, None)
         .await
         .expect_code("CONFLICT");

@@ -13,9 +13,13 @@ use std::time::Duration;
 const MINUTE: Duration = Duration::from_secs(60);
 
 async fn shared_with_me(app: &TestApp, token: &str) -> i64 {
-    app.gql(Cred::Bearer(token), "{ sharedWithMe { totalCount } }", json!({}))
-        .await
-        .ok()["sharedWithMe"]["totalCount"]
+    app.gql(
+        Cred::Bearer(token),
+        "{ sharedWithMe { totalCount } }",
+        json!({}),
+    )
+    .await
+    .ok()["sharedWithMe"]["totalCount"]
         .as_i64()
         .unwrap()
 }
@@ -25,11 +29,16 @@ async fn a_revoked_share_is_refused_at_once_and_the_attempt_recorded() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
     let id = upload_ok(&app, &c.patient.token, "X-ray", pdf("x", 1_000)).await;
-    let share_id = share(&app, &c.patient.token, &id, &c.doctor.id, None).await.ok()["shareRecord"]["id"]
+    let share_id = share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok()["shareRecord"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(content(&app, Some(&c.doctor.token), &id, false).await.0, 200);
+    assert_eq!(
+        content(&app, Some(&c.doctor.token), &id, false).await.0,
+        200
+    );
 
     // Only the owner revokes.
     app.gql(
@@ -63,11 +72,19 @@ async fn a_revoked_share_is_refused_at_once_and_the_attempt_recorded() {
     .expect_code("NOT_FOUND");
     let log = access_log(&app, &c.patient.token, &id).await;
     let actions: Vec<_> = log.iter().map(|(a, _, _)| a.as_str()).collect();
-    assert_eq!(actions, ["DENIED", "REVOKED", "DOWNLOADED", "SHARED", "UPLOADED"]);
+    assert_eq!(
+        actions,
+        ["DENIED", "REVOKED", "DOWNLOADED", "SHARED", "UPLOADED"]
+    );
 
     // Shared again: a new grant, read again.
-    share(&app, &c.patient.token, &id, &c.doctor.id, None).await.ok();
-    assert_eq!(content(&app, Some(&c.doctor.token), &id, false).await.0, 200);
+    share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok();
+    assert_eq!(
+        content(&app, Some(&c.doctor.token), &id, false).await.0,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,10 +94,19 @@ async fn an_expired_share_is_refused_from_its_time_and_recorded_once_by_two_proc
     let c = cast(&app).await;
     let id = upload_ok(&app, &c.patient.token, "MRI", pdf("x", 1_000)).await;
     let expires = app.clock.now().plus_micros(10 * 60_000_000);
-    share(&app, &c.patient.token, &id, &c.doctor.id, Some(&expires.to_string()))
-        .await
-        .ok();
-    assert_eq!(content(&app, Some(&c.doctor.token), &id, false).await.0, 200);
+    share(
+        &app,
+        &c.patient.token,
+        &id,
+        &c.doctor.id,
+        Some(&expires.to_string()),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        content(&app, Some(&c.doctor.token), &id, false).await.0,
+        200
+    );
     assert_eq!(shared_with_me(&app, &c.doctor.token).await, 1);
 
     app.clock.advance(10 * MINUTE);
@@ -104,6 +130,9 @@ async fn an_expired_share_is_refused_from_its_time_and_recorded_once_by_two_proc
     assert_eq!(expired_by, None, "MedChain itself expires a share");
     let log = access_log(&app, &c.patient.token, &id).await;
     let actions: Vec<_> = log.iter().map(|(a, _, _)| a.as_str()).collect();
-    assert!(actions.starts_with(&["EXPIRED", "DENIED"]) || actions.starts_with(&["DENIED", "EXPIRED"]), "{actions:?}");
+    assert!(
+        actions.starts_with(&["EXPIRED", "DENIED"]) || actions.starts_with(&["DENIED", "EXPIRED"]),
+        "{actions:?}"
+    );
     drop(second);
 }
