@@ -145,12 +145,37 @@ pub async fn share(
     .await
 }
 
+/// Waits until the records view has caught up with the ledger (reads through the file
+/// routes are on the ledger when they answer, not yet in the view).
+pub async fn records_view_settled(app: &TestApp) {
+    let pool = app.pool.clone();
+    super::app::eventually(
+        std::time::Duration::from_secs(10),
+        "the records view",
+        || {
+            let pool = pool.clone();
+            async move {
+                let (head, done): (Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT (SELECT max(seq) FROM events), \
+                        (SELECT last_seq FROM projection_checkpoints WHERE name = 'records')",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                (done >= head).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 /// The owner's access log of `record`, newest first: `(action, actor id, at)`.
 pub async fn access_log(
     app: &TestApp,
     token: &str,
     record: &str,
 ) -> Vec<(String, Option<String>, String)> {
+    records_view_settled(app).await;
     let answer = app
         .gql(
             Cred::Bearer(token),
