@@ -175,6 +175,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         clients: usize,
     },
+    /// Record upload and download rates (1 MiB, 64 MiB, 1 GiB) through a `serve` child
+    /// process, with its peak memory, beside bare AES-256-GCM and SHA-256.
+    Records,
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,3 +102,22 @@ async fn stop_cluster(cluster: embedded::EmbeddedCluster) {
         Err(e) => tracing::error!(error = %e, "stopping the embedded PostgreSQL panicked"),
     }
 }
+/// `url` with its database replaced by `database` (a plain identifier): for a scratch
+/// database beside the configured one (benches, tests).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("dbname="))
+        .collect();
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    out
+}

@@ -42,6 +42,9 @@ async fn run(cli: Cli) -> i32 {
         }) => medchain::bench::ledger::run(&cli.common, seconds, &writers, verify_events)
             .await
             .map(|()| 0),
+        Command::Bench(BenchCommand::Records) => {
+            medchain::bench::records::run(&cli.common).await.map(|()| 0)
+        }
         Command::Bench(BenchCommand::Api { seconds, clients }) => {
             medchain::bench::api::run(&cli.common, seconds, clients)
                 .await

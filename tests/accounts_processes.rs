@@ -5,69 +5,11 @@
 mod common;
 
 use serde_json::{Value, json};
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Stdio, time::Duration};
 
-const BIN: &str = env!("CARGO_BIN_EXE_medchain");
+use common::serve::{BIN, gql, start_serve};
+
 const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
-
-/// A running `serve`; killed and reaped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `serve` on port 0 against `db_url` and returns it with the address it printed.
-fn start_serve(db_url: &str, key: &Path, dir: &Path) -> (Server, String) {
-    let mut server = Server(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("DATABASE_URL", db_url)
-            .env("MEDCHAIN_MASTER_KEY_FILE", key)
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut said = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited before listening: {said}"
-        );
-        said.push_str(&line);
-        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
-            let addr = addr.to_owned();
-            // Keep draining stderr so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (server, addr);
-        }
-    }
-}
-
-async fn gql(addr: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({"query": query, "variables": variables}));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap().json().await.unwrap()
-}
 
 fn code(answer: &Value) -> &str {
     answer["errors"][0]["extensions"]["code"]
@@ -99,12 +41,10 @@ async fn me(addr: &str, token: &str) -> Value {
 async fn two_server_processes_on_one_database_share_accounts_and_sessions() {
     let db = common::test_db().await;
     let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("master.key");
-    let hex: String = (0u8..32).map(|b| format!("{:02x}", b * 7 + 3)).collect();
-    std::fs::write(&key, hex).unwrap();
+    let key = common::serve::master_key_file(tmp.path());
 
-    let (_a, a) = start_serve(&db.url, &key, &tmp.path().join("a"));
-    let (_b, b) = start_serve(&db.url, &key, &tmp.path().join("b"));
+    let (_a, a) = start_serve(&db.url, &key, &tmp.path().join("a"), &[]);
+    let (_b, b) = start_serve(&db.url, &key, &tmp.path().join("b"), &[]);
     assert_ne!(a, b);
 
     // Registered through A (which waits for its own view)…

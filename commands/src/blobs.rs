@@ -3,19 +3,23 @@
 //! same to the code. Paths name what a blob is (`photos/<user>.sealed`,
 //! `records/<sha256 of the ciphertext>`); contents are sealed before they get here.
 //!
-//! Large blobs are written as multipart uploads in 5 MiB parts (S3 wants at least 5 MiB
-//! per part), two parts in flight at most, so memory stays bounded; an upload that fails
-//! is aborted and leaves nothing.
+//! Large blobs are written as multipart uploads, two parts in flight at most (5 MiB parts
+//! on S3, its smallest; 1 MiB on a local directory), and read back in chunks of 256 KiB
+//! from a local directory (`ChunkedStore`; `object_store` would otherwise read 8 MiB at a
+//! time), so memory stays bounded whatever the blob's size. An upload that fails is
+//! aborted and leaves nothing.
 
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _, stream::BoxStream};
 use object_store::{
     ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
-    local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
+    chunked::ChunkedStore, local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
 };
 use std::{path::Path, sync::Arc};
 
-const PART: usize = 5 * 1024 * 1024;
+const S3_PART: usize = 5 * 1024 * 1024;
+const LOCAL_PART: usize = 1024 * 1024;
+const LOCAL_READ: usize = 256 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,7 @@ pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     /// Where blobs go, for the operator.
     pub destination: String,
+    part_size: usize,
 }
 
 impl BlobStore {
@@ -61,8 +66,9 @@ impl BlobStore {
         })?;
         let store = LocalFileSystem::new_with_prefix(&dir)?;
         Ok(Self {
-            store: Arc::new(store),
+            store: Arc::new(ChunkedStore::new(Arc::new(store), LOCAL_READ)),
             destination: format!("directory {}", dir.display()),
+            part_size: LOCAL_PART,
         })
     }
 
@@ -87,6 +93,7 @@ impl BlobStore {
         Ok(Self {
             store,
             destination: format!("S3 bucket {url}"),
+            part_size: S3_PART,
         })
     }
 
@@ -121,7 +128,8 @@ impl BlobStore {
     pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
         let upload = self.store.put_multipart(&StorePath::from(path)).await?;
         Ok(BlobWriter(WriteMultipart::new_with_chunk_size(
-            upload, PART,
+            upload,
+            self.part_size,
         )))
     }
 

@@ -4,3 +4,4 @@
 pub mod api;
 pub mod ledger;
 mod measure;
+pub mod records;

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod records;
+pub mod serve;
 
 use std::path::Path;
 
@@ -83,24 +84,7 @@ impl Drop for TestDb {
     }
 }
 
-/// `url` with its database replaced by `database` (a plain identifier).
-pub fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let query: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("dbname="))
-        .collect();
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if !query.is_empty() {
-        out.push('?');
-        out.push_str(&query.join("&"));
-    }
-    out
-}
+pub use medchain::database::with_database;
 
 /// Runs the auditors' reference tool, `tools/verify-export.py`, on a ledger export
 /// (optionally against a checkpoint) and returns what it printed: `OK: …` or

@@ -1,0 +1,253 @@
+//! `medchain bench records`: upload and download rates of records through a real
+//! `medchain serve` child process (its own scratch database and data directory), for
+//! 1 MiB, 64 MiB and 1 GiB files, with that process's peak resident memory, beside this
+//! machine's bare AES-256-GCM (64 KiB segments, one core) and SHA-256 rates measured in
+//! the same run. Target: ≥ 50% of the bare AES-256-GCM rate for 64 MiB and up.
+//!
+//! The client (this process) shares the machine with the server: it generates the
+//! upload and reads the download as fast as it can, which is part of what is measured.
+
+use crate::{
+    cli::Common,
+    database::{Database, Purpose, with_database},
+};
+use aes_gcm::{
+    Aes256Gcm,
+    aead::{AeadInOut as _, KeyInit as _, Nonce},
+};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+use uuid::Uuid;
+
+const PASSWORD: &str = "a long bench passphrase, 2026";
+const MIB: u64 = 1 << 20;
+const SIZES: [u64; 3] = [MIB, 64 * MIB, 1024 * MIB];
+
+struct Child_(Child);
+
+impl Drop for Child_ {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub async fn run(common: &Common) -> anyhow::Result<()> {
+    let db = Database::open(common, Purpose::Command, 2).await?;
+    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&db.pool)
+        .await?;
+    let result = bench_in(&with_database(&db.url, &name)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&db.pool)
+    .await?;
+    db.close().await;
+    result
+}
+
+fn rate(bytes: u64, took: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / took.as_secs_f64()
+}
+
+/// Bare AES-256-GCM over 256 MiB in 64 KiB segments, in place, on one core: MiB/s.
+fn bare_aes() -> f64 {
+    let cipher = Aes256Gcm::new(&[7u8; 32].into());
+    let mut segment = vec![0x5au8; 64 * 1024];
+    let rounds = 4 * 1024;
+    let started = Instant::now();
+    for i in 0..rounds {
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        let tag = cipher
+            .encrypt_inout_detached(
+                &Nonce::<Aes256Gcm>::from(nonce),
+                b"",
+                segment.as_mut_slice().into(),
+            )
+            .expect("a segment encrypts");
+        std::hint::black_box(&tag);
+    }
+    rate(rounds as u64 * 64 * 1024, started.elapsed())
+}
+
+/// Bare SHA-256 over 256 MiB: MiB/s.
+fn bare_sha256() -> f64 {
+    let block = vec![0xa5u8; MIB as usize];
+    let started = Instant::now();
+    let mut hasher = Sha256::new();
+    for _ in 0..256 {
+        hasher.update(&block);
+    }
+    std::hint::black_box(hasher.finalize());
+    rate(256 * MIB, started.elapsed())
+}
+
+fn peak_rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+async fn gql(
+    client: &reqwest::Client,
+    addr: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let mut request = client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer: Value = request.send().await?.json().await?;
+    anyhow::ensure!(answer["errors"].is_null(), "GraphQL: {answer}");
+    Ok(answer)
+}
+
+async fn bench_in(url: &str) -> anyhow::Result<()> {
+    let aes = bare_aes();
+    let sha = bare_sha256();
+    println!("bare AES-256-GCM (64 KiB segments, 1 core): {aes:>8.0} MiB/s");
+    println!("bare SHA-256 (1 core):                      {sha:>8.0} MiB/s");
+
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("master.key");
+    let hex: String = (0u8..32)
+        .map(|b| format!("{:02x}", b.wrapping_mul(13) ^ 0x5c))
+        .collect();
+    std::fs::write(&key, hex)?;
+    let mut child = Child_(
+        Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("DATABASE_URL", url)
+            .env("MEDCHAIN_MASTER_KEY_FILE", &key)
+            .env("MEDCHAIN_UPLOAD_MAX", "2GiB")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()?,
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("piped"));
+    let addr = loop {
+        let mut line = String::new();
+        anyhow::ensure!(
+            stderr.read_line(&mut line)? > 0,
+            "the server exited before listening"
+        );
+        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let pid = child.0.id();
+
+    let client = reqwest::Client::new();
+    gql(
+        &client,
+        &addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": "bench@example.org", "password": PASSWORD, "name": "Bench Patient", "role": "PATIENT"}}),
+    )
+    .await?;
+    let login = gql(
+        &client,
+        &addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        json!({"e": "bench@example.org", "p": PASSWORD}),
+    )
+    .await?;
+    let token = login["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "server idle peak RSS: {:.1} MiB",
+        peak_rss(pid) as f64 / MIB as f64
+    );
+    println!(
+        "{:>8} {:>12} {:>8} {:>12} {:>8} {:>14}",
+        "size", "upload MiB/s", "vs AES", "download", "vs AES", "peak RSS MiB"
+    );
+    for size in SIZES {
+        let mut block = vec![0u8; MIB as usize];
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0];
+        }
+        block[..9].copy_from_slice(b"%PDF-1.7\n");
+        let block = Bytes::from(block);
+        let chunks = size / MIB;
+        let body =
+            futures::stream::iter(0..chunks).map(move |_| Ok::<_, std::io::Error>(block.clone()));
+        let form = reqwest::multipart::Form::new().text("title", "bench").part(
+            "file",
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), size)
+                .file_name("bench.pdf"),
+        );
+        let started = Instant::now();
+        let response = client
+            .post(format!("http://{addr}/api/records"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().as_u16() == 201,
+            "upload: {}",
+            response.text().await?
+        );
+        let id = response.json::<Value>().await?["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let up = rate(size, started.elapsed());
+
+        let started = Instant::now();
+        let response = client
+            .get(format!("http://{addr}/api/records/{id}/content"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().as_u16() == 200,
+            "download: {}",
+            response.status()
+        );
+        let mut stream = response.bytes_stream();
+        let mut got = 0u64;
+        while let Some(chunk) = stream.next().await {
+            got += chunk?.len() as u64;
+        }
+        anyhow::ensure!(got == size, "download: {got} of {size} bytes");
+        let down = rate(size, started.elapsed());
+        println!(
+            "{:>6}Mi {:>12.0} {:>8.2} {:>12.0} {:>8.2} {:>14.1}",
+            size / MIB,
+            up,
+            up / aes,
+            down,
+            down / aes,
+            peak_rss(pid) as f64 / MIB as f64
+        );
+    }
+    println!("target: upload and download >= 0.50 of bare AES-256-GCM for 64 MiB and up");
+    Ok(())
+}

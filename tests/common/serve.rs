@@ -1,0 +1,105 @@
+//! Running the real `medchain serve` binary as a child process, for the tests that need a
+//! process of its own: two servers on one database, the S3 blob store through the
+//! environment, the peak memory of one process.
+
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_medchain");
+
+/// A running `serve`; killed and reaped when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A master key file for servers and CLI commands that share one database.
+pub fn master_key_file(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("master.key");
+    let hex: String = (0u8..32).map(|b| format!("{:02x}", b * 7 + 3)).collect();
+    std::fs::write(&key, hex).unwrap();
+    key
+}
+
+/// Starts `serve` on port 0 against `db_url` with `env` set too, and returns it with the
+/// address it printed.
+pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("DATABASE_URL", db_url)
+        .env("MEDCHAIN_MASTER_KEY_FILE", key)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut server = Server(command.spawn().unwrap());
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut said = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening: {said}"
+        );
+        said.push_str(&line);
+        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
+            let addr = addr.to_owned();
+            // Keep draining stderr so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in stderr.lines() {});
+            return (server, addr);
+        }
+    }
+}
+
+/// `medchain admin create` (no terminal: the password from MEDCHAIN_ADMIN_PASSWORD).
+pub async fn admin_create(db_url: &str, key: &Path, dir: &Path, email: &str, password: &str) {
+    let created = tokio::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "Chief Keeper",
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("DATABASE_URL", db_url)
+        .env("MEDCHAIN_MASTER_KEY_FILE", key)
+        .env("MEDCHAIN_ADMIN_PASSWORD", password)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+}
+
+/// One GraphQL operation against `addr`.
+pub async fn gql(addr: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({"query": query, "variables": variables}));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
