@@ -136,3 +136,75 @@ async fn an_expired_share_is_refused_from_its_time_and_recorded_once_by_two_proc
     );
     drop(second);
 }
+
+/// A small PNG.
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3])))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn photo_status(app: &TestApp, token: &str, user: &str) -> u16 {
+    app.http
+        .get(app.url(&format!("/api/users/{user}/photo")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_who_share_a_record_see_each_others_photo_while_the_share_lives() {
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    for token in [&c.patient.token, &c.doctor.token] {
+        let put = app
+            .http
+            .put(app.url("/api/me/photo"))
+            .bearer_auth(token)
+            .body(png())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 200);
+    }
+    // Not yet: nothing is shared.
+    assert_eq!(
+        photo_status(&app, &c.doctor.token, &c.patient.id).await,
+        404
+    );
+    let id = upload_ok(&app, &c.patient.token, "Skin", pdf("x", 1_000)).await;
+    let share_id = share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok()["shareRecord"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        photo_status(&app, &c.doctor.token, &c.patient.id).await,
+        200
+    );
+    assert_eq!(
+        photo_status(&app, &c.patient.token, &c.doctor.id).await,
+        200
+    );
+    app.gql(
+        Cred::Bearer(&c.patient.token),
+        "mutation($s: UUID!) { revokeShare(shareId: $s) { id } }",
+        json!({"s": share_id}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        photo_status(&app, &c.doctor.token, &c.patient.id).await,
+        404
+    );
+    assert_eq!(
+        photo_status(&app, &c.patient.token, &c.doctor.id).await,
+        404
+    );
+}

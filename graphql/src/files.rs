@@ -1,5 +1,6 @@
-//! The file routes beside `/graphql` (API.graphql): `PUT /api/me/photo` and
-//! `GET /api/users/{id}/photo`. Same credentials as the API; errors are
+//! The photo routes beside `/graphql` (API.graphql): `PUT /api/me/photo` and
+//! `GET /api/users/{id}/photo` (the user, administrators, and people who share a record
+//! with them). Same credentials as the API; errors are
 //! `{"error":{"code","message"}}` with the contract's statuses.
 
 use crate::{
@@ -132,10 +133,17 @@ pub async fn get_photo(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state
-        .services
+    let s = &state.services;
+    let share_a_record = caller.user.as_uuid() != id
+        && projections::records::share_a_record(&s.pool, caller.user.as_uuid(), id, s.clock.now())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading the shares view failed");
+                false
+            });
+    match s
         .accounts
-        .photo(&caller, UserId::from_uuid(id))
+        .photo(&caller, UserId::from_uuid(id), share_a_record)
         .await
     {
         Ok(Some(png)) => {

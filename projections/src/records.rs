@@ -558,3 +558,23 @@ pub async fn access_log(
     .fetch_all(pool)
     .await?)
 }
+
+/// Whether `a` and `b` share a record at `now`: one owns a record the other holds a live
+/// share of (the fact the photo rule needs).
+pub async fn share_a_record(
+    pool: &PgPool,
+    a: Uuid,
+    b: Uuid,
+    now: Timestamp,
+) -> Result<bool, ReadError> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE {LIVE_SHARE} AND ((r.owner_id = $1 AND s.doctor_id = $3) \
+                              OR (r.owner_id = $3 AND s.doctor_id = $1)))"
+    )))
+    .bind(a)
+    .bind(now.to_datetime())
+    .bind(b)
+    .fetch_one(pool)
+    .await?)
+}

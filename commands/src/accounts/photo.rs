@@ -91,14 +91,17 @@ impl Accounts {
         Ok(seq)
     }
 
-    /// The PNG photo of `user`, for themself and administrators; `None` when there is
-    /// none, or it is not the viewer's to see, or the person was erased.
+    /// The PNG photo of `user`, for themself, administrators, and people who share a
+    /// record with them (`share_a_record`: the records view says the viewer and `user`
+    /// do now); `None` when there is none, or it is not the viewer's to see, or the
+    /// person was erased.
     pub async fn photo(
         &self,
         viewer: &Caller,
         user: UserId,
+        share_a_record: bool,
     ) -> Result<Option<Vec<u8>>, CommandError> {
-        if viewer.user != user && require_admin(viewer).is_err() {
+        if viewer.user != user && require_admin(viewer).is_err() && !share_a_record {
             return Ok(None);
         }
         let blobs = self.blobs()?;
