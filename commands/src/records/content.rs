@@ -1,7 +1,8 @@
 //! Reading a record's content (fail closed, DESIGN.md §6): the access rules decide; the
 //! attempt, granted or refused, is committed to the ledger; only then is the blob opened
-//! and decrypted, segment by segment, as the response is sent. A segment that does not
-//! authenticate ends the stream with an error, logged with the record's id.
+//! and decrypted, segment by segment, on a blocking thread, as the response is sent. A
+//! segment that does not authenticate ends the stream with an error, logged with the
+//! record's id.
 
 use super::blob_cipher::{BlobCorrupt, Opener};
 use super::{Records, blob_path, viewer};
@@ -85,44 +86,7 @@ impl Records {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;
 
-        let mut opener = Some(Opener::new(key, id.as_uuid()));
-        let body = blob
-            .map(Some)
-            .chain(futures::stream::once(async { None }))
-            .filter_map(move |next| {
-                let result = match (next, opener.as_mut()) {
-                    (_, None) => None,
-                    (Some(Ok(chunk)), Some(o)) => {
-                        let mut out = Vec::with_capacity(chunk.len());
-                        match o.push(&chunk, &mut out) {
-                            Ok(()) if out.is_empty() => None,
-                            Ok(()) => Some(Ok(Bytes::from(out))),
-                            Err(e) => {
-                                opener = None;
-                                Some(Err(e))
-                            }
-                        }
-                    }
-                    (Some(Err(e)), Some(_)) => {
-                        tracing::error!(record.id = %id, error = %e, "reading a record's blob failed");
-                        opener = None;
-                        Some(Err(BlobCorrupt::Truncated))
-                    }
-                    (None, Some(_)) => {
-                        let mut out = Vec::new();
-                        match opener.take().expect("checked").finish(&mut out) {
-                            Ok(()) if out.is_empty() => None,
-                            Ok(()) => Some(Ok(Bytes::from(out))),
-                            Err(e) => Some(Err(e)),
-                        }
-                    }
-                };
-                if let Some(Err(e)) = &result {
-                    tracing::error!(record.id = %id, error = %e, "a record's blob does not decrypt; the response was cut");
-                }
-                futures::future::ready(result)
-            })
-            .boxed();
+        let body = decrypting(blob, Opener::new(key, id.as_uuid()), id);
         Ok(Content {
             content_type: stored.content_type.clone(),
             file_name,
@@ -131,4 +95,54 @@ impl Records {
             body,
         })
     }
+}
+
+/// Plaintext chunks in flight between the decrypting thread and the response.
+const IN_FLIGHT: usize = 4;
+
+/// Decrypts `blob` on a blocking thread (CPU work off the executor, overlapping with the
+/// response being written), handing plaintext over through a small bounded channel. The
+/// first failure is logged and ends the stream with an error; a client gone away ends
+/// the thread at its next hand-over.
+fn decrypting(
+    mut blob: BoxStream<'static, Result<Bytes, crate::blobs::BlobError>>,
+    mut opener: Opener,
+    id: RecordId,
+) -> BoxStream<'static, Result<Bytes, BlobCorrupt>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BlobCorrupt>>(IN_FLIGHT);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let fail = |e: BlobCorrupt| {
+            tracing::error!(record.id = %id, error = %e, "a record's blob does not decrypt; the response was cut");
+            let _ = tx.blocking_send(Err(e));
+        };
+        loop {
+            let mut out = Vec::new();
+            match runtime.block_on(blob.next()) {
+                Some(Ok(chunk)) => {
+                    out.reserve(chunk.len());
+                    if let Err(e) = opener.push(&chunk, &mut out) {
+                        return fail(e);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::error!(record.id = %id, error = %e, "reading a record's blob failed");
+                    return fail(BlobCorrupt::Truncated);
+                }
+                None => {
+                    if let Err(e) = opener.finish(&mut out) {
+                        return fail(e);
+                    }
+                    if !out.is_empty() {
+                        let _ = tx.blocking_send(Ok(Bytes::from(out)));
+                    }
+                    return;
+                }
+            }
+            if !out.is_empty() && tx.blocking_send(Ok(Bytes::from(out))).is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
 }
