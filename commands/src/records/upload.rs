@@ -4,11 +4,11 @@
 //! then put on the ledger. Plaintext is never written anywhere: it lives in memory one
 //! segment at a time.
 //!
-//! Three stages run at once, so a large file keeps both cores busy and memory bounded:
-//! the caller's stream feeds plaintext into a bounded channel; a blocking thread seals it
-//! (`blob_cipher::Sealer`) and hashes the ciphertext; the async side writes the
-//! ciphertext in parts. A failure in any stage stops the others, aborts the blob, and
-//! leaves neither blob nor key nor event.
+//! Four stages run at once, joined by small bounded channels, so a large file keeps both
+//! cores busy and memory bounded: the caller's stream feeds plaintext; a blocking thread
+//! seals it (`blob_cipher::Sealer`); another hashes the ciphertext; the async side writes
+//! it in parts. A failure in any stage stops the others, aborts the blob, and leaves
+//! neither blob nor key nor event.
 
 use super::blob_cipher::{BlobCorrupt, Sealer};
 use super::{Records, blob_path, staging_path, viewer};
@@ -72,7 +72,7 @@ pub enum UploadError {
 }
 
 /// Ciphertext is handed to the blob writer in blocks of this size.
-const BLOCK: usize = 1024 * 1024;
+const BLOCK: usize = 256 * 1024;
 
 impl Records {
     /// Refuses, before a byte of the body is read, a caller who may not upload.
@@ -246,23 +246,24 @@ impl Records {
             .await
             .map_err(CommandError::internal)?;
 
-        let (plain_tx, mut plain_rx) = mpsc::channel::<Bytes>(8);
+        let (plain_tx, mut plain_rx) = mpsc::channel::<Bytes>(4);
         let (cipher_tx, mut cipher_rx) = mpsc::channel::<Vec<u8>>(2);
         let key = key.clone();
         let record = id.as_uuid();
-        let sealing = tokio::task::spawn_blocking(move || -> Result<Stored, BlobCorrupt> {
+        // Encrypting and hashing run on two threads: each alone is slower than the
+        // network, and together on one they were the upload's limit.
+        let (sealed_tx, mut sealed_rx) = mpsc::channel::<Vec<u8>>(2);
+        let sealing = tokio::task::spawn_blocking(move || -> Result<(u64, u64), BlobCorrupt> {
             let mut sealer = Sealer::new(&key, record);
-            let mut hasher = Sha256::new();
             let mut out = Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT);
             let mut ciphertext = 0u64;
             let mut hand_over = |out: &mut Vec<u8>| -> bool {
-                hasher.update(&out[..]);
                 ciphertext += out.len() as u64;
                 let block = std::mem::replace(
                     out,
                     Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT),
                 );
-                cipher_tx.blocking_send(block).is_ok()
+                sealed_tx.blocking_send(block).is_ok()
             };
             while let Some(chunk) = plain_rx.blocking_recv() {
                 sealer.push(&chunk, &mut out)?;
@@ -274,11 +275,15 @@ impl Records {
             if !hand_over(&mut out) {
                 return Err(BlobCorrupt::Truncated);
             }
-            Ok(Stored {
-                sha256: hex::encode(hasher.finalize()),
-                plaintext,
-                ciphertext,
-            })
+            Ok((plaintext, ciphertext))
+        });
+        let hashing = tokio::task::spawn_blocking(move || -> Option<String> {
+            let mut hasher = Sha256::new();
+            while let Some(block) = sealed_rx.blocking_recv() {
+                hasher.update(&block);
+                cipher_tx.blocking_send(block).ok()?;
+            }
+            Some(hex::encode(hasher.finalize()))
         });
 
         let feed = async move {
@@ -309,7 +314,16 @@ impl Records {
             Ok::<(), crate::blobs::BlobError>(())
         };
         let (fed, drained) = tokio::join!(feed, drain);
-        let sealed = sealing.await;
+        let sealed = match (sealing.await, hashing.await) {
+            (Ok(Ok((plaintext, ciphertext))), Ok(Some(sha256))) => Ok(Ok(Stored {
+                sha256,
+                plaintext,
+                ciphertext,
+            })),
+            (Ok(Err(e)), _) => Ok(Err(e)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(Ok(_)), Ok(None)) => Ok(Err(BlobCorrupt::Truncated)),
+        };
 
         let stored = match (fed, drained, sealed) {
             (Ok(()), Ok(()), Ok(Ok(stored))) => stored,
