@@ -5,9 +5,9 @@
 mod common;
 
 use serde_json::{Value, json};
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
-use common::serve::{BIN, gql, start_serve};
+use common::serve::{gql, start_serve};
 
 const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
 
@@ -88,30 +88,14 @@ async fn two_server_processes_on_one_database_share_accounts_and_sessions() {
 
     // An administrator made by `medchain admin create` (no terminal: the password from
     // MEDCHAIN_ADMIN_PASSWORD) logs in through either process.
-    let created = tokio::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "Chief@Example.org",
-            "--name",
-            "Chief Keeper",
-        ])
-        .arg("--data-dir")
-        .arg(tmp.path().join("cli"))
-        .env("DATABASE_URL", &db.url)
-        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
-        .env("MEDCHAIN_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    common::serve::admin_create(
+        &db.url,
+        &key,
+        &tmp.path().join("cli"),
+        "Chief@Example.org",
+        PASSWORD,
+    )
+    .await;
     // The command does not wait for the servers' views; login reads the users view, so
     // wait until a server's projector has written the new row.
     let pool = commands::db::connect(&db.url, 1).await.unwrap();

@@ -63,14 +63,7 @@ impl RecordQuery {
                 Record::seen_by(v, viewer(&caller), now).map(|node| RecordEdge { cursor, node })
             })
             .collect();
-        Ok(RecordConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
-        })
+        Ok(connection(edges, has_next_page, total))
     }
 
     /// Doctors: the records shared with them that they may read now, most recently
@@ -108,13 +101,17 @@ impl RecordQuery {
                 Record::seen_by(v, viewer(&caller), now).map(|node| RecordEdge { cursor, node })
             })
             .collect();
-        Ok(RecordConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: i32::try_from(total).unwrap_or(i32::MAX),
-        })
+        Ok(connection(edges, has_next_page, total))
+    }
+}
+
+fn connection(edges: Vec<RecordEdge>, has_next_page: bool, total: i64) -> RecordConnection {
+    RecordConnection {
+        page_info: PageInfo {
+            has_next_page,
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: i32::try_from(total).unwrap_or(i32::MAX),
     }
 }

@@ -29,14 +29,15 @@ pub use sessions::{Caller, SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
-    Clock, EventStore, ExpectedVersion, NewEvent,
+    Clock, EventStore, ExpectedVersion,
     blobs::BlobStore,
+    event_store::new_events,
     keys::{KeyRing, SubjectKey, SubjectKeyState},
     mail::Mailer,
     password_hasher::PasswordHasher,
 };
 use domain::{
-    EventType, StreamName,
+    StreamName,
     account::{User, UserEvent, UserId},
 };
 use std::{sync::Arc, time::Duration};
@@ -169,14 +170,7 @@ impl Accounts {
         actor: Option<Uuid>,
         events: &[UserEvent],
     ) -> Result<i64, CommandError> {
-        let new = events
-            .iter()
-            .map(|e| {
-                let event_type =
-                    EventType::parse(e.event_type()).map_err(CommandError::internal)?;
-                NewEvent::new(event_type, actor, &e.payload()).map_err(CommandError::internal)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let new = new_events(events, actor).map_err(CommandError::internal)?;
         let appended = self
             .inner
             .store

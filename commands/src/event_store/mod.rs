@@ -9,7 +9,7 @@ mod new_event;
 mod read;
 
 pub use error::AppendError;
-pub use new_event::NewEvent;
+pub use new_event::{NewEvent, NewEventError, new_events};
 pub use read::{RecordedEvent, read_all as read_all_from, row_stream};
 
 use crate::clock::Clock;

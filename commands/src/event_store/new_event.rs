@@ -2,7 +2,8 @@
 //! appender so canonicalisation runs in the caller's task, not in the single appender.
 
 use domain::{
-    EventType,
+    DomainEvent, EventType,
+    event_type::InvalidEventType,
     ledger::{CanonicalPayload, PayloadError},
 };
 use serde_json::Value;
@@ -30,4 +31,30 @@ impl NewEvent {
             payload: CanonicalPayload::from_value(payload)?,
         })
     }
+}
+
+/// Why an aggregate's event could not become a ledger event: a bug, never the caller's.
+#[derive(Debug, thiserror::Error)]
+pub enum NewEventError {
+    #[error(transparent)]
+    Type(#[from] InvalidEventType),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+}
+
+/// The ledger form of what a decision produced, every event by `actor`.
+pub fn new_events(
+    events: &[impl DomainEvent],
+    actor: Option<Uuid>,
+) -> Result<Vec<NewEvent>, NewEventError> {
+    events
+        .iter()
+        .map(|e| {
+            Ok(NewEvent::new(
+                EventType::parse(e.event_type())?,
+                actor,
+                &e.payload(),
+            )?)
+        })
+        .collect()
 }

@@ -18,15 +18,13 @@ pub use expiry::DueShare;
 pub use upload::{Upload, UploadError, UploadLimits, Uploaded};
 
 use crate::{
-    Clock, EventStore, ExpectedVersion, NewEvent,
+    Clock, EventStore, ExpectedVersion,
     accounts::{Caller, CommandError},
     blobs::BlobStore,
+    event_store::new_events,
     keys::KeyRing,
 };
-use domain::{
-    EventType,
-    record::{Record, RecordEvent, RecordId, Viewer},
-};
+use domain::record::{Record, RecordEvent, RecordId, Viewer};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -128,14 +126,7 @@ impl Records {
         actor: Option<Uuid>,
         events: &[RecordEvent],
     ) -> Result<i64, CommandError> {
-        let new = events
-            .iter()
-            .map(|e| {
-                let event_type =
-                    EventType::parse(e.event_type()).map_err(CommandError::internal)?;
-                NewEvent::new(event_type, actor, &e.payload()).map_err(CommandError::internal)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let new = new_events(events, actor).map_err(CommandError::internal)?;
         let appended = self
             .inner
             .store

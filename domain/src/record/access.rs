@@ -127,6 +127,18 @@ impl Access {
     }
 }
 
+/// The viewer's standing towards a record folded from its stream; `None` when the stream
+/// holds no record.
+pub fn standing(record: &super::Record, viewer: Viewer, now: Timestamp) -> Option<Access> {
+    let owner = record.owner()?;
+    let facts = RecordFacts {
+        owner,
+        erased: record.is_erased(),
+        shares: record.shares(),
+    };
+    Some(access(viewer, facts, now))
+}
+
 /// Only patients keep records: asked before an upload streams a byte.
 pub fn may_upload(viewer: Viewer) -> bool {
     viewer.role == Role::Patient

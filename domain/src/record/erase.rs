@@ -3,7 +3,7 @@
 //! blob; erasing an erased record decides nothing, so a crash part-way is finished by
 //! asking again.
 
-use super::access::{Access, RecordFacts, Viewer, access};
+use super::access::{Access, Viewer, standing};
 use super::events::{RecordErased, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
@@ -23,17 +23,7 @@ pub fn erase_record(
     reason: Reason,
     now: Timestamp,
 ) -> Result<Vec<RecordEvent>, EraseRecordError> {
-    let owner = state.owner().ok_or(EraseRecordError::NotFound)?;
-    let standing = access(
-        by,
-        RecordFacts {
-            owner,
-            erased: state.is_erased(),
-            shares: state.shares(),
-        },
-        now,
-    );
-    match standing {
+    match standing(state, by, now).ok_or(EraseRecordError::NotFound)? {
         Access::Owner | Access::Oversight => {}
         Access::Shared(_) => return Err(EraseRecordError::NotAllowed),
         Access::Lapsed(_) | Access::Stranger => return Err(EraseRecordError::NotFound),

@@ -110,7 +110,7 @@ pub enum RecordEvent {
     RecordErased(RecordErased),
 }
 
-pub use crate::account::user::events::UnknownEvent;
+pub use crate::domain_event::UnknownEvent;
 
 impl RecordEvent {
     /// Every type a `record` stream may hold.
@@ -150,15 +150,7 @@ impl RecordEvent {
     }
 
     pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
-        fn read<T: serde::de::DeserializeOwned>(
-            event_type: &'static str,
-            payload: &Value,
-        ) -> Result<T, UnknownEvent> {
-            T::deserialize(payload).map_err(|e| UnknownEvent::Payload {
-                event_type,
-                reason: e.to_string(),
-            })
-        }
+        use crate::domain_event::read_payload as read;
         Ok(match event_type {
             "RecordUploaded" => RecordEvent::RecordUploaded(read("RecordUploaded", payload)?),
             "RecordShared" => RecordEvent::RecordShared(read("RecordShared", payload)?),
@@ -193,6 +185,16 @@ into_record_event!(
     RecordAccessDenied,
     RecordErased
 );
+
+impl crate::DomainEvent for RecordEvent {
+    fn event_type(&self) -> &'static str {
+        RecordEvent::event_type(self)
+    }
+
+    fn payload(&self) -> Value {
+        RecordEvent::payload(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {

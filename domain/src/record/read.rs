@@ -3,7 +3,7 @@
 //! command layer appends these events first and streams only once they are committed.
 
 use super::ShareId;
-use super::access::{Denial, RecordFacts, Viewer, access};
+use super::access::{Denial, Viewer, standing};
 use super::events::{RecordAccessDenied, RecordAccessed, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
@@ -40,19 +40,14 @@ pub fn read_content(
     action: ReadAction,
     now: Timestamp,
 ) -> ReadDecision {
-    let Some(owner) = state.owner() else {
+    let Some(standing) = standing(state, by, now) else {
         // No stream to record it on, and nothing to protect.
         return ReadDecision {
             events: Vec::new(),
             outcome: Err(Denial::NotFound),
         };
     };
-    let facts = RecordFacts {
-        owner,
-        erased: state.is_erased(),
-        shares: state.shares(),
-    };
-    let outcome = access(by, facts, now).read_content(state.is_erased());
+    let outcome = standing.read_content(state.is_erased());
     let event = match outcome {
         Ok(share) => RecordAccessed { action, share }.into(),
         Err(denial) => RecordAccessDenied {

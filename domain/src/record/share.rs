@@ -4,7 +4,7 @@
 //! live share per doctor and record: a second is a conflict, not a silent duplicate.
 
 use super::ShareId;
-use super::access::{Access, RecordFacts, Viewer, access};
+use super::access::{Access, Viewer, standing};
 use super::events::{RecordEvent, RecordShared, ShareExpired, ShareRevoked};
 use super::state::Record;
 use crate::Timestamp;
@@ -40,17 +40,7 @@ pub enum ShareError {
 
 /// The viewer's standing, refused unless they own the record.
 fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareError> {
-    let owner = state.owner().ok_or(ShareError::NotFound)?;
-    let standing = access(
-        by,
-        RecordFacts {
-            owner,
-            erased: state.is_erased(),
-            shares: state.shares(),
-        },
-        now,
-    );
-    match standing {
+    match standing(state, by, now).ok_or(ShareError::NotFound)? {
         Access::Owner if state.is_erased() => Err(ShareError::Erased),
         Access::Owner => Ok(()),
         Access::Shared(_) | Access::Oversight => Err(ShareError::NotOwner),

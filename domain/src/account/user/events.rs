@@ -170,16 +170,7 @@ pub enum UserEvent {
     ProfilePhotoChanged(ProfilePhotoChanged),
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum UnknownEvent {
-    #[error("there is no user event of type {0:?}")]
-    Type(String),
-    #[error("the payload of a {event_type} event does not have its shape: {reason}")]
-    Payload {
-        event_type: &'static str,
-        reason: String,
-    },
-}
+pub use crate::domain_event::UnknownEvent;
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
@@ -243,15 +234,7 @@ impl UserEvent {
     }
 
     pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
-        fn read<T: serde::de::DeserializeOwned>(
-            event_type: &'static str,
-            payload: &Value,
-        ) -> Result<T, UnknownEvent> {
-            T::deserialize(payload).map_err(|e| UnknownEvent::Payload {
-                event_type,
-                reason: e.to_string(),
-            })
-        }
+        use crate::domain_event::read_payload as read;
         Ok(match event_type {
             "UserRegistered" => UserEvent::UserRegistered(read("UserRegistered", payload)?),
             "LoginSucceeded" => UserEvent::LoginSucceeded(read("LoginSucceeded", payload)?),
@@ -308,6 +291,16 @@ into_user_event!(
     PasswordReset,
     ProfilePhotoChanged
 );
+
+impl crate::DomainEvent for UserEvent {
+    fn event_type(&self) -> &'static str {
+        UserEvent::event_type(self)
+    }
+
+    fn payload(&self) -> Value {
+        UserEvent::payload(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {
