@@ -52,6 +52,19 @@ pub(crate) fn command_error(e: CommandError) -> Response {
     error(status, code, &e.to_string())
 }
 
+/// What every response carrying personal or medical bytes says: never sniff another
+/// type from them, never keep them in a shared cache.
+pub(crate) fn private_content(h: &mut HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+}
+
 /// The signed-in caller, or the response that refuses the request.
 pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
@@ -150,14 +163,7 @@ pub async fn get_photo(
             let mut response = png.into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
+            private_content(h);
             response
         }
         Ok(None) => error(

@@ -6,7 +6,7 @@
 use crate::{
     AppState,
     error::Code,
-    files::{caller, command_error, error},
+    files::{caller, command_error, error, private_content},
 };
 use axum::{
     Json,
@@ -246,14 +246,7 @@ pub async fn content(
             &content.file_name,
         ),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
+    private_content(h);
     // Nothing a file says may run as this origin, even opened inline.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
