@@ -15,6 +15,7 @@ pub mod account;
 pub mod domain_event;
 pub mod event_type;
 pub mod ledger;
+pub mod notification;
 pub mod record;
 pub mod sealed;
 pub mod stream_name;

@@ -17,6 +17,7 @@ mod files;
 mod health;
 pub mod limits;
 mod mutation;
+mod notification_api;
 mod query;
 mod record_files;
 mod record_mutation;

@@ -5,6 +5,7 @@ use crate::{
     context::Services,
     limits::{AliasLimit, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
     mutation::AccountMutation,
+    notification_api::{NotificationMutation, NotificationQuery},
     query::AccountQuery,
     record_mutation::RecordMutation,
     record_query::RecordQuery,
@@ -14,10 +15,10 @@ use async_graphql::{MergedObject, Schema};
 
 /// `Query` of the contract, from the parts that own each area.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, RecordQuery);
+pub struct Query(AccountQuery, RecordQuery, NotificationQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, RecordMutation);
+pub struct Mutation(AccountMutation, RecordMutation, NotificationMutation);
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;
 

@@ -9,9 +9,11 @@
 //! - `rebuild`: replay from seq 1 into fresh tables, swapped in at the end.
 //! - `users`: the users view.
 //! - `records`: the records view, shares and access log.
+//! - `notifications`: who is notified of what, by their preferences; read marks.
 #![forbid(unsafe_code)]
 
 mod batch;
+pub mod notifications;
 pub mod projector;
 pub mod rebuild;
 pub mod records;
@@ -29,6 +31,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
     vec![
         Arc::new(users::UsersProjector),
         Arc::new(records::RecordsProjector),
+        Arc::new(notifications::NotificationsProjector),
     ]
 }
 

@@ -12,6 +12,7 @@ mod approval;
 mod erase;
 mod error;
 mod login;
+mod notifications;
 mod password_reset;
 pub mod photo;
 mod profile_change;

@@ -101,3 +101,54 @@ impl AccessAction {
         })
     }
 }
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "NotificationKind")]
+pub enum NotificationKind {
+    RecordShared,
+    ShareRevoked,
+    ShareExpiring,
+    RecordAccessed,
+    AccountApproved,
+    AccountRejected,
+    ProfileChangeDecided,
+    PasswordChanged,
+    UserAwaitingApproval,
+    ProfileChangeRequested,
+}
+
+impl From<domain::notification::NotificationKind> for NotificationKind {
+    fn from(k: domain::notification::NotificationKind) -> Self {
+        use domain::notification::NotificationKind as K;
+        match k {
+            K::RecordShared => NotificationKind::RecordShared,
+            K::ShareRevoked => NotificationKind::ShareRevoked,
+            K::ShareExpiring => NotificationKind::ShareExpiring,
+            K::RecordAccessed => NotificationKind::RecordAccessed,
+            K::AccountApproved => NotificationKind::AccountApproved,
+            K::AccountRejected => NotificationKind::AccountRejected,
+            K::ProfileChangeDecided => NotificationKind::ProfileChangeDecided,
+            K::PasswordChanged => NotificationKind::PasswordChanged,
+            K::UserAwaitingApproval => NotificationKind::UserAwaitingApproval,
+            K::ProfileChangeRequested => NotificationKind::ProfileChangeRequested,
+        }
+    }
+}
+
+impl From<NotificationKind> for domain::notification::NotificationKind {
+    fn from(k: NotificationKind) -> Self {
+        use domain::notification::NotificationKind as K;
+        match k {
+            NotificationKind::RecordShared => K::RecordShared,
+            NotificationKind::ShareRevoked => K::ShareRevoked,
+            NotificationKind::ShareExpiring => K::ShareExpiring,
+            NotificationKind::RecordAccessed => K::RecordAccessed,
+            NotificationKind::AccountApproved => K::AccountApproved,
+            NotificationKind::AccountRejected => K::AccountRejected,
+            NotificationKind::ProfileChangeDecided => K::ProfileChangeDecided,
+            NotificationKind::PasswordChanged => K::PasswordChanged,
+            NotificationKind::UserAwaitingApproval => K::UserAwaitingApproval,
+            NotificationKind::ProfileChangeRequested => K::ProfileChangeRequested,
+        }
+    }
+}

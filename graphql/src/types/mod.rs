@@ -3,6 +3,7 @@
 
 pub mod enums;
 pub mod ledger_event;
+pub mod notification;
 pub mod page;
 pub mod profile_change;
 pub mod record;

@@ -151,6 +151,22 @@ pub struct ProfilePhotoChanged {
     pub size: i64,
 }
 
+/// The person changed how they are notified, for the kinds named (the others keep their
+/// setting or the default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPreferencesSet {
+    pub preferences: Vec<crate::notification::Preference>,
+}
+
+/// The person marked notifications read: those named, or every one up to a seq.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsRead {
+    pub ids: Option<Vec<uuid::Uuid>>,
+    pub up_to_seq: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserEvent {
     UserRegistered(UserRegistered),
@@ -168,13 +184,15 @@ pub enum UserEvent {
     PasswordResetRequested(PasswordResetRequested),
     PasswordReset(PasswordReset),
     ProfilePhotoChanged(ProfilePhotoChanged),
+    NotificationPreferencesSet(NotificationPreferencesSet),
+    NotificationsRead(NotificationsRead),
 }
 
 pub use crate::domain_event::UnknownEvent;
 
 impl UserEvent {
     /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 15] = [
+    pub const TYPES: [&'static str; 17] = [
         "UserRegistered",
         "LoginSucceeded",
         "LoginFailed",
@@ -190,6 +208,8 @@ impl UserEvent {
         "PasswordResetRequested",
         "PasswordReset",
         "ProfilePhotoChanged",
+        "NotificationPreferencesSet",
+        "NotificationsRead",
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -209,6 +229,8 @@ impl UserEvent {
             UserEvent::PasswordResetRequested(_) => "PasswordResetRequested",
             UserEvent::PasswordReset(_) => "PasswordReset",
             UserEvent::ProfilePhotoChanged(_) => "ProfilePhotoChanged",
+            UserEvent::NotificationPreferencesSet(_) => "NotificationPreferencesSet",
+            UserEvent::NotificationsRead(_) => "NotificationsRead",
         }
     }
 
@@ -229,6 +251,8 @@ impl UserEvent {
             UserEvent::PasswordResetRequested(e) => serde_json::to_value(e),
             UserEvent::PasswordReset(e) => serde_json::to_value(e),
             UserEvent::ProfilePhotoChanged(e) => serde_json::to_value(e),
+            UserEvent::NotificationPreferencesSet(e) => serde_json::to_value(e),
+            UserEvent::NotificationsRead(e) => serde_json::to_value(e),
         };
         value.expect("strings, UUIDs and options always serialize")
     }
@@ -256,6 +280,12 @@ impl UserEvent {
                 UserEvent::PasswordResetRequested(read("PasswordResetRequested", payload)?)
             }
             "PasswordReset" => UserEvent::PasswordReset(read("PasswordReset", payload)?),
+            "NotificationsRead" => {
+                UserEvent::NotificationsRead(read("NotificationsRead", payload)?)
+            }
+            "NotificationPreferencesSet" => {
+                UserEvent::NotificationPreferencesSet(read("NotificationPreferencesSet", payload)?)
+            }
             "ProfilePhotoChanged" => {
                 UserEvent::ProfilePhotoChanged(read("ProfilePhotoChanged", payload)?)
             }
@@ -289,7 +319,9 @@ into_user_event!(
     UserErased,
     PasswordResetRequested,
     PasswordReset,
-    ProfilePhotoChanged
+    ProfilePhotoChanged,
+    NotificationPreferencesSet,
+    NotificationsRead
 );
 
 impl crate::DomainEvent for UserEvent {
@@ -392,6 +424,19 @@ mod tests {
             ProfilePhotoChanged {
                 sha256: "ab".repeat(32),
                 size: 1234,
+            }
+            .into(),
+            NotificationPreferencesSet {
+                preferences: vec![crate::notification::Preference {
+                    kind: crate::notification::NotificationKind::RecordAccessed,
+                    in_app: false,
+                    email: true,
+                }],
+            }
+            .into(),
+            NotificationsRead {
+                ids: None,
+                up_to_seq: Some(42),
             }
             .into(),
         ]

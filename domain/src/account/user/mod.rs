@@ -21,16 +21,17 @@ pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
-    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, PasswordChanged, PasswordReset,
-    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
-    Registration, SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered,
-    UserRejected, UserSuspended,
+    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
+    NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
+    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Registration,
+    SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered, UserRejected,
+    UserSuspended,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
 };
 pub use password_reset::{ResetError, request_password_reset, reset_password};
-pub use photo::{PhotoError, change_photo};
+pub use photo::{PhotoError, SetPreferencesError, change_photo, set_preferences};
 pub use profile_change::{
     DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
     request_profile_change,

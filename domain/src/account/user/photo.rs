@@ -1,6 +1,7 @@
-//! A new profile photo: any account that is neither erased nor missing may set one.
+//! A new profile photo, and new notification preferences: any account that is neither
+//! erased nor missing may set them (preferences within `Preferences::check`).
 
-use super::events::{ProfilePhotoChanged, UserEvent};
+use super::events::{NotificationPreferencesSet, ProfilePhotoChanged, UserEvent};
 use super::state::User;
 use crate::account::AccountStatus;
 
@@ -15,6 +16,32 @@ pub fn change_photo(state: &User, sha256: String, size: i64) -> Result<Vec<UserE
     match state.status() {
         None | Some(AccountStatus::Erased) => Err(PhotoError::NoAccount),
         Some(_) => Ok(vec![ProfilePhotoChanged { sha256, size }.into()]),
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SetPreferencesError {
+    #[error("there is no such account")]
+    NoAccount,
+    #[error(transparent)]
+    Refused(#[from] crate::notification::PreferenceError),
+}
+
+pub fn set_preferences(
+    state: &User,
+    changes: Vec<crate::notification::Preference>,
+) -> Result<Vec<UserEvent>, SetPreferencesError> {
+    match state.status() {
+        None | Some(AccountStatus::Erased) => Err(SetPreferencesError::NoAccount),
+        Some(_) => {
+            crate::notification::Preferences::check(&changes)?;
+            Ok(vec![
+                NotificationPreferencesSet {
+                    preferences: changes,
+                }
+                .into(),
+            ])
+        }
     }
 }
 

@@ -111,7 +111,10 @@ impl User {
                     }
                 }
             }
-            UserEvent::PasswordResetRequested(_) | UserEvent::ProfilePhotoChanged(_) => {}
+            UserEvent::PasswordResetRequested(_)
+            | UserEvent::ProfilePhotoChanged(_)
+            | UserEvent::NotificationPreferencesSet(_)
+            | UserEvent::NotificationsRead(_) => {}
             UserEvent::PasswordReset(e) => {
                 if let Some(account) = &mut self.account {
                     account.password_hash = e.password_hash.clone();

@@ -1,0 +1,115 @@
+//! The kinds of notification (API.graphql `NotificationKind`), with their defaults: in-app
+//! on for every kind; e-mail on for the ones people must not miss. Security notices
+//! (a password change, the account decisions) cannot be muted in-app.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationKind {
+    RecordShared,
+    ShareRevoked,
+    ShareExpiring,
+    RecordAccessed,
+    AccountApproved,
+    AccountRejected,
+    ProfileChangeDecided,
+    PasswordChanged,
+    UserAwaitingApproval,
+    ProfileChangeRequested,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("there is no notification kind {0:?}")]
+pub struct UnknownKind(pub String);
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 10] = [
+        NotificationKind::RecordShared,
+        NotificationKind::ShareRevoked,
+        NotificationKind::ShareExpiring,
+        NotificationKind::RecordAccessed,
+        NotificationKind::AccountApproved,
+        NotificationKind::AccountRejected,
+        NotificationKind::ProfileChangeDecided,
+        NotificationKind::PasswordChanged,
+        NotificationKind::UserAwaitingApproval,
+        NotificationKind::ProfileChangeRequested,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::RecordShared => "RECORD_SHARED",
+            NotificationKind::ShareRevoked => "SHARE_REVOKED",
+            NotificationKind::ShareExpiring => "SHARE_EXPIRING",
+            NotificationKind::RecordAccessed => "RECORD_ACCESSED",
+            NotificationKind::AccountApproved => "ACCOUNT_APPROVED",
+            NotificationKind::AccountRejected => "ACCOUNT_REJECTED",
+            NotificationKind::ProfileChangeDecided => "PROFILE_CHANGE_DECIDED",
+            NotificationKind::PasswordChanged => "PASSWORD_CHANGED",
+            NotificationKind::UserAwaitingApproval => "USER_AWAITING_APPROVAL",
+            NotificationKind::ProfileChangeRequested => "PROFILE_CHANGE_REQUESTED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, UnknownKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| UnknownKind(raw.to_owned()))
+    }
+
+    /// Cannot be turned off in-app: the person must learn of it.
+    pub fn is_security_notice(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::PasswordChanged
+                | NotificationKind::AccountApproved
+                | NotificationKind::AccountRejected
+        )
+    }
+
+    pub fn default_in_app(self) -> bool {
+        true
+    }
+
+    pub fn default_email(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::RecordShared
+                | NotificationKind::AccountApproved
+                | NotificationKind::AccountRejected
+                | NotificationKind::PasswordChanged
+                | NotificationKind::UserAwaitingApproval
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_defaults_follow_the_contract() {
+        for kind in NotificationKind::ALL {
+            assert_eq!(NotificationKind::parse(kind.as_str()), Ok(kind));
+            assert!(kind.default_in_app());
+        }
+        let emailed: Vec<_> = NotificationKind::ALL
+            .into_iter()
+            .filter(|k| k.default_email())
+            .map(NotificationKind::as_str)
+            .collect();
+        assert_eq!(
+            emailed,
+            [
+                "RECORD_SHARED",
+                "ACCOUNT_APPROVED",
+                "ACCOUNT_REJECTED",
+                "PASSWORD_CHANGED",
+                "USER_AWAITING_APPROVAL"
+            ]
+        );
+        assert!(NotificationKind::parse("SPAM").is_err());
+    }
+}

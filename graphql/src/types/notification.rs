@@ -1,0 +1,160 @@
+//! `Notification` and `NotificationPreference`. A notification's message is composed
+//! here, when it is read, from what the reader may see at that moment (API.graphql): a
+//! doctor whose share was revoked no longer sees the record's title in it.
+
+use super::enums::NotificationKind;
+use super::page::PageInfo;
+use crate::context::services;
+use crate::error::{Code, ToGql as _, error};
+use crate::scalars::{DateTime, Long};
+use async_graphql::{Context, Object, Result, SimpleObject};
+use domain::Timestamp;
+use domain::notification::{self, NotificationKind as Kind};
+use domain::record::{Viewer, access};
+use projections::notifications::NotificationRow;
+use projections::{records, users};
+use uuid::Uuid;
+
+pub struct Notification {
+    pub row: NotificationRow,
+    pub viewer: Viewer,
+}
+
+impl Notification {
+    fn parsed_kind(&self) -> Result<Kind> {
+        Kind::parse(&self.row.kind).map_err(|e| {
+            tracing::error!(error = %e, seq = self.row.seq, "a notification row has an unknown kind");
+            error(Code::Internal, "internal error")
+        })
+    }
+
+    /// The name of the person it is about, as the reader may see it.
+    async fn who(&self, ctx: &Context<'_>) -> Result<String> {
+        let s = services(ctx);
+        let Some(subject) = self.row.subject_id else {
+            return Ok("MedChain".into());
+        };
+        let view = users::find(&s.pool, &s.keys, subject)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(view
+            .and_then(|v| v.name)
+            .unwrap_or_else(|| "A former user".into()))
+    }
+
+    /// The record's title, if the reader may see it now.
+    async fn title(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let s = services(ctx);
+        let Some(record) = self.row.record_id else {
+            return Ok(None);
+        };
+        let Some(view) = records::find(&s.pool, &s.keys, record)
+            .await
+            .map_err(|e| e.gql())?
+        else {
+            return Ok(None);
+        };
+        if !access(self.viewer, view.facts(), s.clock.now()).sees_medical_content() {
+            return Ok(None);
+        }
+        Ok(view.medical().map_err(|e| e.gql())?.map(|m| m.title))
+    }
+}
+
+#[Object]
+impl Notification {
+    async fn id(&self) -> Uuid {
+        self.row.id
+    }
+
+    async fn kind(&self) -> Result<NotificationKind> {
+        Ok(self.parsed_kind()?.into())
+    }
+
+    /// Composed now, from what the reader may see now.
+    async fn message(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(match self.parsed_kind()? {
+            Kind::RecordShared => match self.title(ctx).await? {
+                Some(title) => format!(
+                    "{} shared \u{201c}{title}\u{201d} with you",
+                    self.who(ctx).await?
+                ),
+                None => format!(
+                    "{} shared a record with you; you can no longer read it",
+                    self.who(ctx).await?
+                ),
+            },
+            Kind::ShareRevoked => {
+                format!("{} stopped sharing a record with you", self.who(ctx).await?)
+            }
+            Kind::ShareExpiring => "A share of a record ends within 24 hours".into(),
+            Kind::RecordAccessed => match self.title(ctx).await? {
+                Some(title) => format!("{} read \u{201c}{title}\u{201d}", self.who(ctx).await?),
+                None => format!("{} read one of your records", self.who(ctx).await?),
+            },
+            Kind::AccountApproved => "Your account was approved: welcome to MedChain".into(),
+            Kind::AccountRejected => "Your account was not approved".into(),
+            Kind::ProfileChangeDecided => match self.row.detail.as_deref() {
+                Some("APPROVED") => "Your profile change was approved".into(),
+                _ => "Your profile change was not approved".into(),
+            },
+            Kind::PasswordChanged => {
+                "Your password was changed. If this was not you, reset it at once".into()
+            }
+            Kind::UserAwaitingApproval => format!(
+                "{} registered as a doctor and awaits approval",
+                self.who(ctx).await?
+            ),
+            Kind::ProfileChangeRequested => {
+                format!("{} asked to change their profile", self.who(ctx).await?)
+            }
+        })
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(Timestamp::from_datetime(self.row.created_at))
+    }
+
+    async fn read(&self) -> bool {
+        self.row.read_seq.is_some()
+    }
+
+    async fn record_id(&self) -> Option<Uuid> {
+        self.row.record_id
+    }
+
+    /// The ledger event it came from.
+    async fn seq(&self) -> Long {
+        Long(self.row.seq)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationEdge {
+    pub cursor: String,
+    pub node: Notification,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationConnection {
+    pub edges: Vec<NotificationEdge>,
+    pub page_info: PageInfo,
+    pub unread_count: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct NotificationPreference {
+    pub kind: NotificationKind,
+    pub in_app: bool,
+    pub email: bool,
+}
+
+impl From<notification::Preference> for NotificationPreference {
+    fn from(p: notification::Preference) -> Self {
+        Self {
+            kind: p.kind.into(),
+            in_app: p.in_app,
+            email: p.email,
+        }
+    }
+}
