@@ -2,10 +2,10 @@
 //! authenticated in `connection_init` (transport.rs); each field checks its own rule.
 
 use crate::{
-    context::{admin, services},
-    error::ToGql as _,
+    context::{admin, caller, services},
+    error::{Code, ToGql as _, error},
     scalars::Long,
-    types::ledger_event::LedgerEvent,
+    types::{ledger_event::LedgerEvent, notification::Notification},
 };
 use async_graphql::{Context, Result, Subscription as SubscriptionTrait};
 use futures::{Stream, stream};
@@ -19,6 +19,59 @@ const POLL: Duration = Duration::from_secs(1);
 
 #[SubscriptionTrait]
 impl Subscription {
+    /// The caller's notifications (by their preferences): first those after `afterSeq`
+    /// (none missed across a reconnect, none twice), then live ones, from whichever
+    /// server process produced them; without `afterSeq`, live only. Ends when the
+    /// session does (transport).
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        after_seq: Option<Long>,
+    ) -> Result<impl Stream<Item = Notification> + use<>> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let pool = s.pool.clone();
+        let user = caller.user.as_uuid();
+        let viewer = commands::records::viewer(&caller);
+        let moved = s
+            .projections
+            .watch("notifications")
+            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+        let start = match after_seq {
+            Some(Long(seq)) => seq,
+            None => projections::notifications::newest_seq(&pool, user)
+                .await
+                .map_err(|e| e.gql())?,
+        };
+        Ok(stream::unfold(
+            (start, VecDeque::new(), moved, pool),
+            move |(mut next, mut buffer, mut moved, pool)| async move {
+                loop {
+                    if let Some(row) = buffer.pop_front() {
+                        let node = Notification { row, viewer };
+                        return Some((node, (next, buffer, moved, pool)));
+                    }
+                    match projections::notifications::after(&pool, user, next, PAGE).await {
+                        Ok(rows) if !rows.is_empty() => {
+                            next = rows.last().map_or(next, |r| r.seq);
+                            buffer.extend(rows);
+                        }
+                        Ok(_) => {
+                            tokio::select! {
+                                changed = moved.changed() => if changed.is_err() { return None },
+                                _ = tokio::time::sleep(POLL) => {}
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notifications could not be read; retrying");
+                            tokio::time::sleep(POLL).await;
+                        }
+                    }
+                }
+            },
+        ))
+    }
+
     /// Administrators: every ledger event from `fromSeq` (default: the next one), then
     /// live, in order, none missed.
     async fn ledger_events(

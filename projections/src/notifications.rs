@@ -383,6 +383,24 @@ pub async fn page(
     .await?)
 }
 
+/// The user's notifications after `seq`, oldest first: what a subscription sends next.
+pub async fn after(
+    pool: &PgPool,
+    user: Uuid,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, ReadError> {
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, kind, seq, record_id, subject_id, detail, created_at, read_seq \
+         FROM notifications WHERE user_id = $1 AND seq > $2 ORDER BY seq, id LIMIT $3",
+    )
+    .bind(user)
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn unread_count(pool: &PgPool, user: Uuid) -> Result<i64, ReadError> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_seq IS NULL",

@@ -109,6 +109,12 @@ impl Projections {
         self.inner.head.subscribe()
     }
 
+    /// Changes whenever the projector `name` moves, in this process or (through NOTIFY)
+    /// another, for live streams over its tables.
+    pub fn watch(&self, name: &str) -> Option<watch::Receiver<Progress>> {
+        self.inner.progress.get(name).map(watch::Sender::subscribe)
+    }
+
     pub fn progress(&self, name: &str) -> Option<Progress> {
         self.inner.progress.get(name).map(|p| *p.borrow())
     }
