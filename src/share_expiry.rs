@@ -1,4 +1,5 @@
-//! The background task that records `ShareExpired` once a share's time has passed.
+//! The background task that records `ShareExpiring` a day before a share's time and
+//! `ShareExpired` once it has passed.
 //! Reads are refused from the moment itself whatever this task does; it keeps the ledger
 //! (and so the access log and replay) saying when a share ended.
 //!
@@ -42,6 +43,10 @@ async fn sweep(
     let due = projections::records::due_shares(pool, clock.now(), BATCH).await?;
     for share in due {
         records.expire_share(share).await?;
+    }
+    let ending = projections::records::expiring_shares(pool, clock.now(), BATCH).await?;
+    for share in ending {
+        records.notice_expiry(share).await?;
     }
     Ok(())
 }

@@ -256,3 +256,49 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
     let (rebuilt, unread, _) = notes(&app, &c.doctor.token).await;
     assert_eq!((rebuilt, unread), (still, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_hear_once_that_a_share_ends_within_a_day() {
+    use commands::Clock as _;
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    let id = upload_ok(&app, &c.patient.token, "X-ray", pdf("x", 1_000)).await;
+    let expires = app.clock.now().plus_micros(30 * 3_600_000_000);
+    share(
+        &app,
+        &c.patient.token,
+        &id,
+        &c.doctor.id,
+        Some(&expires.to_string()),
+    )
+    .await
+    .ok();
+    // More than a day before: nothing yet.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(app.count_events("ShareExpiring").await, 0);
+
+    app.clock.advance(std::time::Duration::from_secs(7 * 3600));
+    common::app::eventually(
+        std::time::Duration::from_secs(10),
+        "ShareExpiring",
+        || async { (app.count_events("ShareExpiring").await > 0).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(app.count_events("ShareExpiring").await, 1);
+    // Seven hours on, the sessions have ended: sign in again.
+    let doctor_token = app.login("dana@example.org", STRONG).await;
+    let patient_token = app.login("pat@example.org", STRONG).await;
+    let (doctor, _, _) = notes(&app, &doctor_token).await;
+    assert_eq!(doctor[0].0, "SHARE_EXPIRING");
+    assert_eq!(
+        doctor[0].1,
+        "The share of \u{201c}X-ray\u{201d} with Pat Lee ends within 24 hours"
+    );
+    let (patient, _, _) = notes(&app, &patient_token).await;
+    assert_eq!(patient[0].0, "SHARE_EXPIRING");
+    assert_eq!(
+        patient[0].1,
+        "The share of \u{201c}X-ray\u{201d} with Dana Doc ends within 24 hours"
+    );
+}

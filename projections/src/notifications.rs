@@ -61,6 +61,7 @@ impl Projector for NotificationsProjector {
             "RecordUploaded",
             "RecordShared",
             "ShareRevoked",
+            "ShareExpiring",
             "RecordAccessed",
         ]
     }
@@ -262,6 +263,19 @@ async fn record_event(
                 about(owner),
             )
             .await?;
+        }
+        RecordEvent::ShareExpiring(e) => {
+            let doctor: Uuid =
+                sqlx::query_scalar("SELECT doctor_id FROM notification_shares WHERE share_id = $1")
+                    .bind(e.share.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| {
+                        ProjectionError::malformed(event, "no such share in the view")
+                    })?;
+            let kind = NotificationKind::ShareExpiring;
+            notify(tx, event, doctor, kind, about(owner)).await?;
+            notify(tx, event, owner, kind, about(doctor)).await?;
         }
         RecordEvent::RecordAccessed(_) => {
             if let Some(reader) = event.actor.filter(|a| *a != owner) {

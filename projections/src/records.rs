@@ -71,6 +71,16 @@ impl Projector for RecordsProjector {
             let Some(owner) = owner else {
                 return Err(ProjectionError::malformed(event, "no such record in the view"));
             };
+            if let RecordEvent::ShareExpiring(e) = &parsed {
+                // Not an access: only the shares view remembers it.
+                sqlx::query("UPDATE shares SET noticed_at = $2, updated_seq = $3 WHERE id = $1")
+                    .bind(e.share.as_uuid())
+                    .bind(at)
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                return Ok(());
+            }
             let (action, detail): (&str, Option<String>) = match &parsed {
                 RecordEvent::RecordUploaded(_) => ("UPLOADED", None),
                 RecordEvent::RecordShared(e) => {
@@ -97,6 +107,7 @@ impl Projector for RecordsProjector {
                     ("EXPIRED", Some(share_detail(doctor, None)))
                 }
                 RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
+                RecordEvent::ShareExpiring(_) => unreachable!("handled above"),
                 RecordEvent::RecordAccessDenied(e) => (
                     "DENIED",
                     Some(format!("{} refused: {}", e.action.as_str().to_lowercase(), e.reason.as_str())),
@@ -518,6 +529,31 @@ pub async fn due_shares(
     )
     .bind(now.to_datetime())
     .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(record, share)| DueShare {
+            record: RecordId::from_uuid(record),
+            share: ShareId::from_uuid(share),
+        })
+        .collect())
+}
+
+/// Live shares that end within a day of `now` and were not noticed yet.
+pub async fn expiring_shares(
+    pool: &PgPool,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<DueShare>, ReadError> {
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.record_id, s.id FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE {LIVE_SHARE} AND s.noticed_at IS NULL \
+           AND s.expires_at - interval '24 hours' <= $2 \
+         ORDER BY s.expires_at LIMIT $1"
+    )))
+    .bind(limit)
+    .bind(now.to_datetime())
     .fetch_all(pool)
     .await?;
     Ok(rows

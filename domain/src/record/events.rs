@@ -49,6 +49,13 @@ pub struct ShareExpired {
     pub share: ShareId,
 }
 
+/// A share ends within 24 hours: its doctor and the owner are told, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareExpiring {
+    pub share: ShareId,
+}
+
 /// Content was read: committed before the first byte is sent. `share`: the grant it was
 /// read under (none for the owner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +112,7 @@ pub enum RecordEvent {
     RecordShared(RecordShared),
     ShareRevoked(ShareRevoked),
     ShareExpired(ShareExpired),
+    ShareExpiring(ShareExpiring),
     RecordAccessed(RecordAccessed),
     RecordAccessDenied(RecordAccessDenied),
     RecordErased(RecordErased),
@@ -114,11 +122,12 @@ pub use crate::domain_event::UnknownEvent;
 
 impl RecordEvent {
     /// Every type a `record` stream may hold.
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 8] = [
         "RecordUploaded",
         "RecordShared",
         "ShareRevoked",
         "ShareExpired",
+        "ShareExpiring",
         "RecordAccessed",
         "RecordAccessDenied",
         "RecordErased",
@@ -130,6 +139,7 @@ impl RecordEvent {
             RecordEvent::RecordShared(_) => "RecordShared",
             RecordEvent::ShareRevoked(_) => "ShareRevoked",
             RecordEvent::ShareExpired(_) => "ShareExpired",
+            RecordEvent::ShareExpiring(_) => "ShareExpiring",
             RecordEvent::RecordAccessed(_) => "RecordAccessed",
             RecordEvent::RecordAccessDenied(_) => "RecordAccessDenied",
             RecordEvent::RecordErased(_) => "RecordErased",
@@ -142,6 +152,7 @@ impl RecordEvent {
             RecordEvent::RecordShared(e) => serde_json::to_value(e),
             RecordEvent::ShareRevoked(e) => serde_json::to_value(e),
             RecordEvent::ShareExpired(e) => serde_json::to_value(e),
+            RecordEvent::ShareExpiring(e) => serde_json::to_value(e),
             RecordEvent::RecordAccessed(e) => serde_json::to_value(e),
             RecordEvent::RecordAccessDenied(e) => serde_json::to_value(e),
             RecordEvent::RecordErased(e) => serde_json::to_value(e),
@@ -156,6 +167,7 @@ impl RecordEvent {
             "RecordShared" => RecordEvent::RecordShared(read("RecordShared", payload)?),
             "ShareRevoked" => RecordEvent::ShareRevoked(read("ShareRevoked", payload)?),
             "ShareExpired" => RecordEvent::ShareExpired(read("ShareExpired", payload)?),
+            "ShareExpiring" => RecordEvent::ShareExpiring(read("ShareExpiring", payload)?),
             "RecordAccessed" => RecordEvent::RecordAccessed(read("RecordAccessed", payload)?),
             "RecordAccessDenied" => {
                 RecordEvent::RecordAccessDenied(read("RecordAccessDenied", payload)?)
@@ -181,6 +193,7 @@ into_record_event!(
     RecordShared,
     ShareRevoked,
     ShareExpired,
+    ShareExpiring,
     RecordAccessed,
     RecordAccessDenied,
     RecordErased
@@ -225,6 +238,7 @@ mod tests {
             .into(),
             ShareRevoked { share }.into(),
             ShareExpired { share }.into(),
+            ShareExpiring { share }.into(),
             RecordAccessed {
                 action: ReadAction::Downloaded,
                 share: Some(share),
@@ -266,7 +280,7 @@ mod tests {
             })
         );
         assert_eq!(
-            all[5].payload(),
+            all[6].payload(),
             serde_json::json!({"action": "VIEWED", "reason": "SHARE_EXPIRED"})
         );
     }

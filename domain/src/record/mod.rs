@@ -29,12 +29,14 @@ pub use description::{Description, InvalidDescription};
 pub use erase::{EraseRecordError, erase_record};
 pub use events::{
     DenialReason, RecordAccessDenied, RecordAccessed, RecordErased, RecordEvent, RecordShared,
-    RecordUploaded, ShareExpired, ShareRevoked,
+    RecordUploaded, ShareExpired, ShareExpiring, ShareRevoked,
 };
 pub use file_name::{FileName, InvalidFileName};
 pub use read::{ReadAction, ReadDecision, read_content};
 pub use record_id::{RECORD_CATEGORY, RecordId};
-pub use share::{ShareError, ShareRecord, expire, revoke, share};
+pub use share::{
+    EXPIRY_NOTICE_MICROS, ShareError, ShareRecord, expire, notice_expiry, revoke, share,
+};
 pub use share_id::ShareId;
 pub use state::{Record, Share, ShareEnd};
 pub use title::{InvalidTitle, Title};

@@ -5,7 +5,7 @@
 
 use super::ShareId;
 use super::access::{Access, Viewer, standing};
-use super::events::{RecordEvent, RecordShared, ShareExpired, ShareRevoked};
+use super::events::{RecordEvent, RecordShared, ShareExpired, ShareExpiring, ShareRevoked};
 use super::state::Record;
 use crate::Timestamp;
 use crate::account::UserId;
@@ -94,6 +94,26 @@ pub fn expire(state: &Record, share: ShareId, now: Timestamp) -> Vec<RecordEvent
     match state.share(share) {
         Some(s) if s.ended.is_none() && s.expires_at.is_some_and(|at| at <= now) => {
             vec![ShareExpired { share }.into()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// How long before a share's expiry its doctor and owner are told.
+pub const EXPIRY_NOTICE_MICROS: i64 = 24 * 3_600_000_000;
+
+/// `ShareExpiring` once the share is live and ends within 24 hours of `now`, and was not
+/// noticed before; nothing otherwise (a second process decides nothing).
+pub fn notice_expiry(state: &Record, share: ShareId, now: Timestamp) -> Vec<RecordEvent> {
+    match state.share(share) {
+        Some(s)
+            if s.is_live(now)
+                && !state.is_erased()
+                && !state.expiry_noticed(share)
+                && s.expires_at
+                    .is_some_and(|at| at.plus_micros(-EXPIRY_NOTICE_MICROS) <= now) =>
+        {
+            vec![ShareExpiring { share }.into()]
         }
         _ => Vec::new(),
     }
@@ -216,6 +236,25 @@ mod tests {
         done.push(ShareExpired { share: SHARE }.into());
         given(done)
             .when(|s| Ok::<_, ShareError>(expire(s, SHARE, at(61))))
+            .then([]);
+    }
+
+    #[test]
+    fn a_coming_expiry_is_noticed_once_within_its_last_day() {
+        let history = [uploaded(), shared(SHARE, DOCTOR, Some(48 * 60))];
+        given(history.clone())
+            .when(|s| Ok::<_, ShareError>(notice_expiry(s, SHARE, at(24 * 60 - 1))))
+            .then([]);
+        given(history.clone())
+            .when(|s| Ok::<_, ShareError>(notice_expiry(s, SHARE, at(24 * 60))))
+            .then([ShareExpiring { share: SHARE }.into()]);
+        let mut noticed = history.to_vec();
+        noticed.push(ShareExpiring { share: SHARE }.into());
+        given(noticed)
+            .when(|s| Ok::<_, ShareError>(notice_expiry(s, SHARE, at(30 * 60))))
+            .then([]);
+        given(history)
+            .when(|s| Ok::<_, ShareError>(notice_expiry(s, SHARE, at(48 * 60))))
             .then([]);
     }
 }

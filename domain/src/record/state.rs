@@ -13,6 +13,8 @@ pub struct Record {
     stored: Option<RecordUploaded>,
     erased: bool,
     shares: Vec<Share>,
+    /// Shares whose coming expiry was noticed (`ShareExpiring`).
+    noticed: Vec<ShareId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,7 @@ impl Record {
             stored: None,
             erased: false,
             shares: Vec::new(),
+            noticed: Vec::new(),
         }
     }
 
@@ -78,6 +81,11 @@ impl Record {
         &self.shares
     }
 
+    /// Whether `ShareExpiring` was recorded for the share.
+    pub fn expiry_noticed(&self, id: ShareId) -> bool {
+        self.noticed.contains(&id)
+    }
+
     pub fn share(&self, id: ShareId) -> Option<&Share> {
         self.shares.iter().find(|s| s.id == id)
     }
@@ -93,6 +101,7 @@ impl Record {
             }),
             RecordEvent::ShareRevoked(e) => self.end(e.share, ShareEnd::Revoked),
             RecordEvent::ShareExpired(e) => self.end(e.share, ShareEnd::Expired),
+            RecordEvent::ShareExpiring(e) => self.noticed.push(e.share),
             RecordEvent::RecordErased(_) => {
                 self.erased = true;
                 for share in &mut self.shares {

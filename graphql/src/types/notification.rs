@@ -87,7 +87,15 @@ impl Notification {
             Kind::ShareRevoked => {
                 format!("{} stopped sharing a record with you", self.who(ctx).await?)
             }
-            Kind::ShareExpiring => "A share of a record ends within 24 hours".into(),
+            Kind::ShareExpiring => {
+                let who = self.who(ctx).await?;
+                match self.title(ctx).await? {
+                    Some(title) => format!(
+                        "The share of \u{201c}{title}\u{201d} with {who} ends within 24 hours"
+                    ),
+                    None => format!("A share of a record with {who} ends within 24 hours"),
+                }
+            }
             Kind::RecordAccessed => match self.title(ctx).await? {
                 Some(title) => format!("{} read \u{201c}{title}\u{201d}", self.who(ctx).await?),
                 None => format!("{} read one of your records", self.who(ctx).await?),
