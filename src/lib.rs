@@ -19,6 +19,7 @@ pub mod database;
 pub mod dev;
 pub mod embedded;
 pub mod ledger_cli;
+pub mod mail_outbox;
 pub mod projections_cli;
 pub mod server;
 pub mod share_expiry;

@@ -67,7 +67,7 @@ pub async fn spawn(
         config.clock.clone(),
         config.sessions,
     )
-    .with_mailer(config.mailer)
+    .with_mailer(config.mailer.clone())
     .with_blobs(config.blobs);
     let projections = Projections::start(pool.clone(), projections::all())
         .await
@@ -76,6 +76,12 @@ pub async fn spawn(
         .public_origin
         .unwrap_or_else(|| format!("http://{bound}"));
     let (sweep_stop, sweep_stopped) = tokio::sync::watch::channel(false);
+    crate::mail_outbox::spawn(
+        pool.clone(),
+        keys.clone(),
+        config.mailer,
+        sweep_stopped.clone(),
+    );
     crate::share_expiry::spawn(
         pool.clone(),
         records.clone(),

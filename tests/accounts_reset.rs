@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::smtp::SmtpSink;
+
 use common::app::{Cred, STRONG, STRONG_2, TestApp, eventually};
 use serde_json::json;
 use std::time::Duration;
@@ -104,54 +106,6 @@ async fn a_link_expires_after_thirty_minutes() {
     .await
     .expect_code("BAD_USER_INPUT");
     app.login("pat@example.org", STRONG).await;
-}
-
-/// aiosmtpd (tests/support/smtp_sink.py) as a child process: a real SMTP server.
-struct SmtpSink {
-    child: std::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl SmtpSink {
-    fn start() -> Self {
-        use std::io::BufRead as _;
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/smtp_sink.py"
-            ))
-            .arg(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs (with aiosmtpd installed: pip install aiosmtpd)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| {
-            panic!("the SMTP sink did not start (is aiosmtpd installed?): {line:?}")
-        });
-        Self { child, port, dir }
-    }
-
-    fn mails(&self) -> Vec<String> {
-        std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

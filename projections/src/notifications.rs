@@ -3,6 +3,9 @@
 //! event (security notices always pass), and the read marks. Only ids, kinds and seqs are
 //! stored: messages are composed when read, from what the reader may see then.
 //!
+//! Where the recipient wants mail, it also writes a row of `mail_outbox` (not its own
+//! table: a rebuild must not mail anyone twice) in the same transaction.
+//!
 //! To address notifications it keeps, from the ledger too, who the active administrators
 //! are, whose each record is, and which doctor each share went to.
 
@@ -294,23 +297,22 @@ async fn record_event(
     Ok(())
 }
 
-/// The recipient's in-app preference for `kind` as it stands in the view.
-async fn wants_in_app(
+/// The recipient's preference for `kind` as it stands in the view: `(in_app, email)`.
+/// Security notices always go in-app.
+async fn wants(
     tx: &mut PgConnection,
     user: Uuid,
     kind: NotificationKind,
-) -> Result<bool, sqlx::Error> {
-    if kind.is_security_notice() {
-        return Ok(true);
-    }
-    let set: Option<bool> = sqlx::query_scalar(
-        "SELECT in_app FROM notification_preferences WHERE user_id = $1 AND kind = $2",
+) -> Result<(bool, bool), sqlx::Error> {
+    let set: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT in_app, email FROM notification_preferences WHERE user_id = $1 AND kind = $2",
     )
     .bind(user)
     .bind(kind.as_str())
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(set.unwrap_or_else(|| kind.default_in_app()))
+    let (in_app, email) = set.unwrap_or((kind.default_in_app(), kind.default_email()));
+    Ok((in_app || kind.is_security_notice(), email))
 }
 
 async fn notify(
@@ -320,14 +322,29 @@ async fn notify(
     kind: NotificationKind,
     about: About,
 ) -> Result<(), ProjectionError> {
-    if !wants_in_app(tx, user, kind).await? {
+    let (in_app, email) = wants(tx, user, kind).await?;
+    let id = notification_id(event.seq, user, kind);
+    if email {
+        // Not the projector's table: kept across rebuilds, so nothing is mailed twice.
+        sqlx::query(
+            "INSERT INTO mail_outbox (notification_id, user_id, kind, seq) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (notification_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(kind.as_str())
+        .bind(event.seq)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !in_app {
         return Ok(());
     }
     sqlx::query(
         "INSERT INTO notifications (id, user_id, kind, seq, record_id, subject_id, detail, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(notification_id(event.seq, user, kind))
+    .bind(id)
     .bind(user)
     .bind(kind.as_str())
     .bind(event.seq)

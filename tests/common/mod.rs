@@ -9,6 +9,7 @@
 pub mod app;
 pub mod records;
 pub mod serve;
+pub mod smtp;
 
 use std::path::Path;
 
