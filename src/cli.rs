@@ -178,6 +178,9 @@ pub enum BenchCommand {
     /// Record upload and download rates (1 MiB, 64 MiB, 1 GiB) through a `serve` child
     /// process, with its peak memory, beside bare AES-256-GCM and SHA-256.
     Records,
+    /// Latency from an event to its notification, with 1 000 subscriptions open across
+    /// two `serve` child processes.
+    Notifications,
 }
 
 #[derive(Debug, Subcommand)]

@@ -45,6 +45,11 @@ async fn run(cli: Cli) -> i32 {
         Command::Bench(BenchCommand::Records) => {
             medchain::bench::records::run(&cli.common).await.map(|()| 0)
         }
+        Command::Bench(BenchCommand::Notifications) => {
+            medchain::bench::notifications::run(&cli.common)
+                .await
+                .map(|()| 0)
+        }
         Command::Bench(BenchCommand::Api { seconds, clients }) => {
             medchain::bench::api::run(&cli.common, seconds, clients)
                 .await

@@ -4,4 +4,5 @@
 pub mod api;
 pub mod ledger;
 mod measure;
+pub mod notifications;
 pub mod records;

@@ -30,7 +30,7 @@ const PASSWORD: &str = "a long bench passphrase, 2026";
 const MIB: u64 = 1 << 20;
 const SIZES: [u64; 3] = [MIB, 64 * MIB, 1024 * MIB];
 
-struct Child_(Child);
+pub(super) struct Child_(pub(super) Child);
 
 impl Drop for Child_ {
     fn drop(&mut self) {
@@ -103,7 +103,7 @@ fn peak_rss(pid: u32) -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-async fn gql(
+pub(super) async fn gql(
     client: &reqwest::Client,
     addr: &str,
     token: Option<&str>,
@@ -122,7 +122,7 @@ async fn gql(
 }
 
 /// A `serve` child on `url` with its own data directory; returns it with its address.
-fn serve(
+pub(super) fn serve(
     url: &str,
     key: &std::path::Path,
     dir: &std::path::Path,
@@ -134,6 +134,14 @@ fn serve(
             .env("DATABASE_URL", url)
             .env("MEDCHAIN_MASTER_KEY_FILE", key)
             .env("MEDCHAIN_UPLOAD_MAX", "2GiB")
+            // Children of one bench share the blob store, as processes of one deployment do.
+            .env(
+                "MEDCHAIN_BLOB_STORE",
+                format!(
+                    "file://{}",
+                    key.parent().unwrap_or(dir).join("blobs").display()
+                ),
+            )
             .env("RUST_LOG", "warn")
             .stderr(Stdio::piped())
             .spawn()?,

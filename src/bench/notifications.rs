@@ -1,0 +1,279 @@
+//! `medchain bench notifications`: latency from an event to its notification on an open
+//! subscription, with 1 000 subscriptions held across two `medchain serve` child
+//! processes on one scratch database. Target: p99 ≤ 100 ms.
+//!
+//! 100 patients each share a record with one doctor and hold 10 subscriptions (5 on
+//! each process). The doctor then reads the records one after another, through the two
+//! processes in turn; each read notifies its patient's 10 subscriptions. Latency is
+//! measured per delivery from the moment the read's response arrived (the event was
+//! committed before it was sent) and, as an upper bound, from when the read was sent.
+
+use super::measure::Latencies;
+use super::records::{Child_, gql, serve};
+use crate::{
+    cli::Common,
+    database::{Database, Purpose, with_database},
+};
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+use uuid::Uuid;
+
+const PASSWORD: &str = "a long bench passphrase, 2026";
+const PATIENTS: usize = 100;
+const PER_PATIENT: usize = 10;
+const READS: usize = 300;
+
+pub async fn run(common: &Common) -> anyhow::Result<()> {
+    let db = Database::open(common, Purpose::Command, 2).await?;
+    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&db.pool)
+        .await?;
+    let result = bench_in(&with_database(&db.url, &name)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&db.pool)
+    .await?;
+    db.close().await;
+    result
+}
+
+async fn login(
+    client: &reqwest::Client,
+    addr: &str,
+    email: &str,
+) -> anyhow::Result<(String, String)> {
+    let answer = gql(
+        client,
+        addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }",
+        json!({"e": email, "p": PASSWORD}),
+    )
+    .await?;
+    let login = &answer["data"]["login"];
+    Ok((
+        login["token"].as_str().unwrap_or_default().to_owned(),
+        login["user"]["id"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+async fn register(
+    client: &reqwest::Client,
+    addr: &str,
+    email: &str,
+    name: &str,
+    role: &str,
+) -> anyhow::Result<()> {
+    gql(
+        client,
+        addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": email, "password": PASSWORD, "name": name, "role": role}}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Opens a `notifications` subscription; every notification it receives is reported as
+/// `(patient, arrival)`.
+async fn subscribe(
+    addr: &str,
+    token: &str,
+    patient: usize,
+    arrivals: mpsc::UnboundedSender<(usize, Instant)>,
+) -> anyhow::Result<()> {
+    let mut request = format!("ws://{addr}/graphql/ws").into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let text = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(text(
+            json!({"type": "connection_init", "payload": {"token": token}}),
+        ))
+        .await?;
+    socket
+        .next()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no connection_ack"))??;
+    socket
+        .send(text(json!({"id": "1", "type": "subscribe",
+            "payload": {"query": "subscription { notifications { seq } }"}})))
+        .await?;
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(body) = message
+                && body.contains("\"next\"")
+                && arrivals.send((patient, Instant::now())).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn bench_in(url: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("master.key");
+    let hex: String = (0u8..32)
+        .map(|b| format!("{:02x}", b.wrapping_mul(29) ^ 0x3a))
+        .collect();
+    std::fs::write(&key, hex)?;
+    let (_a, a) = serve(url, &key, &dir.path().join("a"))?;
+    let (_b, b): (Child_, String) = serve(url, &key, &dir.path().join("b"))?;
+    let client = reqwest::Client::new();
+
+    // An administrator (the CLI), an approved doctor, and the patients.
+    let created = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "root@example.org",
+            "--name",
+            "Ada Root",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("cli"))
+        .env("DATABASE_URL", url)
+        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
+        .env("MEDCHAIN_ADMIN_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await?;
+    anyhow::ensure!(created.status.success(), "admin create failed");
+    register(&client, &a, "dora@example.org", "Dora Medic", "DOCTOR").await?;
+    let admin = loop {
+        match login(&client, &a, "root@example.org").await {
+            Ok((token, _)) if !token.is_empty() => break token,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let doctors = gql(
+        &client,
+        &a,
+        Some(&admin),
+        "{ users(role: DOCTOR) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await?;
+    let doctor_id = doctors["data"]["users"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    gql(
+        &client,
+        &a,
+        Some(&admin),
+        "mutation($id: UUID!) { approveUser(userId: $id) { id } }",
+        json!({"id": doctor_id}),
+    )
+    .await?;
+    let (doctor, _) = login(&client, &a, "dora@example.org").await?;
+
+    eprintln!("setting up {PATIENTS} patients with a shared record each…");
+    let mut patients = Vec::new();
+    for i in 0..PATIENTS {
+        let email = format!("p{i}@example.org");
+        register(
+            &client,
+            &a,
+            &email,
+            &format!("Patient Number {i}"),
+            "PATIENT",
+        )
+        .await?;
+        let (token, _) = login(&client, &a, &email).await?;
+        let form = reqwest::multipart::Form::new().text("title", "bench").part(
+            "file",
+            reqwest::multipart::Part::bytes(b"%PDF-1.7\nbench".to_vec()).file_name("b.pdf"),
+        );
+        let uploaded: Value = client
+            .post(format!("http://{a}/api/records"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let record = uploaded["id"].as_str().unwrap_or_default().to_owned();
+        gql(
+            &client,
+            &a,
+            Some(&token),
+            "mutation($r: UUID!, $d: UUID!) { shareRecord(recordId: $r, doctorId: $d) { id } }",
+            json!({"r": record, "d": doctor_id}),
+        )
+        .await?;
+        patients.push((token, record));
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for (i, (token, _)) in patients.iter().enumerate() {
+        for k in 0..PER_PATIENT {
+            let addr = if k % 2 == 0 { &a } else { &b };
+            subscribe(addr, token, i, tx.clone()).await?;
+        }
+    }
+    drop(tx);
+    println!(
+        "{} subscriptions open on 2 processes; {READS} reads, each notifying {PER_PATIENT} of them",
+        PATIENTS * PER_PATIENT
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut from_commit = Latencies::default();
+    let mut from_send = Latencies::default();
+    for n in 0..READS {
+        let patient = n % PATIENTS;
+        let addr = if n % 2 == 0 { &a } else { &b };
+        let sent = Instant::now();
+        let response = client
+            .get(format!(
+                "http://{addr}/api/records/{}/content",
+                patients[patient].1
+            ))
+            .bearer_auth(&doctor)
+            .send()
+            .await?;
+        let committed = Instant::now();
+        anyhow::ensure!(
+            response.status().is_success(),
+            "read: {}",
+            response.status()
+        );
+        response.bytes().await?;
+        let mut got = 0;
+        while got < PER_PATIENT {
+            let (who, at) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the subscriptions closed"))?;
+            anyhow::ensure!(who == patient, "a notification reached the wrong patient");
+            from_commit.record(at.saturating_duration_since(committed));
+            from_send.record(at.duration_since(sent));
+            got += 1;
+        }
+    }
+    println!(
+        "commit → delivery: p50 {:.1} ms, p99 {:.1} ms ({} deliveries)",
+        from_commit.percentile_ms(50.0),
+        from_commit.percentile_ms(99.0),
+        from_commit.count()
+    );
+    println!(
+        "read sent → delivery (upper bound): p50 {:.1} ms, p99 {:.1} ms",
+        from_send.percentile_ms(50.0),
+        from_send.percentile_ms(99.0)
+    );
+    println!("target: p99 <= 100 ms");
+    Ok(())
+}
