@@ -15,7 +15,7 @@ const LIST: &str = "query($u: Boolean) { notifications(unreadOnly: $u, first: 50
 /// first, and the unread count.
 async fn notes(app: &TestApp, token: &str) -> (Vec<(String, String)>, i64, Vec<Value>) {
     records_view_settled(app).await;
-    settle(app, "notifications").await;
+    app.view_settled("notifications").await;
     let answer = app.gql(Cred::Bearer(token), LIST, json!({})).await;
     let list = &answer.ok()["notifications"];
     let nodes: Vec<Value> = list["edges"]
@@ -37,27 +37,6 @@ async fn notes(app: &TestApp, token: &str) -> (Vec<(String, String)>, i64, Vec<V
         list["unreadCount"].as_i64().unwrap(),
         nodes,
     )
-}
-
-async fn settle(app: &TestApp, projector: &str) {
-    let pool = app.pool.clone();
-    let name = projector.to_owned();
-    common::app::eventually(std::time::Duration::from_secs(10), projector, || {
-        let pool = pool.clone();
-        let name = name.clone();
-        async move {
-            let (head, done): (Option<i64>, Option<i64>) = sqlx::query_as(
-                "SELECT (SELECT max(seq) FROM events), \
-                        (SELECT last_seq FROM projection_checkpoints WHERE name = $1)",
-            )
-            .bind(name)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            (done >= head).then_some(())
-        }
-    })
-    .await;
 }
 
 fn kinds(list: &[(String, String)]) -> Vec<&str> {

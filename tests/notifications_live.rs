@@ -5,41 +5,27 @@ mod common;
 
 use common::app::{Cred, TestApp};
 use common::records::{cast, content, pdf, share, upload_ok};
-use futures::{SinkExt as _, StreamExt as _};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::{net::SocketAddr, time::Duration};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use common::ws::Socket;
 
 /// Subscribes to `notifications(afterSeq)` on the server at `addr`.
 async fn subscribe(addr: SocketAddr, token: &str, after_seq: Option<i64>) -> Socket {
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let send = |v: Value| Message::Text(v.to_string().into());
-    socket
-        .send(send(
-            json!({"type": "connection_init", "payload": {"token": token}}),
-        ))
-        .await
-        .unwrap();
+    let mut socket = common::ws::connect_and_init(addr, token).await;
     assert_eq!(
         next(&mut socket, 15).await.unwrap()["type"],
         "connection_ack"
     );
-    socket
-        .send(send(json!({"id": "1", "type": "subscribe", "payload": {
+    common::ws::send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {
             "query": "subscription($a: Long) { notifications(afterSeq: $a) { kind seq message } }",
-            "variables": {"a": after_seq}}})))
-        .await
-        .unwrap();
+            "variables": {"a": after_seq}}}),
+    )
+    .await;
     socket
 }
 

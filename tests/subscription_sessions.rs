@@ -4,40 +4,26 @@
 mod common;
 
 use common::app::{Cred, TestApp};
-use futures::{SinkExt as _, StreamExt as _};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use common::ws::Socket;
 
 /// Connects, signs in with `token` and subscribes to the ledger's live tail.
 async fn subscribed(app: &TestApp, token: &str) -> Socket {
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let send = |v: Value| Message::Text(v.to_string().into());
-    socket
-        .send(send(
-            json!({"type": "connection_init", "payload": {"token": token}}),
-        ))
-        .await
-        .unwrap();
+    let mut socket = common::ws::connect_and_init(app.addr, token).await;
     assert_eq!(
         next_json(&mut socket).await.unwrap()["type"],
         "connection_ack"
     );
-    socket
-        .send(send(json!({"id": "1", "type": "subscribe",
-            "payload": {"query": "subscription { ledgerEvents(fromSeq: 1) { seq type } }"}})))
-        .await
-        .unwrap();
+    common::ws::send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe",
+            "payload": {"query": "subscription { ledgerEvents(fromSeq: 1) { seq type } }"}}),
+    )
+    .await;
     let first = next_json(&mut socket).await.unwrap();
     assert_eq!(first["type"], "next", "{first}");
     socket

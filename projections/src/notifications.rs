@@ -250,14 +250,7 @@ async fn record_event(
             notify(tx, event, e.doctor.as_uuid(), kind, about(owner)).await?;
         }
         RecordEvent::ShareRevoked(e) => {
-            let doctor: Uuid =
-                sqlx::query_scalar("SELECT doctor_id FROM notification_shares WHERE share_id = $1")
-                    .bind(e.share.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| {
-                        ProjectionError::malformed(event, "no such share in the view")
-                    })?;
+            let doctor = doctor_of(tx, event, e.share).await?;
             notify(
                 tx,
                 event,
@@ -268,14 +261,7 @@ async fn record_event(
             .await?;
         }
         RecordEvent::ShareExpiring(e) => {
-            let doctor: Uuid =
-                sqlx::query_scalar("SELECT doctor_id FROM notification_shares WHERE share_id = $1")
-                    .bind(e.share.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| {
-                        ProjectionError::malformed(event, "no such share in the view")
-                    })?;
+            let doctor = doctor_of(tx, event, e.share).await?;
             let kind = NotificationKind::ShareExpiring;
             notify(tx, event, doctor, kind, about(owner)).await?;
             notify(tx, event, owner, kind, about(doctor)).await?;
@@ -295,6 +281,19 @@ async fn record_event(
         _ => {}
     }
     Ok(())
+}
+
+/// The doctor a share went to, as the view recorded it.
+async fn doctor_of(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    share: domain::record::ShareId,
+) -> Result<Uuid, ProjectionError> {
+    sqlx::query_scalar("SELECT doctor_id FROM notification_shares WHERE share_id = $1")
+        .bind(share.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ProjectionError::malformed(event, "no such share in the view"))
 }
 
 /// The recipient's preference for `kind` as it stands in the view: `(in_app, email)`.

@@ -1,4 +1,5 @@
-//! Small measuring tools for the benchmarks: latency percentiles and process CPU time.
+//! Small tools for the benchmarks: latency percentiles, process CPU time, and a scratch
+//! database that is dropped afterwards.
 
 use std::time::Duration;
 
@@ -52,4 +53,30 @@ pub fn pid_cpu_nanos(pid: u64) -> Option<u64> {
     }
     let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
     text.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs `bench` against a fresh database beside the configured one (its URL given), and
+/// drops that database afterwards, whatever the bench returned.
+pub async fn in_scratch_database<F, Fut>(
+    common: &crate::cli::Common,
+    bench: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use crate::database::{Database, Purpose, with_database};
+    let db = Database::open(common, Purpose::Command, 2).await?;
+    let name = format!("medchain_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&db.pool)
+        .await?;
+    let result = bench(with_database(&db.url, &name)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&db.pool)
+    .await?;
+    db.close().await;
+    result
 }

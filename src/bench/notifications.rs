@@ -10,16 +10,12 @@
 
 use super::measure::Latencies;
 use super::records::{Child_, gql, serve};
-use crate::{
-    cli::Common,
-    database::{Database, Purpose, with_database},
-};
+use crate::cli::Common;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
-use uuid::Uuid;
 
 const PASSWORD: &str = "a long bench passphrase, 2026";
 const PATIENTS: usize = 100;
@@ -27,19 +23,7 @@ const PER_PATIENT: usize = 10;
 const READS: usize = 300;
 
 pub async fn run(common: &Common) -> anyhow::Result<()> {
-    let db = Database::open(common, Purpose::Command, 2).await?;
-    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&db.pool)
-        .await?;
-    let result = bench_in(&with_database(&db.url, &name)).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&db.pool)
-    .await?;
-    db.close().await;
-    result
+    super::measure::in_scratch_database(common, |url| async move { bench_in(&url).await }).await
 }
 
 async fn login(

@@ -7,10 +7,7 @@
 //! The client (this process) shares the machine with the server: it generates the
 //! upload and reads the download as fast as it can, which is part of what is measured.
 
-use crate::{
-    cli::Common,
-    database::{Database, Purpose, with_database},
-};
+use crate::cli::Common;
 use aes_gcm::{
     Aes256Gcm,
     aead::{AeadInOut as _, KeyInit as _, Nonce},
@@ -24,7 +21,6 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use uuid::Uuid;
 
 const PASSWORD: &str = "a long bench passphrase, 2026";
 const MIB: u64 = 1 << 20;
@@ -40,19 +36,7 @@ impl Drop for Child_ {
 }
 
 pub async fn run(common: &Common) -> anyhow::Result<()> {
-    let db = Database::open(common, Purpose::Command, 2).await?;
-    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&db.pool)
-        .await?;
-    let result = bench_in(&with_database(&db.url, &name)).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&db.pool)
-    .await?;
-    db.close().await;
-    result
+    super::measure::in_scratch_database(common, |url| async move { bench_in(&url).await }).await
 }
 
 fn rate(bytes: u64, took: Duration) -> f64 {

@@ -403,6 +403,28 @@ impl TestApp {
             .await
     }
 
+    /// Waits until the projector `name` has caught up with the ledger's head.
+    pub async fn view_settled(&self, name: &str) {
+        let pool = self.pool.clone();
+        let owned = name.to_owned();
+        eventually(Duration::from_secs(10), name, || {
+            let pool = pool.clone();
+            let name = owned.clone();
+            async move {
+                let (head, done): (Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT (SELECT max(seq) FROM events), \
+                            (SELECT last_seq FROM projection_checkpoints WHERE name = $1)",
+                )
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                (done >= head).then_some(())
+            }
+        })
+        .await;
+    }
+
     /// How many events of `event_type` the ledger holds.
     pub async fn count_events(&self, event_type: &str) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events WHERE type = $1")

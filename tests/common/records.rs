@@ -148,25 +148,7 @@ pub async fn share(
 /// Waits until the records view has caught up with the ledger (reads through the file
 /// routes are on the ledger when they answer, not yet in the view).
 pub async fn records_view_settled(app: &TestApp) {
-    let pool = app.pool.clone();
-    super::app::eventually(
-        std::time::Duration::from_secs(10),
-        "the records view",
-        || {
-            let pool = pool.clone();
-            async move {
-                let (head, done): (Option<i64>, Option<i64>) = sqlx::query_as(
-                    "SELECT (SELECT max(seq) FROM events), \
-                        (SELECT last_seq FROM projection_checkpoints WHERE name = 'records')",
-                )
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                (done >= head).then_some(())
-            }
-        },
-    )
-    .await;
+    app.view_settled("records").await;
 }
 
 /// The owner's access log of `record`, newest first: `(action, actor id, at)`.

@@ -1,0 +1,36 @@
+//! A graphql-transport-ws client for the subscription tests.
+
+use futures::SinkExt as _;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends one protocol message.
+pub async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// Opens `/graphql/ws` on `addr` and sends `connection_init` with `token`; the caller
+/// reads the acknowledgement.
+pub async fn connect_and_init(addr: SocketAddr, token: &str) -> Socket {
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"token": token}}),
+    )
+    .await;
+    socket
+}
