@@ -29,9 +29,10 @@ pub struct Common {
     /// PostgreSQL URL; unset: the embedded cluster in the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
-    /// Where signed checkpoints are written [default: <data-dir>/checkpoints].
+    /// Where signed checkpoints are kept: a directory, or `s3://bucket[/prefix]` with the
+    /// usual AWS_* variables [default: <data-dir>/checkpoints].
     #[arg(long, env = "MEDCHAIN_CHECKPOINT_DIR", global = true)]
-    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_dir: Option<String>,
     /// The ledger's Ed25519 key file [default: <data-dir>/ledger.key, created on first use].
     #[arg(long, env = "MEDCHAIN_LEDGER_KEY_FILE", global = true)]
     pub ledger_key_file: Option<PathBuf>,
@@ -55,6 +56,11 @@ pub enum Command {
     /// Verify, export and sign the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Answer a question about the past by replaying the ledger up to a moment.
+    Replay(ReplayArgs),
+    /// Signed reports from the ledger, and checking them.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Benchmarks: print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -106,9 +112,57 @@ pub struct ServeArgs {
     /// are refused from the moment itself).
     #[arg(long, env = "MEDCHAIN_SHARE_SWEEP", default_value = "30s", value_parser = crate::config::parse_duration)]
     pub share_sweep: std::time::Duration,
+    /// Sign the ledger's head after this many new events...
+    #[arg(long, env = "MEDCHAIN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub checkpoint_every: i64,
+    /// ...or after this long, when there is anything new.
+    #[arg(long, env = "MEDCHAIN_CHECKPOINT_INTERVAL", default_value = "10m", value_parser = crate::config::parse_duration)]
+    pub checkpoint_interval: std::time::Duration,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "MEDCHAIN_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The moment: a seq (that event included) or an RFC 3339 time (every event recorded
+    /// at or before it).
+    #[arg(long)]
+    pub at: String,
+    #[command(subcommand)]
+    pub query: ReplayQuery,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplayQuery {
+    /// Every user who could read the record's content then, as JSON on stdout:
+    /// `{"record","at","seq","users":[{"id","role"}]}`.
+    WhoCouldRead {
+        #[arg(long)]
+        record: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// The accounting of disclosures: every read of the patient's records by anyone else,
+    /// from the ledger, signed with the ledger key:
+    /// `{"report", "head":{"seq","hash"}, "key", "sig"}`; prints the file's path.
+    Disclosures {
+        #[arg(long)]
+        patient: uuid::Uuid,
+        /// Only reads recorded at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only reads recorded at or before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a signed report: its signature, that this ledger's key made it, and that its
+    /// head is on this ledger.
+    Verify { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,7 +181,8 @@ pub enum AdminCommand {
 pub enum ProjectionsCommand {
     /// Replay the ledger into fresh tables and swap them in (all projectors, or NAME).
     Rebuild { name: Option<String> },
-    /// Print where each projector stands, and any that stopped (exit 1 then).
+    /// Replay every projection into scratch tables and compare each table's hash with the
+    /// live one; print where each stands; exit 1 naming any that differs or stopped.
     Check,
 }
 

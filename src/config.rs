@@ -6,7 +6,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub data_dir: PathBuf,
-    pub checkpoint_dir: PathBuf,
+    /// A directory or an `s3://` prefix.
+    pub checkpoint_dir: String,
     pub ledger_key_file: PathBuf,
 }
 
@@ -43,13 +44,28 @@ pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys:
 }
 
 impl Paths {
+    pub fn of(common: &crate::cli::Common) -> Self {
+        Self::resolve(
+            common.data_dir.clone(),
+            common.checkpoint_dir.clone(),
+            common.ledger_key_file.clone(),
+        )
+    }
+
+    pub fn checkpoint_store(&self) -> anyhow::Result<commands::ledger::CheckpointStore> {
+        Ok(commands::ledger::CheckpointStore::open(
+            &self.checkpoint_dir,
+        )?)
+    }
+
     pub fn resolve(
         data_dir: PathBuf,
-        checkpoint_dir: Option<PathBuf>,
+        checkpoint_dir: Option<String>,
         ledger_key_file: Option<PathBuf>,
     ) -> Self {
         Self {
-            checkpoint_dir: checkpoint_dir.unwrap_or_else(|| data_dir.join("checkpoints")),
+            checkpoint_dir: checkpoint_dir
+                .unwrap_or_else(|| data_dir.join("checkpoints").display().to_string()),
             ledger_key_file: ledger_key_file.unwrap_or_else(|| data_dir.join("ledger.key")),
             data_dir,
         }

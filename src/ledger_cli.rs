@@ -9,17 +9,13 @@ use crate::{
 use commands::{
     SystemClock,
     keys::LedgerKey,
-    ledger::{self, checkpoint::read_checkpoint},
+    ledger::{self, LedgerProblem, read_checkpoint},
 };
 use std::io::BufWriter;
 
 /// Runs one ledger command; returns the process exit code.
 pub async fn run(common: &Common, command: LedgerCommand) -> anyhow::Result<i32> {
-    let paths = Paths::resolve(
-        common.data_dir.clone(),
-        common.checkpoint_dir.clone(),
-        common.ledger_key_file.clone(),
-    );
+    let paths = Paths::of(common);
     if let LedgerCommand::Pubkey = command {
         println!(
             "{}",
@@ -36,26 +32,42 @@ pub async fn run(common: &Common, command: LedgerCommand) -> anyhow::Result<i32>
 async fn run_with_db(db: &Database, paths: &Paths, command: LedgerCommand) -> anyhow::Result<i32> {
     match command {
         LedgerCommand::Verify { checkpoint } => {
-            let checkpoint = match checkpoint {
+            let key = LedgerKey::load_or_create(&paths.ledger_key_file)?;
+            let check = match checkpoint {
+                // One named file: held to it alone.
                 Some(path) => {
                     let signed = read_checkpoint(&path)?;
                     // The checkpoint must be signed by this ledger's key, not merely by some key.
-                    if let Ok(key) = LedgerKey::load(&paths.ledger_key_file) {
-                        signed.require_key(&key.public())?;
+                    signed.require_key(&key.public())?;
+                    let verification =
+                        ledger::verify_ledger(&db.pool, Some(signed.checkpoint)).await?;
+                    ledger::LedgerCheck {
+                        checked: verification.checked,
+                        checkpoint: Some(signed.checkpoint),
+                        outcome: verification.outcome.map_err(LedgerProblem::Chain),
                     }
-                    Some(signed.checkpoint)
                 }
-                None => None,
+                None => {
+                    let store = paths.checkpoint_store()?;
+                    ledger::verify_against_checkpoints(&db.pool, &store, &key.public()).await?
+                }
             };
-            let verification = ledger::verify_ledger(&db.pool, checkpoint).await?;
-            match verification.outcome {
+            match &check.checkpoint {
+                Some(c) => eprintln!("held to the signed checkpoint of seq {}", c.seq),
+                None => eprintln!("no checkpoint yet: only the chain itself is checked"),
+            }
+            match check.outcome {
                 Ok(chain) => {
                     println!("OK: {} events, head {}", chain.events, chain.head);
                     Ok(0)
                 }
-                Err(broken) => {
+                Err(LedgerProblem::Chain(broken)) => {
                     println!("FAILED at seq {}: {broken}", broken.seq);
-                    eprintln!("{} events verified before the break", verification.checked);
+                    eprintln!("{} events verified before the break", check.checked);
+                    Ok(1)
+                }
+                Err(LedgerProblem::Checkpoint(problem)) => {
+                    println!("FAILED: {problem}");
                     Ok(1)
                 }
             }
@@ -69,14 +81,13 @@ async fn run_with_db(db: &Database, paths: &Paths, command: LedgerCommand) -> an
         }
         LedgerCommand::Checkpoint => {
             let key = LedgerKey::load_or_create(&paths.ledger_key_file)?;
-            let (signed, path) =
-                ledger::write_checkpoint(&db.pool, &key, &paths.checkpoint_dir, &SystemClock)
-                    .await?;
+            let store = paths.checkpoint_store()?;
+            let (signed, location) = store.write(&db.pool, &key, &SystemClock).await?;
             eprintln!(
                 "signed seq {} hash {}",
                 signed.checkpoint.seq, signed.checkpoint.hash
             );
-            println!("{}", path.display());
+            println!("{location}");
             Ok(0)
         }
         LedgerCommand::Pubkey => unreachable!("handled without a database"),

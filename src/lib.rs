@@ -7,13 +7,17 @@
 //! - `embedded`: the private PostgreSQL cluster of the embedded default.
 //! - `server`: startup as a library call (bound address in, shutdown signal in).
 //! - `ledger_cli`: `medchain ledger verify|export|checkpoint|pubkey`.
+//! - `compliance_cli`: `medchain replay …` and `medchain report disclosures|verify`.
+//! - `checkpointer`: the automatic checkpoint (one writer across processes).
 //! - `bench`: the benchmark commands.
 //! - `dev`: hidden helpers for the test suite.
 #![forbid(unsafe_code)]
 
 pub mod admin_cli;
 pub mod bench;
+pub mod checkpointer;
 pub mod cli;
+pub mod compliance_cli;
 pub mod config;
 pub mod database;
 pub mod dev;

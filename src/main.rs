@@ -35,6 +35,8 @@ async fn run(cli: Cli) -> i32 {
         }
         Command::Projections(command) => medchain::projections_cli::run(&cli.common, command).await,
         Command::Ledger(command) => medchain::ledger_cli::run(&cli.common, command).await,
+        Command::Replay(args) => medchain::compliance_cli::replay(&cli.common, args).await,
+        Command::Report(command) => medchain::compliance_cli::report(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {
             seconds,
             writers,
@@ -130,6 +132,21 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 allowed: args.upload_types.0.clone(),
             },
             share_sweep: args.share_sweep,
+            checkpoints: {
+                let paths = medchain::config::Paths::of(common);
+                let store = paths.checkpoint_store()?;
+                eprintln!("checkpoints are kept in {}", store.place);
+                medchain::server::Checkpointing {
+                    store,
+                    key: std::sync::Arc::new(commands::keys::LedgerKey::load_or_create(
+                        &paths.ledger_key_file,
+                    )?),
+                    policy: medchain::checkpointer::Policy {
+                        every_events: args.checkpoint_every,
+                        every: args.checkpoint_interval,
+                    },
+                }
+            },
         };
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let (addr, server) = medchain::server::spawn(

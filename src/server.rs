@@ -32,6 +32,16 @@ pub struct ServerConfig {
     pub uploads: UploadLimits,
     /// How often expired shares are looked for (their reads are refused at once anyway).
     pub share_sweep: std::time::Duration,
+    /// Where checkpoints go, the key that signs them, and how often they are made.
+    pub checkpoints: Checkpointing,
+}
+
+/// The ledger's signed checkpoints: where they are kept, the key, and when to make one.
+#[derive(Clone)]
+pub struct Checkpointing {
+    pub store: commands::ledger::CheckpointStore,
+    pub key: Arc<commands::keys::LedgerKey>,
+    pub policy: crate::checkpointer::Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +97,14 @@ pub async fn spawn(
         records.clone(),
         config.clock.clone(),
         config.share_sweep,
+        sweep_stopped.clone(),
+    );
+    crate::checkpointer::spawn(
+        pool.clone(),
+        config.checkpoints.store.clone(),
+        config.checkpoints.key.clone(),
+        config.clock.clone(),
+        config.checkpoints.policy,
         sweep_stopped,
     );
     let services = Services {
@@ -96,6 +114,8 @@ pub async fn spawn(
         clock: config.clock,
         projections,
         keys,
+        checkpoints: config.checkpoints.store,
+        ledger_key: config.checkpoints.key,
         secure_cookies: public_origin.starts_with("https://"),
         session_max: config.sessions.absolute,
     };

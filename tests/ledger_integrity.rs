@@ -221,10 +221,15 @@ async fn a_checkpoint_catches_a_rehashed_chain_and_a_truncated_tail() {
         "{out} {err}"
     );
 
-    // Re-hashed from seq 8: a naive chain check passes, the checkpoint does not.
+    // Re-hashed from seq 8: a naive chain check (a data directory without checkpoints)
+    // passes; the checkpoint does not, named or found as the newest.
     rewrite_chain_from(&pool, 8).await;
-    let (code, out, _) = medchain(&db.url, dir.path(), &["ledger", "verify"]);
+    let naive = tempfile::tempdir().unwrap();
+    let (code, out, _) = medchain(&db.url, naive.path(), &["ledger", "verify"]);
     assert_eq!((code, out.starts_with("OK: 12 events")), (0, true), "{out}");
+    let (code, out, _) = medchain(&db.url, dir.path(), &["ledger", "verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAILED at seq 12:"), "{out}");
     let (code, out, _) = medchain(
         &db.url,
         dir.path(),
@@ -238,8 +243,11 @@ async fn a_checkpoint_catches_a_rehashed_chain_and_a_truncated_tail() {
     let dir2 = tempfile::tempdir().unwrap();
     let (_, path2, _) = medchain(&db2.url, dir2.path(), &["ledger", "checkpoint"]);
     tamper(&pool2, &["DELETE FROM events WHERE seq > 9"]).await;
-    let (code, out, _) = medchain(&db2.url, dir2.path(), &["ledger", "verify"]);
+    let (code, out, _) = medchain(&db2.url, naive.path(), &["ledger", "verify"]);
     assert_eq!((code, out.starts_with("OK: 9 events")), (0, true), "{out}");
+    let (code, out, _) = medchain(&db2.url, dir2.path(), &["ledger", "verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAILED at seq 10:"), "{out}");
     let (code, out, _) = medchain(
         &db2.url,
         dir2.path(),

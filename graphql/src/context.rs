@@ -27,6 +27,10 @@ pub struct Services {
     /// The time the access rules are asked at.
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
+    /// Where the ledger's signed checkpoints are kept.
+    pub checkpoints: commands::ledger::CheckpointStore,
+    /// Signs checkpoints; its public half is what they are checked against.
+    pub ledger_key: Arc<commands::keys::LedgerKey>,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// A session's absolute limit: the cookie's Max-Age.

@@ -109,3 +109,24 @@ pub fn add_missing_codes(response: &mut async_graphql::Response) {
         }
     }
 }
+
+impl ToGql for commands::ledger::CheckpointStoreError {
+    fn gql(self) -> Error {
+        match self {
+            commands::ledger::CheckpointStoreError::EmptyLedger => {
+                error(Code::Conflict, self.to_string())
+            }
+            other => internal(&other),
+        }
+    }
+}
+
+impl ToGql for projections::replay::ReplayError {
+    fn gql(self) -> Error {
+        use projections::replay::ReplayError as E;
+        match self {
+            E::BeyondHead { .. } | E::NegativeSeq => error(Code::BadUserInput, self.to_string()),
+            other => internal(&other),
+        }
+    }
+}

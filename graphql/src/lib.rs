@@ -6,11 +6,15 @@
 //! - `schema` (`query`, `mutation`, `subscription`, `types`, `scalars`): the API; resolvers
 //!   stay thin and call `commands` and `projections`.
 //! - `files`: the photo routes; `record_files`: uploading and reading records.
+//! - `admin_api`: the dashboard, the ledger and checkpoints; `compliance_api`: disclosures
+//!   and who could read a record at a moment (by replay).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
 
+mod admin_api;
 mod auth;
+mod compliance_api;
 pub mod context;
 mod error;
 mod files;

@@ -2,6 +2,8 @@
 //! share one definition, with its limits.
 
 use crate::{
+    admin_api::{AdminMutation, AdminQuery},
+    compliance_api::ComplianceQuery,
     context::Services,
     limits::{AliasLimit, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
     mutation::AccountMutation,
@@ -15,10 +17,21 @@ use async_graphql::{MergedObject, Schema};
 
 /// `Query` of the contract, from the parts that own each area.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, RecordQuery, NotificationQuery);
+pub struct Query(
+    AccountQuery,
+    RecordQuery,
+    NotificationQuery,
+    AdminQuery,
+    ComplianceQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, RecordMutation, NotificationMutation);
+pub struct Mutation(
+    AccountMutation,
+    RecordMutation,
+    NotificationMutation,
+    AdminMutation,
+);
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;
 

@@ -10,18 +10,23 @@
 //! - `users`: the users view.
 //! - `records`: the records view, shares and access log.
 //! - `notifications`: who is notified of what, by their preferences; read marks.
+//! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
+//! - `check`: rebuild into scratch tables and compare with the live ones.
 #![forbid(unsafe_code)]
 
 mod batch;
+pub mod check;
 pub mod notifications;
 pub mod projector;
 pub mod rebuild;
 pub mod records;
+pub mod replay;
 pub mod runner;
 pub mod users;
 
 use std::sync::Arc;
 
+pub use check::{ProjectionCheck, TableCheck, check};
 pub use projector::{ProjectionError, Projector};
 pub use rebuild::{RebuildError, Rebuilt, rebuild};
 pub use runner::{PROJECTIONS_CHANNEL, Progress, Projections, WaitError};

@@ -61,42 +61,7 @@ async fn rebuild_locked(
 ) -> Result<Rebuilt, RebuildError> {
     let schema = schema_of(projector);
     let quoted = quote_ident(&schema);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS {quoted} CASCADE"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {quoted}")))
-        .execute(&mut *conn)
-        .await?;
-    for table in projector.tables() {
-        let table = quote_ident(table);
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE {quoted}.{table} (LIKE public.{table} INCLUDING ALL)"
-        )))
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    let mut last_seq = 0;
-    let mut events = 0;
-    loop {
-        let batch = commands::event_store::read_all_from(pool, last_seq + 1, BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        let last = last.seq;
-        match apply_batch(conn, projector, &batch, Some(&schema)).await? {
-            BatchOutcome::Applied { .. } => {}
-            BatchOutcome::Failed { seq, error } => {
-                return Err(RebuildError::Event {
-                    seq,
-                    reason: error.to_string(),
-                });
-            }
-            BatchOutcome::Busy => unreachable!("a rebuild's batches take no lock"),
-        }
-        events += batch.len() as i64;
-        last_seq = last;
-    }
+    let Rebuilt { events, last_seq } = replay_into(pool, conn, projector, &schema, None).await?;
 
     // The swap: the old tables go, the new ones move in, the checkpoint follows, at once.
     let mut tx = conn.begin().await?;
@@ -129,5 +94,58 @@ async fn rebuild_locked(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(Rebuilt { events, last_seq })
+}
+
+/// Replays the ledger (up to `until`, or its end) into fresh copies of the projector's
+/// tables in `schema`, made anew. Also what `check` compares with the live tables.
+pub(crate) async fn replay_into(
+    pool: &PgPool,
+    conn: &mut PgConnection,
+    projector: &dyn Projector,
+    schema: &str,
+    until: Option<i64>,
+) -> Result<Rebuilt, RebuildError> {
+    let quoted = quote_ident(schema);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {quoted} CASCADE"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {quoted}")))
+        .execute(&mut *conn)
+        .await?;
+    for table in projector.tables() {
+        let table = quote_ident(table);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {quoted}.{table} (LIKE public.{table} INCLUDING ALL)"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    let mut last_seq = 0;
+    let mut events = 0;
+    loop {
+        let room = until.map_or(BATCH, |u| (u - last_seq).min(BATCH));
+        if room <= 0 {
+            break;
+        }
+        let batch = commands::event_store::read_all_from(pool, last_seq + 1, room).await?;
+        let Some(last) = batch.last() else { break };
+        let last = last.seq;
+        match apply_batch(conn, projector, &batch, Some(schema)).await? {
+            BatchOutcome::Applied { .. } => {}
+            BatchOutcome::Failed { seq, error } => {
+                return Err(RebuildError::Event {
+                    seq,
+                    reason: error.to_string(),
+                });
+            }
+            BatchOutcome::Busy => unreachable!("a rebuild's batches take no lock"),
+        }
+        events += batch.len() as i64;
+        last_seq = last;
+    }
     Ok(Rebuilt { events, last_seq })
 }

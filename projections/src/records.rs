@@ -614,3 +614,63 @@ pub async fn share_a_record(
     .fetch_one(pool)
     .await?)
 }
+
+/// The records view's part of the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordStats {
+    /// ACTIVE records.
+    pub records: i64,
+    /// Ciphertext bytes of the ACTIVE records' blobs (an erased record's blob is gone).
+    pub stored_bytes: i64,
+    /// Shares live at `now`, of ACTIVE records.
+    pub active_shares: i64,
+}
+
+pub async fn stats(pool: &PgPool, now: Timestamp) -> Result<RecordStats, ReadError> {
+    let (records, stored_bytes): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(stored_size), 0)::bigint FROM records WHERE status = 'ACTIVE'",
+    )
+    .fetch_one(pool)
+    .await?;
+    // LIVE_SHARE takes the moment as $2.
+    let active_shares: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE $1 AND {LIVE_SHARE}"
+    )))
+    .bind(true)
+    .bind(now.to_datetime())
+    .fetch_one(pool)
+    .await?;
+    Ok(RecordStats {
+        records,
+        stored_bytes,
+        active_shares,
+    })
+}
+
+/// The accounting of disclosures: reads of `owner`'s records (DOWNLOADED, VIEWED) by
+/// anyone else, recorded in `[from, to]`, oldest first; `after`: the last row's seq.
+pub async fn disclosures(
+    pool: &PgPool,
+    owner: Uuid,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessRow>, ReadError> {
+    Ok(sqlx::query_as(
+        "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
+         WHERE owner_id = $1 AND action IN ('DOWNLOADED', 'VIEWED') \
+           AND actor_id IS DISTINCT FROM owner_id \
+           AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at <= $3) \
+           AND ($4::bigint IS NULL OR seq > $4) \
+         ORDER BY seq LIMIT $5",
+    )
+    .bind(owner)
+    .bind(from.map(Timestamp::to_datetime))
+    .bind(to.map(Timestamp::to_datetime))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}

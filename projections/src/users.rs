@@ -511,3 +511,32 @@ pub async fn doctors(
         }
     }
 }
+
+/// Accounts for the dashboard: ACTIVE ones by role, and PENDING ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserCounts {
+    pub patients: i64,
+    pub doctors: i64,
+    pub admins: i64,
+    pub pending: i64,
+}
+
+pub async fn counts(pool: &PgPool) -> Result<UserCounts, ReadError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT role, status, count(*) FROM users \
+         WHERE status IN ('ACTIVE', 'PENDING') GROUP BY role, status",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut counts = UserCounts::default();
+    for (role, status, n) in rows {
+        match (role.as_str(), status.as_str()) {
+            (_, "PENDING") => counts.pending += n,
+            ("PATIENT", _) => counts.patients += n,
+            ("DOCTOR", _) => counts.doctors += n,
+            ("ADMIN", _) => counts.admins += n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}

@@ -77,6 +77,19 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
             )?,
             uploads: commands::records::UploadLimits::default(),
             share_sweep: std::time::Duration::from_secs(30),
+            checkpoints: crate::server::Checkpointing {
+                store: commands::ledger::CheckpointStore::open(
+                    &std::env::temp_dir()
+                        .join("medchain-bench-checkpoints")
+                        .display()
+                        .to_string(),
+                )?,
+                key: Arc::new(commands::keys::LedgerKey::generate()),
+                policy: crate::checkpointer::Policy {
+                    every_events: 1_000_000,
+                    every: std::time::Duration::from_secs(3600),
+                },
+            },
         },
         TcpListener::bind("127.0.0.1:0").await?,
         async {

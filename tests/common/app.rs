@@ -43,6 +43,13 @@ pub struct TestApp {
     pub smtp_url: Option<String>,
     /// What uploads may be (takes effect at the next (re)start).
     pub uploads: commands::records::UploadLimits,
+    /// Where checkpoints are kept.
+    pub checkpoints: tempfile::TempDir,
+    /// When the server checkpoints by itself (takes effect at the next (re)start);
+    /// by default, not during a test.
+    pub checkpoint_policy: medchain::checkpointer::Policy,
+    /// The ledger's signing key, the same across restarts.
+    pub ledger_key: Arc<commands::keys::LedgerKey>,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -159,6 +166,12 @@ impl TestApp {
             smtp_url: None,
             blobs: tempfile::tempdir().unwrap(),
             uploads: commands::records::UploadLimits::default(),
+            checkpoints: tempfile::tempdir().unwrap(),
+            checkpoint_policy: medchain::checkpointer::Policy {
+                every_events: i64::MAX,
+                every: Duration::from_secs(1 << 30),
+            },
+            ledger_key: Arc::new(commands::keys::LedgerKey::generate()),
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -187,7 +200,17 @@ impl TestApp {
             blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
             uploads: self.uploads.clone(),
             share_sweep: std::time::Duration::from_millis(100),
+            checkpoints: medchain::server::Checkpointing {
+                store: self.checkpoint_store(),
+                key: self.ledger_key.clone(),
+                policy: self.checkpoint_policy,
+            },
         }
+    }
+
+    /// The server's checkpoint store, for looking at what is kept.
+    pub fn checkpoint_store(&self) -> commands::ledger::CheckpointStore {
+        commands::ledger::CheckpointStore::open(self.checkpoints.path().to_str().unwrap()).unwrap()
     }
 
     async fn start_server(&mut self) {

@@ -10,7 +10,10 @@ mod read;
 
 pub use error::AppendError;
 pub use new_event::{NewEvent, NewEventError, new_events};
-pub use read::{RecordedEvent, read_all as read_all_from, row_stream};
+pub use read::{
+    LedgerFilter, RecordedEvent, read_all as read_all_from, read_page, read_stream_until,
+    row_stream,
+};
 
 use crate::clock::Clock;
 use domain::{StreamName, ledger::Hash};

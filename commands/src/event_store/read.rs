@@ -127,3 +127,67 @@ pub fn row_stream(
     .fetch(pool)
     .map(|row| row.and_then(EventRow::into_row))
 }
+
+/// Which events a page of the ledger holds.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    /// Only events with `seq >= from_seq`.
+    pub from_seq: Option<i64>,
+    pub event_type: Option<String>,
+    pub stream: Option<String>,
+}
+
+/// A page of the ledger in seq order: the events the filter holds with `seq > after`, at
+/// most `limit`. One statement per shape of filter, so each has a plan that uses its index
+/// (`events_type_seq`, the `(stream, version)` key, or the primary key).
+pub async fn read_page(
+    pool: &PgPool,
+    filter: &LedgerFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let from = filter
+        .from_seq
+        .unwrap_or(1)
+        .max(after.map_or(1, |a| a.saturating_add(1)));
+    let condition = match (&filter.event_type, &filter.stream) {
+        (None, None) => "seq >= $1",
+        (Some(_), None) => "type = $3 AND seq >= $1",
+        (None, Some(_)) => "stream = $3 AND seq >= $1",
+        (Some(_), Some(_)) => "stream = $4 AND type = $3 AND seq >= $1",
+    };
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE {condition} ORDER BY seq LIMIT $2");
+    let query = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(limit);
+    let query = match (&filter.event_type, &filter.stream) {
+        (None, None) => query,
+        (Some(t), None) => query.bind(t),
+        (None, Some(s)) => query.bind(s),
+        (Some(t), Some(s)) => query.bind(t).bind(s),
+    };
+    query
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(EventRow::into_recorded)
+        .collect()
+}
+
+/// A stream's events with `seq <= until`, in order: the stream as it stood then.
+pub async fn read_stream_until(
+    pool: &PgPool,
+    stream: &StreamName,
+    until: i64,
+) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM events WHERE stream = $1 AND seq <= $2 ORDER BY version");
+    sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+        .bind(stream.as_str())
+        .bind(until)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(EventRow::into_recorded)
+        .collect()
+}

@@ -22,6 +22,13 @@ impl LedgerKey {
         Ok(Self(SigningKey::from_bytes(&seed)))
     }
 
+    /// A fresh random key held only in memory (benchmarks and tests).
+    pub fn generate() -> Self {
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        Self(SigningKey::from_bytes(&seed))
+    }
+
     /// Loads an existing key; never creates one.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
         Ok(Self(SigningKey::from_bytes(&secret_file::read::<32>(

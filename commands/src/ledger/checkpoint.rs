@@ -1,8 +1,14 @@
-//! Checkpoint files: the signed head, written outside the database as
-//! `<dir>/<seq, zero-padded to 20 digits>.json` (DESIGN.md §7, §8).
+//! Checkpoints: the signed head, kept outside the database (DESIGN.md §7, §8) as
+//! `<seq, zero-padded to 20 digits>.json` in a directory (`MEDCHAIN_CHECKPOINT_DIR`) or
+//! under an object-store prefix (`s3://bucket/prefix`), through the same `object_store`
+//! layer as the blobs. A put is atomic in both, so a reader never sees half a file.
 
 use super::head::ledger_head;
-use crate::{clock::Clock, keys::LedgerKey};
+use crate::{
+    blobs::{BlobError, BlobStore},
+    clock::Clock,
+    keys::LedgerKey,
+};
 use domain::ledger::{Checkpoint, CheckpointError, SignedCheckpoint};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
@@ -11,89 +17,164 @@ use std::path::{Path, PathBuf};
 pub enum CheckpointStoreError {
     #[error("reading the ledger head: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("checkpoint directory {path}: {source}")]
+    #[error("checkpoint store {place}: {source}")]
+    Store { place: String, source: BlobError },
+    #[error("checkpoint file {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{place}: {source}")]
     Invalid {
-        path: PathBuf,
+        place: String,
         source: CheckpointError,
     },
     #[error("the ledger is empty: there is nothing to checkpoint")]
     EmptyLedger,
 }
 
-pub fn checkpoint_path(dir: &Path, seq: i64) -> PathBuf {
-    dir.join(format!("{seq:020}.json"))
+/// Where checkpoints are kept.
+#[derive(Clone)]
+pub struct CheckpointStore {
+    objects: BlobStore,
+    /// The directory, when it is one (so a written checkpoint can be named by its path).
+    dir: Option<PathBuf>,
+    /// Where, for people: a directory or an `s3://` URL.
+    pub place: String,
 }
 
-/// Signs the current head and writes it; returns the checkpoint and its file.
-pub async fn write_checkpoint(
-    pool: &PgPool,
-    key: &LedgerKey,
-    dir: &Path,
-    clock: &dyn Clock,
-) -> Result<(SignedCheckpoint, PathBuf), CheckpointStoreError> {
-    let head = ledger_head(pool).await?;
-    if head.seq == 0 {
-        return Err(CheckpointStoreError::EmptyLedger);
-    }
-    let signed = Checkpoint {
-        seq: head.seq,
-        hash: head.hash,
-        at: clock.now(),
-    }
-    .sign(key.signing_key());
-    let path = checkpoint_path(dir, head.seq);
-    let io = |source| CheckpointStoreError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    // Written beside, then renamed: a reader never sees half a checkpoint.
-    let partial = dir.join(format!(".{seq:020}.json.partial", seq = head.seq));
-    std::fs::write(&partial, signed.to_json() + "\n").map_err(io)?;
-    std::fs::rename(&partial, &path).map_err(io)?;
-    Ok((signed, path))
+fn file_name(seq: i64) -> String {
+    format!("{seq:020}.json")
 }
 
+fn seq_of(name: &str) -> Option<i64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+impl CheckpointStore {
+    /// `spec`: a directory, or `s3://bucket[/prefix]` (with the usual `AWS_*` variables).
+    pub fn open(spec: &str) -> Result<Self, CheckpointStoreError> {
+        let store_error = |source| CheckpointStoreError::Store {
+            place: spec.to_owned(),
+            source,
+        };
+        if spec.starts_with("s3://") {
+            return Ok(Self {
+                objects: BlobStore::open(Some(spec), Path::new(".")).map_err(store_error)?,
+                dir: None,
+                place: spec.trim_end_matches('/').to_owned(),
+            });
+        }
+        let dir = std::path::absolute(spec).map_err(|source| CheckpointStoreError::Io {
+            path: spec.into(),
+            source,
+        })?;
+        Ok(Self {
+            objects: BlobStore::open(None, &dir).map_err(store_error)?,
+            place: dir.display().to_string(),
+            dir: Some(dir),
+        })
+    }
+
+    fn store_error(&self, source: BlobError) -> CheckpointStoreError {
+        CheckpointStoreError::Store {
+            place: self.place.clone(),
+            source,
+        }
+    }
+
+    /// Where the checkpoint of `seq` is: its file's path, or its object's URL.
+    pub fn location(&self, seq: i64) -> String {
+        match &self.dir {
+            Some(dir) => dir.join(file_name(seq)).display().to_string(),
+            None => format!("{}/{}", self.place, file_name(seq)),
+        }
+    }
+
+    /// Signs the ledger's current head and stores it; returns it with its location.
+    pub async fn write(
+        &self,
+        pool: &PgPool,
+        key: &LedgerKey,
+        clock: &dyn Clock,
+    ) -> Result<(SignedCheckpoint, String), CheckpointStoreError> {
+        let head = ledger_head(pool).await?;
+        if head.seq == 0 {
+            return Err(CheckpointStoreError::EmptyLedger);
+        }
+        let signed = Checkpoint {
+            seq: head.seq,
+            hash: head.hash,
+            at: clock.now(),
+        }
+        .sign(key.signing_key());
+        self.objects
+            .put(&file_name(head.seq), (signed.to_json() + "\n").into_bytes())
+            .await
+            .map_err(|e| self.store_error(e))?;
+        Ok((signed, self.location(head.seq)))
+    }
+
+    /// The seqs of every checkpoint kept, ascending.
+    pub async fn seqs(&self) -> Result<Vec<i64>, CheckpointStoreError> {
+        let mut seqs: Vec<i64> = self
+            .objects
+            .list("")
+            .await
+            .map_err(|e| self.store_error(e))?
+            .iter()
+            .filter_map(|(path, _)| seq_of(path.rsplit('/').next().unwrap_or(path)))
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The checkpoint with the highest seq, if any; its signature is checked (a file that
+    /// does not verify is an error, never skipped).
+    pub async fn newest(&self) -> Result<Option<SignedCheckpoint>, CheckpointStoreError> {
+        let Some(seq) = self.seqs().await?.last().copied() else {
+            return Ok(None);
+        };
+        let bytes = self
+            .objects
+            .get(&file_name(seq))
+            .await
+            .map_err(|e| self.store_error(e))?
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        SignedCheckpoint::parse(&text)
+            .map(Some)
+            .map_err(|source| CheckpointStoreError::Invalid {
+                place: self.location(seq),
+                source,
+            })
+    }
+}
+
+/// Reads one checkpoint file named on the command line.
 pub fn read_checkpoint(path: &Path) -> Result<SignedCheckpoint, CheckpointStoreError> {
     let text = std::fs::read_to_string(path).map_err(|source| CheckpointStoreError::Io {
         path: path.to_owned(),
         source,
     })?;
     SignedCheckpoint::parse(&text).map_err(|source| CheckpointStoreError::Invalid {
-        path: path.to_owned(),
+        place: path.display().to_string(),
         source,
     })
 }
 
-/// The checkpoint with the highest seq in `dir`, if any.
-pub fn newest_checkpoint(
-    dir: &Path,
-) -> Result<Option<(SignedCheckpoint, PathBuf)>, CheckpointStoreError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CheckpointStoreError::Io {
-                path: dir.to_owned(),
-                source,
-            });
-        }
-    };
-    let newest = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.len() == 25 && n.ends_with(".json") && n[..20].bytes().all(|b| b.is_ascii_digit())
-            })
-        })
-        .max();
-    newest
-        .map(|path| read_checkpoint(&path).map(|c| (c, path)))
-        .transpose()
+#[cfg(test)]
+mod tests {
+    use super::seq_of;
+
+    #[test]
+    fn only_checkpoint_names_count() {
+        assert_eq!(seq_of("00000000000000000042.json"), Some(42));
+        assert_eq!(seq_of("42.json"), None);
+        assert_eq!(seq_of("0000000000000000004x.json"), None);
+        assert_eq!(seq_of("00000000000000000042.json.partial"), None);
+    }
 }

@@ -6,7 +6,9 @@ pub mod export;
 pub mod head;
 pub mod verify;
 
-pub use checkpoint::{CheckpointStoreError, newest_checkpoint, write_checkpoint};
+pub use checkpoint::{CheckpointStore, CheckpointStoreError, read_checkpoint};
 pub use export::export_jsonl;
-pub use head::{LedgerHead, ledger_head};
-pub use verify::{Verification, verify_ledger};
+pub use head::{LedgerHead, hash_of, ledger_head, seq_at, time_of};
+pub use verify::{
+    LedgerCheck, LedgerProblem, Verification, verify_against_checkpoints, verify_ledger,
+};

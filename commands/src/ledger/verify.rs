@@ -81,3 +81,64 @@ pub async fn verify_ledger(
         _ => Ok(verification),
     }
 }
+
+/// What `medchain ledger verify` and `verifyLedger` say: the chain from seq 1, checked
+/// against the newest checkpoint kept outside the database, so a truncated tail or a
+/// chain re-hashed from some seq fails too, not only an edited row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCheck {
+    /// Events checked and found good before the end or the first break.
+    pub checked: i64,
+    /// The checkpoint the chain was held to, if there was one.
+    pub checkpoint: Option<Checkpoint>,
+    pub outcome: Result<VerifiedChain, LedgerProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerProblem {
+    #[error("{0}")]
+    Chain(ChainBreak),
+    /// The newest checkpoint does not verify, or was signed by another key.
+    #[error("{0}")]
+    Checkpoint(String),
+}
+
+/// Verifies the chain against the newest checkpoint in `store`, which must carry a valid
+/// signature by `key` (the ledger's own).
+pub async fn verify_against_checkpoints(
+    pool: &PgPool,
+    store: &super::CheckpointStore,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<LedgerCheck, super::CheckpointStoreError> {
+    use super::CheckpointStoreError as E;
+    let newest = match store.newest().await {
+        Ok(newest) => newest,
+        Err(E::Invalid { place, source }) => {
+            return Ok(LedgerCheck {
+                checked: 0,
+                checkpoint: None,
+                outcome: Err(LedgerProblem::Checkpoint(format!("{place}: {source}"))),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(signed) = &newest
+        && let Err(wrong) = signed.require_key(key)
+    {
+        return Ok(LedgerCheck {
+            checked: 0,
+            checkpoint: Some(signed.checkpoint),
+            outcome: Err(LedgerProblem::Checkpoint(format!(
+                "the checkpoint of seq {}: {wrong}",
+                signed.checkpoint.seq
+            ))),
+        });
+    }
+    let checkpoint = newest.map(|s| s.checkpoint);
+    let verification = verify_ledger(pool, checkpoint).await?;
+    Ok(LedgerCheck {
+        checked: verification.checked,
+        checkpoint,
+        outcome: verification.outcome.map_err(LedgerProblem::Chain),
+    })
+}

@@ -2,7 +2,8 @@
 //!
 //! `entry` builds the canonical bytes of one event and hashes them; `payload` makes a
 //! payload I-JSON and canonical; `chain` folds stored rows into a verdict; `checkpoint`
-//! is the signed anchor kept outside the database.
+//! is the signed anchor kept outside the database; `signed_report` binds an answer from
+//! the ledger to its head under the same key.
 
 pub mod chain;
 pub mod checkpoint;
@@ -10,6 +11,7 @@ pub mod entry;
 pub mod hash;
 pub mod payload;
 pub mod row;
+pub mod signed_report;
 
 pub use chain::{ChainBreak, ChainVerifier, VerifiedChain};
 pub use checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint};
@@ -17,3 +19,4 @@ pub use entry::Entry;
 pub use hash::Hash;
 pub use payload::{CanonicalPayload, PayloadError, canonical_json};
 pub use row::Row;
+pub use signed_report::{ReportError, VerifiedReport, sign_report, verify_report};

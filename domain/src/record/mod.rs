@@ -5,6 +5,7 @@
 //! - `access`: who may see, read, share and erase; the only place that says so.
 //! - `events`, `state`: what the ledger records and the fold over it.
 //! - `upload`, `share`, `read`, `erase`: the decisions.
+//! - `readers`: who could read a record at a moment (for replay).
 
 pub mod access;
 pub mod content_kind;
@@ -13,6 +14,7 @@ pub mod erase;
 pub mod events;
 pub mod file_name;
 pub mod read;
+pub mod readers;
 pub mod record_id;
 pub mod share;
 pub mod share_id;

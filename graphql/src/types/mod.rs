@@ -1,6 +1,7 @@
 //! The API's object types, apart from the domain's: each is built from a view or a
 //! command's answer and decides, field by field, what its viewer may see.
 
+pub mod admin;
 pub mod enums;
 pub mod ledger_event;
 pub mod notification;

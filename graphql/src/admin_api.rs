@@ -1,0 +1,155 @@
+//! The administrators' part of `Query` and `Mutation`: the dashboard, the ledger (pages,
+//! head, verification) and checkpoints. Every field is for administrators only; none of
+//! it reads medical content.
+
+use crate::{
+    context::{admin, services},
+    error::ToGql as _,
+    scalars::Long,
+    types::{
+        admin::{
+            LedgerEventConnection, LedgerEventEdge, LedgerHead, LedgerVerification, SystemStats,
+            UserCounts,
+        },
+        ledger_event::LedgerEvent,
+        page::{PageInfo, page_size, parse_seq_cursor, seq_cursor},
+    },
+};
+use async_graphql::{Context, Object, Result};
+use commands::{
+    event_store::{LedgerFilter, read_page},
+    ledger::{ledger_head, verify_against_checkpoints},
+};
+
+#[derive(Default)]
+pub struct AdminQuery;
+
+fn count(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[Object]
+impl AdminQuery {
+    /// Administrators: the dashboard's figures, from the views (never a scan of the
+    /// ledger) and the checkpoint store.
+    async fn stats(&self, ctx: &Context<'_>) -> Result<SystemStats> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let users = projections::users::counts(&s.pool)
+            .await
+            .map_err(|e| e.gql())?;
+        let records = projections::records::stats(&s.pool, s.clock.now())
+            .await
+            .map_err(|e| e.gql())?;
+        let head = ledger_head(&s.pool).await.map_err(|e| e.gql())?;
+        let checkpoints = s.checkpoints.seqs().await.map_err(|e| e.gql())?;
+        Ok(SystemStats {
+            users: UserCounts {
+                patients: count(users.patients),
+                doctors: count(users.doctors),
+                admins: count(users.admins),
+                pending: count(users.pending),
+            },
+            records: count(records.records),
+            stored_bytes: Long(records.stored_bytes),
+            active_shares: count(records.active_shares),
+            // seq has no gaps: the head's seq is the number of events.
+            events: Long(head.seq),
+            checkpoints: count(checkpoints.len() as i64),
+            last_checkpoint_seq: checkpoints.last().copied().map(Long),
+            ledger_head: head.into(),
+        })
+    }
+
+    /// Administrators: ledger events in seq order, from `fromSeq`, of one `type` and/or
+    /// one `stream`. Sealed fields are ciphertext here as they are in the ledger.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        from_seq: Option<Long>,
+        #[graphql(name = "type")] event_type: Option<String>,
+        stream: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<LedgerEventConnection> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let limit = page_size(first)?;
+        let after = after.as_deref().map(parse_seq_cursor).transpose()?;
+        let blank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let filter = LedgerFilter {
+            from_seq: from_seq.map(|Long(n)| n),
+            event_type: blank(event_type),
+            stream: blank(stream),
+        };
+        let mut events = read_page(&s.pool, &filter, after, limit + 1)
+            .await
+            .map_err(|e| e.gql())?;
+        let has_next_page = events.len() as i64 > limit;
+        events.truncate(limit as usize);
+        let edges: Vec<LedgerEventEdge> = events
+            .into_iter()
+            .map(|e| LedgerEventEdge {
+                cursor: seq_cursor(e.seq),
+                node: LedgerEvent::from(e),
+            })
+            .collect();
+        Ok(LedgerEventConnection {
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+        })
+    }
+
+    /// Administrators: the last event's seq, hash and time.
+    async fn ledger_head(&self, ctx: &Context<'_>) -> Result<LedgerHead> {
+        admin(ctx)?;
+        let head = ledger_head(&services(ctx).pool)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(head.into())
+    }
+
+    /// Administrators: the chain recomputed from seq 1 and held to the newest signed
+    /// checkpoint: the same code as `medchain ledger verify`.
+    async fn verify_ledger(&self, ctx: &Context<'_>) -> Result<LedgerVerification> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let head = ledger_head(&s.pool).await.map_err(|e| e.gql())?;
+        let check = verify_against_checkpoints(&s.pool, &s.checkpoints, &s.ledger_key.public())
+            .await
+            .map_err(|e| e.gql())?;
+        if let Err(problem) = &check.outcome {
+            tracing::warn!(%problem, "ledger verification failed");
+        }
+        Ok(LedgerVerification::new(check, head))
+    }
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Administrators: sign the ledger's head now and store it outside the database.
+    async fn checkpoint_ledger(&self, ctx: &Context<'_>) -> Result<LedgerHead> {
+        let caller = admin(ctx)?;
+        let s = services(ctx);
+        let (signed, location) = s
+            .checkpoints
+            .write(&s.pool, &s.ledger_key, s.clock.as_ref())
+            .await
+            .map_err(|e| e.gql())?;
+        tracing::info!(admin = %caller.user, seq = signed.checkpoint.seq, %location, "checkpoint written");
+        let at = commands::ledger::time_of(&s.pool, signed.checkpoint.seq)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(LedgerHead {
+            seq: Long(signed.checkpoint.seq),
+            hash: signed.checkpoint.hash.to_hex(),
+            at: at.map(crate::scalars::DateTime),
+        })
+    }
+}

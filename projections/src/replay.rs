@@ -1,0 +1,189 @@
+//! Point-in-time replay (DESIGN.md §5): the views as they stood at a seq or a time, built
+//! by replaying the ledger up to that point, never read from today's tables.
+//!
+//! A question about one record needs only the streams it depends on: the record's own,
+//! and the account of each person it names. Those streams are folded up to the point
+//! (`seq <= the point`, by the `(stream, version)` key), so the answer costs the size of
+//! those streams, not the depth of the ledger; the rule asked of them is the one the
+//! content route asks (`domain::record::readers`, over `access.rs`).
+
+use commands::RecordedEvent;
+use commands::event_store::read_stream_until;
+use commands::ledger::{ledger_head, seq_at, time_of};
+use domain::Timestamp;
+use domain::account::{UserEvent, UserId, user::User};
+use domain::record::{Record, RecordEvent, RecordId, readers};
+use sqlx::PgPool;
+
+/// A point of the ledger's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// Including that event.
+    Seq(i64),
+    /// Including every event recorded at or before it.
+    Time(Timestamp),
+}
+
+/// A moment resolved: the last event included, and the time the rules are asked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    pub seq: i64,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the ledger ends at seq {head}; there is no seq {asked} yet")]
+    BeyondHead { asked: i64, head: i64 },
+    #[error("a seq is 0 or more")]
+    NegativeSeq,
+    #[error("event {seq} cannot be read: {reason}")]
+    Malformed { seq: i64, reason: String },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn resolve(pool: &PgPool, moment: Moment) -> Result<AsOf, ReplayError> {
+    match moment {
+        Moment::Time(at) => Ok(AsOf {
+            seq: seq_at(pool, at).await?,
+            at,
+        }),
+        Moment::Seq(seq) if seq < 0 => Err(ReplayError::NegativeSeq),
+        Moment::Seq(0) => Ok(AsOf {
+            seq: 0,
+            at: Timestamp::from_micros(0),
+        }),
+        Moment::Seq(seq) => match time_of(pool, seq).await? {
+            Some(at) => Ok(AsOf { seq, at }),
+            None => Err(ReplayError::BeyondHead {
+                asked: seq,
+                head: ledger_head(pool).await?.seq,
+            }),
+        },
+    }
+}
+
+/// The answer to "who could read this record then?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoCouldRead {
+    pub record: RecordId,
+    pub as_of: AsOf,
+    /// Whether the record had been uploaded by then.
+    pub existed: bool,
+    pub readers: Vec<readers::Person>,
+}
+
+pub async fn who_could_read(
+    pool: &PgPool,
+    record_id: RecordId,
+    moment: Moment,
+) -> Result<WhoCouldRead, ReplayError> {
+    let as_of = resolve(pool, moment).await?;
+    let mut record = Record::new(record_id);
+    for event in read_stream_until(pool, &record_id.stream(), as_of.seq).await? {
+        record.apply(&parse(&event, RecordEvent::from_stored)?);
+    }
+    let mut people = Vec::new();
+    for id in readers::candidates(&record) {
+        if let Some(person) = person_as_of(pool, id, as_of.seq).await? {
+            people.push(person);
+        }
+    }
+    Ok(WhoCouldRead {
+        record: record_id,
+        as_of,
+        existed: record.owner().is_some(),
+        readers: readers::readers(&record, &people, as_of.at),
+    })
+}
+
+/// A person's account folded from their stream up to `seq`.
+async fn person_as_of(
+    pool: &PgPool,
+    id: UserId,
+    seq: i64,
+) -> Result<Option<readers::Person>, ReplayError> {
+    let mut user = User::new(id);
+    for event in read_stream_until(pool, &id.stream(), seq).await? {
+        user.apply(&parse(&event, UserEvent::from_stored)?);
+    }
+    Ok(user
+        .role()
+        .zip(user.status())
+        .map(|(role, status)| readers::Person { id, role, status }))
+}
+
+fn parse<T, E: std::fmt::Display>(
+    event: &RecordedEvent,
+    from_stored: impl Fn(&str, &serde_json::Value) -> Result<T, E>,
+) -> Result<T, ReplayError> {
+    from_stored(&event.event_type, &event.payload).map_err(|e| ReplayError::Malformed {
+        seq: event.seq,
+        reason: e.to_string(),
+    })
+}
+
+/// One read of a patient's record by someone else, as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disclosure {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub actor: Option<uuid::Uuid>,
+    pub record: uuid::Uuid,
+    /// DOWNLOADED or VIEWED.
+    pub action: &'static str,
+}
+
+/// The accounting of disclosures taken from the ledger itself, up to `until` (a seq):
+/// every `RecordAccessed` on a record `patient` uploaded whose actor is not the patient,
+/// recorded within `[from, to]`, in seq order. (The API pages the same rows from the
+/// records view; a test holds the two to each other.)
+pub async fn disclosures_from_ledger(
+    pool: &PgPool,
+    patient: UserId,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    until: i64,
+) -> Result<Vec<Disclosure>, ReplayError> {
+    let streams: Vec<String> = sqlx::query_scalar(
+        "SELECT stream FROM events \
+         WHERE type = 'RecordUploaded' AND seq <= $2 AND payload->>'owner' = $1 ORDER BY seq",
+    )
+    .bind(patient.to_string())
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let mut found = Vec::new();
+    for stream in streams {
+        let name = domain::StreamName::parse(&stream).map_err(|e| ReplayError::Malformed {
+            seq: 0,
+            reason: format!("stream {stream:?}: {e}"),
+        })?;
+        for event in read_stream_until(pool, &name, until).await? {
+            let RecordEvent::RecordAccessed(read) = parse(&event, RecordEvent::from_stored)? else {
+                continue;
+            };
+            let by_other = event.actor != Some(patient.as_uuid());
+            let within = from.is_none_or(|f| event.at >= f) && to.is_none_or(|t| event.at <= t);
+            if by_other && within {
+                found.push(Disclosure {
+                    seq: event.seq,
+                    at: event.at,
+                    actor: event.actor,
+                    record: record_of_stream(&stream),
+                    action: read.action.as_str(),
+                });
+            }
+        }
+    }
+    found.sort_by_key(|d| d.seq);
+    Ok(found)
+}
+
+fn record_of_stream(stream: &str) -> uuid::Uuid {
+    stream
+        .split_once('-')
+        .and_then(|(_, id)| uuid::Uuid::try_parse(id).ok())
+        .unwrap_or_default()
+}
