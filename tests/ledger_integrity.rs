@@ -2,12 +2,10 @@
 
 mod common;
 
+use common::tamper::{rewrite_chain_from, tamper};
+
 use commands::{EventStore, ExpectedVersion, NewEvent, SystemClock, ledger::verify_ledger};
-use domain::{
-    EventType, StreamName,
-    ledger::{CanonicalPayload, Hash, Row},
-};
-use futures::TryStreamExt;
+use domain::{EventType, StreamName};
 use serde_json::json;
 use sqlx::PgPool;
 use std::{
@@ -43,23 +41,6 @@ async fn first_bad_seq(pool: &PgPool) -> Option<i64> {
         .outcome
         .err()
         .map(|b| b.seq)
-}
-
-/// Runs statements with the append-only trigger disabled, as a superuser could.
-async fn tamper(pool: &PgPool, statements: &[&'static str]) {
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("ALTER TABLE events DISABLE TRIGGER USER")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    for s in statements {
-        sqlx::query(*s).execute(&mut *tx).await.unwrap();
-    }
-    sqlx::query("ALTER TABLE events ENABLE TRIGGER USER")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
 }
 
 #[tokio::test]
@@ -125,53 +106,6 @@ async fn the_trigger_refuses_update_delete_and_truncate() {
         .await
         .unwrap();
     assert_eq!(count, 3);
-}
-
-/// Rewrites every event from `from_seq` on with a new payload and re-hashes the chain, as
-/// an attacker with database access could.
-async fn rewrite_chain_from(pool: &PgPool, from_seq: i64) {
-    let rows: Vec<Row> = commands::event_store::row_stream(pool, 1)
-        .try_collect()
-        .await
-        .unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("ALTER TABLE events DISABLE TRIGGER USER")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    // Move the old hashes out of the way of the UNIQUE constraints first.
-    sqlx::query("UPDATE events SET prev_hash = sha256(prev_hash || 'x'), hash = sha256(hash || 'x') WHERE seq >= $1")
-        .bind(from_seq)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let mut prev = rows[(from_seq - 2) as usize].hash;
-    for row in rows.iter().filter(|r| r.seq >= from_seq) {
-        let payload = CanonicalPayload::from_value(&json!({"n": -1, "forged": true})).unwrap();
-        let forged = Row {
-            payload: payload.as_str().to_owned(),
-            prev,
-            hash: Hash::ZERO,
-            ..row.clone()
-        };
-        let hash = forged.recompute_hash(&mut Vec::new()).unwrap();
-        sqlx::query(
-            "UPDATE events SET payload = $2::json, prev_hash = $3, hash = $4 WHERE seq = $1",
-        )
-        .bind(row.seq)
-        .bind(payload.as_str())
-        .bind(prev.as_bytes().as_slice())
-        .bind(hash.as_bytes().as_slice())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        prev = hash;
-    }
-    sqlx::query("ALTER TABLE events ENABLE TRIGGER USER")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
 }
 
 fn medchain(db_url: &str, data_dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {

@@ -10,6 +10,7 @@ pub mod app;
 pub mod records;
 pub mod serve;
 pub mod smtp;
+pub mod tamper;
 pub mod ws;
 
 use std::path::Path;
