@@ -25,11 +25,18 @@ async fn stats_count_what_the_views_hold() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
     // One more doctor, left waiting.
-    app.register("wait@example.org", "Wade Waiting", "DOCTOR", common::app::STRONG)
-        .await;
+    app.register(
+        "wait@example.org",
+        "Wade Waiting",
+        "DOCTOR",
+        common::app::STRONG,
+    )
+    .await;
     let a = upload_ok(&app, &c.patient.token, "Scan A", pdf("a", 3_000)).await;
     let b = upload_ok(&app, &c.patient.token, "Scan B", pdf("b", 5_000)).await;
-    share(&app, &c.patient.token, &a, &c.doctor.id, None).await.ok();
+    share(&app, &c.patient.token, &a, &c.doctor.id, None)
+        .await
+        .ok();
     let gone = upload_ok(&app, &c.patient.token, "Mistake", pdf("m", 2_000)).await;
     app.gql(
         Cred::Bearer(&c.patient.token),
@@ -41,7 +48,9 @@ async fn stats_count_what_the_views_hold() {
     records_view_settled(&app).await;
     app.view_settled("users").await;
 
-    let stats = app.gql(Cred::Bearer(&c.admin.token), STATS, json!({})).await;
+    let stats = app
+        .gql(Cred::Bearer(&c.admin.token), STATS, json!({}))
+        .await;
     let s = &stats.ok()["stats"];
     assert_eq!(
         s["users"],
@@ -49,14 +58,16 @@ async fn stats_count_what_the_views_hold() {
     );
     assert_eq!(s["records"], 2);
     assert_eq!(s["activeShares"], 1);
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT sum(stored_size)::bigint FROM records WHERE id::text = ANY($1)",
-    )
-    .bind(vec![a.clone(), b.clone()])
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(stored > 8_000, "ciphertext is at least the plaintext: {stored}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT sum(stored_size)::bigint FROM records WHERE id::text = ANY($1)")
+            .bind(vec![a.clone(), b.clone()])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        stored > 8_000,
+        "ciphertext is at least the plaintext: {stored}"
+    );
     assert_eq!(s["storedBytes"], stored);
     let head = head_seq(&app).await;
     assert_eq!(s["events"], head);
@@ -71,7 +82,9 @@ async fn stats_count_what_the_views_hold() {
         )
         .await;
     assert_eq!(signed.ok()["checkpointLedger"]["seq"], head);
-    let stats = app.gql(Cred::Bearer(&c.admin.token), STATS, json!({})).await;
+    let stats = app
+        .gql(Cred::Bearer(&c.admin.token), STATS, json!({}))
+        .await;
     assert_eq!(stats.ok()["stats"]["checkpoints"], 1);
     assert_eq!(
         stats.ok()["stats"]["ledgerHead"]["hash"],
@@ -79,7 +92,11 @@ async fn stats_count_what_the_views_hold() {
     );
 }
 
-async fn ledger_page(app: &TestApp, token: &str, args: Value) -> (Vec<(i64, String, String)>, Value) {
+async fn ledger_page(
+    app: &TestApp,
+    token: &str,
+    args: Value,
+) -> (Vec<(i64, String, String)>, Value) {
     let answer = app
         .gql(
             Cred::Bearer(token),
@@ -113,7 +130,10 @@ async fn the_ledger_pages_by_cursor_and_filters_by_type_stream_and_seq() {
     let c = cast(&app).await;
     let id = upload_ok(&app, &c.patient.token, "Scan", pdf("s", 1_000)).await;
     for _ in 0..3 {
-        assert_eq!(content(&app, Some(&c.patient.token), &id, false).await.0, 200);
+        assert_eq!(
+            content(&app, Some(&c.patient.token), &id, false).await.0,
+            200
+        );
     }
     let head = head_seq(&app).await;
 
@@ -121,12 +141,8 @@ async fn the_ledger_pages_by_cursor_and_filters_by_type_stream_and_seq() {
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let (rows, page) = ledger_page(
-            &app,
-            &c.admin.token,
-            json!({"first": 4, "after": after}),
-        )
-        .await;
+        let (rows, page) =
+            ledger_page(&app, &c.admin.token, json!({"first": 4, "after": after})).await;
         seen.extend(rows.iter().map(|r| r.0));
         if !page["hasNextPage"].as_bool().unwrap() {
             break;
@@ -145,8 +161,12 @@ async fn the_ledger_pages_by_cursor_and_filters_by_type_stream_and_seq() {
     assert!(reads.iter().all(|r| r.1 == "RecordAccessed"));
 
     let stream = format!("record-{id}");
-    let (of_record, _) =
-        ledger_page(&app, &c.admin.token, json!({"stream": stream, "first": 100})).await;
+    let (of_record, _) = ledger_page(
+        &app,
+        &c.admin.token,
+        json!({"stream": stream, "first": 100}),
+    )
+    .await;
     assert_eq!(of_record.len(), 4, "uploaded and three reads");
     assert!(of_record.iter().all(|r| r.2 == stream));
     assert_eq!(of_record[0].1, "RecordUploaded");
@@ -157,7 +177,10 @@ async fn the_ledger_pages_by_cursor_and_filters_by_type_stream_and_seq() {
         json!({"from": head - 1, "first": 100}),
     )
     .await;
-    assert_eq!(late.iter().map(|r| r.0).collect::<Vec<_>>(), vec![head - 1, head]);
+    assert_eq!(
+        late.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![head - 1, head]
+    );
 
     // Sealed fields are ciphertext here, as on the ledger.
     let uploaded = app
@@ -209,28 +232,40 @@ async fn verify_holds_the_chain_to_the_newest_checkpoint() {
         )
         .await;
     let k = signed.ok()["checkpointLedger"]["seq"].as_i64().unwrap();
-    let file = app
-        .checkpoints
-        .path()
-        .join(format!("{k:020}.json"));
+    let file = app.checkpoints.path().join(format!("{k:020}.json"));
     let kept: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(kept["seq"], k);
     assert_eq!(kept["key"], app.ledger_key.public_hex());
     for _ in 0..3 {
-        assert_eq!(content(&app, Some(&c.patient.token), &id, false).await.0, 200);
+        assert_eq!(
+            content(&app, Some(&c.patient.token), &id, false).await.0,
+            200
+        );
     }
     let v = verify(&app, &c.admin.token).await;
-    assert_eq!((v["ok"].clone(), v["checkpointSeq"].clone()), (json!(true), json!(k)), "{v}");
+    assert_eq!(
+        (v["ok"].clone(), v["checkpointSeq"].clone()),
+        (json!(true), json!(k)),
+        "{v}"
+    );
     let checked = v["checkedEvents"].as_i64().unwrap();
 
     // Re-hashed from seq K-1 on: the chain alone still links, the checkpoint does not.
     rewrite_chain_from(&app.pool, k - 1).await;
-    let naive = commands::ledger::verify_ledger(&app.pool, None).await.unwrap();
-    assert!(naive.outcome.is_ok(), "a naive chain check passes: {naive:?}");
+    let naive = commands::ledger::verify_ledger(&app.pool, None)
+        .await
+        .unwrap();
+    assert!(
+        naive.outcome.is_ok(),
+        "a naive chain check passes: {naive:?}"
+    );
     let v = verify(&app, &c.admin.token).await;
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["firstBadSeq"], k, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("signed checkpoint"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("signed checkpoint"),
+        "{v}"
+    );
     assert_eq!(v["checkedEvents"], k - 1);
     assert!(checked > k);
 }
@@ -250,15 +285,17 @@ async fn a_truncated_tail_fails_against_the_checkpoint_the_server_made_itself() 
     for _ in 0..2 {
         let last = kept.last().copied().unwrap_or(0);
         for _ in 0..6 {
-            assert_eq!(content(&app, Some(&c.patient.token), &id, false).await.0, 200);
+            assert_eq!(
+                content(&app, Some(&c.patient.token), &id, false).await.0,
+                200
+            );
         }
         let head = head_seq(&app).await;
         let newest = eventually(Duration::from_secs(15), "an automatic checkpoint", || {
             let store = store.clone();
             async move {
                 let newest = store.newest().await.unwrap()?;
-                (newest.checkpoint.seq > last && newest.checkpoint.seq + 5 > head)
-                    .then_some(newest)
+                (newest.checkpoint.seq > last && newest.checkpoint.seq + 5 > head).then_some(newest)
             }
         })
         .await;
@@ -278,25 +315,40 @@ async fn a_truncated_tail_fails_against_the_checkpoint_the_server_made_itself() 
         every: Duration::from_secs(600),
     };
     app.restart().await;
-    assert_eq!(content(&app, Some(&c.patient.token), &id, false).await.0, 200);
+    assert_eq!(
+        content(&app, Some(&c.patient.token), &id, false).await.0,
+        200
+    );
     let head = head_seq(&app).await;
     app.clock.advance(Duration::from_secs(601));
-    eventually(Duration::from_secs(15), "a checkpoint after the interval", || {
-        let store = store.clone();
-        async move { (store.newest().await.unwrap()?.checkpoint.seq == head).then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(15),
+        "a checkpoint after the interval",
+        || {
+            let store = store.clone();
+            async move { (store.newest().await.unwrap()?.checkpoint.seq == head).then_some(()) }
+        },
+    )
     .await;
     assert!(verify(&app, &c.admin.token).await["ok"].as_bool().unwrap());
 
     // The tail cut off: a naive check passes, the newest checkpoint does not.
     let cut = format!("DELETE FROM events WHERE seq > {}", head - 3);
     tamper(&app.pool, &[&cut]).await;
-    let naive = commands::ledger::verify_ledger(&app.pool, None).await.unwrap();
+    let naive = commands::ledger::verify_ledger(&app.pool, None)
+        .await
+        .unwrap();
     assert!(naive.outcome.is_ok(), "{naive:?}");
     let v = verify(&app, &c.admin.token).await;
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["firstBadSeq"], head - 2, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("events were removed"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("events were removed"),
+        "{v}"
+    );
 }
 
 async fn next(socket: &mut Socket) -> Value {
@@ -327,7 +379,10 @@ async fn the_live_tail_starts_at_a_seq_and_follows_another_process() {
     .await;
     // Written through the first process while the tail runs on the second.
     let id = upload_ok(&app, &c.patient.token, "Scan", pdf("s", 1_000)).await;
-    assert_eq!(content(&app, Some(&c.patient.token), &id, false).await.0, 200);
+    assert_eq!(
+        content(&app, Some(&c.patient.token), &id, false).await.0,
+        200
+    );
     let head = head_seq(&app).await;
 
     let mut got = Vec::new();
@@ -350,7 +405,9 @@ async fn only_administrators_reach_admin_fields_and_they_never_read_medical_cont
     let app = TestApp::start().await;
     let c = cast(&app).await;
     let id = upload_ok(&app, &c.patient.token, "Private scan", pdf("p", 1_000)).await;
-    share(&app, &c.patient.token, &id, &c.doctor.id, None).await.ok();
+    share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok();
     let other = person(&app, &c.admin, "otto@example.org", "Otto Other", "PATIENT").await;
     let now = "2030-01-01T00:00:00Z";
 
@@ -363,8 +420,14 @@ async fn only_administrators_reach_admin_fields_and_they_never_read_medical_cont
         "{ verifyLedger { ok } }".to_owned(),
         format!("{{ whoCouldRead(recordId: \"{id}\", at: \"{now}\") {{ id }} }}"),
         "mutation { checkpointLedger { seq } }".to_owned(),
-        format!("mutation {{ approveUser(userId: \"{}\") {{ id }} }}", other.id),
-        format!("mutation {{ suspendUser(userId: \"{}\", reason: \"no\") {{ id }} }}", other.id),
+        format!(
+            "mutation {{ approveUser(userId: \"{}\") {{ id }} }}",
+            other.id
+        ),
+        format!(
+            "mutation {{ suspendUser(userId: \"{}\", reason: \"no\") {{ id }} }}",
+            other.id
+        ),
     ];
     for query in &admin_only {
         for who in [&c.patient, &c.doctor, &other] {
@@ -390,7 +453,10 @@ async fn only_administrators_reach_admin_fields_and_they_never_read_medical_cont
         _ => refused["payload"]["errors"].clone(),
     };
     assert_eq!(errors[0]["extensions"]["code"], "FORBIDDEN", "{refused}");
-    assert!(refused["payload"]["data"]["ledgerEvents"].is_null(), "{refused}");
+    assert!(
+        refused["payload"]["data"]["ledgerEvents"].is_null(),
+        "{refused}"
+    );
 
     // Administrators: the record exists for them, its medical content does not.
     for field in ["title", "description", "fileName"] {
@@ -407,7 +473,10 @@ async fn only_administrators_reach_admin_fields_and_they_never_read_medical_cont
     assert_eq!(status, 403);
     assert!(!String::from_utf8_lossy(&body.unwrap()).contains("Private scan"));
     // Nor through the accounting of disclosures.
-    assert_eq!(content(&app, Some(&c.doctor.token), &id, false).await.0, 200);
+    assert_eq!(
+        content(&app, Some(&c.doctor.token), &id, false).await.0,
+        200
+    );
     records_view_settled(&app).await;
     let answer = app
         .gql(

@@ -1,7 +1,9 @@
 //! The same upload, share and download with `MEDCHAIN_BLOB_STORE=s3://…`, against a real
 //! S3-compatible server process (`moto_server`, from PyPI's `moto[server]`, which
 //! `.ci/run` installs) started by the test: the blob lands in the bucket, named by the
-//! SHA-256 of its ciphertext, and nothing lands in the local data directory.
+//! SHA-256 of its ciphertext, and nothing lands in the local data directory. Checkpoints
+//! go to the same bucket under their own prefix (`MEDCHAIN_CHECKPOINT_DIR=s3://…`), and
+//! verification finds them there.
 
 mod common;
 
@@ -86,6 +88,10 @@ async fn records_live_in_an_s3_bucket_when_configured() {
         &data,
         &[
             ("MEDCHAIN_BLOB_STORE", &format!("s3://{BUCKET}/medchain")),
+            (
+                "MEDCHAIN_CHECKPOINT_DIR",
+                &format!("s3://{BUCKET}/checkpoints"),
+            ),
             ("AWS_ENDPOINT", &s3),
             ("AWS_ALLOW_HTTP", "true"),
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -180,6 +186,29 @@ async fn records_live_in_an_s3_bucket_when_configured() {
 
     // In the bucket, under the prefix, by the ciphertext's hash; nothing staged is left,
     // and nothing of it is in the local data directory.
+    let signed = gql(
+        &addr,
+        Some(&admin),
+        "mutation { checkpointLedger { seq } }",
+        json!({}),
+    )
+    .await;
+    let seq = signed["data"]["checkpointLedger"]["seq"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{signed}"));
+    let verified = gql(
+        &addr,
+        Some(&admin),
+        "{ verifyLedger { ok checkpointSeq message } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(verified["data"]["verifyLedger"]["ok"], true, "{verified}");
+    assert_eq!(
+        verified["data"]["verifyLedger"]["checkpointSeq"], seq,
+        "{verified}"
+    );
+
     let listing = client
         .get(format!("{s3}/{BUCKET}?list-type=2"))
         .send()
@@ -193,5 +222,10 @@ async fn records_live_in_an_s3_bucket_when_configured() {
         "{listing}"
     );
     assert!(!listing.contains("staging"), "{listing}");
+    assert!(
+        listing.contains(&format!("<Key>checkpoints/{seq:020}.json</Key>")),
+        "{listing}"
+    );
+    assert!(common::records::files_under(&data.join("checkpoints")).is_empty());
     assert!(common::records::files_under(&data.join("blobs").join("records")).is_empty());
 }
