@@ -145,7 +145,12 @@ async fn verify(db: &Database, paths: &Paths, file: &std::path::Path) -> anyhow:
             return Ok(1);
         }
     };
-    let key = LedgerKey::load_or_create(&paths.ledger_key_file)?;
+    let key = LedgerKey::load(&paths.ledger_key_file).with_context(|| {
+        format!(
+            "the ledger key {} is needed to tell whose signature this is",
+            paths.ledger_key_file.display()
+        )
+    })?;
     if verified.key != key.public() {
         println!("FAILED: the report was signed by another key, not by this ledger's");
         return Ok(1);

@@ -104,11 +104,12 @@ pub enum LedgerProblem {
 }
 
 /// Verifies the chain against the newest checkpoint in `store`, which must carry a valid
-/// signature by `key` (the ledger's own).
+/// signature by `key` (the ledger's own; `None` when it is not at hand, and then only the
+/// signature itself is checked).
 pub async fn verify_against_checkpoints(
     pool: &PgPool,
     store: &super::CheckpointStore,
-    key: &ed25519_dalek::VerifyingKey,
+    key: Option<&ed25519_dalek::VerifyingKey>,
 ) -> Result<LedgerCheck, super::CheckpointStoreError> {
     use super::CheckpointStoreError as E;
     let newest = match store.newest().await {
@@ -122,7 +123,7 @@ pub async fn verify_against_checkpoints(
         }
         Err(e) => return Err(e),
     };
-    if let Some(signed) = &newest
+    if let (Some(signed), Some(key)) = (&newest, key)
         && let Err(wrong) = signed.require_key(key)
     {
         return Ok(LedgerCheck {
