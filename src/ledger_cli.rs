@@ -34,7 +34,9 @@ async fn run_with_db(db: &Database, paths: &Paths, command: LedgerCommand) -> an
         LedgerCommand::Verify { checkpoint } => {
             // A checkpoint must be signed by this ledger's key, not merely by some key; an
             // auditor's machine may not hold the key, and is told what was not checked.
-            let key = LedgerKey::load(&paths.ledger_key_file).ok().map(|k| k.public());
+            let key = LedgerKey::load(&paths.ledger_key_file)
+                .ok()
+                .map(|k| k.public());
             if key.is_none() {
                 eprintln!(
                     "no ledger key at {}: checkpoint signatures are checked, but not whose key made them",

@@ -118,9 +118,10 @@ impl AdminQuery {
         admin(ctx)?;
         let s = services(ctx);
         let head = ledger_head(&s.pool).await.map_err(|e| e.gql())?;
-        let check = verify_against_checkpoints(&s.pool, &s.checkpoints, Some(&s.ledger_key.public()))
-            .await
-            .map_err(|e| e.gql())?;
+        let check =
+            verify_against_checkpoints(&s.pool, &s.checkpoints, Some(&s.ledger_key.public()))
+                .await
+                .map_err(|e| e.gql())?;
         if let Err(problem) = &check.outcome {
             tracing::warn!(%problem, "ledger verification failed");
         }
