@@ -236,6 +236,13 @@ pub enum BenchCommand {
     /// Latency from an event to its notification, with 1 000 subscriptions open across
     /// two `serve` child processes.
     Notifications,
+    /// `whoCouldRead` asked at a point N events deep (the library call and through the
+    /// GraphQL API), beside a full rebuild of every projector from the same ledger.
+    Replay {
+        /// Events in the ledger when the question is asked.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,6 +52,11 @@ async fn run(cli: Cli) -> i32 {
                 .await
                 .map(|()| 0)
         }
+        Command::Bench(BenchCommand::Replay { events }) => {
+            medchain::bench::replay::run(&cli.common, events)
+                .await
+                .map(|()| 0)
+        }
         Command::Bench(BenchCommand::Api { seconds, clients }) => {
             medchain::bench::api::run(&cli.common, seconds, clients)
                 .await

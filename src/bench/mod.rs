@@ -6,3 +6,4 @@ pub mod ledger;
 mod measure;
 pub mod notifications;
 pub mod records;
+pub mod replay;
