@@ -8,8 +8,8 @@ use crate::{
     scalars::Long,
     types::{
         admin::{
-            LedgerEventConnection, LedgerEventEdge, LedgerHead, LedgerVerification, SystemStats,
-            UserCounts,
+            DayCount, LedgerEventConnection, LedgerEventEdge, LedgerHead, LedgerVerification,
+            SystemStats, UserCounts,
         },
         ledger_event::LedgerEvent,
         page::{PageInfo, page_size, parse_seq_cursor, seq_cursor},
@@ -101,6 +101,43 @@ impl AdminQuery {
             },
             edges,
         })
+    }
+
+    /// Administrators: events recorded per UTC day over the last `days` (1–366, default
+    /// 14), oldest first, every day listed (0 when quiet): the dashboard's chart.
+    async fn events_per_day(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 14)] days: i32,
+    ) -> Result<Vec<DayCount>> {
+        admin(ctx)?;
+        if !(1..=366).contains(&days) {
+            return Err(crate::error::error(
+                crate::error::Code::BadUserInput,
+                "days is from 1 to 366",
+            ));
+        }
+        let s = services(ctx);
+        let today = s.clock.now().to_datetime().date_naive();
+        let first = today - chrono::Days::new(u64::try_from(days - 1).unwrap_or(0));
+        let since = domain::Timestamp::from_datetime(
+            first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+        );
+        let counted = commands::ledger::activity::events_per_day(&s.pool, since)
+            .await
+            .map_err(|e| e.gql())?;
+        let counts: std::collections::HashMap<String, i64> = counted.into_iter().collect();
+        Ok(first
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .map(|d| {
+                let day = d.format("%Y-%m-%d").to_string();
+                DayCount {
+                    events: Long(counts.get(&day).copied().unwrap_or(0)),
+                    day,
+                }
+            })
+            .collect())
     }
 
     /// Administrators: the last event's seq, hash and time.

@@ -8,6 +8,7 @@
 //! - `files`: the photo routes; `record_files`: uploading and reading records.
 //! - `admin_api`: the dashboard, the ledger and checkpoints; `compliance_api`: disclosures
 //!   and who could read a record at a moment (by replay).
+//! - `web`: the web app, embedded, at `/` (strict CSP).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ mod session_cookie;
 mod subscription;
 mod transport;
 mod types;
+mod web;
 
 pub use context::Services;
 pub use schema::{MedSchema, build_schema, sdl};
@@ -89,5 +91,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(record_files::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/records/{id}/content", get(record_files::content))
+        .route("/assets/{*path}", get(web::asset))
+        .fallback(get(web::page))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! Whole-ledger operations over the format `domain::ledger` defines: verification,
 //! export, the head, and signed checkpoints kept outside the database.
 
+pub mod activity;
 pub mod checkpoint;
 pub mod export;
 pub mod head;

@@ -49,6 +49,14 @@ pub struct SystemStats {
     pub last_checkpoint_seq: Option<Long>,
 }
 
+/// Events recorded on one UTC day.
+#[derive(SimpleObject)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub events: Long,
+}
+
 #[derive(SimpleObject)]
 pub struct LedgerVerification {
     pub ok: bool,

@@ -128,6 +128,19 @@ impl Record {
         format!("/api/records/{}/content", self.view.id)
     }
 
+    /// The caller's own live share of the record (a doctor's), with its expiry; null for
+    /// anyone else.
+    async fn my_share(&self, ctx: &Context<'_>) -> Result<Option<Share>> {
+        let Access::Shared(id) = self.access else {
+            return Ok(None);
+        };
+        let s = services(ctx);
+        let share = records::find_share(&s.pool, id.as_uuid())
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(share.map(|view| Share::new(view, self.clone(), s.clock.now())))
+    }
+
     /// Owner only: every share, live or ended, oldest first.
     async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<Share>> {
         self.owner_only("shares")?;

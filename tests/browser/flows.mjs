@@ -1,0 +1,191 @@
+// The web app's flows in headless Chromium, against the real server that
+// tests/web_app.rs started: a patient registers and uploads a PDF, a doctor registers and
+// an administrator approves them in the admin pages, the patient shares the record, the
+// doctor opens it, the patient's bell counts the read live and the access log shows it,
+// revoking removes it from the doctor's list, and the administrator verifies the ledger.
+// Every page is watched for console errors; screenshots go to $SCREENSHOTS.
+//
+// Environment: MEDCHAIN_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOTS, CHROMIUM.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const base = process.env.MEDCHAIN_URL;
+const shots = process.env.SCREENSHOTS;
+const PASSWORD = 'Tq9#vLm2!pXz7wRb';
+mkdirSync(shots, { recursive: true });
+
+const problems = [];
+let expectRefusal = false;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+
+/** A person with their own browser context (cookies), watched for console errors. */
+async function person(who) {
+  const context = await browser.newContext({ baseURL: base });
+  const page = await context.newPage();
+  const watch = (p) => {
+    p.on('console', (m) => {
+      // The refused upload's 415 is the one error the browser itself logs on purpose.
+      if (m.type() === 'error' && !(expectRefusal && /status of 415/.test(m.text()))) {
+        problems.push(`${who} ${p.url()}: console error: ${m.text()}`);
+      }
+    });
+    p.on('pageerror', (e) => problems.push(`${who} ${p.url()}: ${e.message}`));
+  };
+  watch(page);
+  context.on('page', watch);
+  page.setDefaultTimeout(15000);
+  return { context, page };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+function step(text) {
+  console.log(`- ${text}`);
+}
+
+async function register(page, { name, email, role }) {
+  await page.goto('/register');
+  await page.getByLabel('Full name').fill(name);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('I am a').selectOption(role);
+  await page.getByRole('button', { name: 'Register' }).click();
+}
+
+async function signIn(page, email, password = PASSWORD) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+function pdf(marker) {
+  return Buffer.from(`%PDF-1.7\n%\u00e2\u00e3\u00cf\u00d3\n1 0 obj <<>> endobj\n% ${marker}\n%%EOF\n`, 'latin1');
+}
+
+try {
+  const patient = await person('patient');
+  const doctor = await person('doctor');
+  const admin = await person('admin');
+
+  step('a patient registers and lands on their records');
+  await register(patient.page, { name: 'Pat Lee', email: 'pat@example.org', role: 'PATIENT' });
+  await patient.page.getByRole('heading', { name: 'My records' }).waitFor();
+
+  step('a file that is not allowed is refused in words');
+  expectRefusal = true;
+  await patient.page.getByLabel('Title').fill('Not a scan');
+  await patient.page.getByLabel('File').setInputFiles({ name: 'tool.pdf', mimeType: 'application/pdf', buffer: Buffer.from('MZ\u0090\u0000\u0003 this is a program', 'latin1') });
+  await patient.page.getByRole('button', { name: 'Upload' }).click();
+  await patient.page.getByRole('alert').waitFor();
+  const refusal = await patient.page.getByRole('alert').textContent();
+  if (refusal.includes('{')) problems.push(`the refusal is not in words: ${refusal}`);
+  expectRefusal = false;
+
+  step('the patient uploads a PDF with a progress bar');
+  await patient.page.getByLabel('Title').fill('Knee MRI report');
+  await patient.page.getByLabel('File').setInputFiles({ name: 'knee.pdf', mimeType: 'application/pdf', buffer: pdf('knee') });
+  await patient.page.getByRole('button', { name: 'Upload' }).click();
+  await patient.page.getByText('Uploaded knee.pdf.', { exact: true }).first().waitFor();
+  await patient.page.getByRole('link', { name: 'Knee MRI report' }).waitFor();
+  await shot(patient.page, 'patient-records');
+
+  step('a doctor registers and waits for approval');
+  await register(doctor.page, { name: 'Dana Doc', email: 'dana@example.org', role: 'DOCTOR' });
+  await doctor.page.getByRole('heading', { name: 'Waiting for approval' }).waitFor();
+  await shot(doctor.page, 'doctor-pending');
+
+  step('the administrator approves the doctor in the admin pages');
+  await signIn(admin.page, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
+  await admin.page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await admin.page.locator('svg[role=img]').first().waitFor();
+  await shot(admin.page, 'admin-dashboard');
+  await admin.page.getByRole('link', { name: 'Approvals' }).click();
+  await admin.page.getByText('Dana Doc').first().waitFor();
+  await shot(admin.page, 'admin-approvals');
+  await admin.page.getByRole('button', { name: /^Approve/ }).first().click();
+  await admin.page.getByText('Dana Doc').first().waitFor({ state: 'detached' });
+
+  step('the patient shares the record with the doctor');
+  await patient.page.getByRole('link', { name: 'Knee MRI report' }).click();
+  await patient.page.getByRole('heading', { name: 'Knee MRI report' }).waitFor();
+  await patient.page.getByText('Share with a doctor').click();
+  const doctorChoice = patient.page.getByLabel('Doctor', { exact: true });
+  await doctorChoice.locator('option', { hasText: 'Dana Doc' }).waitFor({ state: 'attached' });
+  await doctorChoice.selectOption({ label: 'Dana Doc' });
+  await patient.page.getByRole('button', { name: 'Share', exact: true }).click();
+  await patient.page.getByRole('cell', { name: 'Live' }).waitFor();
+  await shot(patient.page, 'patient-record');
+
+  step('the doctor signs in, sees the record and opens it');
+  await signIn(doctor.page, 'dana@example.org');
+  await doctor.page.getByRole('heading', { name: 'Shared with me' }).waitFor();
+  await doctor.page.getByRole('cell', { name: 'Knee MRI report', exact: true }).waitFor();
+  await shot(doctor.page, 'doctor-shared');
+  const unreadBefore = Number(await patient.page.locator('#bell').getAttribute('data-unread'));
+  const opened = doctor.context.waitForEvent('response', (r) => r.url().includes('/content'));
+  await doctor.page.getByRole('link', { name: 'Open Knee MRI report' }).click();
+  const response = await opened;
+  if (response.status() !== 200) problems.push(`opening the record answered ${response.status()}`);
+
+  step("the patient's bell counts the read without a reload");
+  await patient.page.locator(`#bell[data-unread="${unreadBefore + 1}"]`).waitFor();
+
+  step('the access log shows the read');
+  await patient.page.getByRole('link', { name: 'My records', exact: true }).click();
+  await patient.page.getByRole('link', { name: 'Knee MRI report' }).click();
+  const log = patient.page.getByRole('table', { name: /Who did what/ });
+  await log.getByRole('cell', { name: 'Viewed' }).waitFor();
+  await log.getByRole('cell', { name: /Dana Doc/ }).first().waitFor();
+
+  step('revoking the share removes it from the doctor\'s list');
+  await patient.page.getByRole('button', { name: 'Revoke the share with Dana Doc' }).click();
+  await patient.page.getByRole('cell', { name: /^Revoked / }).first().waitFor();
+  await doctor.page.reload();
+  await doctor.page.getByRole('heading', { name: 'Shared with me' }).waitFor();
+  await doctor.page.getByText('Nothing here yet.').waitFor();
+
+  step('notifications and profile pages show without errors');
+  await patient.page.getByRole('link', { name: /Notifications/ }).click();
+  await patient.page.getByRole('heading', { name: 'Notifications' }).waitFor();
+  await shot(patient.page, 'patient-notifications');
+  await patient.page.getByRole('link', { name: 'Pat Lee' }).click();
+  await patient.page.getByRole('heading', { level: 1 }).waitFor();
+  await shot(patient.page, 'patient-profile');
+
+  step('the administrator browses the ledger and verifies it');
+  await admin.page.getByRole('link', { name: 'Ledger' }).click();
+  await admin.page.getByRole('heading', { name: 'Ledger' }).waitFor();
+  await admin.page.getByRole('cell', { name: 'RecordAccessed' }).first().waitFor();
+  await admin.page.getByRole('button', { name: 'Verify the ledger' }).click();
+  await admin.page.locator('#verify-result', { hasText: 'OK' }).waitFor();
+  await shot(admin.page, 'admin-ledger');
+  for (const [name, path] of [['admin-users', '/admin/users'], ['admin-compliance', '/admin/compliance']]) {
+    await admin.page.goto(path);
+    await admin.page.getByRole('heading', { level: 1 }).waitFor();
+    await shot(admin.page, name);
+  }
+
+  step('a phone-sized screen');
+  await patient.page.setViewportSize({ width: 390, height: 844 });
+  await patient.page.goto('/records');
+  await patient.page.getByRole('heading', { name: 'My records' }).waitFor();
+  await shot(patient.page, 'patient-records-phone');
+} catch (error) {
+  problems.push(`a step failed: ${error.stack ?? error}`);
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log(`all flows passed; screenshots in ${shots}`);

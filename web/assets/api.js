@@ -1,0 +1,164 @@
+// The public API, and nothing else: GraphQL over fetch, uploads with progress, and the
+// graphql-transport-ws subscription socket. The session is the HttpOnly cookie that
+// `login` sets, so no token is ever held here.
+
+export class ApiError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const UNREADABLE = 'The server answered in a way this page does not understand. Try again.';
+const OFFLINE = 'The server cannot be reached. Check the connection and try again.';
+
+/** Runs one GraphQL operation; resolves to `data`, or throws an ApiError. */
+export async function gql(query, variables = {}) {
+  let res;
+  try {
+    res = await fetch('/graphql', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError('OFFLINE', OFFLINE);
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch {
+    throw new ApiError('INTERNAL', UNREADABLE);
+  }
+  if (body.errors && body.errors.length) {
+    const first = body.errors[0];
+    throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message || UNREADABLE);
+  }
+  return body.data;
+}
+
+/** The file routes' JSON errors, `{"error":{"code","message"}}`, as an ApiError. */
+function routeError(status, text) {
+  try {
+    const e = JSON.parse(text).error;
+    if (e && e.message) return new ApiError(e.code, e.message);
+  } catch {
+    // not JSON: say it plainly below
+  }
+  if (status === 413) return new ApiError('BAD_USER_INPUT', 'The file is too large.');
+  return new ApiError('INTERNAL', UNREADABLE);
+}
+
+/**
+ * Uploads a record (multipart: title, description, then file); `onProgress(fraction)` as
+ * the bytes go. Resolves to `{id, sha256, seq}`.
+ */
+export function uploadRecord({ title, description, file }, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append('title', title);
+    if (description) form.append('description', description);
+    form.append('file', file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/records');
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status === 201) {
+        try {
+          resolve(JSON.parse(xhr.responseText));
+        } catch {
+          reject(new ApiError('INTERNAL', UNREADABLE));
+        }
+      } else {
+        reject(routeError(xhr.status, xhr.responseText));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError('OFFLINE', OFFLINE));
+    xhr.send(form);
+  });
+}
+
+/** Replaces the signed-in user's photo (PNG or JPEG). */
+export async function putPhoto(file) {
+  let res;
+  try {
+    res = await fetch('/api/me/photo', {
+      method: 'PUT',
+      credentials: 'same-origin',
+      headers: { 'content-type': file.type || 'application/octet-stream' },
+      body: file,
+    });
+  } catch {
+    throw new ApiError('OFFLINE', OFFLINE);
+  }
+  if (!res.ok) throw routeError(res.status, await res.text());
+}
+
+/**
+ * A subscription that survives lost connections: `variables()` is asked on every
+ * (re)connect, so a caller can resume after what it has seen (e.g. `afterSeq`).
+ * `onData(data)` gets each result; `onError(ApiError)` a refusal (then it stops).
+ * Returns `stop()`.
+ */
+export function subscribe(query, variables, onData, onError = () => {}) {
+  let socket = null;
+  let stopped = false;
+  let delay = 500;
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
+
+  const connect = () => {
+    if (stopped) return;
+    socket = new WebSocket(url, 'graphql-transport-ws');
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    socket.onmessage = (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === 'connection_ack') {
+        delay = 500;
+        socket.send(JSON.stringify({
+          id: '1', type: 'subscribe', payload: { query, variables: variables() },
+        }));
+      } else if (message.type === 'ping') {
+        socket.send(JSON.stringify({ type: 'pong' }));
+      } else if (message.type === 'next') {
+        const errors = message.payload?.errors;
+        if (errors && errors.length) {
+          stopped = true;
+          onError(new ApiError(errors[0].extensions?.code ?? 'INTERNAL', errors[0].message));
+          socket.close();
+        } else {
+          onData(message.payload.data);
+        }
+      } else if (message.type === 'error') {
+        stopped = true;
+        const e = Array.isArray(message.payload) ? message.payload[0] : message.payload;
+        onError(new ApiError(e?.extensions?.code ?? 'INTERNAL', e?.message ?? UNREADABLE));
+        socket.close();
+      }
+    };
+    socket.onclose = (event) => {
+      // 4401/4403: the session ended or is refused; anything else: try again, slower.
+      if (event.code === 4401 || event.code === 4403) {
+        stopped = true;
+        onError(new ApiError('UNAUTHENTICATED', 'Your session has ended. Sign in again.'));
+        return;
+      }
+      if (!stopped) {
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 15000);
+      }
+    };
+  };
+  connect();
+  return () => {
+    stopped = true;
+    if (socket) socket.close();
+  };
+}

@@ -1,0 +1,115 @@
+// Signing in and out of the way: register, log in, the waiting page for doctors, and
+// the forgotten-password flow (request, then reset from the mailed link).
+
+import { gql } from '../api.js';
+import { h, field, form, link, announce } from '../ui.js';
+import { startBell } from '../app.js';
+
+const HOME = { PATIENT: '/records', DOCTOR: '/shared', ADMIN: '/admin' };
+
+export async function login({ query, app }) {
+  const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'username', required: true });
+  const password = field('Password', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  return h('section', { class: 'narrow' },
+    h('h1', {}, 'Sign in'),
+    form({
+      fields: [email, password],
+      submitLabel: 'Sign in',
+      submit: async () => {
+        try {
+          await gql('mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }',
+            { e: email.input.value, p: password.input.value });
+        } catch (error) {
+          if (error.code === 'FORBIDDEN' && /waiting for an administrator/i.test(error.message)) {
+            app.navigate('/pending');
+            return;
+          }
+          throw error;
+        }
+        const me = await app.refreshMe();
+        startBell();
+        const next = query.get('next');
+        app.navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : HOME[me.role]);
+      },
+    }),
+    h('p', {}, link('/forgot', 'Forgotten your password?')),
+    h('p', {}, 'New here? ', link('/register', 'Register')));
+}
+
+export async function register({ app }) {
+  const name = field('Full name', { name: 'name', autocomplete: 'name', required: true });
+  const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'email', required: true });
+  const phone = field('Phone (optional)', { type: 'tel', name: 'phone', autocomplete: 'tel' });
+  const password = field('Password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 12 },
+    'At least 12 characters, hard to guess, without your name or e-mail in it.');
+  const role = field('I am a', { type: 'select', name: 'role', options: [['PATIENT', 'Patient'], ['DOCTOR', 'Doctor']] });
+  return h('section', { class: 'narrow' },
+    h('h1', {}, 'Register'),
+    form({
+      fields: [name, email, phone, password, role],
+      submitLabel: 'Register',
+      submit: async () => {
+        const input = {
+          name: name.input.value, email: email.input.value, password: password.input.value,
+          role: role.input.value, phone: phone.input.value.trim() || null,
+        };
+        const { register: user } = await gql('mutation($i: RegisterInput!) { register(input: $i) { id status } }', { i: input });
+        if (user.status === 'PENDING') {
+          app.navigate('/pending');
+          return;
+        }
+        await gql('mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }',
+          { e: input.email, p: input.password });
+        const me = await app.refreshMe();
+        startBell();
+        announce('Welcome to MedChain.');
+        app.navigate(HOME[me.role]);
+      },
+    }),
+    h('p', {}, 'Already registered? ', link('/login', 'Sign in')));
+}
+
+export async function pending() {
+  return h('section', { class: 'narrow' },
+    h('h1', {}, 'Waiting for approval'),
+    h('p', {}, 'Your doctor account is waiting for an administrator to approve it. You will get an e-mail once they have decided; then sign in here.'),
+    h('p', {}, link('/login', 'Back to sign in')));
+}
+
+export async function forgot() {
+  const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'email', required: true });
+  const done = h('div');
+  const section = h('section', { class: 'narrow' },
+    h('h1', {}, 'Forgotten password'),
+    h('p', {}, 'We will e-mail you a link to choose a new password.'),
+    form({
+      fields: [email],
+      submitLabel: 'Send the link',
+      submit: async () => {
+        await gql('mutation($e: String!) { requestPasswordReset(email: $e) }', { e: email.input.value });
+        done.replaceChildren(h('p', { class: 'ok', role: 'status' }, 'If that address has an account, a link is on its way. It works once, for a short time.'));
+      },
+    }),
+    done,
+    h('p', {}, link('/login', 'Back to sign in')));
+  return section;
+}
+
+export async function reset({ query, app }) {
+  const token = query.get('token') ?? '';
+  const password = field('New password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 12 },
+    'At least 12 characters, hard to guess, without your name or e-mail in it.');
+  return h('section', { class: 'narrow' },
+    h('h1', {}, 'Choose a new password'),
+    token ? form({
+      fields: [password],
+      submitLabel: 'Set the password',
+      submit: async () => {
+        await gql('mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }',
+          { t: token, p: password.input.value });
+        announce('Your password was changed. Sign in with it.');
+        app.navigate('/login');
+      },
+    }) : h('p', { class: 'error', role: 'alert' }, 'This link has no token. Ask for a new one.'),
+    h('p', {}, link('/forgot', 'Ask for a new link')));
+}

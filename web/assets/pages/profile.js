@@ -1,0 +1,253 @@
+// The profile page, the same for every signed-in user: the photo (shown and replaced),
+// name, e-mail and phone with a change request an administrator decides, the password
+// change, the sessions signed in elsewhere (revoke), and which notices arrive in the app
+// and by e-mail.
+
+import { gql, putPhoto } from '../api.js';
+import { h, fill, field, form, table, when, errorBox, announce, confirmDialog } from '../ui.js';
+
+const ME = `{ me { id role name email phone photoUrl createdAt
+    pendingProfileChange { id name phone status requestedAt } } }`;
+const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt current userAgent } }';
+const PREFERENCES = '{ notificationPreferences { kind inApp email } }';
+
+const ROLES = { PATIENT: 'Patient', DOCTOR: 'Doctor', ADMIN: 'Administrator' };
+
+export async function page({ app }) {
+  // One round trip each, in parallel: the page is shown whole or not at all.
+  const [{ me }, { mySessions }, { notificationPreferences }] =
+    await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES)]);
+  const sessions = sessionsSection(mySessions);
+  return h('section', {},
+    h('h1', {}, 'Your profile'),
+    photoSection(me),
+    detailsSection(me),
+    // A password change signs the other sessions out: the table is read again after it.
+    passwordSection(() => sessions.refresh()),
+    sessions,
+    preferencesSection(notificationPreferences, app.me?.role ?? me.role));
+}
+
+// ---------------------------------------------------------------------------------------
+// Photo
+
+const PHOTO_TYPES = ['image/png', 'image/jpeg'];
+const PHOTO_MAX = 2 * 1024 * 1024;
+
+function photoSection(me) {
+  const frame = h('div', { class: 'photo-frame' });
+  const show = (url) => fill(frame, url
+    ? h('img', { class: 'photo', src: url, alt: `Photo of ${me.name ?? 'you'}`, width: 128, height: 128 })
+    : h('p', { class: 'muted' }, 'No photo yet.'));
+  show(me.photoUrl);
+  const file = field('New photo', { type: 'file', name: 'photo', accept: 'image/png,image/jpeg', required: true },
+    'PNG or JPEG, at most 2 MiB.');
+  return h('section', { class: 'card', 'aria-labelledby': 'photo-heading' },
+    h('h2', { id: 'photo-heading' }, 'Photo'),
+    frame,
+    form({
+      fields: [file],
+      submitLabel: 'Upload photo',
+      submit: async (el) => {
+        const chosen = file.input.files[0];
+        if (!chosen) throw new Error('choose a picture to upload');
+        // Said here in words before the bytes go; the server checks the same again.
+        if (!PHOTO_TYPES.includes(chosen.type)) throw new Error('the photo must be a PNG or JPEG picture');
+        if (chosen.size > PHOTO_MAX) throw new Error('the photo is larger than 2 MiB');
+        await putPhoto(chosen);
+        const { me: fresh } = await gql('{ me { photoUrl } }');
+        const url = fresh.photoUrl ?? `/api/users/${me.id}/photo`;
+        // Same URL as before: a new query string makes the browser fetch the new picture.
+        show(`${url}?v=${Date.now()}`);
+        el.reset();
+        announce('Your photo is updated.');
+      },
+    }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Name, e-mail, phone and the change request
+
+function detailsSection(me) {
+  const request = h('div');
+  const showRequest = (pending) => fill(request, pending && pending.status === 'PENDING'
+    ? pendingNote(pending)
+    : changeForm(me, showRequest));
+  showRequest(me.pendingProfileChange);
+  return h('section', { class: 'card', 'aria-labelledby': 'details-heading' },
+    h('h2', { id: 'details-heading' }, 'Your details'),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Name'), h('dd', {}, me.name ?? '—'),
+      h('dt', {}, 'E-mail'), h('dd', {}, me.email ?? '—'),
+      h('dt', {}, 'Phone'), h('dd', {}, me.phone || '—'),
+      h('dt', {}, 'Account'), h('dd', {}, ROLES[me.role] ?? me.role),
+      h('dt', {}, 'Member since'), h('dd', {}, when(me.createdAt))),
+    request);
+}
+
+function pendingNote(change) {
+  const asked = [
+    change.name ? `name "${change.name}"` : null,
+    change.phone ? `phone "${change.phone}"` : null,
+  ].filter(Boolean).join(' and ');
+  return h('p', { class: 'ok', role: 'status' },
+    `You asked on ${when(change.requestedAt)} to change your ${asked || 'details'}. `,
+    'The change waits for an administrator to approve it.');
+}
+
+function changeForm(me, showRequest) {
+  const name = field('New name', { name: 'name', autocomplete: 'name', maxlength: 200, value: me.name ?? '' });
+  const phone = field('New phone', { type: 'tel', name: 'phone', autocomplete: 'tel', value: me.phone ?? '' },
+    'Change what should change and leave the rest. An administrator approves the change before it shows. The e-mail address cannot be changed here.');
+  return h('details', { class: 'card' },
+    h('summary', {}, 'Ask to change your name or phone'),
+    form({
+      fields: [name, phone],
+      submitLabel: 'Send the request',
+      submit: async () => {
+        // Only what differs is sent: an empty or unchanged field means "keep it".
+        const newName = name.input.value.trim();
+        const newPhone = phone.input.value.trim();
+        const input = {
+          name: newName && newName !== me.name ? newName : null,
+          phone: newPhone && newPhone !== (me.phone ?? '') ? newPhone : null,
+        };
+        if (!input.name && !input.phone) throw new Error('change the name or the phone first');
+        const { requestProfileChange: change } = await gql(
+          'mutation($i: ProfileInput!) { requestProfileChange(input: $i) { id name phone status requestedAt } }',
+          { i: input });
+        announce('Your request is sent to an administrator.');
+        showRequest(change);
+      },
+    }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Password
+
+function passwordSection(changed) {
+  const current = field('Current password', { type: 'password', name: 'current', autocomplete: 'current-password', required: true });
+  const fresh = field('New password', { type: 'password', name: 'new', autocomplete: 'new-password', required: true, minlength: 12 },
+    'At least 12 characters, hard to guess, without your name or e-mail in it.');
+  const again = field('New password again', { type: 'password', name: 'again', autocomplete: 'new-password', required: true, minlength: 12 });
+  const done = h('div', { role: 'status' });
+  return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
+    h('h2', { id: 'password-heading' }, 'Password'),
+    form({
+      fields: [current, fresh, again],
+      submitLabel: 'Change password',
+      submit: async (el) => {
+        fill(done);
+        if (fresh.input.value !== again.input.value) throw new Error('the two new passwords differ');
+        await gql('mutation($c: String!, $n: String!) { changePassword(current: $c, new: $n) }',
+          { c: current.input.value, n: fresh.input.value });
+        el.reset();
+        const text = 'Your password is changed. Your other sessions were signed out; this one stays signed in.';
+        fill(done, h('p', { class: 'ok' }, text));
+        announce('Password changed.');
+        await changed();
+      },
+    }),
+    done);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+function sessionsSection(initial) {
+  const slot = h('div');
+  const section = h('section', { class: 'card', 'aria-labelledby': 'sessions-heading' },
+    h('h2', { id: 'sessions-heading' }, 'Where you are signed in'),
+    slot);
+  const refresh = async () => {
+    const { mySessions } = await gql(SESSIONS);
+    fill(slot, sessionTable(mySessions, refresh));
+  };
+  fill(slot, sessionTable(initial, refresh));
+  section.refresh = refresh;
+  return section;
+}
+
+function sessionTable(sessions, refresh) {
+  const rows = sessions.map((s) => [
+    when(s.createdAt),
+    when(s.lastSeenAt),
+    when(s.expiresAt),
+    h('span', { class: 'small' }, s.userAgent || 'Unknown browser'),
+    s.current ? h('strong', {}, 'This session') : h('button', {
+      type: 'button', class: 'secondary small',
+      'aria-label': `Revoke the session signed in ${when(s.createdAt)}`,
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        if (!await confirmDialog('Sign this session out? Whoever uses it will have to sign in again.', 'Revoke')) return;
+        button.disabled = true;
+        try {
+          await gql('mutation($id: UUID!) { revokeSession(id: $id) }', { id: s.id });
+          announce('The session is signed out.');
+          await refresh();
+        } catch (error) {
+          button.replaceWith(errorBox(error));
+        }
+      },
+    }, 'Revoke'),
+  ]);
+  return table('Your sessions', ['Signed in', 'Last seen', 'Expires', 'Browser', ''], rows);
+}
+
+// ---------------------------------------------------------------------------------------
+// Notification preferences
+
+const KINDS = {
+  RECORD_SHARED: ['Record shared', 'A patient shares a record with you.'],
+  SHARE_REVOKED: ['Share revoked', 'A share with you ends because the patient revoked it.'],
+  SHARE_EXPIRING: ['Share about to expire', 'A share is close to its end date.'],
+  RECORD_ACCESSED: ['Record opened', 'Someone opens or downloads one of your records.'],
+  ACCOUNT_APPROVED: ['Account approved', 'An administrator approves your account.'],
+  ACCOUNT_REJECTED: ['Account rejected', 'An administrator rejects your account.'],
+  PROFILE_CHANGE_DECIDED: ['Profile change decided', 'An administrator decides on your profile change.'],
+  PASSWORD_CHANGED: ['Password changed', 'Your password is changed.'],
+  USER_AWAITING_APPROVAL: ['Account awaiting approval', 'Someone registers and waits for an administrator.'],
+  PROFILE_CHANGE_REQUESTED: ['Profile change requested', 'Someone asks to change their profile.'],
+};
+
+// Security notices: the server refuses to mute them in the app, so the box is fixed.
+const ALWAYS_IN_APP = new Set(['PASSWORD_CHANGED', 'ACCOUNT_APPROVED', 'ACCOUNT_REJECTED']);
+// Only administrators are told about these; others would see boxes that do nothing.
+const ADMIN_ONLY = new Set(['USER_AWAITING_APPROVAL', 'PROFILE_CHANGE_REQUESTED']);
+
+function preferencesSection(preferences, role) {
+  const shown = preferences.filter((p) => role === 'ADMIN' || !ADMIN_ONLY.has(p.kind));
+  const hintId = 'always-in-app-hint';
+  const boxes = shown.map((p) => {
+    const [label] = KINDS[p.kind] ?? [p.kind];
+    const locked = ALWAYS_IN_APP.has(p.kind);
+    return {
+      kind: p.kind,
+      inApp: h('input', {
+        type: 'checkbox', name: `inApp-${p.kind}`, 'aria-label': `In the app: ${label}`,
+        checked: locked || p.inApp, disabled: locked, 'aria-describedby': locked ? hintId : null,
+      }),
+      email: h('input', { type: 'checkbox', name: `email-${p.kind}`, 'aria-label': `By e-mail: ${label}`, checked: p.email }),
+    };
+  });
+  const rows = boxes.map((b) => {
+    const [label, description] = KINDS[b.kind] ?? [b.kind, ''];
+    return [h('span', {}, label, h('br'), h('span', { class: 'muted small' }, description)), b.inApp, b.email];
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'prefs-heading' },
+    h('h2', { id: 'prefs-heading' }, 'Notifications'),
+    form({
+      fields: [
+        table('Which notices reach you, and how', ['Notice', 'In the app', 'By e-mail'], rows),
+        h('p', { class: 'hint', id: hintId },
+          'Password changes and decisions on your account always show in the app, for your safety; their e-mail can be switched off.'),
+      ],
+      submitLabel: 'Save preferences',
+      submit: async () => {
+        const input = boxes.map((b) => ({ kind: b.kind, inApp: b.inApp.checked, email: b.email.checked }));
+        await gql('mutation($i: [NotificationPreferenceInput!]!) { setNotificationPreferences(input: $i) { kind } }',
+          { i: input });
+        announce('Your notification preferences are saved.');
+      },
+    }));
+}
