@@ -78,6 +78,7 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
         .env("ADMIN_PASSWORD", STRONG)
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", "/usr/bin/chromium")
+        .env("OUTBOX", app.outbox.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()

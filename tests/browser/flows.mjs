@@ -5,10 +5,14 @@
 // revoking removes it from the doctor's list, and the administrator verifies the ledger.
 // Every page is watched for console errors; screenshots go to $SCREENSHOTS.
 //
-// Environment: MEDCHAIN_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOTS, CHROMIUM.
+// Then: a forgotten password reset from the mailed link, and a record erased after
+// confirming.
+//
+// Environment: MEDCHAIN_URL, ADMIN_EMAIL, ADMIN_PASSWORD, SCREENSHOTS, CHROMIUM, OUTBOX
+// (the directory the server writes its mail to).
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const base = process.env.MEDCHAIN_URL;
@@ -64,6 +68,15 @@ async function signIn(page, email, password = PASSWORD) {
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** The token of the newest reset link in the outbox (quoted-printable undone). */
+function resetToken() {
+  const mails = readdirSync(process.env.OUTBOX)
+    .map((f) => readFileSync(join(process.env.OUTBOX, f), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '='))
+    .filter((m) => m.includes('/reset?token='));
+  const m = mails.at(-1)?.match(/\/reset\?token=([A-Za-z0-9_-]+)/);
+  return m ? m[1] : null;
 }
 
 function pdf(marker) {
@@ -173,11 +186,43 @@ try {
     await shot(admin.page, name);
   }
 
-  step('a phone-sized screen');
-  await patient.page.setViewportSize({ width: 390, height: 844 });
+  step('a forgotten password is reset from the mailed link');
+  const stranger = await person('forgetful');
+  await stranger.page.goto('/login');
+  await stranger.page.getByRole('link', { name: 'Forgotten your password?' }).click();
+  await stranger.page.getByLabel('E-mail').fill('pat@example.org');
+  await stranger.page.getByRole('button', { name: 'Send the link' }).click();
+  await stranger.page.getByText('a link is on its way', { exact: false }).waitFor();
+  let token = null;
+  for (let i = 0; i < 50 && !token; i += 1) {
+    token = resetToken();
+    if (!token) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!token) throw new Error('no reset mail in the outbox');
+  const NEW_PASSWORD = 'gW4$kN8@rYc3%hUe';
+  await stranger.page.goto(`/reset?token=${token}`);
+  await stranger.page.getByLabel('New password').fill(NEW_PASSWORD);
+  await stranger.page.getByRole('button', { name: 'Set the password' }).click();
+  await stranger.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await signIn(stranger.page, 'pat@example.org', NEW_PASSWORD);
+  await stranger.page.getByRole('heading', { name: 'My records' }).waitFor();
+
+  step('the patient erases the record after confirming');
+  await stranger.page.getByRole('link', { name: 'Knee MRI report' }).click();
+  await stranger.page.getByText('Erase this record').click();
+  await stranger.page.getByLabel('Why erase it?').fill('uploaded twice');
+  await stranger.page.getByRole('button', { name: 'Erase…' }).click();
+  await stranger.page.getByRole('dialog').getByRole('button', { name: 'Erase' }).click();
+  await stranger.page.getByRole('heading', { name: 'My records' }).waitFor();
+  await stranger.page.getByRole('cell', { name: 'Erased', exact: true }).waitFor();
+
+  step('the reset ended the old session; a phone-sized screen');
   await patient.page.goto('/records');
-  await patient.page.getByRole('heading', { name: 'My records' }).waitFor();
-  await shot(patient.page, 'patient-records-phone');
+  await patient.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await stranger.page.setViewportSize({ width: 390, height: 844 });
+  await stranger.page.goto('/records');
+  await stranger.page.getByRole('heading', { name: 'My records' }).waitFor();
+  await shot(stranger.page, 'patient-records-phone');
 } catch (error) {
   problems.push(`a step failed: ${error.stack ?? error}`);
 } finally {
