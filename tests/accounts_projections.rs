@@ -8,7 +8,6 @@ mod common;
 use common::app::{Cred, STRONG, TestApp, eventually};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_medchain");
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A hash of every row of the users view, in id order.
@@ -37,26 +36,10 @@ async fn head(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-/// Runs `medchain ARGS` on the test's database; returns (exit code, stdout, stderr).
+/// Runs the binary on the test's database, with a data directory of its own.
 async fn medchain(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("master.key");
-    std::fs::write(&key, "ab".repeat(32)).unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("DATABASE_URL", &app.db.url)
-        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::cli::medchain(app, &dir.path().join("data"), args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

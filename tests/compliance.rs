@@ -5,40 +5,14 @@
 
 mod common;
 
+use common::cli::medchain;
+
 use common::app::{Cred, TestApp, eventually};
 use common::records::{Cast, cast, content, pdf, person, records_view_settled, share, upload_ok};
 use domain::Timestamp;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde_json::{Value, json};
-use std::{path::Path, time::Duration};
-
-const BIN: &str = env!("CARGO_BIN_EXE_medchain");
-
-/// Runs the binary on the test's database with `data_dir` (keys, checkpoints).
-async fn medchain(app: &TestApp, data_dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let key = data_dir.join("master.key");
-    if !key.exists() {
-        std::fs::create_dir_all(data_dir).unwrap();
-        std::fs::write(&key, "ab".repeat(32)).unwrap();
-    }
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("DATABASE_URL", &app.db.url)
-        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
-        .env_remove("MEDCHAIN_CHECKPOINT_DIR")
-        .env_remove("MEDCHAIN_LEDGER_KEY_FILE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::time::Duration;
 
 fn now(app: &TestApp) -> Timestamp {
     commands::Clock::now(&app.clock)

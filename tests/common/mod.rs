@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod cli;
 pub mod records;
 pub mod serve;
 pub mod smtp;
