@@ -107,12 +107,14 @@ pub async fn spawn(
         config.checkpoints.policy,
         sweep_stopped,
     );
+    let sessions = projections::sessions::SessionLookup::start(pool.clone(), keys.clone());
     let services = Services {
         pool,
         accounts,
         records,
         clock: config.clock,
         projections,
+        sessions,
         keys,
         checkpoints: config.checkpoints.store,
         ledger_key: config.checkpoints.key,

@@ -408,3 +408,39 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_only_that_origin_su
         Ok(_) => panic!("the upgrade from {own_address} was accepted"),
     }
 }
+
+/// Session lookups that arrive together are read from the database together
+/// (`projections::sessions`): each request must still get its own session, and an ended
+/// or unknown one must be refused, whatever else was in its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_each_get_their_own_session() {
+    let app = TestApp::start().await;
+    let names = ["Ada Quill", "Bo Fenwick", "Cy Marlowe", "Di Ashgrove"];
+    let mut tokens = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let email = format!("crowd{i}@example.org");
+        app.register(&email, name, "PATIENT", STRONG).await;
+        tokens.push((app.login(&email, STRONG).await, Some(email)));
+    }
+    // An ended session and a token that never was, in the same crowd.
+    let ended = app.login("crowd0@example.org", STRONG).await;
+    app.gql(Cred::Bearer(&ended), "mutation { logout }", json!({}))
+        .await
+        .ok();
+    tokens.push((ended, None));
+    tokens.push(("A".repeat(43), None));
+
+    let asks = (0..120).map(|i| {
+        let (token, email) = &tokens[i % tokens.len()];
+        let app = &app;
+        async move { (email.clone(), app.me(Cred::Bearer(token)).await) }
+    });
+    for (email, answer) in futures::future::join_all(asks).await {
+        match email {
+            Some(email) => assert_eq!(answer.ok()["me"]["email"], email.as_str()),
+            None => {
+                answer.expect_code("UNAUTHENTICATED");
+            }
+        }
+    }
+}

@@ -52,7 +52,9 @@ pub async fn authenticate(services: &Services, token: Option<&str>) -> Result<Au
     let token = SessionToken::parse(raw)
         .map_err(|_| AuthError::Refused("the session token is not valid; sign in again"))?;
     let expired = AuthError::Refused("the session has expired or was ended; sign in again");
-    let found = users::by_session(&services.pool, &services.keys, &token.hash())
+    let found = services
+        .sessions
+        .find(&token.hash())
         .await
         .map_err(|e| AuthError::Read(Box::new(e)))?;
     let Some((record, view)) = found else {

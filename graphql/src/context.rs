@@ -27,6 +27,8 @@ pub struct Services {
     /// The time the access rules are asked at.
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
+    /// Reads each request's session with its user's view (batched under load).
+    pub sessions: projections::sessions::SessionLookup,
     /// Where the ledger's signed checkpoints are kept.
     pub checkpoints: commands::ledger::CheckpointStore,
     /// Signs checkpoints; its public half is what they are checked against.

@@ -8,6 +8,7 @@
 //!   projector across processes; read-your-writes waits; which projectors stopped.
 //! - `rebuild`: replay from seq 1 into fresh tables, swapped in at the end.
 //! - `users`: the users view.
+//! - `sessions`: session lookups (joined with the users view), batched under load.
 //! - `records`: the records view, shares and access log.
 //! - `notifications`: who is notified of what, by their preferences; read marks.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
@@ -22,6 +23,7 @@ pub mod rebuild;
 pub mod records;
 pub mod replay;
 pub mod runner;
+pub mod sessions;
 pub mod users;
 
 use std::sync::Arc;

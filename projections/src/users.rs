@@ -191,44 +191,57 @@ pub enum ReadError {
     Key(#[from] KeyError),
     #[error("a stored value does not read: {0}")]
     Corrupt(String),
+    /// A failed query that answered several callers at once.
+    #[error(transparent)]
+    Shared(#[from] std::sync::Arc<sqlx::Error>),
+    #[error("the session lookups have stopped")]
+    Stopped,
 }
 
-/// The session a token hash names, with its user's view (joined in the same query: every
-/// authenticated request reads both, and `me` needs nothing more). The session's rule is
-/// not applied here: pass the record to `Accounts::admit`.
-pub async fn by_session(
+/// A `sessions` row joined with its user's row and subject key, as one query reads it
+/// for each of a batch of token hashes (`crate::sessions`).
+#[derive(Clone, sqlx::FromRow)]
+pub(crate) struct SessionJoined {
+    pub(crate) token_hash: Vec<u8>,
+    #[sqlx(flatten)]
+    session: SessionRecord,
+    u_id: Option<Uuid>,
+    u_role: Option<String>,
+    status: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    photo_sha256: Option<String>,
+    has_key: bool,
+    wrapped: Option<Vec<u8>>,
+}
+
+/// The sessions of a batch of token hashes, each joined with its user's row: one round
+/// trip for all of them. Hashes without a session have no row.
+pub(crate) async fn by_sessions(
     pool: &PgPool,
-    keys: &KeyRing,
-    token_hash: &[u8; 32],
-) -> Result<Option<(SessionRecord, Option<UserView>)>, ReadError> {
-    #[derive(sqlx::FromRow)]
-    struct Joined {
-        #[sqlx(flatten)]
-        session: SessionRecord,
-        u_id: Option<Uuid>,
-        u_role: Option<String>,
-        status: Option<String>,
-        name: Option<String>,
-        email: Option<String>,
-        phone: Option<String>,
-        created_at: Option<chrono::DateTime<chrono::Utc>>,
-        photo_sha256: Option<String>,
-        has_key: bool,
-        wrapped: Option<Vec<u8>>,
-    }
-    let row: Option<Joined> = sqlx::query_as(
-        "SELECT s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
+    token_hashes: &[Vec<u8>],
+) -> Result<Vec<SessionJoined>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.token_hash, s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
                 u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM sessions s \
          LEFT JOIN users u ON u.id = s.user_id \
          LEFT JOIN subject_keys k ON k.subject_id = s.user_id \
-         WHERE s.token_hash = $1",
+         WHERE s.token_hash = ANY($1)",
     )
-    .bind(token_hash.as_slice())
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    .bind(token_hashes)
+    .fetch_all(pool)
+    .await
+}
+
+/// A joined session row as the session and its user's view, sealed fields opened.
+pub(crate) fn open_session(
+    keys: &KeyRing,
+    row: SessionJoined,
+) -> Result<(SessionRecord, Option<UserView>), ReadError> {
     let user = match (
         row.u_id,
         row.u_role,
@@ -254,7 +267,7 @@ pub async fn by_session(
         _ => None,
     };
     let view = user.map(|u| open(keys, u)).transpose()?;
-    Ok(Some((row.session, view)))
+    Ok((row.session, view))
 }
 
 /// The user `id` from the users view, with their sealed fields opened (absent once their

@@ -49,8 +49,7 @@ pub async fn run(common: &Common, seconds: u64, clients: usize) -> anyhow::Resul
 async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> anyhow::Result<()> {
     use std::str::FromStr as _;
     let options = sqlx::postgres::PgConnectOptions::from_str(url)?.database(name);
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(crate::server::pool_size())
+    let pool = commands::db::pool_options(crate::server::pool_size())
         .connect_with(options)
         .await?;
     commands::db::MIGRATOR.run(&pool).await?;
@@ -120,16 +119,24 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
         })).await?;
         anyhow::ensure!(r["errors"].is_null(), "register failed: {r}");
     }
-    let token = login(&http, server, &emails[0]).await?;
+    // One session per client, as 64 people signed in would have: each request's session
+    // lookup is its own.
+    let mut tokens = Vec::with_capacity(clients);
+    for i in 0..clients {
+        tokens.push(login(&http, server, &emails[i % emails.len()]).await?);
+    }
 
     let me = json!({"query": "{ me { id name email } }"});
     let hello = json!({"query": "{ hello }"});
     // Alternating halves, so both see the same background.
     let half = duration / 2;
-    let mut me_run = load(&http, server, Some(&token), &me, clients, half).await?;
-    let mut bare_run = load(&http, bare, None, &hello, clients, half).await?;
-    me_run.merge(load(&http, server, Some(&token), &me, clients, half).await?);
-    bare_run.merge(load(&http, bare, None, &hello, clients, half).await?);
+    let mut me_run = load(&http, server, &tokens, &me, clients, half).await?;
+    let mut bare_run = load(&http, bare, &[], &hello, clients, half).await?;
+    me_run.merge(load(&http, server, &tokens, &me, clients, half).await?);
+    bare_run.merge(load(&http, bare, &[], &hello, clients, half).await?);
+    let typename = json!({"query": "{ __typename }"});
+    let mut anon_run = load(&http, server, &[], &typename, clients, half).await?;
+    let mut auth_run = load(&http, server, &tokens, &typename, clients, half).await?;
 
     // Twice as many login clients as cores, so one login's database round trips overlap
     // another's hashing, as they do on a busy server; the bare rate is already saturated
@@ -144,6 +151,8 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
     for (label, run) in [
         ("me (real server, 64 clients)", &mut me_run),
         ("bare async-graphql, no database", &mut bare_run),
+        ("real server, { __typename }, anonymous", &mut anon_run),
+        ("real server, { __typename }, signed in", &mut auth_run),
         ("login", &mut logins.clone()),
     ] {
         println!(
@@ -226,11 +235,12 @@ async fn login(http: &reqwest::Client, addr: SocketAddr, email: &str) -> anyhow:
         .ok_or_else(|| anyhow::anyhow!("login failed: {r}"))
 }
 
-/// `clients` loops, each sending `body` and waiting for its answer, for `duration`.
+/// `clients` loops, each sending `body` and waiting for its answer, for `duration`; the
+/// `i`th with `tokens[i]` (anonymous when `tokens` is empty).
 async fn load(
     http: &reqwest::Client,
     addr: SocketAddr,
-    token: Option<&str>,
+    tokens: &[String],
     body: &Value,
     clients: usize,
     duration: Duration,
@@ -238,8 +248,9 @@ async fn load(
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (http, body, token) = (http.clone(), body.clone(), token.map(str::to_owned));
+        .map(|i| {
+            let (http, body) = (http.clone(), body.clone());
+            let token = (!tokens.is_empty()).then(|| tokens[i % tokens.len()].clone());
             tokio::spawn(async move {
                 let mut latencies = Latencies::default();
                 while Instant::now() < deadline {

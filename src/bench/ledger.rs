@@ -75,8 +75,7 @@ async fn bench_in(
         .database(name)
         .application_name("medchain-bench");
     let max = writers.iter().copied().max().unwrap_or(1).clamp(8, 260) as u32;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max)
+    let pool = commands::db::pool_options(max)
         .connect_with(options)
         .await?;
     commands::db::MIGRATOR.run(&pool).await?;
