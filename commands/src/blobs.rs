@@ -7,7 +7,8 @@
 //! on S3, its smallest; 1 MiB on a local directory), and read back in chunks of 256 KiB
 //! from a local directory (`ChunkedStore`; `object_store` would otherwise read 8 MiB at a
 //! time), so memory stays bounded whatever the blob's size. An upload that fails is
-//! aborted and leaves nothing.
+//! aborted and leaves nothing; one that succeeds is on stable storage (local writes are
+//! fsynced, file and directory) before the ledger names it.
 
 use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _, stream::BoxStream};
@@ -64,7 +65,10 @@ impl BlobStore {
             path: dir.display().to_string(),
             source,
         })?;
-        let store = LocalFileSystem::new_with_prefix(&dir)?;
+        // A blob is named on the ledger only once it is written; on a local disk, written
+        // means on stable storage (file and directory entry), as S3 promises on completion.
+        // Without it a machine crash could leave an acknowledged record without its file.
+        let store = LocalFileSystem::new_with_prefix(&dir)?.with_fsync(true);
         Ok(Self {
             store: Arc::new(ChunkedStore::new(Arc::new(store), LOCAL_READ)),
             destination: format!("directory {}", dir.display()),
@@ -168,10 +172,11 @@ impl BlobStore {
 pub struct BlobWriter(WriteMultipart);
 
 impl BlobWriter {
-    /// Buffers `bytes`; waits while too many parts are in flight.
-    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+    /// Adds `bytes` to the blob, without copying them (parts are cut from them); waits
+    /// while too many parts are in flight.
+    pub async fn write(&mut self, bytes: Bytes) -> Result<(), BlobError> {
         self.0.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-        self.0.write(bytes);
+        self.0.put(bytes);
         Ok(())
     }
 

@@ -309,7 +309,7 @@ impl Records {
         };
         let drain = async {
             while let Some(block) = cipher_rx.recv().await {
-                writer.write(&block).await?;
+                writer.write(Bytes::from(block)).await?;
             }
             Ok::<(), crate::blobs::BlobError>(())
         };
