@@ -208,13 +208,21 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     let mut head = inner.head.subscribe();
     loop {
         match step(&inner.pool, projector.as_ref()).await {
-            Ok(Step::Applied(seq)) => {
+            Ok(Step::Applied { seq, more }) => {
                 progress.send_if_modified(|p| {
                     p.merge(Progress {
                         seq,
                         failed_at: None,
                     })
                 });
+                // A short batch read everything there was: wait for the head to move
+                // (it fires at once if it moved meanwhile) rather than ask again.
+                if !more {
+                    tokio::select! {
+                        _ = head.changed() => {}
+                        _ = tokio::time::sleep(POLL) => {}
+                    }
+                }
             }
             Ok(Step::Idle) | Ok(Step::Busy) => {
                 tokio::select! {
@@ -236,7 +244,11 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
 }
 
 enum Step {
-    Applied(i64),
+    /// Applied up to `seq`; `more` when the batch was full, so more may be waiting.
+    Applied {
+        seq: i64,
+        more: bool,
+    },
     Idle,
     Busy,
     Stopped(i64),
@@ -256,7 +268,10 @@ async fn step(pool: &PgPool, projector: &dyn Projector) -> Result<Step, sqlx::Er
     }
     let mut conn = pool.acquire().await?;
     match apply_batch(&mut conn, projector, &events, None).await? {
-        BatchOutcome::Applied { last_seq } => Ok(Step::Applied(last_seq)),
+        BatchOutcome::Applied { last_seq } => Ok(Step::Applied {
+            seq: last_seq,
+            more: events.len() as i64 == BATCH,
+        }),
         BatchOutcome::Busy => Ok(Step::Busy),
         BatchOutcome::Failed { seq, error } => {
             tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");

@@ -144,9 +144,9 @@ async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> 
     // Alternating halves here too: a neighbour's burst on a shared machine then weighs on
     // both sides of the ratio.
     let mut logins = login_load(&http, server, &emails, 2 * cores, half).await?;
-    let mut hashes = argon2_rate(cores, half).await?;
+    let mut hashes = argon2_rate(2 * cores, half).await?;
     logins.merge(login_load(&http, server, &emails, 2 * cores, half).await?);
-    hashes = (hashes + argon2_rate(cores, half).await?) / 2.0;
+    hashes = (hashes + argon2_rate(2 * cores, half).await?) / 2.0;
 
     println!(
         "{:<44} {:>12} {:>10} {:>10}",
