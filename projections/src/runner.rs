@@ -206,8 +206,18 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     let name = projector.name();
     let progress = &inner.progress[name];
     let mut head = inner.head.subscribe();
+    // Where this task last left the checkpoint, so a step need not read it back. If
+    // another process moved it since, the batch finds out (its writes check it) and
+    // comes back Busy, and the next step reads it again.
+    let mut at: Option<i64> = None;
     loop {
-        match step(&inner.pool, projector.as_ref()).await {
+        let stepped = step(&inner.pool, projector.as_ref(), at).await;
+        at = match &stepped {
+            Ok(Step::Applied { seq, .. }) => Some(*seq),
+            Ok(Step::Idle { at }) => Some(*at),
+            _ => None,
+        };
+        match stepped {
             Ok(Step::Applied { seq, more }) => {
                 progress.send_if_modified(|p| {
                     p.merge(Progress {
@@ -224,7 +234,7 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                     }
                 }
             }
-            Ok(Step::Idle) | Ok(Step::Busy) => {
+            Ok(Step::Idle { .. }) | Ok(Step::Busy) => {
                 tokio::select! {
                     _ = head.changed() => {}
                     _ = tokio::time::sleep(POLL) => {}
@@ -249,22 +259,33 @@ enum Step {
         seq: i64,
         more: bool,
     },
-    Idle,
+    /// Nothing after the checkpoint, which is at `at`.
+    Idle {
+        at: i64,
+    },
     Busy,
     Stopped(i64),
 }
 
-async fn step(pool: &PgPool, projector: &dyn Projector) -> Result<Step, sqlx::Error> {
+async fn step(
+    pool: &PgPool,
+    projector: &dyn Projector,
+    at: Option<i64>,
+) -> Result<Step, sqlx::Error> {
     let name = projector.name();
-    let last: i64 = sqlx::query_scalar(
-        "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
-    )
-    .bind(name)
-    .fetch_one(pool)
-    .await?;
+    let last: i64 =
+        match at {
+            Some(at) => at,
+            None => sqlx::query_scalar(
+                "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
+            )
+            .bind(name)
+            .fetch_one(pool)
+            .await?,
+        };
     let events = commands::event_store::read_all_from(pool, last + 1, BATCH).await?;
     if events.is_empty() {
-        return Ok(Step::Idle);
+        return Ok(Step::Idle { at: last });
     }
     let mut conn = pool.acquire().await?;
     match apply_batch(&mut conn, projector, &events, None).await? {
