@@ -125,7 +125,7 @@ async fn try_batch(
         .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(crate::PROJECTIONS_CHANNEL)
-            .bind(format!("{}:{}", projector.name(), last.seq))
+            .bind(crate::runner::progress_payload(projector.name(), last.seq))
             .execute(&mut *tx)
             .await?;
     }
@@ -156,7 +156,7 @@ async fn move_checkpoint_only(
     .bind(from)
     .bind(to)
     .bind(crate::PROJECTIONS_CHANNEL)
-    .bind(format!("{name}:{to}"))
+    .bind(crate::runner::progress_payload(name, to))
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)

@@ -90,7 +90,7 @@ async fn rebuild_locked(
     .await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(crate::PROJECTIONS_CHANNEL)
-        .bind(format!("{}:{last_seq}", projector.name()))
+        .bind(crate::runner::progress_payload(projector.name(), last_seq))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -25,6 +25,11 @@ use tokio::{sync::watch, task::JoinSet};
 /// progress made anywhere (read-your-writes waits on it).
 pub const PROJECTIONS_CHANNEL: &str = "medchain_projections";
 
+/// The NOTIFY payload that says projector `name` stands at `seq` (read back in `listen_once`).
+pub(crate) fn progress_payload(name: &str, seq: i64) -> String {
+    format!("{name}:{seq}")
+}
+
 const BATCH: i64 = 500;
 const POLL: Duration = Duration::from_secs(1);
 /// How often a waiter looks at the checkpoint table itself, in case a NOTIFY was lost.
@@ -211,43 +216,43 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     // comes back Busy, and the next step reads it again.
     let mut at: Option<i64> = None;
     loop {
-        let stepped = step(&inner.pool, projector.as_ref(), at).await;
-        at = match &stepped {
-            Ok(Step::Applied { seq, .. }) => Some(*seq),
-            Ok(Step::Idle { at }) => Some(*at),
-            _ => None,
-        };
-        match stepped {
+        // Whether everything there was has been read: then wait for the head to move (it
+        // fires at once if it moved meanwhile) rather than ask again.
+        let caught_up = match step(&inner.pool, projector.as_ref(), at).await {
             Ok(Step::Applied { seq, more }) => {
+                at = Some(seq);
                 progress.send_if_modified(|p| {
                     p.merge(Progress {
                         seq,
                         failed_at: None,
                     })
                 });
-                // A short batch read everything there was: wait for the head to move
-                // (it fires at once if it moved meanwhile) rather than ask again.
-                if !more {
-                    tokio::select! {
-                        _ = head.changed() => {}
-                        _ = tokio::time::sleep(POLL) => {}
-                    }
-                }
+                !more
             }
-            Ok(Step::Idle { .. }) | Ok(Step::Busy) => {
-                tokio::select! {
-                    _ = head.changed() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                }
+            Ok(Step::Idle { at: checkpoint }) => {
+                at = Some(checkpoint);
+                true
+            }
+            Ok(Step::Busy) => {
+                at = None;
+                true
             }
             Ok(Step::Stopped(seq)) => {
                 progress.send_modify(|p| p.failed_at = Some(seq));
                 return;
             }
             Err(e) => {
+                at = None;
                 // The database is away or a query failed outside any event: try again.
                 tracing::warn!(projector = name, error = %e, "projector could not run a batch; retrying");
                 tokio::time::sleep(POLL).await;
+                false
+            }
+        };
+        if caught_up {
+            tokio::select! {
+                _ = head.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
             }
         }
     }
