@@ -66,6 +66,9 @@ async fn a_rebuild_gives_byte_identical_tables() {
     }
     let (rows, before) = users_hash(&app).await;
     assert_eq!(rows, 5);
+    // The last events are logins, which the view has no use for: its row follows them
+    // a moment later.
+    app.view_settled("users").await;
     assert_eq!(checkpoint(&app).await.0, head(&app).await);
 
     // Spoil the view, so that only a replay of the ledger can give the same bytes back.

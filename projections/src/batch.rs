@@ -17,25 +17,33 @@ pub enum BatchOutcome {
     Busy,
 }
 
-/// Applies `events` (in seq order, all after the checkpoint) inside one transaction that
-/// also moves the checkpoint to the last one. When event k fails, the transaction is
-/// rolled back and the events before k are applied again in a new one, so the checkpoint
-/// ends exactly before the failing event: it is never skipped.
-///
-/// `schema`: `Some` during a rebuild (the fresh tables' schema goes first on the
-/// `search_path`).
+/// Where a batch writes.
+#[derive(Clone, Copy)]
+pub enum Target<'a> {
+    /// The live tables, whose checkpoint row must stand at `checkpoint`. The events may
+    /// start later than just after it: those between are ones the projector has no use
+    /// for, whose checkpoint move the runner put off.
+    Live { checkpoint: i64 },
+    /// A rebuild's fresh tables in `schema` (first on the `search_path`); no checkpoint.
+    Rebuild { schema: &'a str },
+}
+
+/// Applies `events` (in seq order) inside one transaction that also moves the checkpoint
+/// to the last one. When event k fails, the transaction is rolled back and the events
+/// before k are applied again in a new one, so the checkpoint ends before the failing
+/// event: it is never skipped.
 pub async fn apply_batch(
     conn: &mut PgConnection,
     projector: &dyn Projector,
     events: &[RecordedEvent],
-    schema: Option<&str>,
+    target: Target<'_>,
 ) -> Result<BatchOutcome, sqlx::Error> {
-    match try_batch(conn, projector, events, schema).await? {
+    match try_batch(conn, projector, events, target).await? {
         Tried::Applied(last_seq) => Ok(BatchOutcome::Applied { last_seq }),
         Tried::Busy => Ok(BatchOutcome::Busy),
         Tried::Failed(index, error) => {
             if index > 0 {
-                match try_batch(conn, projector, &events[..index], schema).await? {
+                match try_batch(conn, projector, &events[..index], target).await? {
                     Tried::Applied(_) => {}
                     Tried::Busy => return Ok(BatchOutcome::Busy),
                     // It applied a moment ago; failing now means the database changed
@@ -70,39 +78,34 @@ async fn try_batch(
     conn: &mut PgConnection,
     projector: &dyn Projector,
     events: &[RecordedEvent],
-    schema: Option<&str>,
+    target: Target<'_>,
 ) -> Result<Tried, sqlx::Error> {
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    let Some(last) = events.last() else {
         return Ok(Tried::Busy);
     };
     let types = projector.event_types();
-    if schema.is_none()
-        && !events
-            .iter()
-            .any(|e| types.contains(&e.event_type.as_str()))
-        && move_checkpoint_only(conn, projector.name(), first.seq - 1, last.seq).await?
-    {
-        return Ok(Tried::Applied(last.seq));
-    }
     let mut tx = conn.begin().await?;
-    if schema.is_none() {
-        // One writer per projector across processes, and only from where it stands.
-        let (locked, at): (bool, i64) = sqlx::query_as(
-            "SELECT pg_try_advisory_xact_lock($1, hashtext($2)),                     coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $2), 0)",
-        )
-        .bind(LOCK_CLASS)
-        .bind(projector.name())
-        .fetch_one(&mut *tx)
-        .await?;
-        if !locked || at != first.seq - 1 {
-            return Ok(Tried::Busy);
-        }
-    }
-    if let Some(schema) = schema {
-        sqlx::query("SELECT set_config('search_path', $1 || ', public', true)")
-            .bind(quote_ident(schema))
-            .execute(&mut *tx)
+    match target {
+        Target::Live { checkpoint } => {
+            // One writer per projector across processes, and only from where it stands.
+            let (locked, at): (bool, i64) = sqlx::query_as(
+                "SELECT pg_try_advisory_xact_lock($1, hashtext($2)), \
+                        coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $2), 0)",
+            )
+            .bind(LOCK_CLASS)
+            .bind(projector.name())
+            .fetch_one(&mut *tx)
             .await?;
+            if !locked || at != checkpoint {
+                return Ok(Tried::Busy);
+            }
+        }
+        Target::Rebuild { schema } => {
+            sqlx::query("SELECT set_config('search_path', $1 || ', public', true)")
+                .bind(quote_ident(schema))
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     for (index, event) in events.iter().enumerate() {
         if !types.contains(&event.event_type.as_str()) {
@@ -113,7 +116,7 @@ async fn try_batch(
             return Ok(Tried::Failed(index, error));
         }
     }
-    if schema.is_none() {
+    if let Target::Live { .. } = target {
         sqlx::query(
             "INSERT INTO projection_checkpoints (name, last_seq) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_seq = $2, failed_seq = NULL, failure = NULL, \
@@ -133,13 +136,12 @@ async fn try_batch(
     Ok(Tried::Applied(last.seq))
 }
 
-/// A batch with nothing for the projector (most events concern one or two of them) only
-/// moves its checkpoint, from `from` to `to`: one statement, under the same advisory lock
-/// and with the same NOTIFY as a full batch, instead of a transaction of five round
-/// trips. False when it did not move (no checkpoint row yet, another writer, or moved
-/// meanwhile): the full path then decides.
-async fn move_checkpoint_only(
-    conn: &mut PgConnection,
+/// Moves the checkpoint over events the projector has no use for (most events concern
+/// one or two of them), from `from` to `to`: one statement, under the same advisory lock
+/// and with the same NOTIFY as a batch. False when it did not move (another writer holds
+/// the lock, or moved it meanwhile).
+pub(crate) async fn move_checkpoint_only(
+    conn: impl sqlx::PgExecutor<'_>,
     name: &str,
     from: i64,
     to: i64,

@@ -4,6 +4,7 @@
 //!   migrations), and how one event changes them.
 //! - `batch`: applying a batch and moving the checkpoint in one transaction, stopping on
 //!   (never skipping) an event that fails.
+//! - `tail`: the newest events, read once for all the projectors of the process.
 //! - `runner`: one task per projector, woken by LISTEN and by a poll; one writer per
 //!   projector across processes; read-your-writes waits; which projectors stopped.
 //! - `rebuild`: replay from seq 1 into fresh tables, swapped in at the end.
@@ -24,6 +25,7 @@ pub mod records;
 pub mod replay;
 pub mod runner;
 pub mod sessions;
+mod tail;
 pub mod users;
 
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 
 use crate::{
     Projector,
-    batch::{BatchOutcome, LOCK_CLASS, apply_batch, quote_ident},
+    batch::{BatchOutcome, LOCK_CLASS, Target, apply_batch, quote_ident},
 };
 use sqlx::{Connection as _, PgConnection, PgPool};
 
@@ -134,7 +134,7 @@ pub(crate) async fn replay_into(
         let batch = commands::event_store::read_all_from(pool, last_seq + 1, room).await?;
         let Some(last) = batch.last() else { break };
         let last = last.seq;
-        match apply_batch(conn, projector, &batch, Some(schema)).await? {
+        match apply_batch(conn, projector, &batch, Target::Rebuild { schema }).await? {
             BatchOutcome::Applied { .. } => {}
             BatchOutcome::Failed { seq, error } => {
                 return Err(RebuildError::Event {

@@ -10,7 +10,8 @@
 
 use crate::{
     Projector,
-    batch::{BatchOutcome, apply_batch},
+    batch::{BatchOutcome, Target, apply_batch},
+    tail::Tail,
 };
 use commands::event_store::LEDGER_CHANNEL;
 use sqlx::{PgPool, postgres::PgListener};
@@ -19,7 +20,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use tokio::{sync::watch, task::JoinSet};
+use tokio::{sync::watch, task::JoinSet, time::Instant};
 
 /// Each commit of a projector NOTIFYs `<name>:<seq>` here, so every process learns of
 /// progress made anywhere (read-your-writes waits on it).
@@ -30,8 +31,13 @@ pub(crate) fn progress_payload(name: &str, seq: i64) -> String {
     format!("{name}:{seq}")
 }
 
-const BATCH: i64 = 500;
+const BATCH: usize = 500;
 const POLL: Duration = Duration::from_secs(1);
+/// How long the checkpoint row may lag behind events a projector had no use for. Most
+/// events concern one or two projectors: writing the others' rows at every event cost
+/// two statements and a commit per projector per event, for nothing a reader could see.
+/// Waiters in this process never wait for the row; those in another wait this long at most.
+const DEFER: Duration = Duration::from_millis(500);
 /// How often a waiter looks at the checkpoint table itself, in case a NOTIFY was lost.
 const WAIT_POLL: Duration = Duration::from_millis(100);
 
@@ -65,6 +71,7 @@ pub struct Projections {
 
 struct Inner {
     pool: PgPool,
+    tail: Tail,
     progress: HashMap<&'static str, watch::Sender<Progress>>,
     head: watch::Sender<i64>,
 }
@@ -94,6 +101,7 @@ impl Projections {
             );
         }
         let inner = Arc::new(Inner {
+            tail: Tail::new(pool.clone()),
             pool,
             progress,
             head: watch::Sender::new(0),
@@ -211,96 +219,167 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     let name = projector.name();
     let progress = &inner.progress[name];
     let mut head = inner.head.subscribe();
-    // Where this task last left the checkpoint, so a step need not read it back. If
-    // another process moved it since, the batch finds out (its writes check it) and
-    // comes back Busy, and the next step reads it again.
-    let mut at: Option<i64> = None;
+    // Where this task stands, so a step need not read the checkpoint back. If another
+    // process moved it since, the next write finds out (it checks the row) and comes
+    // back Busy, and the step after reads it again.
+    let mut position: Option<Position> = None;
+    // When the checkpoint row must follow `position.read` at the latest.
+    let mut write_by: Option<Instant> = None;
     loop {
-        // Whether everything there was has been read: then wait for the head to move (it
-        // fires at once if it moved meanwhile) rather than ask again.
-        let caught_up = match step(&inner.pool, projector.as_ref(), at).await {
-            Ok(Step::Applied { seq, more }) => {
-                at = Some(seq);
-                progress.send_if_modified(|p| {
-                    p.merge(Progress {
-                        seq,
-                        failed_at: None,
-                    })
-                });
-                !more
-            }
-            Ok(Step::Idle { at: checkpoint }) => {
-                at = Some(checkpoint);
-                true
-            }
-            Ok(Step::Busy) => {
-                at = None;
-                true
-            }
+        let at = match position {
+            Some(at) => at,
+            None => match read_progress(&inner.pool, name).await {
+                Ok(stored) => Position::stored(stored.seq),
+                Err(e) => {
+                    tracing::warn!(projector = name, error = %e, "projector cannot read its checkpoint; retrying");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+            },
+        };
+        let (next, more) = match step(&inner, projector.as_ref(), at).await {
+            Ok(Step::Applied { seq, more }) => (Some(Position::stored(seq)), more),
+            Ok(Step::Skipped { seq, more }) => (
+                Some(Position {
+                    stored: at.stored,
+                    read: seq,
+                }),
+                more,
+            ),
+            Ok(Step::Idle) => (Some(at), false),
+            Ok(Step::Busy) => (None, false),
             Ok(Step::Stopped(seq)) => {
                 progress.send_modify(|p| p.failed_at = Some(seq));
                 return;
             }
             Err(e) => {
-                at = None;
                 // The database is away or a query failed outside any event: try again.
                 tracing::warn!(projector = name, error = %e, "projector could not run a batch; retrying");
+                position = None;
+                write_by = None;
                 tokio::time::sleep(POLL).await;
-                false
+                continue;
             }
         };
+        position = next;
+        match next {
+            Some(at) => {
+                // The views hold everything up to `at.read` whether or not the row says
+                // so yet: waiters in this process need not wait for the row.
+                progress.send_if_modified(|p| {
+                    p.merge(Progress {
+                        seq: at.read,
+                        failed_at: None,
+                    })
+                });
+                if at.stored == at.read {
+                    write_by = None;
+                } else {
+                    let due = *write_by.get_or_insert_with(|| Instant::now() + DEFER);
+                    if Instant::now() >= due {
+                        write_by = None;
+                        position = write_checkpoint(&inner.pool, name, at).await;
+                    }
+                }
+            }
+            None => write_by = None,
+        }
+        // Caught up when the last read came back short and reached the head as last
+        // heard: then wait for the head to move (it fires at once if it moved since),
+        // the poll, or the put-off checkpoint write.
+        let heard = *head.borrow_and_update();
+        let caught_up = !more && position.is_none_or(|at| at.read >= heard);
         if caught_up {
+            let due = write_by.unwrap_or_else(|| Instant::now() + POLL);
             tokio::select! {
                 _ = head.changed() => {}
                 _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep_until(due) => {}
             }
         }
     }
 }
 
+/// Where a projector's task stands: `stored` in its checkpoint row, `read` the last event
+/// it has dealt with. Between them lie only events it has no use for: moving the row
+/// over them waits (`DEFER` at most) for a batch that writes anyway.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    stored: i64,
+    read: i64,
+}
+
+impl Position {
+    fn stored(seq: i64) -> Self {
+        Self {
+            stored: seq,
+            read: seq,
+        }
+    }
+}
+
+/// Moves the checkpoint row up to `at.read`. The position to go on from: `None` when
+/// another process holds the projector or moved the row (the next step reads it).
+async fn write_checkpoint(pool: &PgPool, name: &str, at: Position) -> Option<Position> {
+    match crate::batch::move_checkpoint_only(pool, name, at.stored, at.read).await {
+        Ok(true) => Some(Position::stored(at.read)),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!(projector = name, error = %e, "projector could not move its checkpoint; retrying");
+            None
+        }
+    }
+}
+
 enum Step {
-    /// Applied up to `seq`; `more` when the batch was full, so more may be waiting.
+    /// Applied up to `seq`, and the checkpoint row says so; `more` when the batch was
+    /// full, so more may be waiting.
     Applied {
         seq: i64,
         more: bool,
     },
-    /// Nothing after the checkpoint, which is at `at`.
-    Idle {
-        at: i64,
+    /// Read up to `seq`, with nothing for this projector: nothing written.
+    Skipped {
+        seq: i64,
+        more: bool,
     },
+    /// Nothing after the position.
+    Idle,
     Busy,
     Stopped(i64),
 }
 
-async fn step(
-    pool: &PgPool,
-    projector: &dyn Projector,
-    at: Option<i64>,
-) -> Result<Step, sqlx::Error> {
+async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<Step, sqlx::Error> {
     let name = projector.name();
-    let last: i64 =
-        match at {
-            Some(at) => at,
-            None => sqlx::query_scalar(
-                "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
-            )
-            .bind(name)
-            .fetch_one(pool)
-            .await?,
-        };
-    let events = commands::event_store::read_all_from(pool, last + 1, BATCH).await?;
-    if events.is_empty() {
-        return Ok(Step::Idle { at: last });
+    let events = inner.tail.read_from(at.read + 1, BATCH).await?;
+    let Some(last) = events.last() else {
+        return Ok(Step::Idle);
+    };
+    let more = events.len() == BATCH;
+    let types = projector.event_types();
+    if !events
+        .iter()
+        .any(|e| types.contains(&e.event_type.as_str()))
+    {
+        return Ok(Step::Skipped {
+            seq: last.seq,
+            more,
+        });
     }
-    let mut conn = pool.acquire().await?;
-    match apply_batch(&mut conn, projector, &events, None).await? {
+    let mut conn = inner.pool.acquire().await?;
+    let target = Target::Live {
+        checkpoint: at.stored,
+    };
+    match apply_batch(&mut conn, projector, &events, target).await? {
         BatchOutcome::Applied { last_seq } => Ok(Step::Applied {
             seq: last_seq,
-            more: events.len() as i64 == BATCH,
+            more,
         }),
         BatchOutcome::Busy => Ok(Step::Busy),
         BatchOutcome::Failed { seq, error } => {
             tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");
+            // The row stands just before the failing event: over skipped events too.
+            crate::batch::move_checkpoint_only(&mut *conn, name, at.stored, seq - 1).await?;
             sqlx::query(
                 "UPDATE projection_checkpoints SET failed_seq = $2, failure = $3, updated_at = now() \
                  WHERE name = $1",
@@ -308,7 +387,7 @@ async fn step(
             .bind(name)
             .bind(seq)
             .bind(error.to_string())
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             Ok(Step::Stopped(seq))
         }
