@@ -119,24 +119,6 @@ impl AccountMutation {
             })
             .await
             .map_err(|e| e.gql())?;
-        let mut view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
-            .await
-            .map_err(|e| e.gql())?;
-        if view.is_none() {
-            // Registered a moment ago by another process (`admin create`): wait for the
-            // view to reach the ledger's head, which holds the registration.
-            let head = commands::ledger::ledger_head(&s.pool)
-                .await
-                .map_err(|e| e.gql())?;
-            s.projections
-                .wait_for(&["users"], head.seq, READ_YOUR_WRITES)
-                .await
-                .map_err(|e| e.gql())?;
-            view = users::find(&s.pool, &s.keys, logged_in.user.as_uuid())
-                .await
-                .map_err(|e| e.gql())?;
-        }
-        let view = view.ok_or_else(|| missing_from_view("user", logged_in.user.as_uuid()))?;
         ctx.append_http_header(
             "set-cookie",
             session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
@@ -144,7 +126,7 @@ impl AccountMutation {
         Ok(Session {
             token: logged_in.token.expose().to_owned(),
             expires_at: DateTime(logged_in.expires_at),
-            user: User::new(view, true),
+            user_id: logged_in.user.as_uuid(),
         })
     }
 

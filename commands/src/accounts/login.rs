@@ -3,7 +3,10 @@
 //! wrong password, so the time of an answer says nothing about which it was.
 
 use super::{Accounts, CommandError, SessionToken};
-use crate::AppendError;
+use crate::{
+    AppendError,
+    keys::{SubjectKey, SubjectKeyState},
+};
 use domain::{
     Timestamp,
     account::{
@@ -56,10 +59,10 @@ impl Accounts {
             return Err(wrong());
         };
         let user = match Email::parse(&request.email) {
-            Ok(email) => self.find_by_email(&email).await?,
+            Ok(email) => self.find_with_key(&email).await?,
             Err(_) => None,
         };
-        let Some(id) = user else {
+        let Some((id, key)) = user else {
             self.inner.hasher.verify(password.expose(), None).await;
             return Err(wrong());
         };
@@ -71,8 +74,7 @@ impl Accounts {
                     "too many wrong passwords: sign-in is locked until {until}"
                 )));
             }
-            let key = self.live_key(id).await?;
-            let (Some(account), Some(key)) = (user.account(), key) else {
+            let (Some(account), Some(key)) = (user.account(), key.as_ref()) else {
                 // Reserved but not yet registered, or erased: unknown, at the same cost.
                 self.inner.hasher.verify(password.expose(), None).await;
                 return Err(wrong());
@@ -149,6 +151,35 @@ impl Accounts {
             actual: 0,
         }
         .into())
+    }
+
+    /// The account an address belongs to, with its subject key (`None` once erased), in
+    /// one round trip.
+    async fn find_with_key(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(UserId, Option<SubjectKey>)>, CommandError> {
+        let index = self.inner.keys.blind_index(email);
+        let row: Option<(Uuid, bool, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT e.user_id, k.subject_id IS NOT NULL, k.wrapped \
+             FROM email_index e LEFT JOIN subject_keys k ON k.subject_id = e.user_id \
+             WHERE e.hmac = $1",
+        )
+        .bind(index.as_bytes().as_slice())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((id, has_key, wrapped)) = row else {
+            return Ok(None);
+        };
+        let key = match self
+            .inner
+            .keys
+            .subject_key_from_row(id, has_key.then_some(wrapped))?
+        {
+            SubjectKeyState::Live(key) => Some(key),
+            SubjectKeyState::Destroyed | SubjectKeyState::Missing => None,
+        };
+        Ok(Some((UserId::from_uuid(id), key)))
     }
 
     pub(super) async fn find_by_email(
