@@ -86,6 +86,24 @@ async fn two_server_processes_on_one_database_share_accounts_and_sessions() {
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert_eq!(code(&me(&b, &token).await), "UNAUTHENTICATED");
 
+    // A password changed through A holds in B at once, though B has folded this user's
+    // stream before (it keeps folded states and reads only what was appended since).
+    const NEW_PASSWORD: &str = "Hj4$wQn8&cVb3kLm";
+    let on_a = login(&a, "two.proc@example.org", PASSWORD).await;
+    let on_a = on_a["data"]["login"]["token"].as_str().unwrap().to_owned();
+    let changed = gql(
+        &a,
+        Some(&on_a),
+        "mutation($c: String!, $n: String!) { changePassword(current: $c, new: $n) }",
+        json!({"c": PASSWORD, "n": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    let old = login(&b, "two.proc@example.org", PASSWORD).await;
+    assert_eq!(code(&old), "UNAUTHENTICATED", "{old}");
+    let new = login(&b, "two.proc@example.org", NEW_PASSWORD).await;
+    assert!(new["errors"].is_null(), "{new}");
+
     // An administrator made by `medchain admin create` (no terminal: the password from
     // MEDCHAIN_ADMIN_PASSWORD) logs in through either process.
     common::serve::admin_create(

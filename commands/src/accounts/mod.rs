@@ -11,6 +11,7 @@
 mod approval;
 mod erase;
 mod error;
+mod folded;
 mod login;
 mod notifications;
 mod password_reset;
@@ -75,6 +76,7 @@ struct Inner {
     throttle: LoginThrottle,
     mailer: Option<Mailer>,
     blobs: Option<BlobStore>,
+    folded: folded::Folded,
 }
 
 impl Accounts {
@@ -95,6 +97,7 @@ impl Accounts {
                 throttle: LoginThrottle::default(),
                 mailer: None,
                 blobs: None,
+                folded: folded::Folded::new(),
             }),
         }
     }
@@ -119,16 +122,29 @@ impl Accounts {
         self.inner.store.pool()
     }
 
-    /// The user's state folded from their stream, with the stream's version.
+    /// The user's state folded from their stream, with the stream's version: the state
+    /// kept from the last time, with what was appended since applied on top.
     async fn load(&self, id: UserId) -> Result<(User, i32), CommandError> {
-        let recorded = self.inner.store.read_stream(&id.stream()).await?;
-        let mut user = User::new(id);
+        let (mut user, version) = self
+            .inner
+            .folded
+            .get(id)
+            .unwrap_or_else(|| (User::new(id), 0));
+        let recorded = self
+            .inner
+            .store
+            .read_stream_after(&id.stream(), version)
+            .await?;
         for event in &recorded {
             let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
                 .map_err(CommandError::internal)?;
             user.apply(&parsed);
         }
-        Ok((user, recorded.last().map_or(0, |e| e.version)))
+        let Some(last) = recorded.last() else {
+            return Ok((user, version));
+        };
+        self.inner.folded.put(&user, last.version);
+        Ok((user, last.version))
     }
 
     /// The person's subject key, or `None` once erased (or never made).

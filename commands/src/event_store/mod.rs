@@ -103,7 +103,17 @@ impl EventStore {
         &self,
         stream: &StreamName,
     ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-        read::read_stream(&self.pool, stream).await
+        read::read_stream(&self.pool, stream, 0).await
+    }
+
+    /// The stream's events after `version`, in order: what a state folded up to
+    /// `version` has yet to see.
+    pub async fn read_stream_after(
+        &self,
+        stream: &StreamName,
+        version: i32,
+    ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
+        read::read_stream(&self.pool, stream, version).await
     }
 
     /// Events with `seq >= from_seq`, at most `limit`, in order.

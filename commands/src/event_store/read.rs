@@ -82,13 +82,17 @@ impl EventRow {
     }
 }
 
+/// The stream's events after `version` (0: all of them), in order.
 pub(super) async fn read_stream(
     pool: &PgPool,
     stream: &StreamName,
+    after: i32,
 ) -> Result<Vec<RecordedEvent>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE stream = $1 ORDER BY version");
+    let sql =
+        format!("SELECT {COLUMNS} FROM events WHERE stream = $1 AND version > $2 ORDER BY version");
     sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
         .bind(stream.as_str())
+        .bind(after)
         .fetch_all(pool)
         .await?
         .into_iter()
