@@ -11,31 +11,65 @@ use domain::account::{User, UserId};
 use lru::LruCache;
 use std::{num::NonZeroUsize, sync::Mutex};
 
-/// Users whose state is kept: a state is small (a few sealed fields, open sessions), and
-/// a stream not kept is simply read whole.
+/// Users whose state is kept; a stream not kept is simply read whole.
 const KEEP: NonZeroUsize = NonZeroUsize::new(4_096).expect("not zero");
+/// A state is a few sealed fields plus its open sessions, and a session nobody closed
+/// stays open in it: the kept states together may hold this many sessions (some 50 MB),
+/// the least recently used going first, so a few accounts signed in without end cannot
+/// make the cache large.
+const KEEP_SESSIONS: usize = 1_000_000;
 
-pub(super) struct Folded(Mutex<LruCache<UserId, (User, i32)>>);
+pub(super) struct Folded(Mutex<Kept>);
+
+struct Kept {
+    states: LruCache<UserId, (User, i32)>,
+    sessions: usize,
+    max_sessions: usize,
+}
 
 impl Folded {
     pub(super) fn new() -> Self {
-        Self(Mutex::new(LruCache::new(KEEP)))
+        Self::with_limits(KEEP, KEEP_SESSIONS)
+    }
+
+    fn with_limits(states: NonZeroUsize, max_sessions: usize) -> Self {
+        Self(Mutex::new(Kept {
+            states: LruCache::new(states),
+            sessions: 0,
+            max_sessions,
+        }))
     }
 
     /// The kept state of `id` with the version it is folded up to.
     pub(super) fn get(&self, id: UserId) -> Option<(User, i32)> {
-        self.lock().get(&id).cloned()
+        self.lock().states.get(&id).cloned()
     }
 
     /// Keeps `user`, folded up to `version`, unless a later one is kept already.
     pub(super) fn put(&self, user: &User, version: i32) {
+        let weight = user.open_session_count();
         let mut kept = self.lock();
-        if kept.peek(&user.id()).is_none_or(|(_, v)| *v < version) {
-            kept.put(user.id(), (user.clone(), version));
+        if weight > kept.max_sessions
+            || kept
+                .states
+                .peek(&user.id())
+                .is_some_and(|(_, v)| *v >= version)
+        {
+            return;
+        }
+        if let Some((_, (old, _))) = kept.states.push(user.id(), (user.clone(), version)) {
+            kept.sessions -= old.open_session_count();
+        }
+        kept.sessions += weight;
+        while kept.sessions > kept.max_sessions {
+            let Some((_, (old, _))) = kept.states.pop_lru() else {
+                break;
+            };
+            kept.sessions -= old.open_session_count();
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<UserId, (User, i32)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         // Nothing panics while holding it, and a kept state is whole either way.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -44,8 +78,58 @@ impl Folded {
 #[cfg(test)]
 mod tests {
     use super::Folded;
-    use domain::account::{User, UserId};
+    use domain::{
+        Timestamp,
+        account::{
+            User, UserId,
+            user::{LoginSucceeded, UserEvent},
+        },
+    };
+    use std::num::NonZeroUsize;
     use uuid::Uuid;
+
+    /// A user with `n` sessions open.
+    fn signed_in(n: usize) -> User {
+        let mut user = User::new(UserId::from_uuid(Uuid::new_v4()));
+        for _ in 0..n {
+            user.apply(&UserEvent::LoginSucceeded(LoginSucceeded {
+                session: Uuid::new_v4(),
+                expires_at: Timestamp::from_micros(1),
+            }));
+        }
+        user
+    }
+
+    #[test]
+    fn the_open_sessions_of_kept_states_stay_under_the_limit() {
+        let folded = Folded::with_limits(NonZeroUsize::new(10).unwrap(), 10);
+        let (a, b, c) = (signed_in(4), signed_in(4), signed_in(4));
+        folded.put(&a, 1);
+        folded.put(&b, 1);
+        assert!(folded.get(a.id()).is_some());
+        // 12 sessions would be too many: the least recently used (b) goes.
+        folded.put(&c, 1);
+        assert!(folded.get(b.id()).is_none());
+        assert!(folded.get(a.id()).is_some() && folded.get(c.id()).is_some());
+        // A state larger than the whole limit is not kept at all.
+        let large = signed_in(11);
+        folded.put(&large, 1);
+        assert!(folded.get(large.id()).is_none());
+        assert!(folded.get(a.id()).is_some());
+        // A newer version of a kept state replaces it, and its sessions are counted once.
+        folded.put(&signed_in(0), 1);
+        let mut a2 = a.clone();
+        a2.apply(&UserEvent::LoginSucceeded(LoginSucceeded {
+            session: Uuid::new_v4(),
+            expires_at: Timestamp::from_micros(1),
+        }));
+        folded.put(&a2, 2);
+        assert_eq!(
+            folded.get(a.id()).map(|(u, v)| (u.open_session_count(), v)),
+            Some((5, 2))
+        );
+        assert!(folded.get(c.id()).is_some(), "5 + 4 sessions fit");
+    }
 
     #[test]
     fn keeps_the_latest_version_only() {

@@ -174,6 +174,11 @@ impl User {
         self.sessions.iter().map(|(s, until)| (*s, *until))
     }
 
+    /// How many sessions are open (expired ones included): what the state's size grows with.
+    pub fn open_session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
     pub fn is_session_open(&self, session: Uuid) -> bool {
         self.sessions.contains_key(&session)
     }
