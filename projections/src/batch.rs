@@ -9,8 +9,8 @@ use sqlx::{Connection as _, PgConnection};
 pub enum BatchOutcome {
     /// Every event applied; the checkpoint is at `last_seq`.
     Applied { last_seq: i64 },
-    /// The event at `seq` failed; everything before it is applied and the checkpoint
-    /// stands just before it.
+    /// The event at `seq` failed; what was committed before it is applied, and the
+    /// checkpoint stands before it (never on or past it).
     Failed { seq: i64, error: ProjectionError },
     /// Another process holds the projector's lock, or has moved its checkpoint since
     /// the events were read: nothing was written.
@@ -31,7 +31,9 @@ pub enum Target<'a> {
 /// Applies `events` (in seq order) inside one transaction that also moves the checkpoint
 /// to the last one. When event k fails, the transaction is rolled back and the events
 /// before k are applied again in a new one, so the checkpoint ends before the failing
-/// event: it is never skipped.
+/// event: it is never skipped. The checkpoint is written only if it still stands where
+/// the batch began (checked against its newest version), so two writers can never both
+/// apply the same events.
 pub async fn apply_batch(
     conn: &mut PgConnection,
     projector: &dyn Projector,
@@ -116,21 +118,27 @@ async fn try_batch(
             return Ok(Tried::Failed(index, error));
         }
     }
-    if let Target::Live { .. } = target {
-        sqlx::query(
+    if let Target::Live { checkpoint } = target {
+        // The lock's statement read the row in a snapshot taken before the lock was
+        // granted: a writer that committed in between is caught here, where PostgreSQL
+        // checks the condition against the row's newest version.
+        let moved = sqlx::query(
             "INSERT INTO projection_checkpoints (name, last_seq) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_seq = $2, failed_seq = NULL, failure = NULL, \
-             updated_at = now()",
+             updated_at = now() WHERE projection_checkpoints.last_seq = $3 \
+             RETURNING pg_notify($4, $5)",
         )
         .bind(projector.name())
         .bind(last.seq)
+        .bind(checkpoint)
+        .bind(crate::PROJECTIONS_CHANNEL)
+        .bind(crate::runner::progress_payload(projector.name(), last.seq))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::PROJECTIONS_CHANNEL)
-            .bind(crate::runner::progress_payload(projector.name(), last.seq))
-            .execute(&mut *tx)
-            .await?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Tried::Busy);
+        }
     }
     tx.commit().await?;
     Ok(Tried::Applied(last.seq))

@@ -5,8 +5,8 @@
 //! `POLL`, so a lost notification only delays. Batches take the projector's advisory
 //! lock, so with several server processes one writes and the others find it busy. A
 //! projector that fails on an event stops there for this process's lifetime: the
-//! checkpoint stays just before the event, the row says where and why, `/health` names
-//! it, and a restart tries again.
+//! checkpoint stays before the event, the row says where and why, `/health` names it,
+//! and a restart tries again.
 
 use crate::{
     Projector,
@@ -36,7 +36,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// How long the checkpoint row may lag behind events a projector had no use for. Most
 /// events concern one or two projectors: writing the others' rows at every event cost
 /// two statements and a commit per projector per event, for nothing a reader could see.
-/// Waiters in this process never wait for the row; those in another wait this long at most.
+/// Waiters in this process never wait for the row; those in another wait about this long
+/// at most.
 const DEFER: Duration = Duration::from_millis(500);
 /// How often a waiter looks at the checkpoint table itself, in case a NOTIFY was lost.
 const WAIT_POLL: Duration = Duration::from_millis(100);
@@ -237,7 +238,9 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                 }
             },
         };
-        let (next, more) = match step(&inner, projector.as_ref(), at).await {
+        let step = step(&inner, projector.as_ref(), at).await;
+        let busy = matches!(step, Ok(Step::Busy));
+        let (next, more) = match step {
             Ok(Step::Applied { seq, more }) => (Some(Position::stored(seq)), more),
             Ok(Step::Skipped { seq, more }) => (
                 Some(Position {
@@ -286,9 +289,14 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
         }
         // Caught up when the last read came back short and reached the head as last
         // heard: then wait for the head to move (it fires at once if it moved since),
-        // the poll, or the put-off checkpoint write.
+        // the poll, or the put-off checkpoint write. Busy (another process writes) waits
+        // too; a put-off write another process overtook reads the row again at once.
         let heard = *head.borrow_and_update();
-        let caught_up = !more && position.is_none_or(|at| at.read >= heard);
+        let caught_up = !more
+            && match position {
+                Some(at) => at.read >= heard,
+                None => busy,
+            };
         if caught_up {
             let due = write_by.unwrap_or_else(|| Instant::now() + POLL);
             tokio::select! {
@@ -378,11 +386,10 @@ async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<
         BatchOutcome::Busy => Ok(Step::Busy),
         BatchOutcome::Failed { seq, error } => {
             tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");
-            // The row stands just before the failing event: over skipped events too.
-            crate::batch::move_checkpoint_only(&mut *conn, name, at.stored, seq - 1).await?;
+            // Unless another process has applied it meanwhile.
             sqlx::query(
                 "UPDATE projection_checkpoints SET failed_seq = $2, failure = $3, updated_at = now() \
-                 WHERE name = $1",
+                 WHERE name = $1 AND last_seq < $2",
             )
             .bind(name)
             .bind(seq)

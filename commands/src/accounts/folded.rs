@@ -9,7 +9,10 @@
 
 use domain::account::{User, UserId};
 use lru::LruCache;
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 /// Users whose state is kept; a stream not kept is simply read whole.
 const KEEP: NonZeroUsize = NonZeroUsize::new(4_096).expect("not zero");
@@ -18,46 +21,62 @@ const KEEP: NonZeroUsize = NonZeroUsize::new(4_096).expect("not zero");
 /// the least recently used going first, so a few accounts signed in without end cannot
 /// make the cache large.
 const KEEP_SESSIONS: usize = 1_000_000;
+/// A state with more open sessions than this is not kept: it would crowd out hundreds of
+/// others, and is read whole as before.
+const KEEP_SESSIONS_EACH: usize = 10_000;
 
 pub(super) struct Folded(Mutex<Kept>);
 
 struct Kept {
-    states: LruCache<UserId, (User, i32)>,
+    /// Shared, so a lookup clones a pointer under the lock, not the state.
+    states: LruCache<UserId, (Arc<User>, i32)>,
     sessions: usize,
     max_sessions: usize,
+    max_each: usize,
 }
 
 impl Folded {
     pub(super) fn new() -> Self {
-        Self::with_limits(KEEP, KEEP_SESSIONS)
+        Self::with_limits(KEEP, KEEP_SESSIONS, KEEP_SESSIONS_EACH)
     }
 
-    fn with_limits(states: NonZeroUsize, max_sessions: usize) -> Self {
+    fn with_limits(states: NonZeroUsize, max_sessions: usize, max_each: usize) -> Self {
         Self(Mutex::new(Kept {
             states: LruCache::new(states),
             sessions: 0,
             max_sessions,
+            max_each,
         }))
     }
 
     /// The kept state of `id` with the version it is folded up to.
     pub(super) fn get(&self, id: UserId) -> Option<(User, i32)> {
-        self.lock().states.get(&id).cloned()
+        let (user, version) = self.lock().states.get(&id).cloned()?;
+        Some((Arc::unwrap_or_clone(user), version))
     }
 
     /// Keeps `user`, folded up to `version`, unless a later one is kept already.
     pub(super) fn put(&self, user: &User, version: i32) {
         let weight = user.open_session_count();
         let mut kept = self.lock();
-        if weight > kept.max_sessions
-            || kept
-                .states
-                .peek(&user.id())
-                .is_some_and(|(_, v)| *v >= version)
+        if kept
+            .states
+            .peek(&user.id())
+            .is_some_and(|(_, v)| *v >= version)
         {
             return;
         }
-        if let Some((_, (old, _))) = kept.states.push(user.id(), (user.clone(), version)) {
+        if weight > kept.max_each {
+            // Too large to keep: an older one kept would only be read on top of again.
+            if let Some((old, _)) = kept.states.pop(&user.id()) {
+                kept.sessions -= old.open_session_count();
+            }
+            return;
+        }
+        if let Some((_, (old, _))) = kept
+            .states
+            .push(user.id(), (Arc::new(user.clone()), version))
+        {
             kept.sessions -= old.open_session_count();
         }
         kept.sessions += weight;
@@ -102,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_open_sessions_of_kept_states_stay_under_the_limit() {
-        let folded = Folded::with_limits(NonZeroUsize::new(10).unwrap(), 10);
+        let folded = Folded::with_limits(NonZeroUsize::new(10).unwrap(), 10, 6);
         let (a, b, c) = (signed_in(4), signed_in(4), signed_in(4));
         folded.put(&a, 1);
         folded.put(&b, 1);
@@ -111,8 +130,8 @@ mod tests {
         folded.put(&c, 1);
         assert!(folded.get(b.id()).is_none());
         assert!(folded.get(a.id()).is_some() && folded.get(c.id()).is_some());
-        // A state larger than the whole limit is not kept at all.
-        let large = signed_in(11);
+        // A state larger than the limit for one is not kept.
+        let large = signed_in(7);
         folded.put(&large, 1);
         assert!(folded.get(large.id()).is_none());
         assert!(folded.get(a.id()).is_some());
