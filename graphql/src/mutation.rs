@@ -6,7 +6,12 @@ use crate::{
     error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
     session_cookie,
-    types::{enums::Role, profile_change::ProfileChange, session::Session, user::User},
+    types::{
+        enums::Role,
+        profile_change::ProfileChange,
+        session::Session,
+        user::{User, user_after},
+    },
 };
 use async_graphql::{Context, InputObject, Object, Result};
 use commands::accounts::{LoginRequest, RegisterRequest, require_admin};
@@ -94,15 +99,7 @@ impl AccountMutation {
             })
             .await
             .map_err(|e| e.gql())?;
-        s.projections
-            .wait_for(&["users"], registered.seq, READ_YOUR_WRITES)
-            .await
-            .map_err(|e| e.gql())?;
-        let view = users::find(&s.pool, &s.keys, registered.user.as_uuid())
-            .await
-            .map_err(|e| e.gql())?
-            .ok_or_else(|| missing_from_view("user", registered.user.as_uuid()))?;
-        Ok(User::new(view, true))
+        user_after(s, registered.user.as_uuid(), registered.seq).await
     }
 
     /// Answers the session token and sets it as an HttpOnly cookie.
@@ -264,19 +261,6 @@ impl AccountMutation {
             .map_err(|e| e.gql())?;
         Ok(true)
     }
-}
-
-/// The user as an administrator sees them once the users view has reached `seq`.
-async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
-    s.projections
-        .wait_for(&["users"], seq, READ_YOUR_WRITES)
-        .await
-        .map_err(|e| e.gql())?;
-    let view = users::find(&s.pool, &s.keys, user_id)
-        .await
-        .map_err(|e| e.gql())?
-        .ok_or_else(|| missing_from_view("user", user_id))?;
-    Ok(User::new(view, true))
 }
 
 /// The profile change once the view has reached `seq`.

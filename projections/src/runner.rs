@@ -238,19 +238,18 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                 }
             },
         };
-        let step = step(&inner, projector.as_ref(), at).await;
-        let busy = matches!(step, Ok(Step::Busy));
-        let (next, more) = match step {
-            Ok(Step::Applied { seq, more }) => (Some(Position::stored(seq)), more),
+        let (next, more, busy) = match step(&inner, projector.as_ref(), at).await {
+            Ok(Step::Applied { seq, more }) => (Some(Position::stored(seq)), more, false),
             Ok(Step::Skipped { seq, more }) => (
                 Some(Position {
                     stored: at.stored,
                     read: seq,
                 }),
                 more,
+                false,
             ),
-            Ok(Step::Idle) => (Some(at), false),
-            Ok(Step::Busy) => (None, false),
+            Ok(Step::Idle) => (Some(at), false, false),
+            Ok(Step::Busy) => (None, false, true),
             Ok(Step::Stopped(seq)) => {
                 progress.send_modify(|p| p.failed_at = Some(seq));
                 return;

@@ -3,10 +3,7 @@
 //! wrong password, so the time of an answer says nothing about which it was.
 
 use super::{Accounts, CommandError, SessionToken};
-use crate::{
-    AppendError,
-    keys::{SubjectKey, SubjectKeyState},
-};
+use crate::{AppendError, keys::SubjectKey};
 use domain::{
     Timestamp,
     account::{
@@ -59,7 +56,7 @@ impl Accounts {
             return Err(wrong());
         };
         let user = match Email::parse(&request.email) {
-            Ok(email) => self.find_with_key(&email).await?,
+            Ok(email) => self.find_by_email(&email).await?,
             Err(_) => None,
         };
         let Some((id, key)) = user else {
@@ -155,7 +152,7 @@ impl Accounts {
 
     /// The account an address belongs to, with its subject key (`None` once erased), in
     /// one round trip.
-    async fn find_with_key(
+    pub(super) async fn find_by_email(
         &self,
         email: &Email,
     ) -> Result<Option<(UserId, Option<SubjectKey>)>, CommandError> {
@@ -171,27 +168,11 @@ impl Accounts {
         let Some((id, has_key, wrapped)) = row else {
             return Ok(None);
         };
-        let key = match self
+        let key = self
             .inner
             .keys
             .subject_key_from_row(id, has_key.then_some(wrapped))?
-        {
-            SubjectKeyState::Live(key) => Some(key),
-            SubjectKeyState::Destroyed | SubjectKeyState::Missing => None,
-        };
+            .live();
         Ok(Some((UserId::from_uuid(id), key)))
-    }
-
-    pub(super) async fn find_by_email(
-        &self,
-        email: &Email,
-    ) -> Result<Option<UserId>, CommandError> {
-        let index = self.inner.keys.blind_index(email);
-        let id: Option<Uuid> =
-            sqlx::query_scalar("SELECT user_id FROM email_index WHERE hmac = $1")
-                .bind(index.as_bytes().as_slice())
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(id.map(UserId::from_uuid))
     }
 }

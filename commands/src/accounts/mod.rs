@@ -34,7 +34,7 @@ use crate::{
     Clock, EventStore, ExpectedVersion,
     blobs::BlobStore,
     event_store::new_events,
-    keys::{KeyRing, SubjectKey, SubjectKeyState},
+    keys::{KeyRing, SubjectKey},
     mail::Mailer,
     password_hasher::PasswordHasher,
 };
@@ -149,15 +149,12 @@ impl Accounts {
 
     /// The person's subject key, or `None` once erased (or never made).
     async fn live_key(&self, id: UserId) -> Result<Option<SubjectKey>, CommandError> {
-        match self
+        Ok(self
             .inner
             .keys
             .subject_key(self.pool(), id.as_uuid())
             .await?
-        {
-            SubjectKeyState::Live(key) => Ok(Some(key)),
-            SubjectKeyState::Destroyed | SubjectKeyState::Missing => Ok(None),
-        }
+            .live())
     }
 
     /// Ends every open session of `user` but `except`, in the sessions table. Called

@@ -31,7 +31,7 @@ impl Accounts {
         let Some(mailer) = self.inner.mailer.as_ref() else {
             return Err(CommandError::Internal("no mailer is configured".into()));
         };
-        let Some(id) = self.find_by_email(email).await? else {
+        let Some((id, _)) = self.find_by_email(email).await? else {
             return Ok(());
         };
         let (state, version) = self.load(id).await?;

@@ -40,6 +40,16 @@ pub enum SubjectKeyState {
     Missing,
 }
 
+impl SubjectKeyState {
+    /// The key while it lives; `None` once destroyed or if never made.
+    pub fn live(self) -> Option<SubjectKey> {
+        match self {
+            Self::Live(key) => Some(key),
+            Self::Destroyed | Self::Missing => None,
+        }
+    }
+}
+
 impl SubjectKey {
     pub fn generate() -> Self {
         let mut bytes = [0u8; KEY_LEN];

@@ -1,11 +1,7 @@
 //! `Session` (what login answers) and `SessionInfo` (one line of `mySessions`).
 
-use super::user::User;
-use crate::{
-    context::{READ_YOUR_WRITES, services},
-    error::{ToGql as _, missing_from_view},
-    scalars::DateTime,
-};
+use super::user::{User, user_after};
+use crate::{context::services, error::ToGql as _, scalars::DateTime};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use projections::users;
 use uuid::Uuid;
@@ -31,25 +27,18 @@ impl Session {
 
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
         let s = services(ctx);
-        let mut view = users::find(&s.pool, &s.keys, self.user_id)
+        if let Some(view) = users::find(&s.pool, &s.keys, self.user_id)
+            .await
+            .map_err(|e| e.gql())?
+        {
+            return Ok(User::new(view, true));
+        }
+        // Registered a moment ago by another process (`admin create`): wait for the view
+        // to reach the ledger's head, which holds the registration.
+        let head = commands::ledger::ledger_head(&s.pool)
             .await
             .map_err(|e| e.gql())?;
-        if view.is_none() {
-            // Registered a moment ago by another process (`admin create`): wait for the
-            // view to reach the ledger's head, which holds the registration.
-            let head = commands::ledger::ledger_head(&s.pool)
-                .await
-                .map_err(|e| e.gql())?;
-            s.projections
-                .wait_for(&["users"], head.seq, READ_YOUR_WRITES)
-                .await
-                .map_err(|e| e.gql())?;
-            view = users::find(&s.pool, &s.keys, self.user_id)
-                .await
-                .map_err(|e| e.gql())?;
-        }
-        let view = view.ok_or_else(|| missing_from_view("user", self.user_id))?;
-        Ok(User::new(view, true))
+        user_after(s, self.user_id, head.seq).await
     }
 }
 

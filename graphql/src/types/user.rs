@@ -4,7 +4,10 @@
 use super::enums::{AccountStatus, Role};
 use super::profile_change::ProfileChange;
 use crate::scalars::DateTime;
-use crate::{context::services, error::ToGql as _};
+use crate::{
+    context::{READ_YOUR_WRITES, Services, services},
+    error::{ToGql as _, missing_from_view},
+};
 use async_graphql::{Context, Object, Result};
 use projections::users::{self, UserView};
 use uuid::Uuid;
@@ -19,6 +22,20 @@ impl User {
     pub fn new(view: UserView, sees_contact: bool) -> Self {
         Self { view, sees_contact }
     }
+}
+
+/// The user as they and administrators see them, once the users view has reached `seq`
+/// (read-your-writes after a mutation).
+pub(crate) async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
+    s.projections
+        .wait_for(&["users"], seq, READ_YOUR_WRITES)
+        .await
+        .map_err(|e| e.gql())?;
+    let view = users::find(&s.pool, &s.keys, user_id)
+        .await
+        .map_err(|e| e.gql())?
+        .ok_or_else(|| missing_from_view("user", user_id))?;
+    Ok(User::new(view, true))
 }
 
 #[Object]
