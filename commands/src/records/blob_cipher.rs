@@ -12,12 +12,14 @@
 //!
 //! Every segment's associated data is the header and the record id, so the header cannot
 //! be altered and a blob cannot be passed off as another record's. Both directions are
-//! incremental state machines over byte slices of any size, holding one segment at most:
-//! memory stays bounded whatever the file's size.
+//! incremental and hold one block at most, so memory stays bounded whatever the file's
+//! size; and both work in place, in the block that is handed on (`Tail`): sealing fills a
+//! block with plaintext and encrypts each segment where it lies, opening appends each
+//! segment's ciphertext to the block and decrypts it there, so no byte is copied twice.
 
 use crate::keys::DataKey;
 use aead_stream::{NewStream as _, StreamBE32, StreamPrimitive as _};
-use aes_gcm::Aes256Gcm;
+use aes_gcm::{Aes256Gcm, aead};
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -27,6 +29,8 @@ pub const HEADER: usize = 16;
 const MAGIC: &[u8; 4] = b"MCHB";
 const VERSION: u8 = 1;
 const PREFIX: usize = 7;
+/// A sealed segment as stored.
+const SEALED: usize = SEGMENT + TAG;
 
 /// The ciphertext size of a file of `plaintext` bytes.
 pub fn stored_size(plaintext: u64) -> u64 {
@@ -42,6 +46,8 @@ pub enum BlobCorrupt {
     Segment(u32),
     #[error("the blob ends early, or is missing its last segment")]
     Truncated,
+    #[error("the blob is not of the size its record says")]
+    Size,
     #[error("the file is too large for one blob")]
     TooLong,
 }
@@ -53,19 +59,51 @@ fn aad(header: &[u8; HEADER], record: Uuid) -> [u8; HEADER + 16] {
     aad
 }
 
-/// Encrypts a file as it arrives.
+/// The bytes of a vector from `from` on, as the AEAD's in-place buffer: a segment is
+/// sealed or opened where it lies, in the block that is handed on, without a copy.
+struct Tail<'a> {
+    vec: &'a mut Vec<u8>,
+    from: usize,
+}
+
+impl AsRef<[u8]> for Tail<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.vec[self.from..]
+    }
+}
+
+impl AsMut<[u8]> for Tail<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.vec[self.from..]
+    }
+}
+
+impl aead::Buffer for Tail<'_> {
+    fn extend_from_slice(&mut self, other: &[u8]) -> aead::Result<()> {
+        self.vec.extend_from_slice(other);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.vec.truncate(self.from + len);
+    }
+}
+
+/// Encrypts a file as it arrives, into blocks of about `block` bytes of ciphertext.
 pub struct Sealer {
     stream: StreamBE32<Aes256Gcm>,
-    header: [u8; HEADER],
     aad: [u8; HEADER + 16],
-    pending: Vec<u8>,
+    block_size: usize,
+    /// Sealed segments, then the plaintext of the segment being filled (`pending` bytes).
+    block: Vec<u8>,
+    pending: usize,
     counter: u32,
-    header_written: bool,
     plaintext: u64,
+    ciphertext: u64,
 }
 
 impl Sealer {
-    pub fn new(key: &DataKey, record: Uuid) -> Self {
+    pub fn new(key: &DataKey, record: Uuid, block_size: usize) -> Self {
         let mut prefix = [0u8; PREFIX];
         rand::rngs::OsRng.fill_bytes(&mut prefix);
         let mut header = [0u8; HEADER];
@@ -73,113 +111,152 @@ impl Sealer {
         header[4] = VERSION;
         header[5..9].copy_from_slice(&(SEGMENT as u32).to_be_bytes());
         header[9..].copy_from_slice(&prefix);
+        let mut block = Self::fresh(block_size);
+        block.extend_from_slice(&header);
         Self {
             stream: StreamBE32::from_aead(key.cipher(), &prefix.into()),
-            header,
             aad: aad(&header, record),
-            pending: Vec::with_capacity(SEGMENT + TAG),
+            block_size,
+            block,
+            pending: 0,
             counter: 0,
-            header_written: false,
             plaintext: 0,
+            ciphertext: 0,
         }
     }
 
-    /// Takes the next plaintext bytes; appends to `out` the ciphertext that is ready.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), BlobCorrupt> {
-        self.write_header(out);
+    fn fresh(block_size: usize) -> Vec<u8> {
+        Vec::with_capacity(block_size + 2 * SEALED)
+    }
+
+    /// Takes the next plaintext bytes; hands each full block of ciphertext to `emit`,
+    /// which answers whether to go on.
+    pub fn push(
+        &mut self,
+        mut data: &[u8],
+        emit: &mut impl FnMut(Vec<u8>) -> bool,
+    ) -> Result<(), BlobCorrupt> {
         self.plaintext += data.len() as u64;
         while !data.is_empty() {
             // A full segment is sealed only once more bytes prove it is not the last.
-            if self.pending.len() == SEGMENT {
-                self.seal_pending(false, out)?;
+            if self.pending == SEGMENT {
+                self.seal_pending(false)?;
+                if self.block.len() >= self.block_size && !self.emit(emit) {
+                    return Err(BlobCorrupt::Truncated);
+                }
             }
-            let take = (SEGMENT - self.pending.len()).min(data.len());
-            self.pending.extend_from_slice(&data[..take]);
+            let take = (SEGMENT - self.pending).min(data.len());
+            self.block.extend_from_slice(&data[..take]);
+            self.pending += take;
             data = &data[take..];
         }
         Ok(())
     }
 
-    /// Seals the last segment; returns the plaintext size.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<u64, BlobCorrupt> {
-        self.write_header(out);
-        self.seal_pending(true, out)?;
-        Ok(self.plaintext)
-    }
-
-    fn write_header(&mut self, out: &mut Vec<u8>) {
-        if !self.header_written {
-            out.extend_from_slice(&self.header);
-            self.header_written = true;
+    /// Seals the last segment and hands over the rest; returns the plaintext and
+    /// ciphertext sizes.
+    pub fn finish(
+        mut self,
+        emit: &mut impl FnMut(Vec<u8>) -> bool,
+    ) -> Result<(u64, u64), BlobCorrupt> {
+        self.seal_pending(true)?;
+        if !self.emit(emit) {
+            return Err(BlobCorrupt::Truncated);
         }
+        Ok((self.plaintext, self.ciphertext))
     }
 
-    fn seal_pending(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), BlobCorrupt> {
+    fn emit(&mut self, emit: &mut impl FnMut(Vec<u8>) -> bool) -> bool {
+        let block = std::mem::replace(&mut self.block, Self::fresh(self.block_size));
+        self.ciphertext += block.len() as u64;
+        emit(block)
+    }
+
+    fn seal_pending(&mut self, last: bool) -> Result<(), BlobCorrupt> {
         if self.counter == u32::MAX {
             return Err(BlobCorrupt::TooLong);
         }
+        let from = self.block.len() - self.pending;
         self.stream
-            .encrypt_in_place(self.counter, last, &self.aad, &mut self.pending)
+            .encrypt_in_place(
+                self.counter,
+                last,
+                &self.aad,
+                &mut Tail {
+                    vec: &mut self.block,
+                    from,
+                },
+            )
             .map_err(|_| BlobCorrupt::TooLong)?;
-        out.extend_from_slice(&self.pending);
-        self.pending.clear();
+        self.pending = 0;
         self.counter += 1;
         Ok(())
     }
 }
 
-/// Decrypts a blob as it is read.
+/// Decrypts a blob of a known size, pulled a piece at a time: `next_len` says how many
+/// bytes to append next, `open` takes them. The last segment is known from the size, so
+/// a blob cut at a segment boundary fails (its new last segment was not sealed as last).
 pub struct Opener {
     key: DataKey,
     record: Uuid,
     stream: Option<(StreamBE32<Aes256Gcm>, [u8; HEADER + 16])>,
-    pending: Vec<u8>,
+    /// Segments, and the stored size of the last one.
+    segments: u32,
+    last_len: usize,
     counter: u32,
 }
 
 impl Opener {
-    pub fn new(key: DataKey, record: Uuid) -> Self {
-        Self {
+    /// `stored`: the blob's size as recorded when it was written.
+    pub fn new(key: DataKey, record: Uuid, stored: u64) -> Result<Self, BlobCorrupt> {
+        let body = stored.checked_sub(HEADER as u64).ok_or(BlobCorrupt::Size)?;
+        let segments = body.div_ceil(SEALED as u64).max(1);
+        let last_len = body - (segments - 1) * SEALED as u64;
+        if last_len < TAG as u64 {
+            return Err(BlobCorrupt::Size);
+        }
+        Ok(Self {
             key,
             record,
             stream: None,
-            pending: Vec::with_capacity(SEGMENT + TAG),
+            segments: u32::try_from(segments).map_err(|_| BlobCorrupt::TooLong)?,
+            last_len: last_len as usize,
             counter: 0,
+        })
+    }
+
+    /// How many bytes come next (the header, then each segment); `None` at the end.
+    pub fn next_len(&self) -> Option<usize> {
+        match (&self.stream, self.counter) {
+            (None, _) => Some(HEADER),
+            (Some(_), c) if c + 1 < self.segments => Some(SEALED),
+            (Some(_), c) if c + 1 == self.segments => Some(self.last_len),
+            _ => None,
         }
     }
 
-    /// Takes the next blob bytes; appends to `out` the plaintext that authenticated.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), BlobCorrupt> {
-        while !data.is_empty() {
-            if self.stream.is_none() {
-                let take = (HEADER - self.pending.len()).min(data.len());
-                self.pending.extend_from_slice(&data[..take]);
-                data = &data[take..];
-                if self.pending.len() == HEADER {
-                    self.read_header()?;
-                }
-                continue;
-            }
-            if self.pending.len() == SEGMENT + TAG {
-                self.open_pending(false, out)?;
-            }
-            let take = (SEGMENT + TAG - self.pending.len()).min(data.len());
-            self.pending.extend_from_slice(&data[..take]);
-            data = &data[take..];
+    /// Takes the `next_len` bytes at `buf[from..]`: a header is checked and removed; a
+    /// segment is opened in place, leaving its plaintext.
+    pub fn open(&mut self, buf: &mut Vec<u8>, from: usize) -> Result<(), BlobCorrupt> {
+        let expected = self.next_len().ok_or(BlobCorrupt::Size)?;
+        if buf.len() - from != expected {
+            return Err(BlobCorrupt::Truncated);
         }
+        let Some((stream, aad)) = &self.stream else {
+            let header: [u8; HEADER] = buf[from..].try_into().expect("a full header");
+            buf.truncate(from);
+            return self.read_header(header);
+        };
+        let last = self.counter + 1 == self.segments;
+        stream
+            .decrypt_in_place(self.counter, last, aad, &mut Tail { vec: buf, from })
+            .map_err(|_| BlobCorrupt::Segment(self.counter))?;
+        self.counter += 1;
         Ok(())
     }
 
-    /// The blob ended: what is left must be the last segment.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), BlobCorrupt> {
-        if self.stream.is_none() || self.pending.len() < TAG {
-            return Err(BlobCorrupt::Truncated);
-        }
-        self.open_pending(true, out)
-    }
-
-    fn read_header(&mut self) -> Result<(), BlobCorrupt> {
-        let header: [u8; HEADER] = self.pending[..].try_into().expect("a full header");
+    fn read_header(&mut self, header: [u8; HEADER]) -> Result<(), BlobCorrupt> {
         if &header[..4] != MAGIC
             || header[4] != VERSION
             || header[5..9] != (SEGMENT as u32).to_be_bytes()
@@ -191,21 +268,6 @@ impl Opener {
             StreamBE32::from_aead(self.key.cipher(), &prefix.into()),
             aad(&header, self.record),
         ));
-        self.pending.clear();
-        Ok(())
-    }
-
-    fn open_pending(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), BlobCorrupt> {
-        let (stream, aad) = self.stream.as_ref().ok_or(BlobCorrupt::Truncated)?;
-        if self.counter == u32::MAX {
-            return Err(BlobCorrupt::TooLong);
-        }
-        stream
-            .decrypt_in_place(self.counter, last, aad, &mut self.pending)
-            .map_err(|_| BlobCorrupt::Segment(self.counter))?;
-        out.extend_from_slice(&self.pending);
-        self.pending.clear();
-        self.counter += 1;
         Ok(())
     }
 }
@@ -220,29 +282,57 @@ mod tests {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
 
-    /// Seals `plain` fed in pieces of `piece` bytes.
-    fn seal(key: &DataKey, plain: &[u8], piece: usize) -> Vec<u8> {
-        let mut sealer = Sealer::new(key, RECORD);
-        let mut out = Vec::new();
+    /// Seals `plain` fed in pieces of `piece` bytes, in blocks of `block` bytes.
+    fn seal_in(key: &DataKey, plain: &[u8], piece: usize, block: usize) -> Vec<u8> {
+        let mut sealer = Sealer::new(key, RECORD, block);
+        let mut blocks: Vec<Vec<u8>> = Vec::new();
+        let mut emit = |b: Vec<u8>| {
+            blocks.push(b);
+            true
+        };
         for chunk in plain.chunks(piece.max(1)) {
-            sealer.push(chunk, &mut out).unwrap();
+            sealer.push(chunk, &mut emit).unwrap();
         }
-        assert_eq!(sealer.finish(&mut out).unwrap(), plain.len() as u64);
-        out
+        let (plaintext, ciphertext) = sealer.finish(&mut emit).unwrap();
+        assert_eq!(plaintext, plain.len() as u64);
+        let blob = blocks.concat();
+        assert_eq!(ciphertext, blob.len() as u64);
+        blob
     }
 
-    fn open(key: &DataKey, blob: &[u8], piece: usize) -> Result<Vec<u8>, BlobCorrupt> {
-        let mut opener = Opener::new(key.clone(), RECORD);
+    fn seal(key: &DataKey, plain: &[u8], piece: usize) -> Vec<u8> {
+        seal_in(key, plain, piece, 4 * SEGMENT)
+    }
+
+    /// Opens `blob` as recorded with size `stored`, reading it as a file is read.
+    fn open_as(
+        key: &DataKey,
+        record: Uuid,
+        blob: &[u8],
+        stored: u64,
+    ) -> Result<Vec<u8>, BlobCorrupt> {
+        let mut opener = Opener::new(key.clone(), record, stored)?;
+        let mut rest = blob;
         let mut out = Vec::new();
-        for chunk in blob.chunks(piece.max(1)) {
-            opener.push(chunk, &mut out)?;
+        while let Some(n) = opener.next_len() {
+            let from = out.len();
+            let take = n.min(rest.len());
+            out.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            opener.open(&mut out, from)?;
         }
-        opener.finish(&mut out)?;
+        if !rest.is_empty() {
+            return Err(BlobCorrupt::Size);
+        }
         Ok(out)
     }
 
+    fn open(key: &DataKey, blob: &[u8]) -> Result<Vec<u8>, BlobCorrupt> {
+        open_as(key, RECORD, blob, blob.len() as u64)
+    }
+
     #[test]
-    fn round_trips_at_every_boundary_and_in_any_pieces() {
+    fn round_trips_at_every_boundary_in_any_pieces_and_blocks() {
         let key = DataKey::generate();
         for len in [
             0,
@@ -255,15 +345,43 @@ mod tests {
         ] {
             let plain = data(len);
             for piece in [1_000, 7_919, SEGMENT, 200_000] {
-                let blob = seal(&key, &plain, piece);
-                assert_eq!(blob.len() as u64, stored_size(len as u64), "{len}");
-                assert_eq!(
-                    open(&key, &blob, piece / 3 + 1).unwrap(),
-                    plain,
-                    "{len}/{piece}"
-                );
+                for block in [1, SEGMENT, 3 * SEGMENT + 5] {
+                    let blob = seal_in(&key, &plain, piece, block);
+                    assert_eq!(blob.len() as u64, stored_size(len as u64), "{len}");
+                    assert_eq!(open(&key, &blob).unwrap(), plain, "{len}/{piece}/{block}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn blocks_are_about_the_block_size() {
+        let key = DataKey::generate();
+        let mut sealer = Sealer::new(&key, RECORD, 4 * SEGMENT);
+        let mut sizes = Vec::new();
+        let mut emit = |b: Vec<u8>| {
+            sizes.push(b.len());
+            true
+        };
+        sealer.push(&data(20 * SEGMENT), &mut emit).unwrap();
+        sealer.finish(&mut emit).unwrap();
+        assert!(
+            sizes[..sizes.len() - 1]
+                .iter()
+                .all(|&s| (4 * SEGMENT..5 * SEALED).contains(&s)),
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_receiver_stops_the_sealer() {
+        let key = DataKey::generate();
+        let mut sealer = Sealer::new(&key, RECORD, SEGMENT);
+        let mut emit = |_: Vec<u8>| false;
+        assert_eq!(
+            sealer.push(&data(3 * SEGMENT), &mut emit),
+            Err(BlobCorrupt::Truncated)
+        );
     }
 
     #[test]
@@ -273,17 +391,52 @@ mod tests {
         for at in [0, 5, 12, HEADER, HEADER + SEGMENT + 20, blob.len() - 1] {
             let mut bad = blob.clone();
             bad[at] ^= 0x01;
-            assert!(open(&key, &bad, 4_096).is_err(), "bit at {at}");
+            assert!(open(&key, &bad).is_err(), "bit at {at}");
         }
     }
 
     #[test]
-    fn truncation_at_or_inside_a_segment_fails() {
+    fn truncation_at_or_inside_a_segment_fails_whatever_size_is_believed() {
         let key = DataKey::generate();
         let blob = seal(&key, &data(3 * SEGMENT + 5), 10_000);
-        let boundary = HEADER + 3 * (SEGMENT + TAG);
-        for cut in [boundary, boundary - 1, HEADER + SEGMENT + TAG, HEADER, 3] {
-            assert!(open(&key, &blob[..cut], 4_096).is_err(), "cut at {cut}");
+        let boundary = HEADER + 3 * SEALED;
+        for cut in [boundary, boundary - 1, HEADER + SEALED, HEADER, 3] {
+            // Against the recorded size, and as if the record said the cut size.
+            assert!(
+                open_as(&key, RECORD, &blob[..cut], blob.len() as u64).is_err(),
+                "cut at {cut}"
+            );
+            assert!(
+                open(&key, &blob[..cut]).is_err(),
+                "cut at {cut}, size believed"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_beyond_the_recorded_size_fail() {
+        let key = DataKey::generate();
+        let mut blob = seal(&key, &data(SEGMENT + 5), 10_000);
+        let stored = blob.len() as u64;
+        blob.extend_from_slice(b"more");
+        assert_eq!(open_as(&key, RECORD, &blob, stored), Err(BlobCorrupt::Size));
+    }
+
+    #[test]
+    fn sizes_no_blob_can_have_are_refused() {
+        let key = DataKey::generate();
+        for stored in [
+            0,
+            HEADER as u64 - 1,
+            HEADER as u64,
+            (HEADER + TAG) as u64 - 1,
+            (HEADER + SEALED + 3) as u64,
+        ] {
+            assert_eq!(
+                Opener::new(key.clone(), RECORD, stored).err(),
+                Some(BlobCorrupt::Size),
+                "{stored}"
+            );
         }
     }
 
@@ -291,23 +444,20 @@ mod tests {
     fn swapped_segments_fail() {
         let key = DataKey::generate();
         let blob = seal(&key, &data(3 * SEGMENT + 5), 10_000);
-        let seg = SEGMENT + TAG;
+        let seg = SEALED;
         let mut swapped = blob[..HEADER].to_vec();
         swapped.extend_from_slice(&blob[HEADER + seg..HEADER + 2 * seg]);
         swapped.extend_from_slice(&blob[HEADER..HEADER + seg]);
         swapped.extend_from_slice(&blob[HEADER + 2 * seg..]);
-        assert_eq!(open(&key, &swapped, 4_096), Err(BlobCorrupt::Segment(0)));
+        assert_eq!(open(&key, &swapped), Err(BlobCorrupt::Segment(0)));
     }
 
     #[test]
     fn another_key_or_record_does_not_open_it() {
         let key = DataKey::generate();
         let blob = seal(&key, &data(100), 100);
-        assert!(open(&DataKey::generate(), &blob, 100).is_err());
-        let mut opener = Opener::new(key, Uuid::from_u128(8));
-        let mut out = Vec::new();
-        opener.push(&blob, &mut out).unwrap();
-        assert!(opener.finish(&mut out).is_err());
+        assert!(open(&DataKey::generate(), &blob).is_err());
+        assert!(open_as(&key, Uuid::from_u128(8), &blob, blob.len() as u64).is_err());
     }
 
     #[test]
@@ -315,9 +465,9 @@ mod tests {
         let key = DataKey::generate();
         let a = seal(&key, &data(2 * SEGMENT + 1), 10_000);
         let b = seal(&key, &data(2 * SEGMENT + 1), 10_000);
-        let seg = SEGMENT + TAG;
+        let seg = SEALED;
         let mut spliced = a[..HEADER + seg].to_vec();
         spliced.extend_from_slice(&b[HEADER + seg..]);
-        assert!(open(&key, &spliced, 4_096).is_err());
+        assert!(open(&key, &spliced).is_err());
     }
 }

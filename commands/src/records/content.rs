@@ -4,9 +4,10 @@
 //! segment that does not authenticate ends the stream with an error, logged with the
 //! record's id.
 
-use super::blob_cipher::{BlobCorrupt, Opener};
+use super::blob_cipher::{BlobCorrupt, Opener, SEGMENT, TAG};
 use super::{Records, blob_path, viewer};
 use crate::accounts::{Caller, CommandError};
+use crate::blobs::BlobReader;
 use crate::keys::DataKeyState;
 use bytes::Bytes;
 use domain::record::{Denial, ReadAction, RecordId, read_content};
@@ -76,17 +77,21 @@ impl Records {
         let file_name = key
             .open_string(id.stream().as_str(), "fileName", &stored.file_name)
             .map_err(CommandError::internal)?;
+        let opener = u64::try_from(stored.stored_size)
+            .map_err(|_| BlobCorrupt::Size)
+            .and_then(|size| Opener::new(key, id.as_uuid(), size))
+            .map_err(CommandError::internal)?;
         let blob = self
             .inner
             .blobs
-            .get_stream(&blob_path(&stored.sha256))
+            .reader(&blob_path(&stored.sha256))
             .await
             .map_err(CommandError::internal)?
             .ok_or_else(|| {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;
 
-        let body = decrypting(blob, Opener::new(key, id.as_uuid()), id);
+        let body = decrypting(blob, opener, id);
         Ok(Content {
             content_type: stored.content_type.clone(),
             file_name,
@@ -97,52 +102,60 @@ impl Records {
     }
 }
 
-/// Plaintext chunks in flight between the decrypting thread and the response.
+/// Plaintext blocks in flight between the decrypting thread and the response.
 const IN_FLIGHT: usize = 4;
+/// Segments in a block of plaintext handed to the response.
+const BLOCK_SEGMENTS: usize = 8;
 
-/// Decrypts `blob` on a blocking thread (CPU work off the executor, overlapping with the
-/// response being written), handing plaintext over through a small bounded channel. The
-/// first failure is logged and ends the stream with an error; a client gone away ends
-/// the thread at its next hand-over.
+/// Reads and decrypts `blob` on a blocking thread (CPU work off the executor, overlapping
+/// with the response being written), each segment in place in the block that is handed
+/// over, through a small bounded channel. The first failure is logged and ends the
+/// stream with an error; a client gone away ends the thread at its next hand-over.
 fn decrypting(
-    mut blob: BoxStream<'static, Result<Bytes, crate::blobs::BlobError>>,
+    mut blob: BlobReader,
     mut opener: Opener,
     id: RecordId,
 ) -> BoxStream<'static, Result<Bytes, BlobCorrupt>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BlobCorrupt>>(IN_FLIGHT);
-    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let fail = |e: BlobCorrupt| {
+        if let Err(e) = decrypt_into(&mut blob, &mut opener, &tx) {
             tracing::error!(record.id = %id, error = %e, "a record's blob does not decrypt; the response was cut");
             let _ = tx.blocking_send(Err(e));
-        };
-        loop {
-            let mut out = Vec::new();
-            match runtime.block_on(blob.next()) {
-                Some(Ok(chunk)) => {
-                    out.reserve(chunk.len());
-                    if let Err(e) = opener.push(&chunk, &mut out) {
-                        return fail(e);
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::error!(record.id = %id, error = %e, "reading a record's blob failed");
-                    return fail(BlobCorrupt::Truncated);
-                }
-                None => {
-                    if let Err(e) = opener.finish(&mut out) {
-                        return fail(e);
-                    }
-                    if !out.is_empty() {
-                        let _ = tx.blocking_send(Ok(Bytes::from(out)));
-                    }
-                    return;
-                }
-            }
-            if !out.is_empty() && tx.blocking_send(Ok(Bytes::from(out))).is_err() {
-                return;
-            }
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
+}
+
+fn decrypt_into(
+    blob: &mut BlobReader,
+    opener: &mut Opener,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, BlobCorrupt>>,
+) -> Result<(), BlobCorrupt> {
+    let fresh = || Vec::with_capacity(BLOCK_SEGMENTS * (SEGMENT + TAG));
+    let mut block = fresh();
+    let read = |blob: &mut BlobReader, block: &mut Vec<u8>, n: usize| {
+        blob.read_blocking(block, n).map_err(|e| {
+            tracing::error!(error = %e, "reading a record's blob failed");
+            BlobCorrupt::Truncated
+        })
+    };
+    while let Some(n) = opener.next_len() {
+        if block.capacity() - block.len() < n {
+            if tx.blocking_send(Ok(Bytes::from(block))).is_err() {
+                return Ok(());
+            }
+            block = fresh();
+        }
+        let from = block.len();
+        read(blob, &mut block, n)?;
+        opener.open(&mut block, from)?;
+    }
+    // The blob must end where its record says it does.
+    if read(blob, &mut Vec::with_capacity(1), 1)? != 0 {
+        return Err(BlobCorrupt::Size);
+    }
+    if !block.is_empty() {
+        let _ = tx.blocking_send(Ok(Bytes::from(block)));
+    }
+    Ok(())
 }

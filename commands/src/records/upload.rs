@@ -254,28 +254,12 @@ impl Records {
         // network, and together on one they were the upload's limit.
         let (sealed_tx, mut sealed_rx) = mpsc::channel::<Vec<u8>>(2);
         let sealing = tokio::task::spawn_blocking(move || -> Result<(u64, u64), BlobCorrupt> {
-            let mut sealer = Sealer::new(&key, record);
-            let mut out = Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT);
-            let mut ciphertext = 0u64;
-            let mut hand_over = |out: &mut Vec<u8>| -> bool {
-                ciphertext += out.len() as u64;
-                let block = std::mem::replace(
-                    out,
-                    Vec::with_capacity(BLOCK + 2 * super::blob_cipher::SEGMENT),
-                );
-                sealed_tx.blocking_send(block).is_ok()
-            };
+            let mut sealer = Sealer::new(&key, record, BLOCK);
+            let mut emit = |block: Vec<u8>| sealed_tx.blocking_send(block).is_ok();
             while let Some(chunk) = plain_rx.blocking_recv() {
-                sealer.push(&chunk, &mut out)?;
-                if out.len() >= BLOCK && !hand_over(&mut out) {
-                    return Err(BlobCorrupt::Truncated);
-                }
+                sealer.push(&chunk, &mut emit)?;
             }
-            let plaintext = sealer.finish(&mut out)?;
-            if !hand_over(&mut out) {
-                return Err(BlobCorrupt::Truncated);
-            }
-            Ok((plaintext, ciphertext))
+            sealer.finish(&mut emit)
         });
         let hashing = tokio::task::spawn_blocking(move || -> Option<String> {
             let mut hasher = Sha256::new();

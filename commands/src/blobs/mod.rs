@@ -3,24 +3,31 @@
 //! same to the code. Paths name what a blob is (`photos/<user>.sealed`,
 //! `records/<sha256 of the ciphertext>`); contents are sealed before they get here.
 //!
-//! Large blobs are written as multipart uploads, two parts in flight at most (5 MiB parts
-//! on S3, its smallest; 1 MiB on a local directory), and read back in chunks of 256 KiB
-//! from a local directory (`ChunkedStore`; `object_store` would otherwise read 8 MiB at a
-//! time), so memory stays bounded whatever the blob's size. An upload that fails is
-//! aborted and leaves nothing; one that succeeds is on stable storage (local writes are
-//! fsynced, file and directory) before the ledger names it.
+//! Large blobs are written as multipart uploads on S3 (5 MiB parts, its smallest, two in
+//! flight at most) and by one thread per blob on a local directory (`file_writer`, which
+//! starts writeback as it goes). They are read back by the thread that decrypts them, as
+//! much as it asks for at a time (`reader`: a local file is read directly into the
+//! decrypting buffer), so memory stays bounded whatever the blob's size. An upload that
+//! fails is aborted and leaves nothing; one that succeeds is on stable storage (local
+//! writes are fsynced, file and directory) before the ledger names it.
+
+mod file_writer;
+mod reader;
 
 use bytes::Bytes;
-use futures::{StreamExt as _, TryStreamExt as _, stream::BoxStream};
+use file_writer::FileWriter;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{
     ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
-    chunked::ChunkedStore, local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
+    local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
 };
-use std::{path::Path, sync::Arc};
+pub use reader::BlobReader;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 const S3_PART: usize = 5 * 1024 * 1024;
-const LOCAL_PART: usize = 1024 * 1024;
-const LOCAL_READ: usize = 256 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,8 @@ pub enum BlobError {
     },
     #[error(transparent)]
     Store(#[from] object_store::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 #[derive(Clone)]
@@ -41,7 +50,8 @@ pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     /// Where blobs go, for the operator.
     pub destination: String,
-    part_size: usize,
+    /// The directory, when blobs are local files.
+    local: Option<PathBuf>,
 }
 
 impl BlobStore {
@@ -70,9 +80,9 @@ impl BlobStore {
         // Without it a machine crash could leave an acknowledged record without its file.
         let store = LocalFileSystem::new_with_prefix(&dir)?.with_fsync(true);
         Ok(Self {
-            store: Arc::new(ChunkedStore::new(Arc::new(store), LOCAL_READ)),
+            store: Arc::new(store),
             destination: format!("directory {}", dir.display()),
-            part_size: LOCAL_PART,
+            local: Some(dir),
         })
     }
 
@@ -97,7 +107,7 @@ impl BlobStore {
         Ok(Self {
             store,
             destination: format!("S3 bucket {url}"),
-            part_size: S3_PART,
+            local: None,
         })
     }
 
@@ -116,13 +126,21 @@ impl BlobStore {
         }
     }
 
-    /// The blob as a stream of chunks; `None` when there is no such blob.
-    pub async fn get_stream(
-        &self,
-        path: &str,
-    ) -> Result<Option<BoxStream<'static, Result<Bytes, BlobError>>>, BlobError> {
+    /// The blob, to be read from a blocking thread; `None` when there is no such blob.
+    pub async fn reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
+        if let Some(dir) = &self.local {
+            let file = dir.join(StorePath::from(path).as_ref());
+            return match tokio::task::spawn_blocking(move || std::fs::File::open(file)).await {
+                Ok(Ok(file)) => Ok(Some(BlobReader::file(file))),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(std::io::Error::other(e).into()),
+            };
+        }
         match self.store.get(&StorePath::from(path)).await {
-            Ok(found) => Ok(Some(found.into_stream().map_err(BlobError::from).boxed())),
+            Ok(found) => Ok(Some(BlobReader::stream(
+                found.into_stream().map_err(BlobError::from).boxed(),
+            ))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -130,10 +148,16 @@ impl BlobStore {
 
     /// Starts writing a large blob at `path`; nothing is visible there until `finish`.
     pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
+        if let Some(dir) = &self.local {
+            let file = dir.join(StorePath::from(path).as_ref());
+            return Ok(BlobWriter(Writer::File(FileWriter::start(
+                file,
+                PARTS_IN_FLIGHT,
+            ))));
+        }
         let upload = self.store.put_multipart(&StorePath::from(path)).await?;
-        Ok(BlobWriter(WriteMultipart::new_with_chunk_size(
-            upload,
-            self.part_size,
+        Ok(BlobWriter(Writer::Parts(
+            WriteMultipart::new_with_chunk_size(upload, S3_PART),
         )))
     }
 
@@ -168,27 +192,48 @@ impl BlobStore {
     }
 }
 
-/// A blob being written in parts.
-pub struct BlobWriter(WriteMultipart);
+/// A blob being written.
+pub struct BlobWriter(Writer);
+
+enum Writer {
+    Parts(WriteMultipart),
+    File(FileWriter),
+}
 
 impl BlobWriter {
     /// Adds `bytes` to the blob, without copying them (parts are cut from them); waits
     /// while too many parts are in flight.
     pub async fn write(&mut self, bytes: Bytes) -> Result<(), BlobError> {
-        self.0.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-        self.0.put(bytes);
-        Ok(())
+        match &mut self.0 {
+            Writer::Parts(parts) => {
+                parts.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+                parts.put(bytes);
+                Ok(())
+            }
+            Writer::File(file) => file.write(bytes).await,
+        }
     }
 
+    /// Returns once the blob is complete and durable.
     pub async fn finish(self) -> Result<(), BlobError> {
-        self.0.finish().await?;
-        Ok(())
+        match self.0 {
+            Writer::Parts(parts) => {
+                parts.finish().await?;
+                Ok(())
+            }
+            Writer::File(file) => file.finish().await,
+        }
     }
 
-    /// Gives up: the parts written so far are removed.
+    /// Gives up: what was written so far is removed.
     pub async fn abort(self) {
-        if let Err(e) = self.0.abort().await {
-            tracing::warn!(error = %e, "aborting a blob upload failed");
+        match self.0 {
+            Writer::Parts(parts) => {
+                if let Err(e) = parts.abort().await {
+                    tracing::warn!(error = %e, "aborting a blob upload failed");
+                }
+            }
+            Writer::File(file) => file.abort().await,
         }
     }
 }
