@@ -9,6 +9,8 @@
 //! - `ledger_cli`: `medchain ledger verify|export|checkpoint|pubkey`.
 //! - `compliance_cli`: `medchain replay …` and `medchain report disclosures|verify`.
 //! - `checkpointer`: the automatic checkpoint (one writer across processes).
+//! - `share_expiry`, `mail_outbox`, `staging_sweep`: the other background tasks (expiring
+//!   shares, mailing notifications, removing uploads a stopped process left staged).
 //! - `bench`: the benchmark commands.
 //! - `dev`: hidden helpers for the test suite.
 #![forbid(unsafe_code)]
@@ -27,3 +29,4 @@ pub mod mail_outbox;
 pub mod projections_cli;
 pub mod server;
 pub mod share_expiry;
+pub mod staging_sweep;

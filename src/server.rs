@@ -99,6 +99,7 @@ pub async fn spawn(
         config.share_sweep,
         sweep_stopped.clone(),
     );
+    crate::staging_sweep::spawn(records.clone(), sweep_stopped.clone());
     crate::checkpointer::spawn(
         pool.clone(),
         config.checkpoints.store.clone(),

@@ -98,6 +98,32 @@ async fn a_client_gone_mid_upload_leaves_no_blob_and_no_event() {
     nothing_stored(&app).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_a_stopped_process_left_staged_is_removed_at_the_next_start() {
+    let mut app = TestApp::start().await;
+    let staging = app.blobs.path().join("records/staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let left = staging.join("0190f0a0-0000-7000-8000-000000000001");
+    let live = staging.join("0190f0a0-0000-7000-8000-000000000002");
+    std::fs::write(&left, b"ciphertext of an upload cut off by a crash").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
+        .unwrap();
+    std::fs::write(&live, b"an upload another process is writing").unwrap();
+
+    app.restart().await;
+    eventually(
+        Duration::from_secs(10),
+        "the stale staged upload removed",
+        || async { (!left.exists()).then_some(()) },
+    )
+    .await;
+    assert!(live.exists(), "an upload being written is left alone");
+}
+
 /// Does any file under `dir` (modified since `since`, when given) hold `needle`?
 fn holders(dir: &Path, needle: &[u8], since: Option<SystemTime>) -> Vec<String> {
     files_under(dir)

@@ -177,7 +177,25 @@ impl BlobStore {
         }
     }
 
-    /// The paths under `prefix`, for sweeping what a crashed upload left behind.
+    /// Removes the blobs under `prefix` not written for `idle` (by this machine's clock,
+    /// the one that stamps them); returns how many.
+    pub async fn remove_idle(
+        &self,
+        prefix: &str,
+        idle: std::time::Duration,
+    ) -> Result<usize, BlobError> {
+        let before = chrono::Utc::now() - idle;
+        let mut removed = 0;
+        for (path, written) in self.list(prefix).await? {
+            if written < before {
+                self.delete(&path).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The paths under `prefix`, with when each was last written.
     pub async fn list(
         &self,
         prefix: &str,
@@ -235,5 +253,37 @@ impl BlobWriter {
             }
             Writer::File(file) => file.abort().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[tokio::test]
+    async fn only_blobs_idle_for_long_enough_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(None, dir.path()).unwrap();
+        store.put("staging/old", b"old".to_vec()).await.unwrap();
+        store.put("staging/new", b"new".to_vec()).await.unwrap();
+        store.put("kept/old", b"old".to_vec()).await.unwrap();
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        for old in ["staging/old", "kept/old"] {
+            std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(old))
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        let removed = store
+            .remove_idle("staging", Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert!(!dir.path().join("staging/old").exists());
+        assert!(dir.path().join("staging/new").exists());
+        assert!(dir.path().join("kept/old").exists());
     }
 }

@@ -49,7 +49,23 @@ fn blob_path(sha256: &str) -> String {
 
 /// Where an upload is written until its hash is known.
 fn staging_path(record: RecordId) -> String {
-    format!("records/staging/{record}")
+    format!("records/{STAGING}/{record}")
+}
+
+const STAGING: &str = "staging";
+/// A staged upload nobody wrote to for this long was left by a process that stopped
+/// mid-upload (a live one writes as the bytes arrive).
+const STAGING_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Records {
+    /// Removes staged uploads left by processes that stopped mid-upload: ciphertext
+    /// under a key that was never stored, so nobody can read it, but it takes space.
+    pub async fn sweep_staging(&self) -> Result<usize, crate::blobs::BlobError> {
+        self.inner
+            .blobs
+            .remove_idle(&format!("records/{STAGING}"), STAGING_IDLE)
+            .await
+    }
 }
 
 pub fn viewer(caller: &Caller) -> Viewer {
