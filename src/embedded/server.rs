@@ -199,7 +199,13 @@ impl Server {
                             data_dir = %self.data.root().display(),
                             "stopping a PostgreSQL server left running by an earlier medchain"
                         );
-                        self.stop()?;
+                        if let Err(e) = self.stop() {
+                            // It may have been stopping already: its pid file can go between
+                            // our read and pg_ctl's. Then it is enough that it ends.
+                            if self.is_running() || !wait_until_gone(pid) {
+                                return Err(e);
+                            }
+                        }
                     }
                     _ => {
                         info!(
@@ -379,6 +385,19 @@ impl Server {
             .map_err(|e| ClusterError::io("create", dir, e))?;
         account::hand_over(dir, self.user.as_ref())
     }
+}
+
+/// Waits for `pid` to end, as long as pg_ctl would wait for a stop; whether it did.
+fn wait_until_gone(pid: u32) -> bool {
+    let limit: u64 = PG_CTL_TIMEOUT_SECS.parse().expect("a number of seconds");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+    while process::is_alive(pid) {
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    true
 }
 
 fn run(cmd: &mut std::process::Command, program: &Path) -> Result<Output, ClusterError> {

@@ -208,13 +208,20 @@ pub fn supervise_test_cluster(dir: &Path, bins: &PgBinaries) -> Result<(), Clust
     server.init()?;
     server.start()?;
     let outcome = announce_and_wait(&data, &server);
-    if let Err(e) = remove_if_present(&ready_file(&data)) {
-        warn!(error = %e, "could not remove the ready file");
+    if outcome.is_err() {
+        if let Err(e) = remove_if_present(&ready_file(&data)) {
+            warn!(error = %e, "could not remove the ready file");
+        }
+        if let Err(e) = server.stop() {
+            warn!(error = %e, "could not stop the test cluster");
+        }
     }
-    let stopped = server.stop();
-    outcome.and(stopped)
+    outcome
 }
 
+/// Reports the server ready, then waits until no test has used it for `IDLE_SECS` and
+/// stops it, holding both locks until it is down: a test that comes meanwhile waits on
+/// `start.lock`, then finds no supervisor and starts a new one on a quiet directory.
 fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError> {
     let ready = ready_file(data);
     let scratch = data.root().join("ready.tmp");
@@ -246,11 +253,13 @@ fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError
         if try_lock(&users, &users_path)? {
             idle_secs += 1;
             if idle_secs >= IDLE_SECS {
-                // Both locks stay held until the server is down and `ready` is gone,
-                // so no test can join a server that is stopping.
+                // Both locks are held (they are released when `start` and `users`
+                // drop, after this returns) until `ready` is gone and the server is
+                // down, so no test joins a server that is stopping, and no new
+                // supervisor finds it half stopped.
                 info!(idle_secs, "no test uses the test cluster; stopping it");
                 remove_if_present(&ready)?;
-                return Ok(());
+                return server.stop();
             }
             unlock(&users, &users_path)?;
         } else {
