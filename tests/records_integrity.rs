@@ -99,6 +99,38 @@ async fn a_client_gone_mid_upload_leaves_no_blob_and_no_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_store_that_cannot_write_fails_the_upload_at_once_and_keeps_nothing() {
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    // Where uploads are staged is taken by a file: nothing can be written there.
+    let records = app.blobs.path().join("records");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(records.join("staging"), b"in the way").unwrap();
+    // Many blocks: the stages before the failed writer must stop, not wait for it.
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(30),
+        upload(
+            &app,
+            &c.patient.token,
+            "Scan",
+            "scan.pdf",
+            pdf("stuck", 8 << 20),
+        ),
+    )
+    .await
+    .expect("the upload fails instead of waiting");
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "INTERNAL");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("staging"), "no internals: {message}");
+
+    std::fs::remove_file(records.join("staging")).unwrap();
+    nothing_stored(&app).await;
+    // The store works again once it can.
+    upload_ok(&app, &c.patient.token, "Scan", pdf("fine", 100_000)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_a_stopped_process_left_staged_is_removed_at_the_next_start() {
     let mut app = TestApp::start().await;
     let staging = app.blobs.path().join("records/staging");
@@ -110,7 +142,7 @@ async fn an_upload_a_stopped_process_left_staged_is_removed_at_the_next_start() 
         .write(true)
         .open(&left)
         .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
+        .set_modified(SystemTime::now() - Duration::from_secs(2 * 24 * 3600))
         .unwrap();
     std::fs::write(&live, b"an upload another process is writing").unwrap();
 

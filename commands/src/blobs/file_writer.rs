@@ -13,11 +13,16 @@
 
 use super::BlobError;
 use bytes::Bytes;
-use std::{fs::File, io::Write as _, path::PathBuf};
+use std::{
+    fs::File,
+    io::Write as _,
+    path::{Path, PathBuf},
+};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 /// Written bytes after which writeback of them is started.
 const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
+const PAGE: u64 = 4096;
 
 enum Message {
     Data(Bytes),
@@ -87,7 +92,7 @@ fn stopped(why: &'static str) -> BlobError {
 fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), BlobError> {
     let outcome = (|| {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            create_dir_durably(dir)?;
         }
         let mut file = File::create(path)?;
         let (mut written, mut started) = (0u64, 0u64);
@@ -96,9 +101,11 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
                 Message::Data(bytes) => {
                     file.write_all(&bytes)?;
                     written += bytes.len() as u64;
-                    if written - started >= WRITEBACK_EVERY {
-                        start_writeback(&file, started, written - started);
-                        started = written;
+                    // Whole pages only: a page still being filled would be written twice.
+                    let whole = written & !(PAGE - 1);
+                    if whole - started >= WRITEBACK_EVERY {
+                        start_writeback(&file, started, whole - started);
+                        started = whole;
                     }
                 }
                 Message::Finish => {
@@ -119,6 +126,27 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
             remove(path);
             Err(BlobError::Io(e))
         }
+    }
+}
+
+/// Creates `dir` and any missing parents, each on stable storage: the directory entry
+/// of each new directory is fsynced in its parent, as the blob's own is by the rename.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        // Another upload made it meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match dir.parent() {
+        Some(parent) => File::open(parent)?.sync_all(),
+        None => Ok(()),
     }
 }
 

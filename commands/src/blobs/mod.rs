@@ -146,7 +146,8 @@ impl BlobStore {
         }
     }
 
-    /// Starts writing a large blob at `path`; nothing is visible there until `finish`.
+    /// Starts writing a large blob at `path`. Write under a name of its own and rename
+    /// after `finish`: a local file is there while it is written.
     pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
         if let Some(dir) = &self.local {
             let file = dir.join(StorePath::from(path).as_ref());
@@ -188,8 +189,11 @@ impl BlobStore {
         let mut removed = 0;
         for (path, written) in self.list(prefix).await? {
             if written < before {
-                self.delete(&path).await?;
-                removed += 1;
+                // One blob that cannot go does not keep the others.
+                match self.delete(&path).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!(error = %e, "removing an idle blob failed"),
+                }
             }
         }
         Ok(removed)

@@ -213,7 +213,8 @@ impl Opener {
         let body = stored.checked_sub(HEADER as u64).ok_or(BlobCorrupt::Size)?;
         let segments = body.div_ceil(SEALED as u64).max(1);
         let last_len = body - (segments - 1) * SEALED as u64;
-        if last_len < TAG as u64 {
+        // An empty segment is only ever the whole of an empty file.
+        if last_len < TAG as u64 || (last_len == TAG as u64 && segments > 1) {
             return Err(BlobCorrupt::Size);
         }
         Ok(Self {
@@ -228,11 +229,12 @@ impl Opener {
 
     /// How many bytes come next (the header, then each segment); `None` at the end.
     pub fn next_len(&self) -> Option<usize> {
-        match (&self.stream, self.counter) {
-            (None, _) => Some(HEADER),
-            (Some(_), c) if c + 1 < self.segments => Some(SEALED),
-            (Some(_), c) if c + 1 == self.segments => Some(self.last_len),
-            _ => None,
+        let (counter, segments) = (u64::from(self.counter), u64::from(self.segments));
+        match &self.stream {
+            None => Some(HEADER),
+            Some(_) if counter + 1 < segments => Some(SEALED),
+            Some(_) if counter + 1 == segments => Some(self.last_len),
+            Some(_) => None,
         }
     }
 
@@ -248,7 +250,7 @@ impl Opener {
             buf.truncate(from);
             return self.read_header(header);
         };
-        let last = self.counter + 1 == self.segments;
+        let last = u64::from(self.counter) + 1 == u64::from(self.segments);
         stream
             .decrypt_in_place(self.counter, last, aad, &mut Tail { vec: buf, from })
             .map_err(|_| BlobCorrupt::Segment(self.counter))?;
@@ -431,6 +433,7 @@ mod tests {
             HEADER as u64,
             (HEADER + TAG) as u64 - 1,
             (HEADER + SEALED + 3) as u64,
+            (HEADER + SEALED + TAG) as u64,
         ] {
             assert_eq!(
                 Opener::new(key.clone(), RECORD, stored).err(),

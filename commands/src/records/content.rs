@@ -4,7 +4,7 @@
 //! segment that does not authenticate ends the stream with an error, logged with the
 //! record's id.
 
-use super::blob_cipher::{BlobCorrupt, Opener, SEGMENT, TAG};
+use super::blob_cipher::{BlobCorrupt, Opener, SEGMENT, TAG, stored_size};
 use super::{Records, blob_path, viewer};
 use crate::accounts::{Caller, CommandError};
 use crate::blobs::BlobReader;
@@ -77,10 +77,18 @@ impl Records {
         let file_name = key
             .open_string(id.stream().as_str(), "fileName", &stored.file_name)
             .map_err(CommandError::internal)?;
-        let opener = u64::try_from(stored.stored_size)
-            .map_err(|_| BlobCorrupt::Size)
-            .and_then(|size| Opener::new(key, id.as_uuid(), size))
-            .map_err(CommandError::internal)?;
+        // The response announces the file's size; the blob must be the one that holds
+        // exactly that many bytes.
+        let opener = match (
+            u64::try_from(stored.size),
+            u64::try_from(stored.stored_size),
+        ) {
+            (Ok(size), Ok(blob)) if stored_size(size) == blob => {
+                Opener::new(key, id.as_uuid(), blob)
+            }
+            _ => Err(BlobCorrupt::Size),
+        }
+        .map_err(CommandError::internal)?;
         let blob = self
             .inner
             .blobs

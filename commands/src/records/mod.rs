@@ -54,8 +54,10 @@ fn staging_path(record: RecordId) -> String {
 
 const STAGING: &str = "staging";
 /// A staged upload nobody wrote to for this long was left by a process that stopped
-/// mid-upload (a live one writes as the bytes arrive).
-const STAGING_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// mid-upload: a live one writes a block every 256 KiB, and fails after five minutes
+/// without a byte (`upload::BODY_IDLE`), so only a client sending under 3 bytes a second
+/// could look this idle.
+const STAGING_IDLE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 impl Records {
     /// Removes staged uploads left by processes that stopped mid-upload: ciphertext

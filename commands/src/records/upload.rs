@@ -73,6 +73,9 @@ pub enum UploadError {
 
 /// Ciphertext is handed to the blob writer in blocks of this size.
 const BLOCK: usize = 256 * 1024;
+/// How long an upload may go without a byte arriving. Far below the staging sweep's
+/// idle time, so a staged upload that old is never a live one.
+const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Records {
     /// Refuses, before a byte of the body is read, a caller who may not upload.
@@ -102,12 +105,11 @@ impl Records {
         let mut seen = 0usize;
         let mut complete = false;
         while seen < SNIFF_BYTES {
-            match file.next().await {
-                Some(Ok(chunk)) => {
+            match next_chunk(&mut file).await? {
+                Some(chunk) => {
                     seen += chunk.len();
                     head.push(chunk);
                 }
-                Some(Err(e)) => return Err(UploadError::Interrupted(e.to_string())),
                 None => {
                     complete = true;
                     break;
@@ -125,12 +127,14 @@ impl Records {
         let kind = match sniff(&window, complete && seen <= SNIFF_BYTES) {
             Some(kind) if limits.allowed.contains(&kind) => kind,
             Some(kind) => {
+                discard_rest(&mut file).await;
                 return Err(UploadError::TypeNotAllowed(format!(
                     "{} files are not accepted here",
                     kind.name().to_uppercase()
                 )));
             }
             None => {
+                discard_rest(&mut file).await;
                 return Err(UploadError::TypeNotAllowed(
                     "this kind of file is not accepted: upload a PDF, an image (PNG, JPEG), \
                      a DICOM file, plain text or JSON"
@@ -247,7 +251,7 @@ impl Records {
             .map_err(CommandError::internal)?;
 
         let (plain_tx, mut plain_rx) = mpsc::channel::<Bytes>(4);
-        let (cipher_tx, mut cipher_rx) = mpsc::channel::<Vec<u8>>(2);
+        let (cipher_tx, cipher_rx) = mpsc::channel::<Vec<u8>>(2);
         let key = key.clone();
         let record = id.as_uuid();
         // Encrypting and hashing run on two threads: each alone is slower than the
@@ -271,27 +275,18 @@ impl Records {
         });
 
         let feed = async move {
-            let mut total = 0u64;
-            let mut send = async |chunk: Bytes| -> Result<(), UploadError> {
-                total += chunk.len() as u64;
-                if total > max_bytes {
-                    return Err(UploadError::TooLarge(max_bytes));
-                }
-                plain_tx
-                    .send(chunk)
-                    .await
-                    .map_err(|_| UploadError::Interrupted("the encryption stage stopped".into()))
-            };
-            for chunk in head {
-                send(chunk).await?;
+            let fed = feed_all(&mut file, head, &plain_tx, max_bytes).await;
+            if fed.is_err() {
+                // Refused (too large) or failed further down: the rest goes nowhere.
+                drop(plain_tx);
+                discard_rest(&mut file).await;
             }
-            while let Some(next) = file.next().await {
-                let chunk = next.map_err(|e| UploadError::Interrupted(e.to_string()))?;
-                send(chunk).await?;
-            }
-            Ok::<(), UploadError>(())
+            fed
         };
         let drain = async {
+            // Owned here, so a failed write drops it: the hashing thread's next hand-over
+            // fails, and every stage before it unwinds in turn instead of waiting.
+            let mut cipher_rx = cipher_rx;
             while let Some(block) = cipher_rx.recv().await {
                 writer.write(Bytes::from(block)).await?;
             }
@@ -313,11 +308,13 @@ impl Records {
             (Ok(()), Ok(()), Ok(Ok(stored))) => stored,
             (fed, drained, sealed) => {
                 writer.abort().await;
+                // The first failure down the pipeline is the cause: a stage stops early
+                // only on its own error, and the stages before it then fail on hand-over.
                 return Err(match (fed, drained, sealed) {
-                    (Err(e), _, _) => e,
                     (_, Err(e), _) => CommandError::internal(e).into(),
                     (_, _, Err(e)) => CommandError::internal(e).into(),
                     (_, _, Ok(Err(e))) => CommandError::internal(e).into(),
+                    (Err(e), _, _) => e,
                     (Ok(()), Ok(()), Ok(Ok(_))) => unreachable!("handled above"),
                 });
             }
@@ -329,6 +326,74 @@ impl Records {
         }
         Ok(stored)
     }
+}
+
+/// The next piece of the file; a client that sends nothing for `BODY_IDLE` has gone.
+async fn next_chunk<S, E>(file: &mut S) -> Result<Option<Bytes>, UploadError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    match tokio::time::timeout(BODY_IDLE, file.next()).await {
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(Some(Err(e))) => Err(UploadError::Interrupted(e.to_string())),
+        Ok(None) => Ok(None),
+        Err(_) => Err(UploadError::Interrupted(format!(
+            "nothing arrived for {} seconds",
+            BODY_IDLE.as_secs()
+        ))),
+    }
+}
+
+/// Hands the file's bytes to the sealing thread, refusing past `max_bytes`.
+async fn feed_all<S, E>(
+    file: &mut S,
+    head: Vec<Bytes>,
+    plain_tx: &mpsc::Sender<Bytes>,
+    max_bytes: u64,
+) -> Result<(), UploadError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    let mut total = 0u64;
+    let mut send = async |chunk: Bytes| -> Result<(), UploadError> {
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            return Err(UploadError::TooLarge(max_bytes));
+        }
+        plain_tx
+            .send(chunk)
+            .await
+            .map_err(|_| UploadError::Interrupted("the encryption stage stopped".into()))
+    };
+    for chunk in head {
+        send(chunk).await?;
+    }
+    while let Some(chunk) = next_chunk(file).await? {
+        send(chunk).await?;
+    }
+    Ok(())
+}
+
+/// Reads and drops what the client is still sending of a refused file (a few MiB and
+/// seconds at most), so it can read the refusal instead of meeting a connection closed
+/// under its feet while it sends.
+async fn discard_rest<S, E>(file: &mut S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    const AT_MOST: usize = 8 * 1024 * 1024;
+    let mut discarded = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while discarded < AT_MOST {
+            match file.next().await {
+                Some(Ok(chunk)) => discarded += chunk.len(),
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// What the blob store holds after an upload.
