@@ -207,8 +207,15 @@ pub fn supervise_test_cluster(dir: &Path, bins: &PgBinaries) -> Result<(), Clust
     server.remove()?;
     server.init()?;
     server.start()?;
-    let outcome = announce_and_wait(&data, &server);
+    let start_path = data.root().join("start.lock");
+    let start = open_lock(&start_path)?;
+    let outcome = announce_and_wait(&data, &server, &start);
     if outcome.is_err() {
+        // Cleaned up under `start.lock` too, so no test joins what is going away. The
+        // lock may be held already: taking it again on the same file is a no-op.
+        if let Err(e) = start.lock() {
+            warn!(error = %e, "could not take the start lock to stop the test cluster");
+        }
         if let Err(e) = remove_if_present(&ready_file(&data)) {
             warn!(error = %e, "could not remove the ready file");
         }
@@ -222,7 +229,7 @@ pub fn supervise_test_cluster(dir: &Path, bins: &PgBinaries) -> Result<(), Clust
 /// Reports the server ready, then waits until no test has used it for `IDLE_SECS` and
 /// stops it, holding both locks until it is down: a test that comes meanwhile waits on
 /// `start.lock`, then finds no supervisor and starts a new one on a quiet directory.
-fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError> {
+fn announce_and_wait(data: &DataDir, server: &Server, start: &File) -> Result<(), ClusterError> {
     let ready = ready_file(data);
     let scratch = data.root().join("ready.tmp");
     std::fs::write(&scratch, format!("{}\n", std::process::id()))
@@ -232,7 +239,6 @@ fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError
 
     let start_path = data.root().join("start.lock");
     let users_path = data.root().join("users.lock");
-    let start = open_lock(&start_path)?;
     let users = open_lock(&users_path)?;
     let mut idle_secs = 0;
     loop {
@@ -246,17 +252,17 @@ fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError
             });
         }
         // While a test is starting up it holds `start.lock`: the server is in use.
-        if !try_lock(&start, &start_path)? {
+        if !try_lock(start, &start_path)? {
             idle_secs = 0;
             continue;
         }
         if try_lock(&users, &users_path)? {
             idle_secs += 1;
             if idle_secs >= IDLE_SECS {
-                // Both locks are held (they are released when `start` and `users`
-                // drop, after this returns) until `ready` is gone and the server is
-                // down, so no test joins a server that is stopping, and no new
-                // supervisor finds it half stopped.
+                // Both locks are held (they are released when their files close,
+                // after this returns) until `ready` is gone and the server is down,
+                // so no test joins a server that is stopping, and no new supervisor
+                // finds it half stopped.
                 info!(idle_secs, "no test uses the test cluster; stopping it");
                 remove_if_present(&ready)?;
                 return server.stop();
@@ -265,7 +271,7 @@ fn announce_and_wait(data: &DataDir, server: &Server) -> Result<(), ClusterError
         } else {
             idle_secs = 0;
         }
-        unlock(&start, &start_path)?;
+        unlock(start, &start_path)?;
     }
 }
 
