@@ -135,6 +135,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
             uploads: commands::records::UploadLimits {
                 max_bytes: args.upload_max,
                 allowed: args.upload_types.0.clone(),
+                ..Default::default()
             },
             share_sweep: args.share_sweep,
             checkpoints: {

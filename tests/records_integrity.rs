@@ -3,6 +3,7 @@
 
 mod common;
 
+use commands::records::TransferLimits;
 use common::app::{Cred, TestApp, eventually};
 use common::records::{cast, content, files_under, pdf, upload, upload_ok};
 use serde_json::json;
@@ -63,23 +64,7 @@ async fn an_executable_named_pdf_and_a_file_too_large_are_refused_and_nothing_is
 async fn a_client_gone_mid_upload_leaves_no_blob_and_no_event() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
-    let boundary = "medchain-test-boundary";
-    let mut head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nCut off\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\
-         Content-Type: application/pdf\r\n\r\n"
-    )
-    .into_bytes();
-    head.extend_from_slice(&pdf("gone", 3_000_000));
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let request = format!(
-        "POST /api/records HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 50000000\r\n\r\n",
-        app.addr, c.patient.token
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(&head).await.unwrap();
-    stream.flush().await.unwrap();
+    let stream = start_an_upload(&app, &c.patient.token).await;
     // Let the server store some of it, then go.
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(stream);
@@ -154,6 +139,96 @@ async fn an_upload_a_stopped_process_left_staged_is_removed_at_the_next_start() 
     )
     .await;
     assert!(live.exists(), "an upload being written is left alone");
+}
+
+/// An upload that sends 3 MB of the 50 MB it announces, then waits: the connection
+/// holds it open until dropped.
+async fn start_an_upload(app: &TestApp, token: &str) -> tokio::net::TcpStream {
+    let boundary = "medchain-test-boundary";
+    let mut head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nCut off\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    head.extend_from_slice(&pdf("gone", 3_000_000));
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "POST /api/records HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 50000000\r\n\r\n",
+        app.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&head).await.unwrap();
+    stream.flush().await.unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_past_the_limit_are_told_to_come_back_and_leave_nothing() {
+    let mut app = TestApp::start().await;
+    app.uploads.transfers = TransferLimits {
+        uploads: 1,
+        downloads: 1,
+        wait: Duration::from_millis(300),
+    };
+    app.restart().await;
+    let c = cast(&app).await;
+    let big = upload_ok(&app, &c.patient.token, "Big", pdf("big", 32 << 20)).await;
+
+    // An upload under way holds the one upload turn.
+    let stalled = start_an_upload(&app, &c.patient.token).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = upload(
+        &app,
+        &c.patient.token,
+        "Second",
+        "b.pdf",
+        pdf("two", 100_000),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    assert_eq!(app.count_events("RecordUploaded").await, 1);
+    drop(stalled);
+    eventually(Duration::from_secs(10), "the turn given back", || async {
+        let (status, _) = upload(
+            &app,
+            &c.patient.token,
+            "Second",
+            "b.pdf",
+            pdf("two", 100_000),
+        )
+        .await;
+        (status == 201).then_some(())
+    })
+    .await;
+
+    // A download whose body is not read holds the one download turn (32 MiB is more
+    // than the pipeline and the socket buffer), and a read refused for it is not
+    // recorded as a read.
+    let held = app
+        .http
+        .get(app.url(&format!("/api/records/{big}/content")))
+        .bearer_auth(&c.patient.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status().as_u16(), 200);
+    let reads = app.count_events("RecordAccessed").await;
+    let (status, _, _) = content(&app, Some(&c.patient.token), &big, false).await;
+    assert_eq!(status, 429);
+    assert_eq!(app.count_events("RecordAccessed").await, reads);
+    drop(held);
+    eventually(
+        Duration::from_secs(10),
+        "the download turn given back",
+        || async {
+            let (status, _, body) = content(&app, Some(&c.patient.token), &big, false).await;
+            (status == 200 && body.is_ok_and(|b| b.len() == 32 << 20)).then_some(())
+        },
+    )
+    .await;
 }
 
 /// Does any file under `dir` (modified since `since`, when given) hold `needle`?

@@ -41,6 +41,8 @@ impl Records {
         id: RecordId,
         action: ReadAction,
     ) -> Result<Content, ContentError> {
+        // Before the read is recorded: a read on the ledger is one that was served.
+        let turn = self.inner.turns.download().await?;
         let mut attempt = 0;
         let (state, outcome, seq) = loop {
             attempt += 1;
@@ -99,7 +101,7 @@ impl Records {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;
 
-        let body = decrypting(blob, opener, id);
+        let body = decrypting(blob, opener, id, turn);
         Ok(Content {
             content_type: stored.content_type.clone(),
             file_name,
@@ -123,9 +125,11 @@ fn decrypting(
     mut blob: BlobReader,
     mut opener: Opener,
     id: RecordId,
+    turn: super::turns::Turn,
 ) -> BoxStream<'static, Result<Bytes, BlobCorrupt>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BlobCorrupt>>(IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         if let Err(e) = decrypt_into(&mut blob, &mut opener, &tx) {
             tracing::error!(record.id = %id, error = %e, "a record's blob does not decrypt; the response was cut");
             let _ = tx.blocking_send(Err(e));

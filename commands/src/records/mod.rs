@@ -5,16 +5,19 @@
 //!
 //! - `blob_cipher`: the file format, AES-256-GCM STREAM segments.
 //! - `upload`, `content`, `sharing`, `erase`, `expiry`: the actions.
+//! - `turns`: how many uploads and downloads run at once.
 
 pub mod blob_cipher;
 mod content;
 mod erase;
 mod expiry;
 mod sharing;
+mod turns;
 mod upload;
 
 pub use content::{Content, ContentError};
 pub use expiry::DueShare;
+pub use turns::TransferLimits;
 pub use upload::{Upload, UploadError, UploadLimits, Uploaded};
 
 use crate::{
@@ -40,6 +43,7 @@ struct Inner {
     blobs: BlobStore,
     clock: Arc<dyn Clock>,
     limits: UploadLimits,
+    turns: turns::Turns,
 }
 
 /// The blob of a record's file: named by the SHA-256 of its ciphertext.
@@ -91,6 +95,7 @@ impl Records {
                 keys,
                 blobs,
                 clock,
+                turns: turns::Turns::new(limits.transfers),
                 limits,
             }),
         }

@@ -31,6 +31,8 @@ pub struct UploadLimits {
     /// Plaintext bytes.
     pub max_bytes: u64,
     pub allowed: Vec<ContentKind>,
+    /// How many uploads and downloads run at once.
+    pub transfers: super::TransferLimits,
 }
 
 impl Default for UploadLimits {
@@ -38,6 +40,7 @@ impl Default for UploadLimits {
         Self {
             max_bytes: 1 << 30,
             allowed: ContentKind::ALL.to_vec(),
+            transfers: super::TransferLimits::default(),
         }
     }
 }
@@ -157,6 +160,13 @@ impl Records {
         };
         let id = RecordId::from_uuid(Uuid::now_v7());
         let data_key = DataKey::generate();
+        let _turn = match self.inner.turns.upload().await {
+            Ok(turn) => turn,
+            Err(e) => {
+                discard_rest(&mut file).await;
+                return Err(e.into());
+            }
+        };
         let stored = self
             .store_encrypted(id, &data_key, head, file, limits.max_bytes)
             .await?;
