@@ -6,9 +6,12 @@
 //!
 //! Four stages run at once, joined by small bounded channels, so a large file keeps both
 //! cores busy and memory bounded: the caller's stream feeds plaintext; a blocking thread
-//! seals it (`blob_cipher::Sealer`); another hashes the ciphertext; the async side writes
-//! it in parts. A failure in any stage stops the others, aborts the blob, and leaves
-//! neither blob nor key nor event.
+//! seals it (`blob_cipher::Sealer`); another hashes the ciphertext; the async side hands
+//! it to the blob writer (a thread of its own on a local directory, parts on S3). A
+//! failure in any stage stops the others, aborts the blob, and leaves neither blob nor
+//! key nor event; the client is then answered after what it still sends is read (up to
+//! a bound). Uploads take turns (`turns`), and one that sends nothing for five minutes
+//! has gone.
 
 use super::blob_cipher::{BlobCorrupt, Sealer};
 use super::{Records, blob_path, staging_path, viewer};
