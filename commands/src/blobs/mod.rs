@@ -126,10 +126,15 @@ impl BlobStore {
         }
     }
 
+    /// The file that holds `path` in a local store, where `LocalFileSystem` keeps it.
+    fn local_file(&self, path: &str) -> Option<PathBuf> {
+        let dir = self.local.as_ref()?;
+        Some(dir.join(StorePath::from(path).as_ref()))
+    }
+
     /// The blob, to be read from a blocking thread; `None` when there is no such blob.
     pub async fn reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
-        if let Some(dir) = &self.local {
-            let file = dir.join(StorePath::from(path).as_ref());
+        if let Some(file) = self.local_file(path) {
             return match tokio::task::spawn_blocking(move || std::fs::File::open(file)).await {
                 Ok(Ok(file)) => Ok(Some(BlobReader::file(file))),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -149,8 +154,7 @@ impl BlobStore {
     /// Starts writing a large blob at `path`. Write under a name of its own and rename
     /// after `finish`: a local file is there while it is written.
     pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
-        if let Some(dir) = &self.local {
-            let file = dir.join(StorePath::from(path).as_ref());
+        if let Some(file) = self.local_file(path) {
             return Ok(BlobWriter(Writer::File(FileWriter::start(
                 file,
                 PARTS_IN_FLIGHT,
