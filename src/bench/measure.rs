@@ -34,7 +34,17 @@ impl Latencies {
 
 /// CPU time (user + system) this process has used, from `/proc/self/stat`.
 pub fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_from("/proc/self/stat")
+}
+
+/// CPU time (user + system) process `pid` has used, all its threads, those that have
+/// ended included, from `/proc/<pid>/stat`; 10 ms granularity.
+pub fn process_cpu_of(pid: u32) -> Option<Duration> {
+    cpu_from(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_from(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

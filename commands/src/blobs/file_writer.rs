@@ -2,16 +2,19 @@
 //! hands every part to a fresh blocking task and leaves the whole file dirty in the page
 //! cache until its closing fsync, so a 1 GiB upload stood still for a third of a second
 //! at the end while the disk caught up. Here one blocking thread owns the file for the
-//! whole upload and asks the kernel to start writing back each few MiB as soon as they
-//! are written (`posix_fadvise(DONTNEED)`: on Linux it starts writeback of the range's
-//! dirty pages without waiting and drops only pages already clean), so the disk works
-//! while the upload is still arriving and the closing fsync has little left to do.
+//! whole upload and writes it past the page cache (`direct`), so the disk works while
+//! the upload is still arriving and the closing fsync has little left to do.
+//!
+//! Where the filesystem refuses direct writes, the file is written through the page
+//! cache, and the kernel is asked to start writing back each few MiB as soon as they are
+//! written (`posix_fadvise(DONTNEED)`: on Linux it starts writeback of the range's dirty
+//! pages without waiting and drops only pages already clean).
 //!
 //! The file appears at its path as it is written; callers write under a staging name and
 //! rename once `finish` returned (the store's rename fsyncs the directory). A writer
 //! dropped or aborted before `finish` removes the file.
 
-use super::BlobError;
+use super::{BlobError, direct::DirectFile};
 use bytes::Bytes;
 use std::{
     fs::File,
@@ -94,22 +97,12 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
         if let Some(dir) = path.parent() {
             create_dir_durably(dir)?;
         }
-        let mut file = File::create(path)?;
-        let (mut written, mut started) = (0u64, 0u64);
+        let mut sink = Sink::create(path)?;
         while let Some(message) = rx.blocking_recv() {
             match message {
-                Message::Data(bytes) => {
-                    file.write_all(&bytes)?;
-                    written += bytes.len() as u64;
-                    // Whole pages only: a page still being filled would be written twice.
-                    let whole = written & !(PAGE - 1);
-                    if whole - started >= WRITEBACK_EVERY {
-                        start_writeback(&file, started, whole - started);
-                        started = whole;
-                    }
-                }
+                Message::Data(bytes) => sink.write(&bytes)?,
                 Message::Finish => {
-                    file.sync_all()?;
+                    sink.finish()?;
                     return Ok(true);
                 }
             }
@@ -125,6 +118,59 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
         Err(e) => {
             remove(path);
             Err(BlobError::Io(e))
+        }
+    }
+}
+
+/// The file being written: past the page cache where the filesystem allows.
+enum Sink {
+    Direct(DirectFile),
+    Buffered {
+        file: File,
+        written: u64,
+        /// Bytes whose writeback has been started.
+        started: u64,
+    },
+}
+
+impl Sink {
+    fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(match DirectFile::create(path)? {
+            Some(file) => Self::Direct(file),
+            None => Self::Buffered {
+                file: File::create(path)?,
+                written: 0,
+                started: 0,
+            },
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Direct(file) => file.write(bytes),
+            Self::Buffered {
+                file,
+                written,
+                started,
+            } => {
+                file.write_all(bytes)?;
+                *written += bytes.len() as u64;
+                // Whole pages only: a page still being filled would be written twice.
+                let whole = *written & !(PAGE - 1);
+                if whole - *started >= WRITEBACK_EVERY {
+                    start_writeback(file, *started, whole - *started);
+                    *started = whole;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until every byte written is on stable storage.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Self::Direct(file) => file.finish(),
+            Self::Buffered { file, .. } => file.sync_all(),
         }
     }
 }

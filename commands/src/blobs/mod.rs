@@ -5,12 +5,13 @@
 //!
 //! Large blobs are written as multipart uploads on S3 (5 MiB parts, its smallest, two in
 //! flight at most) and by one thread per blob on a local directory (`file_writer`, which
-//! starts writeback as it goes). They are read back by the thread that decrypts them, as
+//! writes past the page cache where it can, `direct`). They are read back by the thread that decrypts them, as
 //! much as it asks for at a time (`reader`: a local file is read directly into the
 //! decrypting buffer), so memory stays bounded whatever the blob's size. An upload that
 //! fails is aborted and leaves nothing; one that succeeds is on stable storage (local
 //! writes are fsynced, file and directory) before the ledger names it.
 
+mod direct;
 mod file_writer;
 mod reader;
 
