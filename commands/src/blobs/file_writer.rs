@@ -14,7 +14,7 @@
 //! rename once `finish` returned (the store's rename fsyncs the directory). A writer
 //! dropped or aborted before `finish` removes the file.
 
-use super::{BlobError, direct::DirectFile};
+use super::{BlobError, direct::DirectWriter};
 use bytes::Bytes;
 use std::{
     fs::File,
@@ -124,7 +124,7 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
 
 /// The file being written: past the page cache where the filesystem allows.
 enum Sink {
-    Direct(DirectFile),
+    Direct(DirectWriter),
     Buffered {
         file: File,
         written: u64,
@@ -135,7 +135,7 @@ enum Sink {
 
 impl Sink {
     fn create(path: &Path) -> std::io::Result<Self> {
-        Ok(match DirectFile::create(path)? {
+        Ok(match DirectWriter::create(path)? {
             Some(file) => Self::Direct(file),
             None => Self::Buffered {
                 file: File::create(path)?,

@@ -5,9 +5,9 @@
 //!
 //! Large blobs are written as multipart uploads on S3 (5 MiB parts, its smallest, two in
 //! flight at most) and by one thread per blob on a local directory (`file_writer`, which
-//! writes past the page cache where it can, `direct`). They are read back by the thread that decrypts them, as
-//! much as it asks for at a time (`reader`: a local file is read directly into the
-//! decrypting buffer), so memory stays bounded whatever the blob's size. An upload that
+//! writes past the page cache where it can, `direct`). They are read back by the thread
+//! that decrypts them, as much as it asks for at a time (`reader`: a local file directly
+//! from the disk, a chunk ahead), so memory stays bounded whatever the blob's size. An upload that
 //! fails is aborted and leaves nothing; one that succeeds is on stable storage (local
 //! writes are fsynced, file and directory) before the ledger names it.
 
@@ -16,6 +16,7 @@ mod file_writer;
 mod reader;
 
 use bytes::Bytes;
+pub use direct::probe_disk;
 use file_writer::FileWriter;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{
@@ -136,8 +137,12 @@ impl BlobStore {
     /// The blob, to be read from a blocking thread; `None` when there is no such blob.
     pub async fn reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
         if let Some(file) = self.local_file(path) {
-            return match tokio::task::spawn_blocking(move || std::fs::File::open(file)).await {
-                Ok(Ok(file)) => Ok(Some(BlobReader::file(file))),
+            let open = move || match direct::DirectReader::open(&file)? {
+                Some(reader) => Ok(BlobReader::direct(reader)),
+                None => std::fs::File::open(&file).map(BlobReader::file),
+            };
+            return match tokio::task::spawn_blocking(open).await {
+                Ok(Ok(reader)) => Ok(Some(reader)),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Ok(Err(e)) => Err(e.into()),
                 Err(e) => Err(std::io::Error::other(e).into()),

@@ -1,9 +1,9 @@
 //! Reading a blob from a blocking thread (the one that decrypts it), as many bytes as it
-//! asks for at a time. A local file is read straight into the caller's buffer, so the
-//! ciphertext is copied once, by the kernel; an object store's stream is waited on
-//! chunk by chunk.
+//! asks for at a time. A local file is read from the disk directly, a chunk ahead
+//! (`direct`), or, where its filesystem refuses that, straight into the caller's buffer
+//! through the page cache; an object store's stream is waited on chunk by chunk.
 
-use super::BlobError;
+use super::{BlobError, direct::DirectReader};
 use bytes::{Buf as _, Bytes};
 use futures::{StreamExt as _, stream::BoxStream};
 use std::io::Read as _;
@@ -11,6 +11,7 @@ use std::io::Read as _;
 pub struct BlobReader(Source);
 
 enum Source {
+    Direct(DirectReader),
     File(std::fs::File),
     Stream {
         chunks: BoxStream<'static, Result<Bytes, BlobError>>,
@@ -20,6 +21,10 @@ enum Source {
 }
 
 impl BlobReader {
+    pub(super) fn direct(reader: DirectReader) -> Self {
+        Self(Source::Direct(reader))
+    }
+
     pub(super) fn file(file: std::fs::File) -> Self {
         Self(Source::File(file))
     }
@@ -37,6 +42,7 @@ impl BlobReader {
     /// blocks: call it from a blocking thread, never from the runtime.
     pub fn read_blocking(&mut self, buf: &mut Vec<u8>, n: usize) -> Result<usize, BlobError> {
         match &mut self.0 {
+            Source::Direct(reader) => Ok(reader.read(buf, n)?),
             Source::File(file) => Ok(file.take(n as u64).read_to_end(buf)?),
             Source::Stream {
                 chunks,

@@ -1,0 +1,203 @@
+//! Reading a blob directly, a chunk ahead of its caller: a thread of its own reads the
+//! next chunk from the disk while the caller (the decrypting thread) takes bytes from the
+//! one before, so the disk and the decryption overlap, as they did with the page cache's
+//! read-ahead. Two chunks go back and forth between them; the thread ends at the blob's
+//! end, on an error (which the caller gets), or when the reader is dropped.
+
+use super::{ALIGN, CHUNK, Chunk, leave_direct_mode, refused};
+use std::{
+    fs::{File, OpenOptions},
+    io,
+    os::unix::fs::FileExt as _,
+    path::Path,
+    sync::mpsc::{Receiver, SyncSender, sync_channel},
+};
+
+/// One being read from the disk while the other is being taken.
+const CHUNKS: usize = 2;
+
+pub(in crate::blobs) struct DirectReader {
+    full: Receiver<io::Result<Chunk>>,
+    empty: SyncSender<Chunk>,
+    current: Option<Chunk>,
+    /// Bytes of `current` already taken.
+    taken: usize,
+    /// Never joined (dropping the channels ends it at its next hand-over); kept so tests
+    /// can watch it end.
+    _read_ahead: std::thread::JoinHandle<()>,
+}
+
+impl DirectReader {
+    /// Opens `path` for direct reads; `None` when its filesystem does not take them.
+    pub(in crate::blobs) fn open(path: &Path) -> io::Result<Option<Self>> {
+        let Some(file) = super::open(path, OpenOptions::new().read(true))? else {
+            return Ok(None);
+        };
+        let (full_tx, full) = sync_channel(CHUNKS);
+        let (empty, empty_rx) = sync_channel(CHUNKS);
+        for _ in 0..CHUNKS {
+            empty
+                .send(Chunk::new())
+                .expect("the channel holds every chunk");
+        }
+        let thread = std::thread::Builder::new()
+            .name("blob-read-ahead".into())
+            .spawn(move || read_ahead(&file, &empty_rx, &full_tx))?;
+        Ok(Some(Self {
+            full,
+            empty,
+            current: None,
+            taken: 0,
+            _read_ahead: thread,
+        }))
+    }
+
+    /// Appends `n` bytes to `buf`, fewer only where the blob ends; returns how many.
+    pub(in crate::blobs) fn read(&mut self, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
+        let mut got = 0;
+        while got < n {
+            let exhausted = self.current.as_ref().is_none_or(|c| self.taken == c.len);
+            if exhausted {
+                if let Some(used) = self.current.take() {
+                    // Never blocks: the channel has room for every chunk there is.
+                    let _ = self.empty.send(used);
+                }
+                match self.full.recv() {
+                    Ok(Ok(chunk)) => {
+                        self.current = Some(chunk);
+                        self.taken = 0;
+                        continue;
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    // The read-ahead has ended: this is the blob's end.
+                    Err(_) => break,
+                }
+            }
+            let chunk = self.current.as_ref().expect("a chunk with bytes left");
+            let take = (n - got).min(chunk.len - self.taken);
+            buf.extend_from_slice(&chunk.filled()[self.taken..self.taken + take]);
+            self.taken += take;
+            got += take;
+        }
+        Ok(got)
+    }
+}
+
+/// The read-ahead thread: fills each chunk handed back, in order, until the file ends.
+fn read_ahead(file: &File, empty: &Receiver<Chunk>, full: &SyncSender<io::Result<Chunk>>) {
+    let mut offset = 0u64;
+    let mut direct = true;
+    while let Ok(mut chunk) = empty.recv() {
+        let filled = fill(file, &mut chunk, offset, &mut direct);
+        let last = filled.is_err() || chunk.len < CHUNK;
+        offset += chunk.len as u64;
+        if full.send(filled.map(|()| chunk)).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Reads the file from `offset` until the chunk is full or the file ends.
+fn fill(file: &File, chunk: &mut Chunk, offset: u64, direct: &mut bool) -> io::Result<()> {
+    chunk.len = 0;
+    while chunk.len < CHUNK {
+        let at = chunk.len;
+        match file.read_at(&mut chunk.window()[at..], offset + at as u64) {
+            Ok(0) => break,
+            Ok(n) => chunk.len += n,
+            // A direct read ends short of a block only at the file's end, and the next
+            // one, unaligned, is refused; so is one this filesystem wants aligned
+            // otherwise. Either way the page cache reads on from the same offset.
+            Err(e) if *direct && refused(&e) => {
+                leave_direct_mode(file)?;
+                *direct = false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    debug_assert!(!*direct || chunk.len.is_multiple_of(ALIGN) || chunk.len < CHUNK);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pattern;
+    use super::*;
+
+    fn read_back(len: usize, piece: usize) -> (Vec<u8>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let data = pattern(len);
+        std::fs::write(&path, &data).unwrap();
+        let mut reader = DirectReader::open(&path)
+            .unwrap()
+            .expect("this test's filesystem takes direct reads");
+        let mut got = Vec::new();
+        while reader.read(&mut got, piece).unwrap() == piece {}
+        assert_eq!(
+            reader.read(&mut got, piece).unwrap(),
+            0,
+            "the end stays the end"
+        );
+        (got, data)
+    }
+
+    #[test]
+    fn files_of_any_size_are_read_whole_in_the_pieces_asked_for() {
+        for len in [0, 1, 4095, 4096, CHUNK, CHUNK + 1, 3 * CHUNK + 12_345] {
+            let (got, want) = read_back(len, 65_552);
+            assert_eq!(got.len(), want.len(), "a file of {len} bytes");
+            assert!(got == want, "a file of {len} bytes reads back as written");
+        }
+        let (got, want) = read_back(CHUNK + 7, 3 * CHUNK);
+        assert!(got == want, "a piece larger than a chunk");
+    }
+
+    #[test]
+    fn a_chunk_the_disk_refuses_to_fill_directly_is_read_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let data = pattern(CHUNK / 2 + 3);
+        std::fs::write(&path, &data).unwrap();
+        let file = super::super::open(&path, OpenOptions::new().read(true))
+            .unwrap()
+            .unwrap();
+        let (empty_tx, empty) = sync_channel(1);
+        let (full, full_rx) = sync_channel(2);
+        let mut chunk = Chunk::new();
+        // Memory one byte off any block boundary: no disk fills it directly.
+        chunk.start += 1;
+        empty_tx.send(chunk).unwrap();
+        drop(empty_tx);
+        read_ahead(&file, &empty, &full);
+        let chunk = full_rx.recv().unwrap().unwrap();
+        assert!(chunk.filled() == data.as_slice());
+    }
+
+    #[test]
+    fn a_dropped_reader_ends_its_read_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        std::fs::write(&path, pattern(5 * CHUNK)).unwrap();
+        let mut reader = DirectReader::open(&path).unwrap().unwrap();
+        let mut got = Vec::new();
+        reader.read(&mut got, 10).unwrap();
+        // Both chunks are out: the thread waits for one to come back.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!reader._read_ahead.is_finished());
+        let thread = {
+            let reader = reader;
+            let DirectReader { _read_ahead, .. } = reader;
+            _read_ahead
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !thread.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the read-ahead still runs"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
