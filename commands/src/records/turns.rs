@@ -3,7 +3,9 @@
 //! (decrypting). Tokio's blocking pool has 512 threads; were they all taken, a transfer
 //! whose later threads queue behind others' would wait on them while they wait on it,
 //! and none would finish. So past these numbers a transfer waits for its turn, and after
-//! `wait` is told to come back (RATE_LIMITED) rather than held forever.
+//! `wait` is told to come back (RATE_LIMITED) rather than held forever. The turns also
+//! bound memory: a download of a local blob holds two 2 MiB read-ahead chunks (on a
+//! thread of its own, outside the pool) and an upload one, besides the blocks in flight.
 
 use crate::accounts::CommandError;
 use std::{sync::Arc, time::Duration};
