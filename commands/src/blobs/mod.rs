@@ -16,7 +16,7 @@ mod file_writer;
 mod reader;
 
 use bytes::Bytes;
-pub use direct::probe_disk;
+pub use direct::{DiskProbe, probe_disk};
 use file_writer::FileWriter;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{

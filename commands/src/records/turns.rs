@@ -6,6 +6,8 @@
 //! `wait` is told to come back (RATE_LIMITED) rather than held forever. The turns also
 //! bound memory: a download of a local blob holds two 2 MiB read-ahead chunks (on a
 //! thread of its own, outside the pool) and an upload one, besides the blocks in flight.
+//! A download that ends early gives its turn back at once; its read-ahead thread may
+//! finish one chunk's read before it notices, so the bound is loose by that much.
 
 use crate::accounts::CommandError;
 use std::{sync::Arc, time::Duration};

@@ -19,12 +19,11 @@ mod write;
 pub(super) use read::DirectReader;
 pub(super) use write::DirectWriter;
 
-use rustix::fs::OFlags;
 use std::{
     fs::{File, OpenOptions},
     io,
-    os::unix::fs::OpenOptionsExt as _,
     path::Path,
+    time::{Duration, Instant},
 };
 
 /// Memory and file offsets of direct transfers are multiples of this: the largest
@@ -65,9 +64,11 @@ impl Chunk {
 }
 
 /// Opens `path` for direct transfers; `None` when its filesystem does not take them.
+#[cfg(target_os = "linux")]
 fn open(path: &Path, options: &mut OpenOptions) -> io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     match options
-        .custom_flags(OFlags::DIRECT.bits() as i32)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
         .open(path)
     {
         Ok(file) => Ok(Some(file)),
@@ -76,65 +77,101 @@ fn open(path: &Path, options: &mut OpenOptions) -> io::Result<Option<File>> {
     }
 }
 
+/// Elsewhere (a developer's Mac) blobs go through the page cache.
+#[cfg(not(target_os = "linux"))]
+fn open(_: &Path, _: &mut OpenOptions) -> io::Result<Option<File>> {
+    Ok(None)
+}
+
 /// What a filesystem answers when it does not take a direct transfer.
 fn refused(e: &io::Error) -> bool {
     e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
 }
 
 /// From here on `file` goes through the page cache.
+#[cfg(target_os = "linux")]
 fn leave_direct_mode(file: &File) -> io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(file)?;
-    rustix::fs::fcntl_setfl(file, flags - OFlags::DIRECT)?;
+    rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::DIRECT)?;
     Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn leave_direct_mode(_: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// What `probe_disk` measured: how long writing and reading took, and whether the
+/// filesystem took them directly.
+pub struct DiskProbe {
+    pub write: Duration,
+    pub read: Duration,
+    pub direct: bool,
 }
 
 /// Writes `mib` MiB to a scratch file in `dir` and reads them back, the way blobs are
 /// written and read (direct where the filesystem allows, on stable storage before the
-/// write counts as done): how long each took. For benchmarks: the disk's share.
-pub fn probe_disk(
-    dir: &Path,
-    mib: usize,
-) -> io::Result<(std::time::Duration, std::time::Duration)> {
-    use std::time::Instant;
+/// write counts as done). For benchmarks: the disk's share of a transfer.
+pub fn probe_disk(dir: &Path, mib: usize) -> io::Result<DiskProbe> {
     let path = dir.join("blob-disk-probe");
+    let probed = probe_at(&path, mib);
+    let removed = std::fs::remove_file(&path);
+    let probed = probed?;
+    removed?;
+    Ok(probed)
+}
+
+fn probe_at(path: &Path, mib: usize) -> io::Result<DiskProbe> {
+    use std::io::{Read as _, Write as _};
     let block = vec![0x3c_u8; 1 << 20];
     let started = Instant::now();
-    match DirectWriter::create(&path)? {
+    let direct = match DirectWriter::create(path)? {
         Some(mut writer) => {
             for _ in 0..mib {
                 writer.write(&block)?;
             }
             writer.finish()?;
+            true
         }
         None => {
-            use std::io::Write as _;
-            let mut file = File::create(&path)?;
+            let mut file = File::create(path)?;
             for _ in 0..mib {
                 file.write_all(&block)?;
             }
             file.sync_all()?;
+            false
         }
-    }
-    let wrote = started.elapsed();
+    };
+    let write = started.elapsed();
     let started = Instant::now();
     let mut buf = Vec::with_capacity(1 << 20);
-    let read = match DirectReader::open(&path)? {
+    match DirectReader::open(path)? {
         Some(mut reader) => {
             while reader.read(&mut buf, 1 << 20)? > 0 {
                 buf.clear();
             }
-            started.elapsed()
         }
         None => {
-            use std::io::Read as _;
-            let mut file = File::open(&path)?;
+            let mut file = File::open(path)?;
             buf.resize(1 << 20, 0);
             while file.read(&mut buf)? > 0 {}
-            started.elapsed()
         }
-    };
-    std::fs::remove_file(&path)?;
-    Ok((wrote, read))
+    }
+    Ok(DiskProbe {
+        write,
+        read: started.elapsed(),
+        direct,
+    })
+}
+
+/// A scratch directory on the disk this checkout is on: `/tmp` is memory (tmpfs) on many
+/// machines, which takes direct transfers of any alignment, or none.
+#[cfg(test)]
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(".direct-io-test-")
+        .tempdir_in(env!("CARGO_MANIFEST_DIR"))
+        .expect("a scratch directory beside the sources")
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! next chunk from the disk while the caller (the decrypting thread) takes bytes from the
 //! one before, so the disk and the decryption overlap, as they did with the page cache's
 //! read-ahead. Two chunks go back and forth between them; the thread ends at the blob's
-//! end, on an error (which the caller gets), or when the reader is dropped.
+//! end (a chunk it could not fill), on an error (which the caller gets, then again at
+//! every later read), or when the reader is dropped.
 
-use super::{ALIGN, CHUNK, Chunk, leave_direct_mode, refused};
+use super::{CHUNK, Chunk, leave_direct_mode, refused};
 use std::{
     fs::{File, OpenOptions},
     io,
@@ -22,6 +23,10 @@ pub(in crate::blobs) struct DirectReader {
     current: Option<Chunk>,
     /// Bytes of `current` already taken.
     taken: usize,
+    /// The last chunk has arrived: once it is taken, the blob has ended.
+    last: bool,
+    /// What failed, told again at every read after it.
+    failed: Option<(io::ErrorKind, String)>,
     /// Never joined (dropping the channels ends it at its next hand-over); kept so tests
     /// can watch it end.
     _read_ahead: std::thread::JoinHandle<()>,
@@ -30,9 +35,13 @@ pub(in crate::blobs) struct DirectReader {
 impl DirectReader {
     /// Opens `path` for direct reads; `None` when its filesystem does not take them.
     pub(in crate::blobs) fn open(path: &Path) -> io::Result<Option<Self>> {
-        let Some(file) = super::open(path, OpenOptions::new().read(true))? else {
-            return Ok(None);
-        };
+        match super::open(path, OpenOptions::new().read(true))? {
+            Some(file) => Self::start(file).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn start(file: File) -> io::Result<Self> {
         let (full_tx, full) = sync_channel(CHUNKS);
         let (empty, empty_rx) = sync_channel(CHUNKS);
         for _ in 0..CHUNKS {
@@ -43,13 +52,15 @@ impl DirectReader {
         let thread = std::thread::Builder::new()
             .name("blob-read-ahead".into())
             .spawn(move || read_ahead(&file, &empty_rx, &full_tx))?;
-        Ok(Some(Self {
+        Ok(Self {
             full,
             empty,
             current: None,
             taken: 0,
+            last: false,
+            failed: None,
             _read_ahead: thread,
-        }))
+        })
     }
 
     /// Appends `n` bytes to `buf`, fewer only where the blob ends; returns how many.
@@ -62,16 +73,25 @@ impl DirectReader {
                     // Never blocks: the channel has room for every chunk there is.
                     let _ = self.empty.send(used);
                 }
-                match self.full.recv() {
+                if self.last {
+                    break;
+                }
+                if let Some((kind, why)) = &self.failed {
+                    return Err(io::Error::new(*kind, why.clone()));
+                }
+                let failed = match self.full.recv() {
                     Ok(Ok(chunk)) => {
+                        self.last = chunk.len < CHUNK;
                         self.current = Some(chunk);
                         self.taken = 0;
                         continue;
                     }
-                    Ok(Err(e)) => return Err(e),
-                    // The read-ahead has ended: this is the blob's end.
-                    Err(_) => break,
-                }
+                    Ok(Err(e)) => e,
+                    // Gone without a last chunk or an error: it panicked.
+                    Err(_) => io::Error::other("the blob's read-ahead stopped before its end"),
+                };
+                self.failed = Some((failed.kind(), failed.to_string()));
+                return Err(failed);
             }
             let chunk = self.current.as_ref().expect("a chunk with bytes left");
             let take = (n - got).min(chunk.len - self.taken);
@@ -105,9 +125,9 @@ fn fill(file: &File, chunk: &mut Chunk, offset: u64, direct: &mut bool) -> io::R
         match file.read_at(&mut chunk.window()[at..], offset + at as u64) {
             Ok(0) => break,
             Ok(n) => chunk.len += n,
-            // A direct read ends short of a block only at the file's end, and the next
-            // one, unaligned, is refused; so is one this filesystem wants aligned
-            // otherwise. Either way the page cache reads on from the same offset.
+            // A direct read this filesystem wants aligned otherwise is refused (and, on
+            // some, one from an unaligned offset after a short read at the file's end):
+            // the page cache reads on from the same offset.
             Err(e) if *direct && refused(&e) => {
                 leave_direct_mode(file)?;
                 *direct = false;
@@ -116,17 +136,16 @@ fn fill(file: &File, chunk: &mut Chunk, offset: u64, direct: &mut bool) -> io::R
             Err(e) => return Err(e),
         }
     }
-    debug_assert!(!*direct || chunk.len.is_multiple_of(ALIGN) || chunk.len < CHUNK);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::pattern;
+    use super::super::{pattern, scratch};
     use super::*;
 
     fn read_back(len: usize, piece: usize) -> (Vec<u8>, Vec<u8>) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch();
         let path = dir.path().join("blob");
         let data = pattern(len);
         std::fs::write(&path, &data).unwrap();
@@ -150,13 +169,15 @@ mod tests {
             assert_eq!(got.len(), want.len(), "a file of {len} bytes");
             assert!(got == want, "a file of {len} bytes reads back as written");
         }
-        let (got, want) = read_back(CHUNK + 7, 3 * CHUNK);
-        assert!(got == want, "a piece larger than a chunk");
+        for len in [CHUNK + 7, 2 * CHUNK] {
+            let (got, want) = read_back(len, 3 * CHUNK);
+            assert!(got == want, "{len} bytes in pieces larger than a chunk");
+        }
     }
 
     #[test]
     fn a_chunk_the_disk_refuses_to_fill_directly_is_read_through_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch();
         let path = dir.path().join("blob");
         let data = pattern(CHUNK / 2 + 3);
         std::fs::write(&path, &data).unwrap();
@@ -176,8 +197,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_read_is_told_at_that_read_and_every_later_one() {
+        let dir = scratch();
+        let path = dir.path().join("blob");
+        std::fs::write(&path, pattern(3 * CHUNK)).unwrap();
+        // Opened for writing only: every read of it fails.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        let mut reader = DirectReader::start(file).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let e = reader.read(&mut got, 100).unwrap_err();
+            assert!(e.to_string().contains("Bad file descriptor"), "{e}");
+        }
+        assert!(got.is_empty());
+    }
+
+    #[test]
     fn a_dropped_reader_ends_its_read_ahead() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch();
         let path = dir.path().join("blob");
         std::fs::write(&path, pattern(5 * CHUNK)).unwrap();
         let mut reader = DirectReader::open(&path).unwrap().unwrap();

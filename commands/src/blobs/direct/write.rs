@@ -80,11 +80,11 @@ impl DirectWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::pattern;
+    use super::super::{pattern, scratch};
     use super::*;
 
     fn written(sizes: &[usize]) -> (Vec<u8>, Vec<u8>) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch();
         let path = dir.path().join("blob");
         let data = pattern(sizes.iter().sum());
         let mut file = DirectWriter::create(&path)
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_chunk_the_disk_refuses_to_take_directly_is_written_buffered() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch();
         let path = dir.path().join("blob");
         let mut file = DirectWriter::create(&path).unwrap().unwrap();
         // Memory one byte off any block boundary: no disk takes it directly.
