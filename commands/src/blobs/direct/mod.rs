@@ -5,8 +5,8 @@
 //! page cache cost the server about 0.45 core-seconds (copying it in, ext4's delayed
 //! allocation, building writeback a 4 KiB page at a time), more than encrypting it; a
 //! first read of it through the cache cost 1 to 2 core-seconds of kernel copying, against
-//! 0.07 direct. And the pages of a blob nobody reads again soon pushed PostgreSQL's out of
-//! memory. A direct transfer hands the disk whole aligned chunks of one buffer.
+//! 0.07 direct. And the pages of a blob nobody reads again soon pushed PostgreSQL's data
+//! out of the cache. A direct transfer hands the disk whole aligned chunks of one buffer.
 //!
 //! By hand because the crates that do it allocate aligned memory with `unsafe`; here an
 //! aligned chunk is a window into an ordinary `Vec`, a page larger than the chunk.
