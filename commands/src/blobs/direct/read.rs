@@ -144,14 +144,12 @@ mod tests {
     use super::super::{pattern, scratch};
     use super::*;
 
-    fn read_back(len: usize, piece: usize) -> (Vec<u8>, Vec<u8>) {
-        let dir = scratch();
+    fn read_back(len: usize, piece: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+        let dir = scratch()?;
         let path = dir.path().join("blob");
         let data = pattern(len);
         std::fs::write(&path, &data).unwrap();
-        let mut reader = DirectReader::open(&path)
-            .unwrap()
-            .expect("this test's filesystem takes direct reads");
+        let mut reader = DirectReader::open(&path).unwrap().expect("direct reads");
         let mut got = Vec::new();
         while reader.read(&mut got, piece).unwrap() == piece {}
         assert_eq!(
@@ -159,25 +157,29 @@ mod tests {
             0,
             "the end stays the end"
         );
-        (got, data)
+        Some((got, data))
     }
 
     #[test]
     fn files_of_any_size_are_read_whole_in_the_pieces_asked_for() {
         for len in [0, 1, 4095, 4096, CHUNK, CHUNK + 1, 3 * CHUNK + 12_345] {
-            let (got, want) = read_back(len, 65_552);
+            let Some((got, want)) = read_back(len, 65_552) else {
+                return;
+            };
             assert_eq!(got.len(), want.len(), "a file of {len} bytes");
             assert!(got == want, "a file of {len} bytes reads back as written");
         }
         for len in [CHUNK + 7, 2 * CHUNK] {
-            let (got, want) = read_back(len, 3 * CHUNK);
+            let Some((got, want)) = read_back(len, 3 * CHUNK) else {
+                return;
+            };
             assert!(got == want, "{len} bytes in pieces larger than a chunk");
         }
     }
 
     #[test]
     fn a_chunk_the_disk_refuses_to_fill_directly_is_read_through_the_cache() {
-        let dir = scratch();
+        let Some(dir) = scratch() else { return };
         let path = dir.path().join("blob");
         let data = pattern(CHUNK / 2 + 3);
         std::fs::write(&path, &data).unwrap();
@@ -198,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_failed_read_is_told_at_that_read_and_every_later_one() {
-        let dir = scratch();
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("blob");
         std::fs::write(&path, pattern(3 * CHUNK)).unwrap();
         // Opened for writing only: every read of it fails.
@@ -214,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_dropped_reader_ends_its_read_ahead() {
-        let dir = scratch();
+        let Some(dir) = scratch() else { return };
         let path = dir.path().join("blob");
         std::fs::write(&path, pattern(5 * CHUNK)).unwrap();
         let mut reader = DirectReader::open(&path).unwrap().unwrap();

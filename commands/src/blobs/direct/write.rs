@@ -83,13 +83,11 @@ mod tests {
     use super::super::{pattern, scratch};
     use super::*;
 
-    fn written(sizes: &[usize]) -> (Vec<u8>, Vec<u8>) {
-        let dir = scratch();
+    fn written(sizes: &[usize]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let dir = scratch()?;
         let path = dir.path().join("blob");
         let data = pattern(sizes.iter().sum());
-        let mut file = DirectWriter::create(&path)
-            .unwrap()
-            .expect("this test's filesystem takes direct writes");
+        let mut file = DirectWriter::create(&path).unwrap().expect("direct writes");
         let mut rest = data.as_slice();
         for &size in sizes {
             let (piece, after) = rest.split_at(size);
@@ -98,19 +96,21 @@ mod tests {
         }
         assert!(file.direct, "aligned chunks were taken directly");
         file.finish().unwrap();
-        (std::fs::read(&path).unwrap(), data)
+        Some((std::fs::read(&path).unwrap(), data))
     }
 
     #[test]
     fn pieces_of_any_size_land_in_order_with_an_unaligned_tail() {
-        let (got, want) = written(&[1, 262_160, CHUNK - 7, 3 * CHUNK + 5, 4095, 17]);
+        let Some((got, want)) = written(&[1, 262_160, CHUNK - 7, 3 * CHUNK + 5, 4095, 17]) else {
+            return;
+        };
         assert_eq!(got.len(), want.len());
         assert!(got == want, "the file differs from what was written");
     }
 
     #[test]
     fn a_chunk_the_disk_refuses_to_take_directly_is_written_buffered() {
-        let dir = scratch();
+        let Some(dir) = scratch() else { return };
         let path = dir.path().join("blob");
         let mut file = DirectWriter::create(&path).unwrap().unwrap();
         // Memory one byte off any block boundary: no disk takes it directly.
@@ -127,9 +127,11 @@ mod tests {
 
     #[test]
     fn whole_chunks_and_an_empty_file_are_written_exactly() {
-        let (got, want) = written(&[CHUNK, CHUNK]);
+        let Some((got, want)) = written(&[CHUNK, CHUNK]) else {
+            return;
+        };
         assert!(got == want);
-        let (got, want) = written(&[]);
+        let (got, want) = written(&[]).expect("as above");
         assert!(got.is_empty() && want.is_empty());
     }
 }
