@@ -476,18 +476,7 @@ async fn transfer(
         rate: rate(size, started.elapsed()),
         cpu: since(cpu, pid),
     };
-    let down = download(client, addr, token, &id, size, pid).await?;
-    Ok([up, down])
-}
 
-async fn download(
-    client: &reqwest::Client,
-    addr: &str,
-    token: &str,
-    id: &str,
-    size: u64,
-    pid: u32,
-) -> anyhow::Result<Leg> {
     let cpu = cpu_now(pid);
     let started = Instant::now();
     let response = client
@@ -506,8 +495,9 @@ async fn download(
         got += chunk?.len() as u64;
     }
     anyhow::ensure!(got == size, "download: {got} of {size} bytes");
-    Ok(Leg {
+    let down = Leg {
         rate: rate(size, started.elapsed()),
         cpu: since(cpu, pid),
-    })
+    };
+    Ok([up, down])
 }

@@ -123,7 +123,7 @@ fn write_file(path: &PathBuf, mut rx: mpsc::Receiver<Message>) -> Result<(), Blo
 }
 
 /// The file being written: past the page cache where the filesystem allows.
-enum Sink {
+pub(super) enum Sink {
     Direct(DirectWriter),
     Buffered {
         file: File,
@@ -134,7 +134,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn create(path: &Path) -> std::io::Result<Self> {
+    pub(super) fn create(path: &Path) -> std::io::Result<Self> {
         Ok(match DirectWriter::create(path)? {
             Some(file) => Self::Direct(file),
             None => Self::Buffered {
@@ -145,7 +145,7 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(super) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Self::Direct(file) => file.write(bytes),
             Self::Buffered {
@@ -166,8 +166,12 @@ impl Sink {
         }
     }
 
+    pub(super) fn is_direct(&self) -> bool {
+        matches!(self, Self::Direct(_))
+    }
+
     /// Waits until every byte written is on stable storage.
-    fn finish(self) -> std::io::Result<()> {
+    pub(super) fn finish(self) -> std::io::Result<()> {
         match self {
             Self::Direct(file) => file.finish(),
             Self::Buffered { file, .. } => file.sync_all(),

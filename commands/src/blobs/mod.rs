@@ -13,16 +13,17 @@
 
 mod direct;
 mod file_writer;
+mod probe;
 mod reader;
 
 use bytes::Bytes;
-pub use direct::{DiskProbe, probe_disk};
 use file_writer::FileWriter;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::{
     ObjectStore, ObjectStoreExt as _, PutPayload, WriteMultipart, aws::AmazonS3Builder,
     local::LocalFileSystem, path::Path as StorePath, prefix::PrefixStore,
 };
+pub use probe::{DiskProbe, probe_disk};
 pub use reader::BlobReader;
 use std::{
     path::{Path, PathBuf},
@@ -137,11 +138,7 @@ impl BlobStore {
     /// The blob, to be read from a blocking thread; `None` when there is no such blob.
     pub async fn reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
         if let Some(file) = self.local_file(path) {
-            let open = move || match direct::DirectReader::open(&file)? {
-                Some(reader) => Ok(BlobReader::direct(reader)),
-                None => std::fs::File::open(&file).map(BlobReader::file),
-            };
-            return match tokio::task::spawn_blocking(open).await {
+            return match tokio::task::spawn_blocking(move || BlobReader::open_local(&file)).await {
                 Ok(Ok(reader)) => Ok(Some(reader)),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Ok(Err(e)) => Err(e.into()),

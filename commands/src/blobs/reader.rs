@@ -21,8 +21,13 @@ enum Source {
 }
 
 impl BlobReader {
-    pub(super) fn direct(reader: DirectReader) -> Self {
-        Self(Source::Direct(reader))
+    /// A local blob file: read directly where its filesystem allows, else through the
+    /// page cache.
+    pub(super) fn open_local(path: &std::path::Path) -> std::io::Result<Self> {
+        Ok(match DirectReader::open(path)? {
+            Some(reader) => Self(Source::Direct(reader)),
+            None => Self::file(std::fs::File::open(path)?),
+        })
     }
 
     pub(super) fn file(file: std::fs::File) -> Self {

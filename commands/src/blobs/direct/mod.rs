@@ -23,7 +23,6 @@ use std::{
     fs::{File, OpenOptions},
     io,
     path::Path,
-    time::{Duration, Instant},
 };
 
 /// Memory and file offsets of direct transfers are multiples of this: the largest
@@ -99,69 +98,6 @@ fn leave_direct_mode(file: &File) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn leave_direct_mode(_: &File) -> io::Result<()> {
     Ok(())
-}
-
-/// What `probe_disk` measured: how long writing and reading took, and whether the
-/// filesystem took them directly.
-pub struct DiskProbe {
-    pub write: Duration,
-    pub read: Duration,
-    pub direct: bool,
-}
-
-/// Writes `mib` MiB to a scratch file in `dir` and reads them back, the way blobs are
-/// written and read (direct where the filesystem allows, on stable storage before the
-/// write counts as done). For benchmarks: the disk's share of a transfer.
-pub fn probe_disk(dir: &Path, mib: usize) -> io::Result<DiskProbe> {
-    let path = dir.join("blob-disk-probe");
-    let probed = probe_at(&path, mib);
-    let removed = std::fs::remove_file(&path);
-    let probed = probed?;
-    removed?;
-    Ok(probed)
-}
-
-fn probe_at(path: &Path, mib: usize) -> io::Result<DiskProbe> {
-    use std::io::{Read as _, Write as _};
-    let block = vec![0x3c_u8; 1 << 20];
-    let started = Instant::now();
-    let direct = match DirectWriter::create(path)? {
-        Some(mut writer) => {
-            for _ in 0..mib {
-                writer.write(&block)?;
-            }
-            writer.finish()?;
-            true
-        }
-        None => {
-            let mut file = File::create(path)?;
-            for _ in 0..mib {
-                file.write_all(&block)?;
-            }
-            file.sync_all()?;
-            false
-        }
-    };
-    let write = started.elapsed();
-    let started = Instant::now();
-    let mut buf = Vec::with_capacity(1 << 20);
-    match DirectReader::open(path)? {
-        Some(mut reader) => {
-            while reader.read(&mut buf, 1 << 20)? > 0 {
-                buf.clear();
-            }
-        }
-        None => {
-            let mut file = File::open(path)?;
-            buf.resize(1 << 20, 0);
-            while file.read(&mut buf)? > 0 {}
-        }
-    }
-    Ok(DiskProbe {
-        write,
-        read: started.elapsed(),
-        direct,
-    })
 }
 
 /// A scratch directory on the disk this checkout is on (`/tmp` is memory, tmpfs, on many
