@@ -7,9 +7,11 @@
 //! flight at most) and by one thread per blob on a local directory (`file_writer`, which
 //! writes past the page cache where it can, `direct`). They are read back by the thread
 //! that decrypts them, as much as it asks for at a time (`reader`: a local file directly
-//! from the disk, a chunk ahead), so memory stays bounded whatever the blob's size. An upload that
-//! fails is aborted and leaves nothing; one that succeeds is on stable storage (local
-//! writes are fsynced, file and directory) before the ledger names it.
+//! from the disk, a chunk ahead), so memory stays bounded whatever the blob's size. So a
+//! local blob's bytes go through `std::fs`, not `object_store`; its names, renames,
+//! deletes and listings still go through `object_store`. An upload that fails is aborted
+//! and leaves nothing; one that succeeds is on stable storage (local writes are fsynced,
+//! file and directory) before the ledger names it.
 
 mod direct;
 mod file_writer;
