@@ -145,6 +145,8 @@ async fn two_server_processes_on_one_database_share_accounts_and_sessions() {
     // Both processes are healthy.
     for addr in [&a, &b] {
         let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
-        assert_eq!(health.status().as_u16(), 200, "{addr}");
+        let status = health.status().as_u16();
+        let body = health.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "{addr}: {body}");
     }
 }

@@ -58,8 +58,14 @@ pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -
         said.push_str(&line);
         if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
             let addr = addr.to_owned();
-            // Keep draining stderr so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
+            // Keep draining stderr so the server never blocks on a full pipe; its
+            // warnings and errors go to the test's own output, shown when it fails.
+            let from = addr.clone();
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    eprintln!("[serve {from}] {line}");
+                }
+            });
             return (server, addr);
         }
     }
