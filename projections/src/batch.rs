@@ -90,15 +90,27 @@ async fn try_batch(
     match target {
         Target::Live { checkpoint } => {
             // One writer per projector across processes, and only from where it stands.
-            let (locked, at): (bool, i64) = sqlx::query_as(
-                "SELECT pg_try_advisory_xact_lock($1, hashtext($2)), \
-                        coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $2), 0)",
+            let locked: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2))")
+                    .bind(LOCK_CLASS)
+                    .bind(projector.name())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if !locked {
+                return Ok(Tried::Busy);
+            }
+            // Read in a statement after the lock's, whose snapshot holds every batch
+            // committed before the lock was granted. Read in the lock's own statement, the
+            // row was as it stood when that statement began: a batch that committed (and
+            // let go of the lock) in between went unseen, its events were applied again,
+            // and a table without upserts failed on them (two server processes, in CI).
+            let at: i64 = sqlx::query_scalar(
+                "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
             )
-            .bind(LOCK_CLASS)
             .bind(projector.name())
             .fetch_one(&mut *tx)
             .await?;
-            if !locked || at != checkpoint {
+            if at != checkpoint {
                 return Ok(Tried::Busy);
             }
         }
@@ -119,9 +131,9 @@ async fn try_batch(
         }
     }
     if let Target::Live { checkpoint } = target {
-        // The lock's statement read the row in a snapshot taken before the lock was
-        // granted: a writer that committed in between is caught here, where PostgreSQL
-        // checks the condition against the row's newest version.
+        // The row, not the lock, is the truth: a writer that moved it without the lock
+        // is caught here, where PostgreSQL checks the condition against the row's newest
+        // version.
         let moved = sqlx::query(
             "INSERT INTO projection_checkpoints (name, last_seq) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_seq = $2, failed_seq = NULL, failure = NULL, \

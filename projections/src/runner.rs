@@ -384,9 +384,7 @@ async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<
         }),
         BatchOutcome::Busy => Ok(Step::Busy),
         BatchOutcome::Failed { seq, error } => {
-            tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");
-            // Unless another process has applied it meanwhile.
-            sqlx::query(
+            let marked = sqlx::query(
                 "UPDATE projection_checkpoints SET failed_seq = $2, failure = $3, updated_at = now() \
                  WHERE name = $1 AND last_seq < $2",
             )
@@ -395,6 +393,13 @@ async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<
             .bind(error.to_string())
             .execute(&mut *conn)
             .await?;
+            if marked.rows_affected() == 0 {
+                // Another writer has applied the event meanwhile: this batch only raced
+                // it (and may have failed on its rows). Go on from where that one stands.
+                tracing::warn!(projector = name, seq, error = %error, "projector failed on an event another writer has applied since; going on from there");
+                return Ok(Step::Busy);
+            }
+            tracing::error!(projector = name, seq, error = %error, "projector stopped on an event; it will not skip it");
             Ok(Step::Stopped(seq))
         }
     }
