@@ -6,7 +6,7 @@ use crate::{
     database::{Database, Purpose},
 };
 use commands::{
-    EventStore, SystemClock,
+    EventStore, Kernel, SystemClock,
     accounts::{Accounts, RegisterRequest, SessionPolicy},
     keys::KeyRing,
     password_hasher::PasswordHasher,
@@ -20,7 +20,7 @@ pub async fn create(common: &Common, email: &str, name: &str) -> anyhow::Result<
     let result = async {
         let master = crate::config::master_key(common)?;
         let accounts = Accounts::new(
-            EventStore::start(db.pool.clone(), Arc::new(SystemClock)),
+            Kernel::new(EventStore::start(db.pool.clone(), Arc::new(SystemClock))),
             KeyRing::new(&master),
             PasswordHasher::new()?,
             Arc::new(SystemClock),

@@ -2,7 +2,7 @@
 //! a shutdown signal; tests run the real server on port 0 this way, with their own clock.
 
 use commands::{
-    Clock, EventStore,
+    Clock, EventStore, Kernel,
     accounts::{Accounts, SessionPolicy},
     blobs::BlobStore,
     keys::{KeyRing, MasterKey},
@@ -61,17 +61,17 @@ pub async fn spawn(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), StartError> {
     let bound = listener.local_addr()?;
-    let store = EventStore::start(pool.clone(), config.clock.clone());
+    let kernel = Kernel::new(EventStore::start(pool.clone(), config.clock.clone()));
     let keys = KeyRing::new(&config.master_key);
     let records = Records::new(
-        store.clone(),
+        kernel.clone(),
         keys.clone(),
         config.blobs.clone(),
         config.clock.clone(),
         config.uploads,
     );
     let accounts = Accounts::new(
-        store,
+        kernel,
         keys.clone(),
         config.hasher,
         config.clock.clone(),

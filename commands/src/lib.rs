@@ -1,6 +1,10 @@
 //! The write side of MedChain: the event store and everything that must happen before an
 //! event is on the ledger.
 //!
+//! - `kernel`: the one way a command runs: load a stream (from a kept state or a
+//!   snapshot), fold it, ask the pure decision, append at the version read, decide again
+//!   on a lost race. `CommandError` (this layer's one error) and `Caller` (who asks) sit
+//!   beside it at the top.
 //! - `event_store`: append to a stream at an expected version through the per-process
 //!   group-commit appender; read a stream; read everything from a seq.
 //! - `ledger`: verification (streaming), export, checkpoints, all over the format that
@@ -20,16 +24,22 @@
 
 pub mod accounts;
 pub mod blobs;
+mod caller;
 pub mod clock;
 pub mod db;
+mod error;
 pub mod event_store;
+pub mod kernel;
 pub mod keys;
 pub mod ledger;
 pub mod mail;
 pub mod password_hasher;
 pub mod records;
 
+pub use caller::Caller;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::CommandError;
 pub use event_store::{
     AppendError, Appended, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
 };
+pub use kernel::{Decision, Executed, Kernel, Loaded};

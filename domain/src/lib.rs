@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod aggregate;
 pub mod domain_event;
 pub mod event_type;
 pub mod ledger;
@@ -21,7 +22,8 @@ pub mod sealed;
 pub mod stream_name;
 pub mod timestamp;
 
-pub use domain_event::{DomainEvent, UnknownEvent};
+pub use aggregate::Aggregate;
+pub use domain_event::{DomainEvent, EventName, UnknownEvent};
 pub use event_type::EventType;
 pub use sealed::Sealed;
 pub use stream_name::StreamName;

@@ -44,6 +44,21 @@ impl Timestamp {
     }
 }
 
+/// A `Timestamp` serializes as its ledger text wherever it goes (a payload, a snapshot of
+/// a state), so a field that forgets `with = "crate::timestamp::text"` still writes the
+/// same bytes.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        text::serialize(self, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        text::deserialize(d)
+    }
+}
+
 /// `Timestamp` in a payload as its ledger text (`2026-11-24T10:15:30.123456Z`), never a
 /// number: `#[serde(with = "crate::timestamp::text")]`.
 pub mod text {

@@ -12,7 +12,7 @@ use crate::{
             SystemStats, UserCounts,
         },
         ledger_event::LedgerEvent,
-        page::{PageInfo, page_size, parse_seq_cursor, seq_cursor},
+        page::{page, page_size, parse_seq_cursor, seq_cursor},
     },
 };
 use async_graphql::{Context, Object, Result};
@@ -61,6 +61,13 @@ impl AdminQuery {
         })
     }
 
+    /// Administrators: the name of every event type the ledger can hold, sorted (the
+    /// ledger browser's type filter offers them).
+    async fn ledger_event_types(&self, ctx: &Context<'_>) -> Result<Vec<&'static str>> {
+        admin(ctx)?;
+        Ok(domain::domain_event::all_event_types())
+    }
+
     /// Administrators: ledger events in seq order, from `fromSeq`, of one `type` and/or
     /// one `stream`. Sealed fields are ciphertext here as they are in the ledger.
     async fn ledger(
@@ -82,25 +89,16 @@ impl AdminQuery {
             event_type: blank(event_type),
             stream: blank(stream),
         };
-        let mut events = read_page(&s.pool, &filter, after, limit + 1)
+        let events = read_page(&s.pool, &filter, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = events.len() as i64 > limit;
-        events.truncate(limit as usize);
-        let edges: Vec<LedgerEventEdge> = events
-            .into_iter()
-            .map(|e| LedgerEventEdge {
+        let (edges, page_info) = page(events, limit, |e| {
+            Some(LedgerEventEdge {
                 cursor: seq_cursor(e.seq),
                 node: LedgerEvent::from(e),
             })
-            .collect();
-        Ok(LedgerEventConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-        })
+        });
+        Ok(LedgerEventConnection { edges, page_info })
     }
 
     /// Administrators: events recorded per UTC day over the last `days` (1–366, default

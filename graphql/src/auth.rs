@@ -7,7 +7,7 @@ use crate::{
     session_cookie,
 };
 use axum::http::{HeaderMap, header};
-use commands::accounts::{CommandError, SessionToken};
+use commands::{CommandError, accounts::SessionToken};
 use projections::users;
 use std::sync::Arc;
 

@@ -13,8 +13,10 @@ use crate::{
     },
 };
 use async_graphql::{Context, Object, Result};
-use commands::records::viewer;
-use domain::{account::Role, record::RecordId};
+use domain::{
+    account::{DisclosuresRefused, Role, UserId, disclosures_subject},
+    record::RecordId,
+};
 use projections::{
     records,
     replay::{self, Moment},
@@ -42,24 +44,12 @@ impl ComplianceQuery {
     ) -> Result<AccessEntryConnection> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let me = caller.user.as_uuid();
-        let patient = match (caller.role, patient_id) {
-            (Role::Patient, None) => me,
-            (Role::Patient, Some(p)) if p == me => me,
-            (Role::Admin, Some(p)) => p,
-            (Role::Admin, None) => {
-                return Err(error(
-                    Code::BadUserInput,
-                    "name the patient whose disclosures you want (patientId)",
-                ));
-            }
-            _ => {
-                return Err(error(
-                    Code::Forbidden,
-                    "patients see their own disclosures; administrators anyone's",
-                ));
-            }
-        };
+        let patient = disclosures_subject(caller.viewer(), patient_id.map(UserId::from_uuid))
+            .map_err(|e| match e {
+                DisclosuresRefused::NameThePatient => error(Code::BadUserInput, e.to_string()),
+                DisclosuresRefused::NotYours => error(Code::Forbidden, e.to_string()),
+            })?
+            .as_uuid();
         if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
@@ -86,7 +76,7 @@ impl ComplianceQuery {
         .await
         .map_err(|e| e.gql())?;
         // Each record once, as the caller may see it now.
-        let (who, now) = (viewer(&caller), s.clock.now());
+        let (who, now) = (caller.viewer(), s.clock.now());
         let mut seen: HashMap<Uuid, Option<Record>> = HashMap::new();
         for row in rows.iter().take(limit as usize) {
             if seen.contains_key(&row.record_id) {

@@ -1,15 +1,9 @@
 //! What resolvers reach: the services (schema data) and, per request, who is calling
 //! and from where.
 
-use crate::error::{Code, error};
+use crate::error::{Code, ToGql as _, error};
 use async_graphql::{Context, Result};
-use commands::{
-    Clock,
-    accounts::{Accounts, Caller},
-    keys::KeyRing,
-    records::Records,
-};
-use domain::account::Role;
+use commands::{Caller, Clock, accounts::Accounts, keys::KeyRing, records::Records};
 use projections::Projections;
 use projections::users::UserView;
 use sqlx::PgPool;
@@ -80,10 +74,9 @@ pub fn caller(ctx: &Context<'_>) -> Result<Caller> {
     optional_caller(ctx).ok_or_else(|| error(Code::Unauthenticated, "sign in first"))
 }
 
+/// The caller, if they are an administrator (`domain::account::require_admin`).
 pub fn admin(ctx: &Context<'_>) -> Result<Caller> {
     let caller = caller(ctx)?;
-    if caller.role != Role::Admin {
-        return Err(error(Code::Forbidden, "only administrators may do this"));
-    }
+    caller.require_admin().map_err(|e| e.gql())?;
     Ok(caller)
 }

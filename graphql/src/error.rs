@@ -3,7 +3,7 @@
 //! here, where they are handled, and clients get only "internal error".
 
 use async_graphql::{Error, ErrorExtensions as _};
-use commands::accounts::CommandError;
+use commands::CommandError;
 use projections::{WaitError, users::ReadError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,20 @@ pub enum Code {
 }
 
 impl Code {
+    /// The HTTP status the file routes answer with this code (API.graphql).
+    pub fn status(self) -> axum::http::StatusCode {
+        use axum::http::StatusCode as S;
+        match self {
+            Code::Unauthenticated => S::UNAUTHORIZED,
+            Code::Forbidden => S::FORBIDDEN,
+            Code::BadUserInput => S::BAD_REQUEST,
+            Code::NotFound => S::NOT_FOUND,
+            Code::Conflict => S::CONFLICT,
+            Code::RateLimited => S::TOO_MANY_REQUESTS,
+            Code::Internal => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",
@@ -36,8 +50,12 @@ pub fn error(code: Code, message: impl Into<String>) -> Error {
 }
 
 pub fn internal(source: &(dyn std::error::Error + 'static)) -> Error {
-    tracing::error!(error = %source, cause = ?source.source().map(ToString::to_string), "internal error");
+    log_internal(source);
     error(Code::Internal, "internal error")
+}
+
+fn log_internal(source: &(dyn std::error::Error + 'static)) {
+    tracing::error!(error = %source, cause = ?source.source().map(ToString::to_string), "internal error");
 }
 
 /// A row the command just wrote is not in its view after the wait: a bug, logged.
@@ -51,17 +69,26 @@ pub trait ToGql {
     fn gql(self) -> Error;
 }
 
+/// The one mapping of a command's error, for GraphQL and the file routes alike: its code
+/// and the message a client may read. An internal cause is logged here and never sent.
+pub fn classify(e: CommandError) -> (Code, String) {
+    match e {
+        CommandError::Unauthenticated(m) => (Code::Unauthenticated, m),
+        CommandError::Forbidden(m) => (Code::Forbidden, m),
+        CommandError::BadInput(m) => (Code::BadUserInput, m),
+        CommandError::NotFound(m) => (Code::NotFound, m),
+        CommandError::Conflict(m) => (Code::Conflict, m),
+        CommandError::RateLimited(m) => (Code::RateLimited, m),
+        CommandError::Internal(source) => {
+            log_internal(source.as_ref());
+            (Code::Internal, "internal error".into())
+        }
+    }
+}
+
 impl ToGql for CommandError {
     fn gql(self) -> Error {
-        let (code, message) = match self {
-            CommandError::Unauthenticated(m) => (Code::Unauthenticated, m),
-            CommandError::Forbidden(m) => (Code::Forbidden, m),
-            CommandError::BadInput(m) => (Code::BadUserInput, m),
-            CommandError::NotFound(m) => (Code::NotFound, m),
-            CommandError::Conflict(m) => (Code::Conflict, m),
-            CommandError::RateLimited(m) => (Code::RateLimited, m),
-            CommandError::Internal(source) => return internal(source.as_ref()),
-        };
+        let (code, message) = classify(self);
         error(code, message)
     }
 }

@@ -5,9 +5,8 @@
 
 use crate::{
     AppState,
-    auth::{AuthError, authenticate, token_from},
-    context::Auth,
     error::Code,
+    rest::{caller, command_error, error, private_content},
 };
 use axum::{
     Json,
@@ -16,73 +15,10 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use commands::accounts::{
-    Caller, CommandError,
-    photo::{MAX_PHOTO_BYTES, PhotoRefused, normalise},
-};
+use commands::accounts::photo::{MAX_PHOTO_BYTES, PhotoRefused, normalise};
 use domain::account::UserId;
 use serde_json::json;
 use uuid::Uuid;
-
-pub fn error(status: StatusCode, code: Code, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code.as_str(), "message": message}})),
-    )
-        .into_response()
-}
-
-pub(crate) fn command_error(e: CommandError) -> Response {
-    let (status, code) = match &e {
-        CommandError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, Code::Unauthenticated),
-        CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
-        CommandError::BadInput(_) => (StatusCode::BAD_REQUEST, Code::BadUserInput),
-        CommandError::NotFound(_) => (StatusCode::NOT_FOUND, Code::NotFound),
-        CommandError::Conflict(_) => (StatusCode::CONFLICT, Code::Conflict),
-        CommandError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, Code::RateLimited),
-        CommandError::Internal(source) => {
-            tracing::error!(error = %source, "file route failed");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            );
-        }
-    };
-    error(status, code, &e.to_string())
-}
-
-/// What every response carrying personal or medical bytes says: never sniff another
-/// type from them, never keep them in a shared cache.
-pub(crate) fn private_content(h: &mut HeaderMap) {
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-}
-
-/// The signed-in caller, or the response that refuses the request.
-pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
-    let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
-    let token = token_from(headers).map_err(|e| unauthenticated(&e.to_string()))?;
-    match authenticate(&state.services, token).await {
-        Ok(Auth::User(caller, _)) => Ok(caller),
-        Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
-        Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
-        Err(e) => {
-            tracing::error!(error = %e, "authentication failed");
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            ))
-        }
-    }
-}
 
 pub async fn put_photo(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let caller = match caller(&state, &headers).await {

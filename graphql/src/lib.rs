@@ -27,6 +27,7 @@ mod query;
 mod record_files;
 mod record_mutation;
 mod record_query;
+mod rest;
 pub mod scalars;
 mod schema;
 mod session_cookie;

@@ -2,7 +2,7 @@
 //! command, waits for the views it reads (read-your-writes), and answers.
 
 use crate::{
-    context::{READ_YOUR_WRITES, Services, caller, client, services},
+    context::{READ_YOUR_WRITES, Services, admin, caller, client, services},
     error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
     session_cookie,
@@ -14,7 +14,7 @@ use crate::{
     },
 };
 use async_graphql::{Context, InputObject, Object, Result};
-use commands::accounts::{LoginRequest, RegisterRequest, require_admin};
+use commands::accounts::{LoginRequest, RegisterRequest};
 use domain::account::{Role as DomainRole, UserId, user::Registration};
 use projections::users;
 use uuid::Uuid;
@@ -63,9 +63,8 @@ impl AccountMutation {
         approve: bool,
         reason: Option<String>,
     ) -> Result<ProfileChange> {
-        let admin = caller(ctx)?;
+        let admin = admin(ctx)?;
         let s = services(ctx);
-        require_admin(&admin).map_err(|e| e.gql())?;
         let change = users::find_change(&s.pool, &s.keys, id)
             .await
             .map_err(|e| e.gql())?
@@ -208,9 +207,8 @@ impl AccountMutation {
     /// Administrators: erase a person by destroying their key (crypto-shredding). Not
     /// oneself, not the last active administrator.
     async fn erase_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
-        let admin = caller(ctx)?;
+        let admin = admin(ctx)?;
         let s = services(ctx);
-        require_admin(&admin).map_err(|e| e.gql())?;
         let active_admins = users::count(
             &s.pool,
             Some(DomainRole::Admin),
@@ -232,11 +230,7 @@ impl AccountMutation {
         // were unreadable from the moment the subject key went).
         let records_seq = s
             .records
-            .erase_all_of(
-                commands::records::viewer(&admin),
-                UserId::from_uuid(user_id),
-                &reason,
-            )
+            .erase_all_of(admin.viewer(), UserId::from_uuid(user_id), &reason)
             .await
             .map_err(|e| e.gql())?;
         s.projections

@@ -10,11 +10,10 @@ use crate::{
         notification::{
             Notification, NotificationConnection, NotificationEdge, NotificationPreference,
         },
-        page::{PageInfo, page_size, parse_seq_cursor, seq_cursor},
+        page::{page, page_size, parse_seq_cursor, seq_cursor},
     },
 };
 use async_graphql::{Context, InputObject, Object, Result};
-use commands::records::viewer;
 use domain::notification::Preference;
 use projections::notifications;
 use uuid::Uuid;
@@ -37,7 +36,7 @@ impl NotificationQuery {
         let limit = page_size(first)?;
         let before = after.as_deref().map(parse_seq_cursor).transpose()?;
         let user = caller.user.as_uuid();
-        let mut rows = notifications::page(
+        let rows = notifications::page(
             &s.pool,
             user,
             unread_only.unwrap_or(false),
@@ -49,23 +48,17 @@ impl NotificationQuery {
         let unread = notifications::unread_count(&s.pool, user)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let edges: Vec<_> = rows
-            .into_iter()
-            .map(|row| NotificationEdge {
+        let (edges, page_info) = page(rows, limit, |row| {
+            Some(NotificationEdge {
                 cursor: seq_cursor(row.seq),
                 node: Notification {
                     row,
-                    viewer: viewer(&caller),
+                    viewer: caller.viewer(),
                 },
             })
-            .collect();
+        });
         Ok(NotificationConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info,
             edges,
             unread_count: i32::try_from(unread).unwrap_or(i32::MAX),
         })

@@ -7,13 +7,17 @@ use crate::{
     scalars::DateTime,
     types::{
         enums::{AccountStatus, Role},
-        page::{PageInfo, page_size, parse_time_id_cursor, time_id_cursor},
+        page::{page, page_size, parse_time_id_cursor, time_id_cursor},
         profile_change::{ProfileChange, ProfileChangeConnection, ProfileChangeEdge},
         session::SessionInfo,
         user::{User, UserConnection, UserEdge},
     },
 };
 use async_graphql::{Context, Object, Result};
+use domain::{
+    account::{UserId, sees_contact_details},
+    record::Viewer,
+};
 use projections::users::{self, UserView};
 
 #[derive(Default)]
@@ -60,8 +64,7 @@ impl AccountQuery {
             .filter(|v| after.is_none_or(|a| (v.created_at, v.id) > a))
             .take(limit as usize + 1)
             .collect();
-        let sees_contact = viewer.role == domain::account::Role::Admin;
-        Ok(user_page(views, limit, total as i64, sees_contact))
+        Ok(user_page(views, limit, total as i64, viewer.viewer()))
     }
 
     /// Administrators: every account, oldest first, by role and status.
@@ -73,7 +76,7 @@ impl AccountQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<UserConnection> {
-        admin(ctx)?;
+        let admin = admin(ctx)?;
         let s = services(ctx);
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
@@ -84,7 +87,7 @@ impl AccountQuery {
         let total = users::count(&s.pool, role, status)
             .await
             .map_err(|e| e.gql())?;
-        Ok(user_page(views, limit, total, true))
+        Ok(user_page(views, limit, total, admin.viewer()))
     }
 
     /// Administrators: profile changes waiting for a decision, oldest first.
@@ -98,25 +101,16 @@ impl AccountQuery {
         let s = services(ctx);
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
-        let mut changes = users::pending_changes(&s.pool, &s.keys, after, limit + 1)
+        let changes = users::pending_changes(&s.pool, &s.keys, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = changes.len() as i64 > limit;
-        changes.truncate(limit as usize);
-        let edges: Vec<ProfileChangeEdge> = changes
-            .into_iter()
-            .map(|c| ProfileChangeEdge {
+        let (edges, page_info) = page(changes, limit, |c| {
+            Some(ProfileChangeEdge {
                 cursor: time_id_cursor(c.requested_at, c.id),
                 node: ProfileChange(c),
             })
-            .collect();
-        Ok(ProfileChangeConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-        })
+        });
+        Ok(ProfileChangeConnection { edges, page_info })
     }
 
     /// The caller's live sessions, newest first.
@@ -143,26 +137,16 @@ impl AccountQuery {
 
 /// A page of users as a connection: `views` holds up to `limit + 1` rows (the extra one
 /// only says there is a next page); `total` is every match.
-fn user_page(
-    mut views: Vec<UserView>,
-    limit: i64,
-    total: i64,
-    sees_contact: bool,
-) -> UserConnection {
-    let has_next_page = views.len() as i64 > limit;
-    views.truncate(limit as usize);
-    let edges: Vec<UserEdge> = views
-        .into_iter()
-        .map(|v| UserEdge {
+fn user_page(views: Vec<UserView>, limit: i64, total: i64, viewer: Viewer) -> UserConnection {
+    let (edges, page_info) = page(views, limit, |v| {
+        let sees_contact = sees_contact_details(viewer, UserId::from_uuid(v.id));
+        Some(UserEdge {
             cursor: time_id_cursor(v.created_at, v.id),
             node: User::new(v, sees_contact),
         })
-        .collect();
+    });
     UserConnection {
-        page_info: PageInfo {
-            has_next_page,
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
+        page_info,
         edges,
         total_count: i32::try_from(total).unwrap_or(i32::MAX),
     }

@@ -6,7 +6,7 @@
 use crate::{
     AppState,
     error::Code,
-    files::{caller, command_error, error, private_content},
+    rest::{caller, command_error, error, private_content},
 };
 use axum::{
     Json,

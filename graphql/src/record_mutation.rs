@@ -8,13 +8,9 @@ use crate::{
     types::record::{Record, Share},
 };
 use async_graphql::{Context, Object, Result};
-use commands::accounts::Caller;
-use commands::records::viewer;
-use domain::{
-    account::{AccountStatus, Role, UserId},
-    record::RecordId,
-};
-use projections::{records, users};
+use commands::Caller;
+use domain::{account::UserId, record::RecordId};
+use projections::records;
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -33,18 +29,12 @@ impl RecordMutation {
     ) -> Result<Share> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let doctor = users::find(&s.pool, &s.keys, doctor_id)
-            .await
-            .map_err(|e| e.gql())?;
-        let doctor_is_active =
-            doctor.is_some_and(|d| d.role == Role::Doctor && d.status == AccountStatus::Active);
         let (share, seq) = s
             .records
             .share(
                 &caller,
                 RecordId::from_uuid(record_id),
                 UserId::from_uuid(doctor_id),
-                doctor_is_active,
                 expires_at.map(|t| t.0),
             )
             .await
@@ -79,7 +69,7 @@ impl RecordMutation {
         let s = services(ctx);
         let seq = s
             .records
-            .erase(viewer(&caller), RecordId::from_uuid(record_id), &reason)
+            .erase(caller.viewer(), RecordId::from_uuid(record_id), &reason)
             .await
             .map_err(|e| e.gql())?;
         s.projections
@@ -90,7 +80,7 @@ impl RecordMutation {
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("record", record_id))?;
-        Record::seen_by(view, viewer(&caller), s.clock.now())
+        Record::seen_by(view, caller.viewer(), s.clock.now())
             .ok_or_else(|| error(Code::NotFound, "there is no such record"))
     }
 }
@@ -111,7 +101,7 @@ async fn share_after(s: &Services, caller: &Caller, share: Uuid, seq: i64) -> Re
         .map_err(|e| e.gql())?
         .ok_or_else(|| missing_from_view("record", record_id))?;
     let now = s.clock.now();
-    let record = Record::seen_by(view, viewer(caller), now)
+    let record = Record::seen_by(view, caller.viewer(), now)
         .ok_or_else(|| error(Code::NotFound, "there is no such record"))?;
     Ok(Share::new(share, record, now))
 }

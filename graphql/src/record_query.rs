@@ -4,12 +4,11 @@ use crate::{
     context::{caller, services},
     error::{Code, ToGql as _, error},
     types::{
-        page::{PageInfo, page_size, parse_time_id_cursor, time_id_cursor},
+        page::{PageInfo, page, page_size, parse_time_id_cursor, time_id_cursor},
         record::{Record, RecordConnection, RecordEdge},
     },
 };
 use async_graphql::{Context, Object, Result};
-use commands::records::viewer;
 use domain::account::Role;
 use projections::records;
 use uuid::Uuid;
@@ -27,7 +26,7 @@ impl RecordQuery {
         let view = records::find(&s.pool, &s.keys, id)
             .await
             .map_err(|e| e.gql())?;
-        view.and_then(|v| Record::seen_by(v, viewer(&caller), s.clock.now()))
+        view.and_then(|v| Record::seen_by(v, caller.viewer(), s.clock.now()))
             .map(Some)
             .ok_or_else(|| error(Code::NotFound, "there is no such record"))
     }
@@ -47,23 +46,18 @@ impl RecordQuery {
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
         let owner = caller.user.as_uuid();
-        let mut views = records::of_owner(&s.pool, &s.keys, owner, after, limit + 1)
+        let views = records::of_owner(&s.pool, &s.keys, owner, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
         let total = records::count_of_owner(&s.pool, owner)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = views.len() as i64 > limit;
-        views.truncate(limit as usize);
         let now = s.clock.now();
-        let edges: Vec<_> = views
-            .into_iter()
-            .filter_map(|v| {
-                let cursor = time_id_cursor(v.uploaded_at, v.id.as_uuid());
-                Record::seen_by(v, viewer(&caller), now).map(|node| RecordEdge { cursor, node })
-            })
-            .collect();
-        Ok(connection(edges, has_next_page, total))
+        let (edges, page_info) = page(views, limit, |v| {
+            let cursor = time_id_cursor(v.uploaded_at, v.id.as_uuid());
+            Record::seen_by(v, caller.viewer(), now).map(|node| RecordEdge { cursor, node })
+        });
+        Ok(connection(edges, page_info, total))
     }
 
     /// Doctors: the records shared with them that they may read now, most recently
@@ -86,31 +80,23 @@ impl RecordQuery {
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
         let now = s.clock.now();
         let doctor = caller.user.as_uuid();
-        let mut found = records::shared_with(&s.pool, &s.keys, doctor, now, after, limit + 1)
+        let found = records::shared_with(&s.pool, &s.keys, doctor, now, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
         let total = records::count_shared_with(&s.pool, doctor, now)
             .await
             .map_err(|e| e.gql())?;
-        let has_next_page = found.len() as i64 > limit;
-        found.truncate(limit as usize);
-        let edges: Vec<_> = found
-            .into_iter()
-            .filter_map(|(share, v)| {
-                let cursor = time_id_cursor(share.granted_at, share.id.as_uuid());
-                Record::seen_by(v, viewer(&caller), now).map(|node| RecordEdge { cursor, node })
-            })
-            .collect();
-        Ok(connection(edges, has_next_page, total))
+        let (edges, page_info) = page(found, limit, |(share, v)| {
+            let cursor = time_id_cursor(share.granted_at, share.id.as_uuid());
+            Record::seen_by(v, caller.viewer(), now).map(|node| RecordEdge { cursor, node })
+        });
+        Ok(connection(edges, page_info, total))
     }
 }
 
-fn connection(edges: Vec<RecordEdge>, has_next_page: bool, total: i64) -> RecordConnection {
+fn connection(edges: Vec<RecordEdge>, page_info: PageInfo, total: i64) -> RecordConnection {
     RecordConnection {
-        page_info: PageInfo {
-            has_next_page,
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
+        page_info,
         edges,
         total_count: i32::try_from(total).unwrap_or(i32::MAX),
     }

@@ -32,7 +32,7 @@ impl Subscription {
         let s = services(ctx);
         let pool = s.pool.clone();
         let user = caller.user.as_uuid();
-        let viewer = commands::records::viewer(&caller);
+        let viewer = caller.viewer();
         let moved = s
             .projections
             .watch("notifications")

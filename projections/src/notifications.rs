@@ -9,10 +9,13 @@
 //! To address notifications it keeps, from the ledger too, who the active administrators
 //! are, whose each record is, and which doctor each share went to.
 
-use crate::{ProjectionError, Projector, users::ReadError};
+use crate::{
+    ProjectionError, Projector,
+    projector::{read_as, stream_of},
+    users::ReadError,
+};
 use commands::RecordedEvent;
 use domain::{
-    StreamName,
     account::{AccountStatus, Role, UserEvent, UserRegistered},
     notification::{NotificationKind, Preference, Preferences},
     record::RecordEvent,
@@ -49,23 +52,32 @@ impl Projector for NotificationsProjector {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
+        use domain::{
+            EventName as _,
+            account::user::{
+                NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
+                ProfileChangeDecided, ProfileChangeRequested, UserApproved, UserErased,
+                UserRegistered, UserRejected, UserSuspended,
+            },
+            record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
+        };
         &[
-            "UserRegistered",
-            "UserApproved",
-            "UserRejected",
-            "UserSuspended",
-            "UserErased",
-            "ProfileChangeRequested",
-            "ProfileChangeDecided",
-            "PasswordChanged",
-            "PasswordReset",
-            "NotificationPreferencesSet",
-            "NotificationsRead",
-            "RecordUploaded",
-            "RecordShared",
-            "ShareRevoked",
-            "ShareExpiring",
-            "RecordAccessed",
+            UserRegistered::NAME,
+            UserApproved::NAME,
+            UserRejected::NAME,
+            UserSuspended::NAME,
+            UserErased::NAME,
+            ProfileChangeRequested::NAME,
+            ProfileChangeDecided::NAME,
+            PasswordChanged::NAME,
+            PasswordReset::NAME,
+            NotificationPreferencesSet::NAME,
+            NotificationsRead::NAME,
+            RecordUploaded::NAME,
+            RecordShared::NAME,
+            ShareRevoked::NAME,
+            ShareExpiring::NAME,
+            RecordAccessed::NAME,
         ]
     }
 
@@ -75,19 +87,10 @@ impl Projector for NotificationsProjector {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         async move {
-            let stream = StreamName::parse(&event.stream)
-                .map_err(|e| ProjectionError::malformed(event, e))?;
+            let stream = stream_of(event)?;
             match stream.category() {
-                "user" => {
-                    let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
-                        .map_err(|e| ProjectionError::malformed(event, e))?;
-                    user_event(tx, event, stream.id(), parsed).await
-                }
-                "record" => {
-                    let parsed = RecordEvent::from_stored(&event.event_type, &event.payload)
-                        .map_err(|e| ProjectionError::malformed(event, e))?;
-                    record_event(tx, event, stream.id(), parsed).await
-                }
+                "user" => user_event(tx, event, stream.id(), read_as(event)?).await,
+                "record" => record_event(tx, event, stream.id(), read_as(event)?).await,
                 _ => Ok(()),
             }
         }

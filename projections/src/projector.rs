@@ -1,6 +1,7 @@
 //! What a projector is: a name, the tables it owns, and how one event changes them.
 
 use commands::RecordedEvent;
+use domain::{DomainEvent, StreamName};
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
@@ -50,4 +51,15 @@ impl ProjectionError {
             reason: reason.to_string(),
         }
     }
+}
+
+/// The event's stream name, or why it has none a projector can read.
+pub fn stream_of(event: &RecordedEvent) -> Result<StreamName, ProjectionError> {
+    StreamName::parse(&event.stream).map_err(|e| ProjectionError::malformed(event, e))
+}
+
+/// The event read as one of aggregate `E`'s, or why it cannot be.
+pub fn read_as<E: DomainEvent>(event: &RecordedEvent) -> Result<E, ProjectionError> {
+    E::from_stored(&event.event_type, &event.payload)
+        .map_err(|e| ProjectionError::malformed(event, e))
 }

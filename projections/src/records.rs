@@ -2,14 +2,18 @@
 //! rules allow, with the record's data key), every share ever granted, and the access log:
 //! one row per event about a record, keyed by its seq.
 
-use crate::{ProjectionError, Projector, users::ReadError};
+use crate::{
+    ProjectionError, Projector,
+    projector::{read_as, stream_of},
+    users::ReadError,
+};
 use commands::{
     RecordedEvent,
     keys::{DataKey, DataKeyRows, DataKeyState, KeyRing},
     records::DueShare,
 };
 use domain::{
-    Sealed, StreamName, Timestamp,
+    Sealed, Timestamp,
     account::UserId,
     record::{RecordEvent, RecordFacts, RecordId, Share, ShareEnd, ShareId},
 };
@@ -29,7 +33,7 @@ impl Projector for RecordsProjector {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
-        &RecordEvent::TYPES
+        RecordEvent::TYPES
     }
 
     fn apply<'a>(
@@ -38,11 +42,8 @@ impl Projector for RecordsProjector {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         async move {
-            let id = StreamName::parse(&event.stream)
-                .map_err(|e| ProjectionError::malformed(event, e))?
-                .id();
-            let parsed = RecordEvent::from_stored(&event.event_type, &event.payload)
-                .map_err(|e| ProjectionError::malformed(event, e))?;
+            let id = stream_of(event)?.id();
+            let parsed: RecordEvent = read_as(event)?;
             let at = event.at.to_datetime();
             if let RecordEvent::RecordUploaded(e) = &parsed {
                 sqlx::query(

@@ -148,10 +148,11 @@ pub async fn disclosures_from_ledger(
 ) -> Result<Vec<Disclosure>, ReplayError> {
     let streams: Vec<String> = sqlx::query_scalar(
         "SELECT stream FROM events \
-         WHERE type = 'RecordUploaded' AND seq <= $2 AND payload->>'owner' = $1 ORDER BY seq",
+         WHERE type = $3 AND seq <= $2 AND payload->>'owner' = $1 ORDER BY seq",
     )
     .bind(patient.to_string())
     .bind(until)
+    .bind(<domain::record::RecordUploaded as domain::EventName>::NAME)
     .fetch_all(pool)
     .await?;
     let mut found = Vec::new();

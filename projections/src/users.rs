@@ -1,14 +1,17 @@
 //! The users view: who exists, with which role and status, and their sealed profile;
 //! and the profile changes they asked for.
 
-use crate::{ProjectionError, Projector};
+use crate::{
+    ProjectionError, Projector,
+    projector::{read_as, stream_of},
+};
 use commands::{
     RecordedEvent,
     accounts::SessionRecord,
     keys::{KeyError, KeyRing, SubjectKeyState},
 };
 use domain::{
-    Sealed, StreamName, Timestamp,
+    Sealed, Timestamp,
     account::{AccountStatus, Role, UserEvent, UserId, UserRegistered},
 };
 use futures::{FutureExt, future::BoxFuture};
@@ -27,15 +30,22 @@ impl Projector for UsersProjector {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
+        use domain::{
+            EventName as _,
+            account::user::{
+                ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, UserApproved,
+                UserErased, UserRejected, UserSuspended,
+            },
+        };
         &[
-            "UserRegistered",
-            "UserApproved",
-            "UserRejected",
-            "UserSuspended",
-            "ProfileChangeRequested",
-            "ProfileChangeDecided",
-            "UserErased",
-            "ProfilePhotoChanged",
+            UserRegistered::NAME,
+            UserApproved::NAME,
+            UserRejected::NAME,
+            UserSuspended::NAME,
+            ProfileChangeRequested::NAME,
+            ProfileChangeDecided::NAME,
+            UserErased::NAME,
+            ProfilePhotoChanged::NAME,
         ]
     }
 
@@ -45,11 +55,8 @@ impl Projector for UsersProjector {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         async move {
-            let id = StreamName::parse(&event.stream)
-                .map_err(|e| ProjectionError::malformed(event, e))?
-                .id();
-            let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
-                .map_err(|e| ProjectionError::malformed(event, e))?;
+            let id = stream_of(event)?.id();
+            let parsed: UserEvent = read_as(event)?;
             let status = match &parsed {
                 UserEvent::UserApproved(_) => Some(AccountStatus::Active),
                 UserEvent::UserRejected(_) => Some(AccountStatus::Rejected),

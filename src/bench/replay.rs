@@ -16,8 +16,8 @@ use super::{measure::Latencies, records::gql};
 use crate::{checkpointer::Policy, cli::Common, server};
 use bytes::Bytes;
 use commands::{
-    Clock, EventStore, ExpectedVersion, SystemClock,
-    accounts::{Accounts, Caller, RegisterRequest, SessionPolicy},
+    Caller, Clock, EventStore, ExpectedVersion, Kernel, SystemClock,
+    accounts::{Accounts, RegisterRequest, SessionPolicy},
     blobs::BlobStore,
     event_store::{NewEvent, new_events},
     keys::{KeyRing, LedgerKey, MasterKey},
@@ -172,10 +172,17 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     let keys = KeyRing::new(&MasterKey::from_bytes(key));
     let sessions = SessionPolicy::default();
     let hasher = PasswordHasher::new()?;
-    let accounts = Accounts::new(store.clone(), keys.clone(), hasher, clock.clone(), sessions);
+    let kernel = Kernel::new(store.clone());
+    let accounts = Accounts::new(
+        kernel.clone(),
+        keys.clone(),
+        hasher,
+        clock.clone(),
+        sessions,
+    );
     let blobs = BlobStore::open(None, &dir.path().join("blobs"))?;
     let limits = UploadLimits::default();
-    let records = Records::new(store.clone(), keys, blobs.clone(), clock.clone(), limits);
+    let records = Records::new(kernel, keys, blobs.clone(), clock.clone(), limits);
 
     // The people: an administrator, patients, doctors the administrator approved.
     let setup = Instant::now();
@@ -203,7 +210,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
         let file = futures::stream::iter([Ok::<_, std::io::Error>(pdf)]);
         let id = records.upload(&owner, meta, file).await?.id;
         let (a, b) = (doctors[i % DOCTORS], doctors[(i + 1) % DOCTORS]);
-        let share = |doctor| records.share(&owner, id, doctor, true, None);
+        let share = |doctor| records.share(&owner, id, doctor, None);
         let pair = [(a, share(a).await?.0), (b, share(b).await?.0)];
         // The upload and the two shares: one event each.
         filled.push(Filled {
@@ -215,7 +222,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     }
     let (owner, first) = (caller(patients[0], Role::Patient), &mut filled[0]);
     let (record, [d2, d3]) = (first.id, [doctors[2], doctors[3]]);
-    let share = |doctor| records.share(&owner, record, doctor, true, None);
+    let share = |doctor| records.share(&owner, record, doctor, None);
     let (d2, _) = (share(d2).await?.0, share(d3).await?);
     first.version += 2;
     let before = ledger_head(&pool).await?.seq;
@@ -231,7 +238,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     // revoked and granted again for 30 days, d2's revoked, d3 suspended; d1 keeps hers.
     records.revoke_share(&owner, record, d0).await?;
     let expires = clock.now().plus_micros(30 * 24 * 3_600_000_000);
-    let again = records.share(&owner, record, doctors[0], true, Some(expires));
+    let again = records.share(&owner, record, doctors[0], Some(expires));
     let d0 = (doctors[0], again.await?.0);
     records.revoke_share(&owner, record, d2).await?;
     let suspended = accounts.suspend_user(&admin, doctors[3], "licence under review");

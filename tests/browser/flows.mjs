@@ -1,9 +1,10 @@
 // The web app's flows in headless Chromium, against the real server that
-// tests/web_app.rs started: a patient registers and uploads a PDF, a doctor registers and
+// tests/e2e/web_app.rs started: a patient registers and uploads a PDF, a doctor registers and
 // an administrator approves them in the admin pages, the patient shares the record, the
 // doctor opens it, the patient's bell counts the read live and the access log shows it,
 // revoking removes it from the doctor's list, and the administrator verifies the ledger.
-// Every page is watched for console errors; screenshots go to $SCREENSHOTS.
+// Every page is watched for console errors; screenshots go to $SCREENSHOTS. Before any
+// of it, the web app's modules are checked for import cycles (import-cycles.mjs).
 //
 // Then: a forgotten password reset from the mailed link, and a record erased after
 // confirming.
@@ -14,6 +15,9 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkImportCycles } from './import-cycles.mjs';
+
+checkImportCycles();
 
 const base = process.env.MEDCHAIN_URL;
 const shots = process.env.SCREENSHOTS;

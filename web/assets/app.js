@@ -1,47 +1,49 @@
 // The app's shell: who is signed in, the router (paths, so the mailed
 // `/reset?token=…` link lands on its page), the header with navigation by role, and the
-// notification bell kept live over the subscription.
+// notification bell kept live over the subscription. Nothing imports this module: the
+// pages get what they may use as `app`.
 
 import { gql, subscribe } from './api.js';
 import { h, fill, link, announce, errorBox } from './ui.js';
+import { PATHS, HOME } from './constants.js';
 import * as auth from './pages/auth.js';
 import * as patient from './pages/patient.js';
 import * as doctor from './pages/doctor.js';
 import * as notifications from './pages/notifications.js';
 import * as profile from './pages/profile.js';
-import * as admin from './pages/admin.js';
+import * as admin from './pages/admin/index.js';
 
 const ME = `{ me { id role status name email } }`;
 
-/** What every page may use. */
-export const app = {
+/** What every page may use: it is handed to each page as `app`. */
+const app = {
   me: null,
   unread: 0,
   listeners: new Set(),
   navigate,
   refreshMe,
   signedOut,
+  startBell,
+  setUnread,
 };
 
 const routes = [
-  ['/login', auth.login, 'anyone'],
-  ['/register', auth.register, 'anyone'],
-  ['/forgot', auth.forgot, 'anyone'],
-  ['/reset', auth.reset, 'anyone'],
-  ['/pending', auth.pending, 'anyone'],
-  ['/records', patient.records, 'PATIENT'],
-  ['/records/:id', patient.record, 'PATIENT'],
-  ['/shared', doctor.shared, 'DOCTOR'],
-  ['/notifications', notifications.page, 'user'],
-  ['/profile', profile.page, 'user'],
-  ['/admin', admin.dashboard, 'ADMIN'],
-  ['/admin/approvals', admin.approvals, 'ADMIN'],
-  ['/admin/users', admin.users, 'ADMIN'],
-  ['/admin/ledger', admin.ledger, 'ADMIN'],
-  ['/admin/compliance', admin.compliance, 'ADMIN'],
+  [PATHS.login, auth.login, 'anyone'],
+  [PATHS.register, auth.register, 'anyone'],
+  [PATHS.forgot, auth.forgot, 'anyone'],
+  [PATHS.reset, auth.reset, 'anyone'],
+  [PATHS.pending, auth.pending, 'anyone'],
+  [PATHS.records, patient.records, 'PATIENT'],
+  [`${PATHS.records}/:id`, patient.record, 'PATIENT'],
+  [PATHS.shared, doctor.shared, 'DOCTOR'],
+  [PATHS.notifications, notifications.page, 'user'],
+  [PATHS.profile, profile.page, 'user'],
+  [PATHS.admin, admin.dashboard, 'ADMIN'],
+  [PATHS.approvals, admin.approvals, 'ADMIN'],
+  [PATHS.users, admin.users, 'ADMIN'],
+  [PATHS.ledger, admin.ledger, 'ADMIN'],
+  [PATHS.compliance, admin.compliance, 'ADMIN'],
 ];
-
-const HOME = { PATIENT: '/records', DOCTOR: '/shared', ADMIN: '/admin' };
 
 function match(path) {
   for (const [pattern, page, who] of routes) {
@@ -68,10 +70,10 @@ async function refreshMe() {
 function signedOut() {
   app.me = null;
   stopBell();
-  navigate('/login');
+  navigate(PATHS.login);
 }
 
-export function navigate(path, { replace = false } = {}) {
+function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
   render();
@@ -81,7 +83,7 @@ async function render() {
   const main = document.getElementById('main');
   const path = location.pathname;
   if (path === '/' || path === '') {
-    navigate(app.me ? HOME[app.me.role] : '/login', { replace: true });
+    navigate(app.me ? HOME[app.me.role] : PATHS.login, { replace: true });
     return;
   }
   const found = match(path);
@@ -91,7 +93,7 @@ async function render() {
     return;
   }
   if (found.who !== 'anyone' && !app.me) {
-    navigate(`/login?next=${encodeURIComponent(path + location.search)}`, { replace: true });
+    navigate(`${PATHS.login}?next=${encodeURIComponent(path + location.search)}`, { replace: true });
     return;
   }
   if (found.who !== 'anyone' && found.who !== 'user' && app.me.role !== found.who) {
@@ -115,14 +117,14 @@ async function render() {
 }
 
 const NAV = {
-  PATIENT: [['/records', 'My records']],
-  DOCTOR: [['/shared', 'Shared with me']],
-  ADMIN: [['/admin', 'Dashboard'], ['/admin/approvals', 'Approvals'], ['/admin/users', 'Users'],
-    ['/admin/ledger', 'Ledger'], ['/admin/compliance', 'Compliance']],
+  PATIENT: [[PATHS.records, 'My records']],
+  DOCTOR: [[PATHS.shared, 'Shared with me']],
+  ADMIN: [[PATHS.admin, 'Dashboard'], [PATHS.approvals, 'Approvals'], [PATHS.users, 'Users'],
+    [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance']],
 };
 
 const bellCount = h('span', { class: 'count', 'aria-hidden': 'true' });
-const bell = h('a', { href: '/notifications', 'data-link': true, class: 'bell', id: 'bell' },
+const bell = h('a', { href: PATHS.notifications, 'data-link': true, class: 'bell', id: 'bell' },
   h('img', { src: '/assets/bell.svg', alt: '', width: 22, height: 22 }), bellCount);
 
 function showUnread() {
@@ -136,7 +138,7 @@ function renderHeader() {
   const brand = link('/', 'MedChain', { class: 'brand' });
   if (!app.me) {
     fill(top, h('nav', { 'aria-label': 'Main' }, brand, h('span', { class: 'spacer' }),
-      link('/login', 'Sign in'), link('/register', 'Register')));
+      link(PATHS.login, 'Sign in'), link(PATHS.register, 'Register')));
     return;
   }
   const here = location.pathname;
@@ -150,7 +152,7 @@ function renderHeader() {
   }, 'Sign out');
   showUnread();
   fill(top, h('nav', { 'aria-label': 'Main' }, brand, ...items, h('span', { class: 'spacer' }), bell,
-    link('/profile', app.me.name ?? 'Profile', here === '/profile' ? { 'aria-current': 'page' } : {}), logout));
+    link(PATHS.profile, app.me.name ?? 'Profile', here === PATHS.profile ? { 'aria-current': 'page' } : {}), logout));
 }
 
 let stopBellSocket = null;
@@ -162,7 +164,7 @@ function stopBell() {
 
 /** Reads the unread count, then follows new notifications live, resuming after the
  * last one seen whenever the socket reconnects. */
-export async function startBell() {
+async function startBell() {
   stopBell();
   let lastSeq = null;
   try {
@@ -188,7 +190,7 @@ export async function startBell() {
   );
 }
 
-export function setUnread(count) {
+function setUnread(count) {
   app.unread = count;
   showUnread();
 }

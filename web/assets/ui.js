@@ -154,6 +154,16 @@ export function table(caption, headers, rows) {
         : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'Nothing here yet.')))));
 }
 
+/**
+ * "Show more" below a list while its page has a next one (else null): a click runs
+ * `next(endCursor, event)`.
+ */
+export function moreButton(pageInfo, next) {
+  return pageInfo.hasNextPage
+    ? h('button', { type: 'button', class: 'secondary', onclick: (event) => next(pageInfo.endCursor, event) }, 'Show more')
+    : null;
+}
+
 /** A local link the router handles. */
 export function link(href, text, attrs = {}) {
   return h('a', { href, 'data-link': true, ...attrs }, text);

@@ -2,22 +2,12 @@
 //! Suspension closes the account's sessions in the sessions table before the ledger
 //! records it, so a failure in between leaves the account shut, not open.
 
-use super::{Accounts, Caller, CommandError};
+use super::Accounts;
+use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    Reason, Role, UserId,
+    Reason, User, UserId,
     user::{ApprovalError, approve, reject, suspend},
 };
-
-/// The one check that a caller is an administrator, for every administrative command.
-pub fn require_admin(caller: &Caller) -> Result<(), CommandError> {
-    if caller.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(CommandError::Forbidden(
-            "only administrators may do this".into(),
-        ))
-    }
-}
 
 fn refused(e: ApprovalError) -> CommandError {
     match e {
@@ -32,14 +22,15 @@ fn refused(e: ApprovalError) -> CommandError {
 impl Accounts {
     /// Returns the seq of `UserApproved`.
     pub async fn approve_user(&self, admin: &Caller, user: UserId) -> Result<i64, CommandError> {
-        require_admin(admin)?;
-        let (state, version) = self.load(user).await?;
-        let events = approve(&state).map_err(refused)?;
-        let seq = self
-            .append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
+        admin.require_admin()?;
+        let done = self
+            .kernel()
+            .execute(user, Some(admin.user), |state: &User| {
+                approve(state).map(Decision::events).map_err(refused)
+            })
             .await?;
         tracing::info!(user.id = %user, actor.id = %admin.user, "account approved");
-        Ok(seq)
+        Ok(done.seq)
     }
 
     /// Returns the seq of `UserRejected`.
@@ -49,15 +40,18 @@ impl Accounts {
         user: UserId,
         reason: &str,
     ) -> Result<i64, CommandError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
-        let (state, version) = self.load(user).await?;
-        let events = reject(&state, reason).map_err(refused)?;
-        let seq = self
-            .append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
+        let done = self
+            .kernel()
+            .execute(user, Some(admin.user), |state: &User| {
+                reject(state, reason.clone())
+                    .map(Decision::events)
+                    .map_err(refused)
+            })
             .await?;
         tracing::info!(user.id = %user, actor.id = %admin.user, "account rejected");
-        Ok(seq)
+        Ok(done.seq)
     }
 
     /// Returns the seq of `UserSuspended`. Every session of the account ends first.
@@ -67,15 +61,22 @@ impl Accounts {
         user: UserId,
         reason: &str,
     ) -> Result<i64, CommandError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
-        let (state, version) = self.load(user).await?;
-        let events = suspend(&state, admin.user, reason).map_err(refused)?;
-        self.revoke_sessions(user, None).await?;
-        let seq = self
-            .append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
+        let done = self
+            .kernel()
+            .execute_then(
+                user,
+                Some(admin.user),
+                |state: &User| {
+                    suspend(state, admin.user, reason.clone())
+                        .map(Decision::events)
+                        .map_err(refused)
+                },
+                || self.revoke_sessions(user, None),
+            )
             .await?;
         tracing::info!(user.id = %user, actor.id = %admin.user, "account suspended; sessions revoked");
-        Ok(seq)
+        Ok(done.seq)
     }
 }

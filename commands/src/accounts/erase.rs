@@ -5,9 +5,10 @@
 //! and can register again. Erasing an erased person repeats only the last two steps, so
 //! a crash part-way is finished by asking again.
 
-use super::{Accounts, Caller, CommandError, require_admin};
+use super::Accounts;
+use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    Reason, UserId,
+    Reason, User, UserId,
     user::{Erase, EraseError, erase},
 };
 
@@ -21,35 +22,36 @@ impl Accounts {
         reason: &str,
         active_admins: usize,
     ) -> Result<i64, CommandError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
-        let (state, version) = self.load(user).await?;
-        let events = erase(
-            &state,
-            Erase {
-                by: admin.user,
-                reason,
-                active_admins,
-            },
-        )
-        .map_err(|e| match e {
-            EraseError::NoAccount => CommandError::NotFound(e.to_string()),
-            EraseError::SelfErasure | EraseError::LastAdmin => {
-                CommandError::Forbidden(e.to_string())
-            }
-        })?;
-        self.revoke_sessions(user, None).await?;
-        let seq = if events.is_empty() {
-            self.inner
-                .store
-                .read_stream(&user.stream())
-                .await?
-                .last()
-                .map_or(0, |e| e.seq)
-        } else {
-            self.append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
-                .await?
+        let decide = |state: &User| {
+            erase(
+                state,
+                Erase {
+                    by: admin.user,
+                    reason: reason.clone(),
+                    active_admins,
+                },
+            )
+            .map(Decision::events)
+            .map_err(|e| match e {
+                EraseError::NoAccount => CommandError::NotFound(e.to_string()),
+                EraseError::SelfErasure | EraseError::LastAdmin => {
+                    CommandError::Forbidden(e.to_string())
+                }
+            })
         };
+        let done = self
+            .kernel()
+            .execute_then(user, Some(admin.user), decide, || {
+                self.revoke_sessions(user, None)
+            })
+            .await?;
+        if !done.appended {
+            // Erased before: finish what a crash may have left undone.
+            self.revoke_sessions(user, None).await?;
+        }
+        let seq = done.seq;
         self.inner
             .keys
             .destroy_subject_key(self.pool(), user.as_uuid())

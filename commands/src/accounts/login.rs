@@ -2,12 +2,12 @@
 //! the executor, and a new session. An unknown address costs the same Argon2 work as a
 //! wrong password, so the time of an answer says nothing about which it was.
 
-use super::{Accounts, CommandError, SessionToken};
-use crate::{AppendError, keys::SubjectKey};
+use super::{Accounts, SessionToken};
+use crate::{CommandError, Decision, keys::SubjectKey};
 use domain::{
     Timestamp,
     account::{
-        Email, Password, Role, UserId,
+        Email, Password, Role, User, UserId,
         user::{Login, LoginRefused, login},
     },
 };
@@ -33,8 +33,6 @@ pub struct LoggedIn {
 }
 
 const WRONG: &str = "the e-mail address or password is wrong";
-/// Appends that lose a race with another write to the same user are tried again.
-const ATTEMPTS: usize = 3;
 
 impl Accounts {
     pub async fn login(&self, request: LoginRequest) -> Result<LoggedIn, CommandError> {
@@ -64,90 +62,83 @@ impl Accounts {
             return Err(wrong());
         };
         let stream = id.stream();
-        for attempt in 1..=ATTEMPTS {
-            let (user, version) = self.load(id).await?;
-            if let Some(until) = user.login_locked_until(now) {
-                return Err(CommandError::RateLimited(format!(
-                    "too many wrong passwords: sign-in is locked until {until}"
-                )));
+        let user = self.kernel().load::<User>(id).await?.state;
+        if let Some(until) = user.login_locked_until(now) {
+            return Err(CommandError::RateLimited(format!(
+                "too many wrong passwords: sign-in is locked until {until}"
+            )));
+        }
+        let (Some(account), Some(key)) = (user.account(), key.as_ref()) else {
+            // Reserved but not yet registered, or erased: unknown, at the same cost.
+            self.inner.hasher.verify(password.expose(), None).await;
+            return Err(wrong());
+        };
+        let phc = key
+            .open_string(stream.as_str(), "passwordHash", &account.password_hash)
+            .map_err(CommandError::internal)?;
+        let matches = self
+            .inner
+            .hasher
+            .verify(password.expose(), Some(&phc))
+            .await;
+        let checked_hash = account.password_hash.clone();
+        let session = Uuid::new_v4();
+        let expires_at = now.plus_micros(self.inner.sessions.absolute.as_micros() as i64);
+        let decide = |user: &User| {
+            if user.account().map(|a| &a.password_hash) != Some(&checked_hash) {
+                // The password changed since it was checked: check again.
+                return Err(CommandError::Conflict(
+                    "someone else changed this at the same moment; try again".into(),
+                ));
             }
-            let (Some(account), Some(key)) = (user.account(), key.as_ref()) else {
-                // Reserved but not yet registered, or erased: unknown, at the same cost.
-                self.inner.hasher.verify(password.expose(), None).await;
-                return Err(wrong());
+            let attempt = Login {
+                password_matches: matches,
+                now,
+                session,
+                expires_at,
             };
-            let phc = key
-                .open_string(stream.as_str(), "passwordHash", &account.password_hash)
-                .map_err(CommandError::internal)?;
-            let matches = self
-                .inner
-                .hasher
-                .verify(password.expose(), Some(&phc))
-                .await;
-            let session = Uuid::new_v4();
-            let expires_at = now.plus_micros(self.inner.sessions.absolute.as_micros() as i64);
-            let decision = login(
-                &user,
-                Login {
-                    password_matches: matches,
-                    now,
+            let decision = login(user, attempt);
+            // A success is the user's own act; a failure is someone's claim to be them.
+            let actor = decision.outcome.is_ok().then_some(id);
+            let role = user.account().map(|a| a.role);
+            Ok(Decision::new(decision.events, (decision.outcome, role)).by(actor))
+        };
+        let done = self.kernel().execute(id, None, decide).await?;
+        let seq = if done.appended { done.seq } else { 0 };
+        match done.outcome {
+            (Ok(()), Some(role)) => {
+                let token = SessionToken::generate();
+                self.open_session(
+                    id,
+                    role,
                     session,
+                    &token,
+                    now,
                     expires_at,
-                },
-            );
-            let mut seq = 0;
-            if !decision.events.is_empty() {
-                // A success is the user's own act; a failure is someone's claim to be them.
-                let actor = decision.outcome.is_ok().then(|| id.as_uuid());
-                match self.append(&stream, version, actor, &decision.events).await {
-                    Ok(s) => seq = s,
-                    Err(CommandError::Conflict(_)) if attempt < ATTEMPTS => continue,
-                    Err(e) => return Err(e),
-                }
+                    request.user_agent.as_deref(),
+                )
+                .await?;
+                tracing::info!(user.id = %id, session.id = %session, "logged in");
+                Ok(LoggedIn {
+                    token,
+                    session,
+                    user: id,
+                    role,
+                    expires_at,
+                    seq,
+                })
             }
-            return match decision.outcome {
-                Ok(()) => {
-                    let token = SessionToken::generate();
-                    let role = account.role;
-                    self.open_session(
-                        id,
-                        role,
-                        session,
-                        &token,
-                        now,
-                        expires_at,
-                        request.user_agent.as_deref(),
-                    )
-                    .await?;
-                    tracing::info!(user.id = %id, session.id = %session, "logged in");
-                    Ok(LoggedIn {
-                        token,
-                        session,
-                        user: id,
-                        role,
-                        expires_at,
-                        seq,
-                    })
+            (Ok(()), None) => Err(wrong()),
+            (Err(refused), _) => Err(match refused {
+                LoginRefused::WrongPassword | LoginRefused::NoAccount | LoginRefused::Erased => {
+                    wrong()
                 }
-                Err(refused) => Err(match refused {
-                    LoginRefused::WrongPassword
-                    | LoginRefused::NoAccount
-                    | LoginRefused::Erased => wrong(),
-                    LoginRefused::RateLimited { .. } => {
-                        CommandError::RateLimited(refused.to_string())
-                    }
-                    LoginRefused::PendingApproval
-                    | LoginRefused::Rejected
-                    | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),
-                }),
-            };
+                LoginRefused::RateLimited { .. } => CommandError::RateLimited(refused.to_string()),
+                LoginRefused::PendingApproval
+                | LoginRefused::Rejected
+                | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),
+            }),
         }
-        Err(AppendError::Conflict {
-            stream: stream.to_string(),
-            expected: 0,
-            actual: 0,
-        }
-        .into())
     }
 
     /// The account an address belongs to, with its subject key (`None` once erased), in

@@ -1,8 +1,7 @@
 //! Accounts: registering, logging in and out, sessions, password changes, and
-//! administrators' decisions (approve, reject, suspend, erase). Each action loads the user's
-//! stream, asks the pure decisions of `domain::account::user`, and appends what they
-//! decide, with the facts they need (the password compared with its hash, the time, the
-//! address free) gathered here first.
+//! administrators' decisions (approve, reject, suspend, erase). Each action gathers the
+//! facts its rule needs (the password compared with its hash, the time, the address
+//! free) and runs the pure decisions of `domain::account::user` through the kernel.
 //!
 //! What is kept beside the ledger, and why: the blind index of e-mail addresses (it must
 //! be deletable on erasure), the subject keys (`keys`), and sessions (their last use moves
@@ -10,8 +9,6 @@
 
 mod approval;
 mod erase;
-mod error;
-mod folded;
 mod login;
 mod notifications;
 mod password_reset;
@@ -22,26 +19,20 @@ mod session_token;
 mod sessions;
 mod throttle;
 
-pub use approval::require_admin;
-pub use error::CommandError;
 pub use login::{LoggedIn, LoginRequest};
 pub use register::{RegisterRequest, Registered};
 pub use session_token::{MalformedToken, SessionToken};
-pub use sessions::{Caller, SessionInfo, SessionRecord};
+pub use sessions::{SessionInfo, SessionRecord};
 pub use throttle::LoginThrottle;
 
 use crate::{
-    Clock, EventStore, ExpectedVersion,
+    Clock, CommandError, Kernel,
     blobs::BlobStore,
-    event_store::new_events,
     keys::{KeyRing, SubjectKey},
     mail::Mailer,
     password_hasher::PasswordHasher,
 };
-use domain::{
-    StreamName,
-    account::{User, UserEvent, UserId},
-};
+use domain::account::UserId;
 use std::{sync::Arc, time::Duration};
 use uuid::Uuid;
 
@@ -68,7 +59,7 @@ pub struct Accounts {
 }
 
 struct Inner {
-    store: EventStore,
+    kernel: Kernel,
     keys: KeyRing,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
@@ -76,12 +67,11 @@ struct Inner {
     throttle: LoginThrottle,
     mailer: Option<Mailer>,
     blobs: Option<BlobStore>,
-    folded: folded::Folded,
 }
 
 impl Accounts {
     pub fn new(
-        store: EventStore,
+        kernel: Kernel,
         keys: KeyRing,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
@@ -89,7 +79,7 @@ impl Accounts {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                store,
+                kernel,
                 keys,
                 hasher,
                 clock,
@@ -97,7 +87,6 @@ impl Accounts {
                 throttle: LoginThrottle::default(),
                 mailer: None,
                 blobs: None,
-                folded: folded::Folded::new(),
             }),
         }
     }
@@ -119,32 +108,11 @@ impl Accounts {
     }
 
     fn pool(&self) -> &sqlx::PgPool {
-        self.inner.store.pool()
+        self.inner.kernel.pool()
     }
 
-    /// The user's state folded from their stream, with the stream's version: the state
-    /// kept from the last time, with what was appended since applied on top.
-    async fn load(&self, id: UserId) -> Result<(User, i32), CommandError> {
-        let (mut user, version) = self
-            .inner
-            .folded
-            .get(id)
-            .unwrap_or_else(|| (User::new(id), 0));
-        let recorded = self
-            .inner
-            .store
-            .read_stream_after(&id.stream(), version)
-            .await?;
-        for event in &recorded {
-            let parsed = UserEvent::from_stored(&event.event_type, &event.payload)
-                .map_err(CommandError::internal)?;
-            user.apply(&parsed);
-        }
-        let Some(last) = recorded.last() else {
-            return Ok((user, version));
-        };
-        self.inner.folded.put(&user, last.version);
-        Ok((user, last.version))
+    fn kernel(&self) -> &Kernel {
+        &self.inner.kernel
     }
 
     /// The person's subject key, or `None` once erased (or never made).
@@ -174,22 +142,5 @@ impl Accounts {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// Appends what a decision produced; returns the seq of the last event.
-    async fn append(
-        &self,
-        stream: &StreamName,
-        version: i32,
-        actor: Option<Uuid>,
-        events: &[UserEvent],
-    ) -> Result<i64, CommandError> {
-        let new = new_events(events, actor).map_err(CommandError::internal)?;
-        let appended = self
-            .inner
-            .store
-            .append(stream, ExpectedVersion::Exact(version), new)
-            .await?;
-        Ok(appended.last_seq)
     }
 }

@@ -1,8 +1,10 @@
 //! A person's notification settings and read marks, as events on their own stream, so a
 //! rebuild of the notifications view keeps them.
 
-use super::{Accounts, Caller, CommandError};
-use domain::account::user::{NotificationsRead, SetPreferencesError, UserEvent, set_preferences};
+use super::Accounts;
+use crate::{Caller, CommandError, Decision};
+use domain::account::User;
+use domain::account::user::{NotificationsRead, SetPreferencesError, set_preferences};
 use domain::notification::Preference;
 use uuid::Uuid;
 
@@ -13,18 +15,18 @@ impl Accounts {
         caller: &Caller,
         changes: Vec<Preference>,
     ) -> Result<i64, CommandError> {
-        let (state, version) = self.load(caller.user).await?;
-        let events = set_preferences(&state, changes).map_err(|e| match e {
-            SetPreferencesError::NoAccount => CommandError::NotFound(e.to_string()),
-            SetPreferencesError::Refused(_) => CommandError::BadInput(e.to_string()),
-        })?;
-        self.append(
-            &caller.user.stream(),
-            version,
-            Some(caller.user.as_uuid()),
-            &events,
-        )
-        .await
+        let done = self
+            .kernel()
+            .execute(caller.user, Some(caller.user), |state: &User| {
+                set_preferences(state, changes.clone())
+                    .map(Decision::events)
+                    .map_err(|e| match e {
+                        SetPreferencesError::NoAccount => CommandError::NotFound(e.to_string()),
+                        SetPreferencesError::Refused(_) => CommandError::BadInput(e.to_string()),
+                    })
+            })
+            .await?;
+        Ok(done.seq)
     }
 
     /// Marks the notifications `ids`, or every one up to `up_to_seq`, read; returns the
@@ -35,14 +37,16 @@ impl Accounts {
         ids: Option<Vec<Uuid>>,
         up_to_seq: Option<i64>,
     ) -> Result<i64, CommandError> {
-        let (_, version) = self.load(caller.user).await?;
-        let event: UserEvent = NotificationsRead { ids, up_to_seq }.into();
-        self.append(
-            &caller.user.stream(),
-            version,
-            Some(caller.user.as_uuid()),
-            &[event],
-        )
-        .await
+        let done = self
+            .kernel()
+            .execute(caller.user, Some(caller.user), |_: &User| {
+                let read = NotificationsRead {
+                    ids: ids.clone(),
+                    up_to_seq,
+                };
+                Ok(Decision::events(vec![read.into()]))
+            })
+            .await?;
+        Ok(done.seq)
     }
 }

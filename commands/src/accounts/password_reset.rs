@@ -4,9 +4,10 @@
 //! token) is stored hashed, lives 30 minutes and is consumed once; using it applies the
 //! password policy and ends every session.
 
-use super::{Accounts, CommandError, SessionToken};
+use super::{Accounts, SessionToken};
+use crate::{CommandError, Decision};
 use domain::account::{
-    Email, Password, PersonName, PolicySubject, UserId,
+    Email, Password, PersonName, PolicySubject, User, UserId,
     user::{request_password_reset, reset_password},
 };
 use uuid::Uuid;
@@ -34,23 +35,34 @@ impl Accounts {
         let Some((id, _)) = self.find_by_email(email).await? else {
             return Ok(());
         };
-        let (state, version) = self.load(id).await?;
-        let Ok(events) = request_password_reset(&state) else {
-            return Ok(());
-        };
         let now = self.inner.clock.now();
         let token = SessionToken::generate();
-        sqlx::query(
-            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token.hash().as_slice())
-        .bind(id.as_uuid())
-        .bind(now.to_datetime())
-        .bind(now.plus_micros(RESET_TOKEN_LIFETIME_MICROS).to_datetime())
-        .execute(self.pool())
-        .await?;
-        self.append(&id.stream(), version, None, &events).await?;
+        let store_token = || async {
+            sqlx::query(
+                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token.hash().as_slice())
+            .bind(id.as_uuid())
+            .bind(now.to_datetime())
+            .bind(now.plus_micros(RESET_TOKEN_LIFETIME_MICROS).to_datetime())
+            .execute(self.pool())
+            .await?;
+            Ok(())
+        };
+        // Refused (no account, erased): nothing is recorded and nothing is sent.
+        let decide = |state: &User| {
+            Ok(Decision::events(
+                request_password_reset(state).unwrap_or_default(),
+            ))
+        };
+        let done = self
+            .kernel()
+            .execute_then(id, None, decide, store_token)
+            .await?;
+        if !done.appended {
+            return Ok(());
+        }
         let link = mailer.link(&format!("/reset?token={}", token.expose()));
         let body = format!(
             "Someone asked to set a new password for your MedChain account.\n\n\
@@ -81,7 +93,7 @@ impl Accounts {
         .fetch_optional(self.pool())
         .await?;
         let id = UserId::from_uuid(user.ok_or_else(invalid)?);
-        let (state, version) = self.load(id).await?;
+        let state = self.kernel().load::<User>(id).await?.state;
         let account = state.account().ok_or_else(invalid)?;
         let Some(key) = self.live_key(id).await? else {
             return Err(invalid());
@@ -104,23 +116,33 @@ impl Accounts {
         )
         .map_err(CommandError::bad_input)?;
         let hash = self.inner.hasher.hash(password.expose()).await?;
-        let events = reset_password(&state, key.seal_str(stream.as_str(), "passwordHash", &hash))
-            .map_err(|_| invalid())?;
-        // Consumed once, even by two requests at the same moment.
-        let consumed = sqlx::query(
-            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
-        )
-        .bind(token.hash().as_slice())
-        .bind(now.to_datetime())
-        .execute(self.pool())
-        .await?;
-        if consumed.rows_affected() != 1 {
-            return Err(invalid());
-        }
-        self.revoke_sessions(id, None).await?;
-        let seq = self
-            .append(&stream, version, Some(id.as_uuid()), &events)
+        let sealed = key.seal_str(stream.as_str(), "passwordHash", &hash);
+        let decide = |state: &User| {
+            reset_password(state, sealed.clone())
+                .map(Decision::events)
+                .map_err(|_| invalid())
+        };
+        // Consumed once, even by two requests at the same moment; then every session
+        // ends, before the ledger says so.
+        let before_append = || async {
+            let used = sqlx::query(
+                "UPDATE password_resets SET used_at = $2 \
+                 WHERE token_hash = $1 AND used_at IS NULL",
+            )
+            .bind(token.hash().as_slice())
+            .bind(now.to_datetime())
+            .execute(self.pool())
             .await?;
+            if used.rows_affected() != 1 {
+                return Err(invalid());
+            }
+            self.revoke_sessions(id, None).await
+        };
+        let seq = self
+            .kernel()
+            .execute_then(id, Some(id), decide, before_append)
+            .await?
+            .seq;
         tracing::info!(user.id = %id, "password reset; every session revoked");
         Ok(seq)
     }

@@ -3,11 +3,12 @@
 //! PNG, so no metadata (EXIF, GPS, comments) and nothing but pixels survive. Stored
 //! sealed under the person's subject key, so erasure makes them unreadable too.
 
-use super::{Accounts, Caller, CommandError, require_admin};
+use super::Accounts;
+use crate::{Caller, CommandError, Decision};
 use domain::{
     Sealed,
     account::{
-        UserId,
+        User, UserId, sees_photo,
         user::{PhotoError, change_photo},
     },
 };
@@ -66,7 +67,6 @@ impl Accounts {
     pub async fn set_photo(&self, caller: &Caller, png: Vec<u8>) -> Result<i64, CommandError> {
         let blobs = self.blobs()?;
         let id = caller.user;
-        let (state, version) = self.load(id).await?;
         let Some(key) = self.live_key(id).await? else {
             return Err(CommandError::NotFound("there is no such account".into()));
         };
@@ -78,15 +78,23 @@ impl Accounts {
             .to_vec();
         let sha256 = hex::encode(Sha256::digest(&sealed));
         let size = sealed.len() as i64;
-        let events = change_photo(&state, sha256, size)
-            .map_err(|e: PhotoError| CommandError::NotFound(e.to_string()))?;
-        blobs
-            .put(&blob_path(id), sealed)
-            .await
-            .map_err(CommandError::internal)?;
+        let decide = |state: &User| {
+            change_photo(state, sha256.clone(), size)
+                .map(Decision::events)
+                .map_err(|e: PhotoError| CommandError::NotFound(e.to_string()))
+        };
+        // The blob is in place before the ledger names it.
+        let store = || async {
+            blobs
+                .put(&blob_path(id), sealed.clone())
+                .await
+                .map_err(CommandError::internal)
+        };
         let seq = self
-            .append(&stream, version, Some(id.as_uuid()), &events)
-            .await?;
+            .kernel()
+            .execute_then(id, Some(id), decide, store)
+            .await?
+            .seq;
         tracing::info!(user.id = %id, "profile photo changed");
         Ok(seq)
     }
@@ -101,7 +109,7 @@ impl Accounts {
         user: UserId,
         share_a_record: bool,
     ) -> Result<Option<Vec<u8>>, CommandError> {
-        if viewer.user != user && require_admin(viewer).is_err() && !share_a_record {
+        if !sees_photo(viewer.viewer(), user, share_a_record) {
             return Ok(None);
         }
         let blobs = self.blobs()?;

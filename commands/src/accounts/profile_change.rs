@@ -1,9 +1,10 @@
 //! Profile changes: a user asks (name and/or phone, sealed at once under their key), an
 //! administrator decides.
 
-use super::{Accounts, Caller, CommandError, require_admin};
+use super::Accounts;
+use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    PersonName, Phone, Reason, UserId,
+    PersonName, Phone, Reason, User, UserId,
     user::{
         DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
         request_profile_change,
@@ -47,24 +48,24 @@ impl Accounts {
             .transpose()
             .map_err(CommandError::bad_input)?;
         let id = caller.user;
-        let (state, version) = self.load(id).await?;
         let Some(key) = self.live_key(id).await? else {
             return Err(CommandError::NotFound("there is no such account".into()));
         };
         let stream = id.stream();
         let change = Uuid::new_v4();
-        let events = request_profile_change(
-            &state,
-            RequestProfileChange {
+        let name = name.map(|n| key.seal_str(stream.as_str(), "name", n.as_str()));
+        let phone = phone.map(|p| key.seal_str(stream.as_str(), "phone", p.as_str()));
+        let decide = |state: &User| {
+            let request = RequestProfileChange {
                 change,
-                name: name.map(|n| key.seal_str(stream.as_str(), "name", n.as_str())),
-                phone: phone.map(|p| key.seal_str(stream.as_str(), "phone", p.as_str())),
-            },
-        )
-        .map_err(refused)?;
-        let seq = self
-            .append(&stream, version, Some(id.as_uuid()), &events)
-            .await?;
+                name: name.clone(),
+                phone: phone.clone(),
+            };
+            request_profile_change(state, request)
+                .map(Decision::events)
+                .map_err(refused)
+        };
+        let seq = self.kernel().execute(id, Some(id), decide).await?.seq;
         tracing::info!(user.id = %id, change.id = %change, "profile change requested");
         Ok((change, seq))
     }
@@ -79,25 +80,27 @@ impl Accounts {
         approve: bool,
         reason: Option<&str>,
     ) -> Result<i64, CommandError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let reason = reason
             .filter(|r| !r.trim().is_empty())
             .map(Reason::parse)
             .transpose()
             .map_err(CommandError::bad_input)?;
-        let (state, version) = self.load(user).await?;
-        let events = decide_profile_change(
-            &state,
-            DecideProfileChange {
+        let decide = |state: &User| {
+            let decision = DecideProfileChange {
                 change,
                 approve,
-                reason,
-            },
-        )
-        .map_err(refused)?;
+                reason: reason.clone(),
+            };
+            decide_profile_change(state, decision)
+                .map(Decision::events)
+                .map_err(refused)
+        };
         let seq = self
-            .append(&user.stream(), version, Some(admin.user.as_uuid()), &events)
-            .await?;
+            .kernel()
+            .execute(user, Some(admin.user), decide)
+            .await?
+            .seq;
         tracing::info!(user.id = %user, change.id = %change, approve, actor.id = %admin.user, "profile change decided");
         Ok(seq)
     }

@@ -1,7 +1,8 @@
 //! Registration: parse the input, reserve the address, make the person's subject key,
 //! seal their personal fields, and append `UserRegistered`.
 
-use super::{Accounts, CommandError};
+use super::Accounts;
+use crate::{CommandError, Decision};
 use domain::account::{
     Email, Password, PersonName, Phone, PolicySubject, Role, User, UserId,
     user::{Register, Registration, register},
@@ -106,19 +107,20 @@ impl Accounts {
             .await?;
         let stream = id.stream();
         let s = stream.as_str();
-        let decided = register(
-            &User::new(id),
-            Register {
-                role,
-                via,
-                name: key.seal_str(s, "name", name.as_str()),
-                email: key.seal_str(s, "email", email.as_str()),
-                phone: phone.map(|p| key.seal_str(s, "phone", p.as_str())),
-                password_hash: key.seal_str(s, "passwordHash", &hash),
-            },
-        )
-        .map_err(CommandError::bad_input)?;
-        let actor = (via == Registration::Api).then(|| id.as_uuid());
-        self.append(&stream, 0, actor, &decided).await
+        let registration = Register {
+            role,
+            via,
+            name: key.seal_str(s, "name", name.as_str()),
+            email: key.seal_str(s, "email", email.as_str()),
+            phone: phone.map(|p| key.seal_str(s, "phone", p.as_str())),
+            password_hash: key.seal_str(s, "passwordHash", &hash),
+        };
+        let decide = |user: &User| {
+            register(user, registration.clone())
+                .map(Decision::events)
+                .map_err(CommandError::bad_input)
+        };
+        let actor = (via == Registration::Api).then_some(id);
+        Ok(self.kernel().execute(id, actor, decide).await?.seq)
     }
 }

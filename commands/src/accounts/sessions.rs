@@ -3,12 +3,13 @@
 //! revokes every other session). A revocation is written to the sessions table before the
 //! ledger: if the append then fails, the session is closed all the same (fail closed).
 
-use super::{Accounts, CommandError, SessionToken};
+use super::{Accounts, SessionToken};
+use crate::{Caller, CommandError, Decision};
 use chrono::{DateTime, Utc};
 use domain::{
     Timestamp,
     account::{
-        Email, Password, PersonName, PolicySubject, Role, UserId,
+        Email, Password, PersonName, PolicySubject, Role, User, UserId,
         user::{
             ChangePassword, ChangePasswordError, Logout, RevokeSession, change_password, logout,
             revoke_session,
@@ -16,14 +17,6 @@ use domain::{
     },
 };
 use uuid::Uuid;
-
-/// Who is calling, once their token has been checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
-    pub user: UserId,
-    pub role: Role,
-    pub session: Uuid,
-}
 
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -191,21 +184,20 @@ impl Accounts {
         if closed.rows_affected() == 0 {
             return Err(CommandError::NotFound("no such session".into()));
         }
-        let (user, version) = self.load(caller.user).await?;
-        let decided = if own {
-            logout(&user, Logout { session })
-        } else {
-            revoke_session(&user, RevokeSession { session })
-        }
-        .map_err(|e| CommandError::NotFound(e.to_string()))?;
+        let decide = |user: &User| {
+            if own {
+                logout(user, Logout { session })
+            } else {
+                revoke_session(user, RevokeSession { session })
+            }
+            .map(Decision::events)
+            .map_err(|e| CommandError::NotFound(e.to_string()))
+        };
         let seq = self
-            .append(
-                &caller.user.stream(),
-                version,
-                Some(caller.user.as_uuid()),
-                &decided,
-            )
-            .await?;
+            .kernel()
+            .execute(caller.user, Some(caller.user), decide)
+            .await?
+            .seq;
         tracing::info!(user.id = %caller.user, session.id = %session, "session closed");
         Ok(seq)
     }
@@ -244,7 +236,7 @@ impl Accounts {
     ) -> Result<i64, CommandError> {
         let id = caller.user;
         let stream = id.stream();
-        let (user, version) = self.load(id).await?;
+        let user = self.kernel().load::<User>(id).await?.state;
         let account = user
             .account()
             .ok_or_else(|| CommandError::NotFound("no such account".into()))?;
@@ -280,22 +272,29 @@ impl Accounts {
         )
         .map_err(CommandError::bad_input)?;
         let hash = self.inner.hasher.hash(new.expose()).await?;
-        let decided = change_password(
-            &user,
-            ChangePassword {
+        let password_hash = key.seal_str(s, "passwordHash", &hash);
+        let decide = |user: &User| {
+            let change = ChangePassword {
                 current_password_matches: matches,
-                password_hash: key.seal_str(s, "passwordHash", &hash),
+                password_hash: password_hash.clone(),
                 kept_session: Some(caller.session),
-            },
-        )
-        .map_err(|e| match e {
-            ChangePasswordError::WrongCurrentPassword => CommandError::BadInput(e.to_string()),
-            other => CommandError::NotFound(other.to_string()),
-        })?;
-        self.revoke_sessions(id, Some(caller.session)).await?;
+            };
+            change_password(user, change)
+                .map(Decision::events)
+                .map_err(|e| match e {
+                    ChangePasswordError::WrongCurrentPassword => {
+                        CommandError::BadInput(e.to_string())
+                    }
+                    other => CommandError::NotFound(other.to_string()),
+                })
+        };
         let seq = self
-            .append(&stream, version, Some(id.as_uuid()), &decided)
-            .await?;
+            .kernel()
+            .execute_then(id, Some(id), decide, || {
+                self.revoke_sessions(id, Some(caller.session))
+            })
+            .await?
+            .seq;
         tracing::info!(user.id = %id, "password changed; other sessions revoked");
         Ok(seq)
     }

@@ -5,12 +5,12 @@
 //! record's id.
 
 use super::blob_cipher::{BlobCorrupt, Opener, SEGMENT, TAG, stored_size};
-use super::{Records, blob_path, viewer};
-use crate::accounts::{Caller, CommandError};
+use super::{Records, blob_path};
 use crate::blobs::BlobReader;
 use crate::keys::DataKeyState;
+use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
-use domain::record::{Denial, ReadAction, RecordId, read_content};
+use domain::record::{Denial, ReadAction, Record, RecordId, read_content};
 use futures::{StreamExt as _, stream::BoxStream};
 
 /// A readable record: what to send, and the stream of its plaintext.
@@ -31,9 +31,6 @@ pub enum ContentError {
     Command(#[from] CommandError),
 }
 
-/// Attempts to record a read when the record's stream moved meanwhile.
-const ATTEMPTS: usize = 3;
-
 impl Records {
     pub async fn open_content(
         &self,
@@ -43,23 +40,14 @@ impl Records {
     ) -> Result<Content, ContentError> {
         // Before the read is recorded: a read on the ledger is one that was served.
         let turn = self.inner.turns.download().await?;
-        let mut attempt = 0;
-        let (state, outcome, seq) = loop {
-            attempt += 1;
-            let (state, version) = self.load(id).await?;
-            let decision = read_content(&state, viewer(caller), action, self.inner.clock.now());
-            if decision.events.is_empty() {
-                break (state, decision.outcome, 0);
-            }
-            match self
-                .append(id, version, caller.user.as_uuid(), &decision.events)
-                .await
-            {
-                Ok(seq) => break (state, decision.outcome, seq),
-                Err(CommandError::Conflict(_)) if attempt < ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let now = self.inner.clock.now();
+        let decide = |state: &Record| {
+            let decision = read_content(state, caller.viewer(), action, now);
+            Ok(Decision::new(decision.events, decision.outcome))
         };
+        let done = self.kernel().execute(id, Some(caller.user), decide).await?;
+        let (state, outcome) = (done.state, done.outcome);
+        let seq = if done.appended { done.seq } else { 0 };
         if let Err(denial) = outcome {
             tracing::info!(record.id = %id, user.id = %caller.user, reason = denial.reason().as_str(), "record read refused");
             return Err(ContentError::Denied(denial));

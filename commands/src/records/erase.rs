@@ -8,10 +8,10 @@
 //! through `record_keys`, which this layer owns.
 
 use super::{Records, blob_path};
-use crate::accounts::CommandError;
+use crate::{CommandError, Decision};
 use domain::{
     account::{Reason, UserId},
-    record::{EraseRecordError, RecordId, Viewer, erase_record},
+    record::{EraseRecordError, Record, RecordId, Viewer, erase_record},
 };
 use uuid::Uuid;
 
@@ -25,19 +25,19 @@ impl Records {
         reason: &str,
     ) -> Result<i64, CommandError> {
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
-        let (state, version) = self.load(record).await?;
-        let events =
-            erase_record(&state, by, reason, self.inner.clock.now()).map_err(|e| match e {
-                EraseRecordError::NotFound => CommandError::NotFound(e.to_string()),
-                EraseRecordError::NotAllowed => CommandError::Forbidden(e.to_string()),
-            })?;
-        let seq = if events.is_empty() {
-            self.last_seq(record).await?
-        } else {
-            self.append(record, version, by.id.as_uuid(), &events)
-                .await?
+        let now = self.inner.clock.now();
+        let decide = |state: &Record| {
+            erase_record(state, by, reason.clone(), now)
+                .map(Decision::events)
+                .map_err(|e| match e {
+                    EraseRecordError::NotFound => CommandError::NotFound(e.to_string()),
+                    EraseRecordError::NotAllowed => CommandError::Forbidden(e.to_string()),
+                })
         };
-        let stored = state
+        let done = self.kernel().execute(record, Some(by.id), decide).await?;
+        let seq = done.seq;
+        let stored = done
+            .state
             .stored()
             .expect("erase_record refuses a record never stored");
         self.inner

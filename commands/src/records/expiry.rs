@@ -6,7 +6,7 @@
 //! decide again and find nothing left to do.
 
 use super::Records;
-use crate::accounts::CommandError;
+use crate::{CommandError, Decision};
 use domain::{
     Timestamp,
     record::{Record, RecordEvent, RecordId, ShareId, expire, notice_expiry},
@@ -18,7 +18,8 @@ pub struct DueShare {
     pub share: ShareId,
 }
 
-type Decision = fn(&Record, ShareId, Timestamp) -> Vec<RecordEvent>;
+/// `expire` or `notice_expiry`: each decides on its own whether anything is left to do.
+type Rule = fn(&Record, ShareId, Timestamp) -> Vec<RecordEvent>;
 
 impl Records {
     /// `Some(seq)` when this call recorded the expiry.
@@ -35,24 +36,20 @@ impl Records {
     async fn decide_for_share(
         &self,
         due: DueShare,
-        decide: Decision,
+        decide: Rule,
         what: &'static str,
     ) -> Result<Option<i64>, CommandError> {
-        for _ in 0..3 {
-            let (state, version) = self.load(due.record).await?;
-            let events = decide(&state, due.share, self.inner.clock.now());
-            if events.is_empty() {
-                return Ok(None);
-            }
-            match self.append_as_system(due.record, version, &events).await {
-                Ok(seq) => {
-                    tracing::info!(record.id = %due.record, share.id = %due.share, "{what}");
-                    return Ok(Some(seq));
-                }
-                Err(CommandError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
+        let now = self.inner.clock.now();
+        let done = self
+            .kernel()
+            .execute(due.record, None, |state: &Record| {
+                Ok(Decision::events(decide(state, due.share, now)))
+            })
+            .await?;
+        if !done.appended {
+            return Ok(None);
         }
-        Ok(None)
+        tracing::info!(record.id = %due.record, share.id = %due.share, "{what}");
+        Ok(Some(done.seq))
     }
 }

@@ -1,7 +1,7 @@
 //! Medical records: upload (streamed, sniffed, encrypted as it arrives), reading content
 //! (recorded on the ledger before the first byte leaves), sharing, revoking, expiring
-//! shares, and erasure. Each action loads the record's stream, asks the pure decisions
-//! and access rules of `domain::record`, and appends what they decide.
+//! shares, and erasure. Each action runs the pure decisions and access rules of
+//! `domain::record` on the record's stream through the kernel.
 //!
 //! - `blob_cipher`: the file format, AES-256-GCM STREAM segments.
 //! - `upload`, `content`, `sharing`, `erase`, `expiry`: the actions.
@@ -20,16 +20,9 @@ pub use expiry::DueShare;
 pub use turns::TransferLimits;
 pub use upload::{Upload, UploadError, UploadLimits, Uploaded};
 
-use crate::{
-    Clock, EventStore, ExpectedVersion,
-    accounts::{Caller, CommandError},
-    blobs::BlobStore,
-    event_store::new_events,
-    keys::KeyRing,
-};
-use domain::record::{Record, RecordEvent, RecordId, Viewer};
+use crate::{Clock, Kernel, blobs::BlobStore, keys::KeyRing};
+use domain::record::RecordId;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// The record commands, with what they need. Cheap to clone.
 #[derive(Clone)]
@@ -38,7 +31,7 @@ pub struct Records {
 }
 
 struct Inner {
-    store: EventStore,
+    kernel: Kernel,
     keys: KeyRing,
     blobs: BlobStore,
     clock: Arc<dyn Clock>,
@@ -74,16 +67,9 @@ impl Records {
     }
 }
 
-pub fn viewer(caller: &Caller) -> Viewer {
-    Viewer {
-        id: caller.user,
-        role: caller.role,
-    }
-}
-
 impl Records {
     pub fn new(
-        store: EventStore,
+        kernel: Kernel,
         keys: KeyRing,
         blobs: BlobStore,
         clock: Arc<dyn Clock>,
@@ -91,7 +77,7 @@ impl Records {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                store,
+                kernel,
                 keys,
                 blobs,
                 clock,
@@ -106,55 +92,10 @@ impl Records {
     }
 
     fn pool(&self) -> &sqlx::PgPool {
-        self.inner.store.pool()
+        self.inner.kernel.pool()
     }
 
-    /// The record folded from its stream, with the stream's version.
-    async fn load(&self, id: RecordId) -> Result<(Record, i32), CommandError> {
-        let recorded = self.inner.store.read_stream(&id.stream()).await?;
-        let mut record = Record::new(id);
-        for event in &recorded {
-            let parsed = RecordEvent::from_stored(&event.event_type, &event.payload)
-                .map_err(CommandError::internal)?;
-            record.apply(&parsed);
-        }
-        Ok((record, recorded.last().map_or(0, |e| e.version)))
-    }
-
-    /// Appends what a decision produced; returns the seq of the last event.
-    async fn append(
-        &self,
-        id: RecordId,
-        version: i32,
-        actor: Uuid,
-        events: &[RecordEvent],
-    ) -> Result<i64, CommandError> {
-        self.append_by(id, version, Some(actor), events).await
-    }
-
-    /// Appends what MedChain itself decided (no person acted: an expiry).
-    async fn append_as_system(
-        &self,
-        id: RecordId,
-        version: i32,
-        events: &[RecordEvent],
-    ) -> Result<i64, CommandError> {
-        self.append_by(id, version, None, events).await
-    }
-
-    async fn append_by(
-        &self,
-        id: RecordId,
-        version: i32,
-        actor: Option<Uuid>,
-        events: &[RecordEvent],
-    ) -> Result<i64, CommandError> {
-        let new = new_events(events, actor).map_err(CommandError::internal)?;
-        let appended = self
-            .inner
-            .store
-            .append(&id.stream(), ExpectedVersion::Exact(version), new)
-            .await?;
-        Ok(appended.last_seq)
+    fn kernel(&self) -> &Kernel {
+        &self.inner.kernel
     }
 }

@@ -1,12 +1,12 @@
 //! Sharing a record with a doctor and revoking a share: the decisions of
 //! `domain::record::share`, appended to the record's stream.
 
-use super::{Records, viewer};
-use crate::accounts::{Caller, CommandError};
+use super::Records;
+use crate::{Caller, CommandError, Decision};
 use domain::{
     Timestamp,
-    account::UserId,
-    record::{RecordId, ShareError, ShareId, ShareRecord, revoke, share},
+    account::{Recipient, User, UserId},
+    record::{Record, RecordId, ShareError, ShareId, ShareRecord, revoke, share},
 };
 use uuid::Uuid;
 
@@ -24,34 +24,34 @@ fn refused(e: ShareError) -> CommandError {
 }
 
 impl Records {
-    /// `doctor_is_active`: the users view says `doctor` is an ACTIVE doctor. Returns the
-    /// new share's id and the seq of `RecordShared`.
+    /// Returns the new share's id and the seq of `RecordShared`. Whether `doctor` may be
+    /// given a record is what the doctor's own stream says.
     pub async fn share(
         &self,
         caller: &Caller,
         record: RecordId,
         doctor: UserId,
-        doctor_is_active: bool,
         expires_at: Option<Timestamp>,
     ) -> Result<(ShareId, i64), CommandError> {
-        let (state, version) = self.load(record).await?;
+        let doctor = Recipient::of(&self.kernel().load::<User>(doctor).await?.state);
         let id = ShareId::from_uuid(Uuid::now_v7());
-        let events = share(
-            &state,
-            ShareRecord {
-                by: viewer(caller),
+        let now = self.inner.clock.now();
+        let decide = |state: &Record| {
+            let request = ShareRecord {
+                by: caller.viewer(),
                 share: id,
                 doctor,
-                doctor_is_active,
                 expires_at,
-                now: self.inner.clock.now(),
-            },
-        )
-        .map_err(refused)?;
+                now,
+            };
+            share(state, request).map(Decision::events).map_err(refused)
+        };
         let seq = self
-            .append(record, version, caller.user.as_uuid(), &events)
-            .await?;
-        tracing::info!(record.id = %record, share.id = %id, doctor.id = %doctor, "record shared");
+            .kernel()
+            .execute(record, Some(caller.user), decide)
+            .await?
+            .seq;
+        tracing::info!(record.id = %record, share.id = %id, doctor.id = %doctor.id, "record shared");
         Ok((id, seq))
     }
 
@@ -63,26 +63,19 @@ impl Records {
         record: RecordId,
         share: ShareId,
     ) -> Result<i64, CommandError> {
-        let (state, version) = self.load(record).await?;
-        let events =
-            revoke(&state, viewer(caller), share, self.inner.clock.now()).map_err(refused)?;
-        if events.is_empty() {
-            return self.last_seq(record).await;
-        }
-        let seq = self
-            .append(record, version, caller.user.as_uuid(), &events)
+        let now = self.inner.clock.now();
+        let decide = |state: &Record| {
+            revoke(state, caller.viewer(), share, now)
+                .map(Decision::events)
+                .map_err(refused)
+        };
+        let done = self
+            .kernel()
+            .execute(record, Some(caller.user), decide)
             .await?;
-        tracing::info!(record.id = %record, share.id = %share, "share revoked");
-        Ok(seq)
-    }
-
-    pub(super) async fn last_seq(&self, record: RecordId) -> Result<i64, CommandError> {
-        Ok(self
-            .inner
-            .store
-            .read_stream(&record.stream())
-            .await?
-            .last()
-            .map_or(0, |e| e.seq))
+        if done.appended {
+            tracing::info!(record.id = %record, share.id = %share, "share revoked");
+        }
+        Ok(done.seq)
     }
 }

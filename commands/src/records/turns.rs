@@ -9,7 +9,7 @@
 //! A download that ends early gives its turn back at once; its read-ahead thread may
 //! finish one chunk's read before it notices, so the bound is loose by that much.
 
-use crate::accounts::CommandError;
+use crate::CommandError;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 

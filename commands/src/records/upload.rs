@@ -14,12 +14,12 @@
 //! has gone.
 
 use super::blob_cipher::{BlobCorrupt, Sealer};
-use super::{Records, blob_path, staging_path, viewer};
-use crate::accounts::{Caller, CommandError};
+use super::{Records, blob_path, staging_path};
 use crate::keys::{DataKey, SubjectKeyState};
+use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
 use domain::record::{
-    ContentKind, Description, FileName, RecordId, RecordUploaded, SNIFF_BYTES, Title,
+    ContentKind, Description, FileName, Record, RecordId, RecordUploaded, SNIFF_BYTES, Title,
     UploadError as Refused, may_upload, sniff, upload,
 };
 use futures::{Stream, StreamExt as _};
@@ -86,7 +86,7 @@ const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 impl Records {
     /// Refuses, before a byte of the body is read, a caller who may not upload.
     pub fn check_uploader(&self, caller: &Caller) -> Result<(), CommandError> {
-        if may_upload(viewer(caller)) {
+        if may_upload(caller.viewer()) {
             Ok(())
         } else {
             Err(CommandError::Forbidden(Refused::NotAPatient.to_string()))
@@ -222,25 +222,35 @@ impl Records {
                 .map(|d| data_key.seal_str(stream.as_str(), "description", d.as_str())),
             file_name: data_key.seal_str(stream.as_str(), "fileName", &file_name),
         };
-        let (state, version) = self.load(id).await?;
-        let events = upload(&state, viewer(caller), event).map_err(|e| match e {
-            Refused::NotAPatient | Refused::NotTheirs => CommandError::Forbidden(e.to_string()),
-            Refused::Exists => CommandError::Conflict(e.to_string()),
-        })?;
-        self.inner
-            .keys
-            .store_data_key(
-                self.pool(),
-                id.as_uuid(),
-                caller.user.as_uuid(),
-                owner_key,
-                data_key,
-            )
-            .await
-            .map_err(CommandError::from)?;
+        let decide = |state: &Record| {
+            upload(state, caller.viewer(), event.clone())
+                .map(Decision::events)
+                .map_err(|e| match e {
+                    Refused::NotAPatient | Refused::NotTheirs => {
+                        CommandError::Forbidden(e.to_string())
+                    }
+                    Refused::Exists => CommandError::Conflict(e.to_string()),
+                })
+        };
+        // The key is stored before the ledger names the record.
+        let store_key = || async {
+            self.inner
+                .keys
+                .store_data_key(
+                    self.pool(),
+                    id.as_uuid(),
+                    caller.user.as_uuid(),
+                    owner_key,
+                    data_key,
+                )
+                .await
+                .map_err(CommandError::from)
+        };
         Ok(self
-            .append(id, version, caller.user.as_uuid(), &events)
-            .await?)
+            .kernel()
+            .execute_then(id, Some(caller.user), decide, store_key)
+            .await?
+            .seq)
     }
 
     /// Encrypts the file into the blob store; returns what was stored.

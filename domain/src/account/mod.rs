@@ -1,5 +1,7 @@
-//! People and their accounts: the value types made at the edge and the `user` aggregate.
+//! People and their accounts: the value types made at the edge, the `user` aggregate, and
+//! the rules about people (`access`).
 
+pub mod access;
 pub mod account_status;
 pub mod email;
 pub mod name_search;
@@ -11,6 +13,10 @@ pub mod role;
 pub mod user;
 pub mod user_id;
 
+pub use access::{
+    DisclosuresRefused, NotAnAdministrator, Recipient, disclosures_subject, require_admin,
+    sees_contact_details, sees_photo,
+};
 pub use account_status::{AccountStatus, InvalidAccountStatus};
 pub use email::{Email, InvalidEmail};
 pub use password::{Password, PasswordError, PolicySubject};

@@ -8,7 +8,6 @@ use super::{ReadAction, ShareId};
 use crate::account::{Reason, UserId};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A patient stored a file. `sha256` and `stored_size` are the ciphertext's, as kept in
 /// the blob store, so the ledger commits to the content; `size` is the plaintext's.
@@ -106,108 +105,20 @@ pub struct RecordErased {
     pub reason: Reason,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordEvent {
-    RecordUploaded(RecordUploaded),
-    RecordShared(RecordShared),
-    ShareRevoked(ShareRevoked),
-    ShareExpired(ShareExpired),
-    ShareExpiring(ShareExpiring),
-    RecordAccessed(RecordAccessed),
-    RecordAccessDenied(RecordAccessDenied),
-    RecordErased(RecordErased),
+crate::domain_events! {
+    pub enum RecordEvent {
+        RecordUploaded,
+        RecordShared,
+        ShareRevoked,
+        ShareExpired,
+        ShareExpiring,
+        RecordAccessed,
+        RecordAccessDenied,
+        RecordErased,
+    }
 }
 
 pub use crate::domain_event::UnknownEvent;
-
-impl RecordEvent {
-    /// Every type a `record` stream may hold.
-    pub const TYPES: [&'static str; 8] = [
-        "RecordUploaded",
-        "RecordShared",
-        "ShareRevoked",
-        "ShareExpired",
-        "ShareExpiring",
-        "RecordAccessed",
-        "RecordAccessDenied",
-        "RecordErased",
-    ];
-
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            RecordEvent::RecordUploaded(_) => "RecordUploaded",
-            RecordEvent::RecordShared(_) => "RecordShared",
-            RecordEvent::ShareRevoked(_) => "ShareRevoked",
-            RecordEvent::ShareExpired(_) => "ShareExpired",
-            RecordEvent::ShareExpiring(_) => "ShareExpiring",
-            RecordEvent::RecordAccessed(_) => "RecordAccessed",
-            RecordEvent::RecordAccessDenied(_) => "RecordAccessDenied",
-            RecordEvent::RecordErased(_) => "RecordErased",
-        }
-    }
-
-    pub fn payload(&self) -> Value {
-        let value = match self {
-            RecordEvent::RecordUploaded(e) => serde_json::to_value(e),
-            RecordEvent::RecordShared(e) => serde_json::to_value(e),
-            RecordEvent::ShareRevoked(e) => serde_json::to_value(e),
-            RecordEvent::ShareExpired(e) => serde_json::to_value(e),
-            RecordEvent::ShareExpiring(e) => serde_json::to_value(e),
-            RecordEvent::RecordAccessed(e) => serde_json::to_value(e),
-            RecordEvent::RecordAccessDenied(e) => serde_json::to_value(e),
-            RecordEvent::RecordErased(e) => serde_json::to_value(e),
-        };
-        value.expect("strings, UUIDs and options always serialize")
-    }
-
-    pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
-        use crate::domain_event::read_payload as read;
-        Ok(match event_type {
-            "RecordUploaded" => RecordEvent::RecordUploaded(read("RecordUploaded", payload)?),
-            "RecordShared" => RecordEvent::RecordShared(read("RecordShared", payload)?),
-            "ShareRevoked" => RecordEvent::ShareRevoked(read("ShareRevoked", payload)?),
-            "ShareExpired" => RecordEvent::ShareExpired(read("ShareExpired", payload)?),
-            "ShareExpiring" => RecordEvent::ShareExpiring(read("ShareExpiring", payload)?),
-            "RecordAccessed" => RecordEvent::RecordAccessed(read("RecordAccessed", payload)?),
-            "RecordAccessDenied" => {
-                RecordEvent::RecordAccessDenied(read("RecordAccessDenied", payload)?)
-            }
-            "RecordErased" => RecordEvent::RecordErased(read("RecordErased", payload)?),
-            other => return Err(UnknownEvent::Type(other.to_owned())),
-        })
-    }
-}
-
-macro_rules! into_record_event {
-    ($($name:ident),*) => {
-        $(impl From<$name> for RecordEvent {
-            fn from(e: $name) -> Self {
-                RecordEvent::$name(e)
-            }
-        })*
-    };
-}
-
-into_record_event!(
-    RecordUploaded,
-    RecordShared,
-    ShareRevoked,
-    ShareExpired,
-    ShareExpiring,
-    RecordAccessed,
-    RecordAccessDenied,
-    RecordErased
-);
-
-impl crate::DomainEvent for RecordEvent {
-    fn event_type(&self) -> &'static str {
-        RecordEvent::event_type(self)
-    }
-
-    fn payload(&self) -> Value {
-        RecordEvent::payload(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -260,7 +171,7 @@ mod tests {
     fn every_event_round_trips_through_its_stored_form() {
         let all = one_of_each();
         assert_eq!(all.len(), RecordEvent::TYPES.len());
-        for (event, name) in all.iter().zip(RecordEvent::TYPES) {
+        for (event, &name) in all.iter().zip(RecordEvent::TYPES) {
             assert_eq!(event.event_type(), name);
             let back = RecordEvent::from_stored(name, &event.payload()).unwrap();
             assert_eq!(&back, event);

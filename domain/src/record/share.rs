@@ -1,6 +1,6 @@
 //! Sharing a record with a doctor, revoking a share, and recording that a share's time
-//! passed. Only the owner shares and revokes; the doctor must be an ACTIVE doctor (a fact
-//! the command layer reads from the users view) and an expiry must lie in the future. One
+//! passed. Only the owner shares and revokes; the doctor must be one who may receive
+//! shares (`account::Recipient`, folded from the doctor's own stream) and an expiry must lie in the future. One
 //! live share per doctor and record: a second is a conflict, not a silent duplicate.
 
 use super::ShareId;
@@ -8,14 +8,13 @@ use super::access::{Access, Viewer, standing};
 use super::events::{RecordEvent, RecordShared, ShareExpired, ShareExpiring, ShareRevoked};
 use super::state::Record;
 use crate::Timestamp;
-use crate::account::UserId;
+use crate::account::Recipient;
 
 pub struct ShareRecord {
     pub by: Viewer,
     pub share: ShareId,
-    pub doctor: UserId,
-    /// The users view says `doctor` is a doctor whose account is ACTIVE.
-    pub doctor_is_active: bool,
+    /// The doctor, as their own stream says they are.
+    pub doctor: Recipient,
     pub expires_at: Option<Timestamp>,
     pub now: Timestamp,
 }
@@ -50,7 +49,7 @@ fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareErr
 
 pub fn share(state: &Record, cmd: ShareRecord) -> Result<Vec<RecordEvent>, ShareError> {
     owner_only(state, cmd.by, cmd.now)?;
-    if !cmd.doctor_is_active || cmd.doctor == cmd.by.id {
+    if !cmd.doctor.may_receive_shares() || cmd.doctor.id == cmd.by.id {
         return Err(ShareError::NotAnActiveDoctor);
     }
     if cmd.expires_at.is_some_and(|at| at <= cmd.now) {
@@ -59,14 +58,14 @@ pub fn share(state: &Record, cmd: ShareRecord) -> Result<Vec<RecordEvent>, Share
     if state
         .shares()
         .iter()
-        .any(|s| s.doctor == cmd.doctor && s.is_live(cmd.now))
+        .any(|s| s.doctor == cmd.doctor.id && s.is_live(cmd.now))
     {
         return Err(ShareError::AlreadyShared);
     }
     Ok(vec![
         RecordShared {
             share: cmd.share,
-            doctor: cmd.doctor,
+            doctor: cmd.doctor.id,
             expires_at: cmd.expires_at,
         }
         .into(),
@@ -123,13 +122,21 @@ pub fn notice_expiry(state: &Record, share: ShareId, now: Timestamp) -> Vec<Reco
 mod tests {
     use super::super::given::*;
     use super::*;
+    use crate::account::{AccountStatus, Role, UserId};
+
+    fn active_doctor(id: UserId) -> Recipient {
+        Recipient {
+            id,
+            role: Some(Role::Doctor),
+            status: Some(AccountStatus::Active),
+        }
+    }
 
     fn to(doctor: UserId, expires: Option<i64>, now: i64) -> ShareRecord {
         ShareRecord {
             by: as_patient(PATIENT),
             share: SHARE,
-            doctor,
-            doctor_is_active: true,
+            doctor: active_doctor(doctor),
             expires_at: expires.map(at),
             now: at(now),
         }
@@ -152,7 +159,10 @@ mod tests {
                 share(
                     s,
                     ShareRecord {
-                        doctor_is_active: false,
+                        doctor: Recipient {
+                            status: Some(AccountStatus::Pending),
+                            ..active_doctor(DOCTOR)
+                        },
                         ..to(DOCTOR, None, 0)
                     },
                 )

@@ -6,8 +6,9 @@ use super::events::{RecordEvent, RecordUploaded};
 use super::{RecordId, ShareId};
 use crate::Timestamp;
 use crate::account::UserId;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     id: RecordId,
     stored: Option<RecordUploaded>,
@@ -17,7 +18,7 @@ pub struct Record {
     noticed: Vec<ShareId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Share {
     pub id: ShareId,
     pub doctor: UserId,
@@ -26,7 +27,7 @@ pub struct Share {
 }
 
 /// How a share stopped, as the ledger says it did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ShareEnd {
     Revoked,
     Expired,
@@ -46,6 +47,23 @@ impl Share {
             None if self.expires_at.is_some_and(|at| at <= now) => Some(ShareEnd::Expired),
             None => None,
         }
+    }
+}
+
+impl crate::Aggregate for Record {
+    type Id = RecordId;
+    type Event = RecordEvent;
+
+    fn new(id: RecordId) -> Self {
+        Record::new(id)
+    }
+
+    fn stream(id: RecordId) -> crate::StreamName {
+        id.stream()
+    }
+
+    fn apply(&mut self, event: &RecordEvent) {
+        Record::apply(self, event)
     }
 }
 

@@ -10,3 +10,12 @@ pub mod profile_change;
 pub mod record;
 pub mod session;
 pub mod user;
+
+page::edges!(
+    admin::LedgerEventEdge,
+    notification::NotificationEdge,
+    profile_change::ProfileChangeEdge,
+    record::AccessEntryEdge,
+    record::RecordEdge,
+    user::UserEdge,
+);

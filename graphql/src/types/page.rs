@@ -17,6 +17,41 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+/// An edge of a connection: it knows its cursor.
+pub trait Edge {
+    fn cursor(&self) -> &str;
+}
+
+/// Implements `Edge` for edge types with a `cursor: String` field.
+macro_rules! edges {
+    ($($edge:ty),+ $(,)?) => {$(
+        impl $crate::types::page::Edge for $edge {
+            fn cursor(&self) -> &str {
+                &self.cursor
+            }
+        }
+    )+};
+}
+pub(crate) use edges;
+
+/// One page of a connection from `rows` fetched as `limit + 1` (the extra row only says
+/// there is a next page): each kept row made an edge by `edge` (`None` leaves it out),
+/// and the page's `PageInfo`. Every connection is built here.
+pub fn page<R, E: Edge>(
+    mut rows: Vec<R>,
+    limit: i64,
+    edge: impl FnMut(R) -> Option<E>,
+) -> (Vec<E>, PageInfo) {
+    let has_next_page = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let edges: Vec<E> = rows.into_iter().filter_map(edge).collect();
+    let info = PageInfo {
+        has_next_page,
+        end_cursor: edges.last().map(|e| e.cursor().to_owned()),
+    };
+    (edges, info)
+}
+
 /// `first`, checked: 1 to `MAX_PAGE`, `DEFAULT_PAGE` when absent.
 pub fn page_size(first: Option<i32>) -> Result<i64> {
     match first.unwrap_or(DEFAULT_PAGE) {

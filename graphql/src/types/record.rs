@@ -5,14 +5,14 @@
 //! anyone else.
 
 use super::enums::{AccessAction, RecordStatus};
-use super::page::{PageInfo, page_size, parse_seq_cursor, seq_cursor};
+use super::page::{PageInfo, page, page_size, parse_seq_cursor, seq_cursor};
 use super::user::User;
 use crate::context::services;
 use crate::error::{Code, ToGql as _, error, missing_from_view};
 use crate::scalars::{DateTime, Long};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use domain::Timestamp;
-use domain::account::Role;
+use domain::account::sees_contact_details;
 use domain::record::{Access, Viewer, access};
 use projections::records::{self, AccessRow, Medical, RecordView, ShareView};
 use projections::users;
@@ -81,8 +81,10 @@ impl Record {
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("user", owner))?;
-        let sees_contact = self.access.is_owner() || self.viewer.role == Role::Admin;
-        Ok(User::new(view, sees_contact))
+        Ok(User::new(
+            view,
+            sees_contact_details(self.viewer, self.view.owner),
+        ))
     }
 
     /// Sealed at rest; null once erased.
@@ -216,9 +218,10 @@ impl Share {
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("user", doctor))?;
-        let sees_contact =
-            self.record.viewer.id.as_uuid() == doctor || self.record.viewer.role == Role::Admin;
-        Ok(User::new(view, sees_contact))
+        Ok(User::new(
+            view,
+            sees_contact_details(self.record.viewer, self.view.doctor),
+        ))
     }
 
     async fn granted_at(&self) -> DateTime {
@@ -306,28 +309,19 @@ pub struct AccessEntryConnection {
 impl AccessEntryConnection {
     /// `rows`: up to `limit + 1`, the extra one only telling that there is a next page.
     pub fn page(
-        mut rows: Vec<AccessRow>,
+        rows: Vec<AccessRow>,
         limit: i64,
         record_of: impl Fn(&AccessRow) -> Option<Record>,
     ) -> Self {
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let edges: Vec<_> = rows
-            .into_iter()
-            .map(|row| AccessEntryEdge {
+        let (edges, page_info) = page(rows, limit, |row| {
+            Some(AccessEntryEdge {
                 cursor: seq_cursor(row.seq),
                 node: AccessEntry {
                     record: record_of(&row),
                     row,
                 },
             })
-            .collect();
-        Self {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-        }
+        });
+        Self { edges, page_info }
     }
 }

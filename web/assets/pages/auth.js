@@ -3,9 +3,9 @@
 
 import { gql } from '../api.js';
 import { h, field, form, link, announce } from '../ui.js';
-import { startBell } from '../app.js';
+import { PATHS, HOME, ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
-const HOME = { PATIENT: '/records', DOCTOR: '/shared', ADMIN: '/admin' };
+const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }';
 
 export async function login({ query, app }) {
   const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'username', required: true });
@@ -17,32 +17,31 @@ export async function login({ query, app }) {
       submitLabel: 'Sign in',
       submit: async () => {
         try {
-          await gql('mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }',
-            { e: email.input.value, p: password.input.value });
+          await gql(LOGIN, { e: email.input.value, p: password.input.value });
         } catch (error) {
           if (error.code === 'FORBIDDEN' && /waiting for an administrator/i.test(error.message)) {
-            app.navigate('/pending');
+            app.navigate(PATHS.pending);
             return;
           }
           throw error;
         }
         const me = await app.refreshMe();
-        startBell();
+        app.startBell();
         const next = query.get('next');
         app.navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : HOME[me.role]);
       },
     }),
-    h('p', {}, link('/forgot', 'Forgotten your password?')),
-    h('p', {}, 'New here? ', link('/register', 'Register')));
+    h('p', {}, link(PATHS.forgot, 'Forgotten your password?')),
+    h('p', {}, 'New here? ', link(PATHS.register, 'Register')));
 }
 
 export async function register({ app }) {
   const name = field('Full name', { name: 'name', autocomplete: 'name', required: true });
   const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'email', required: true });
   const phone = field('Phone (optional)', { type: 'tel', name: 'phone', autocomplete: 'tel' });
-  const password = field('Password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 12 },
-    'At least 12 characters, hard to guess, without your name or e-mail in it.');
-  const role = field('I am a', { type: 'select', name: 'role', options: [['PATIENT', 'Patient'], ['DOCTOR', 'Doctor']] });
+  const password = field('Password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN },
+    PASSWORD_HINT);
+  const role = field('I am a', { type: 'select', name: 'role', options: [['PATIENT', ROLES.PATIENT], ['DOCTOR', ROLES.DOCTOR]] });
   return h('section', { class: 'narrow' },
     h('h1', {}, 'Register'),
     form({
@@ -55,25 +54,24 @@ export async function register({ app }) {
         };
         const { register: user } = await gql('mutation($i: RegisterInput!) { register(input: $i) { id status } }', { i: input });
         if (user.status === 'PENDING') {
-          app.navigate('/pending');
+          app.navigate(PATHS.pending);
           return;
         }
-        await gql('mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }',
-          { e: input.email, p: input.password });
+        await gql(LOGIN, { e: input.email, p: input.password });
         const me = await app.refreshMe();
-        startBell();
+        app.startBell();
         announce('Welcome to MedChain.');
         app.navigate(HOME[me.role]);
       },
     }),
-    h('p', {}, 'Already registered? ', link('/login', 'Sign in')));
+    h('p', {}, 'Already registered? ', link(PATHS.login, 'Sign in')));
 }
 
 export async function pending() {
   return h('section', { class: 'narrow' },
     h('h1', {}, 'Waiting for approval'),
     h('p', {}, 'Your doctor account is waiting for an administrator to approve it. You will get an e-mail once they have decided; then sign in here.'),
-    h('p', {}, link('/login', 'Back to sign in')));
+    h('p', {}, link(PATHS.login, 'Back to sign in')));
 }
 
 export async function forgot() {
@@ -91,14 +89,14 @@ export async function forgot() {
       },
     }),
     done,
-    h('p', {}, link('/login', 'Back to sign in')));
+    h('p', {}, link(PATHS.login, 'Back to sign in')));
   return section;
 }
 
 export async function reset({ query, app }) {
   const token = query.get('token') ?? '';
-  const password = field('New password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 12 },
-    'At least 12 characters, hard to guess, without your name or e-mail in it.');
+  const password = field('New password', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN },
+    PASSWORD_HINT);
   return h('section', { class: 'narrow' },
     h('h1', {}, 'Choose a new password'),
     token ? form({
@@ -108,8 +106,8 @@ export async function reset({ query, app }) {
         await gql('mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }',
           { t: token, p: password.input.value });
         announce('Your password was changed. Sign in with it.');
-        app.navigate('/login');
+        app.navigate(PATHS.login);
       },
     }) : h('p', { class: 'error', role: 'alert' }, 'This link has no token. Ask for a new one.'),
-    h('p', {}, link('/forgot', 'Ask for a new link')));
+    h('p', {}, link(PATHS.forgot, 'Ask for a new link')));
 }

@@ -3,15 +3,14 @@
 // the patient sees it in their access log.
 
 import { gql } from '../api.js';
-import { h, fill, table, when, bytes } from '../ui.js';
-
-const PAGE = 20;
+import { h, fill, table, when, bytes, moreButton } from '../ui.js';
+import { RECORDS_PAGE, ERASED_NAME, UNTIL_REVOKED } from '../constants.js';
 
 export async function shared() {
   const list = h('div');
   const more = h('div');
   const show = async (after, reset) => {
-    const data = await gql(`query($after: String) { sharedWithMe(first: ${PAGE}, after: $after) {
+    const data = await gql(`query($after: String) { sharedWithMe(first: ${RECORDS_PAGE}, after: $after) {
         totalCount pageInfo { hasNextPage endCursor }
         edges { node { id title fileName contentType size uploadedAt contentUrl owner { name }
           myShare { expiresAt } } } } }`, { after });
@@ -20,10 +19,10 @@ export async function shared() {
       const live = r.myShare;
       return [
         r.title,
-        r.owner.name ?? '(erased)',
+        r.owner.name ?? ERASED_NAME,
         r.fileName,
         bytes(r.size),
-        live?.expiresAt ? when(live.expiresAt) : 'Until revoked',
+        live?.expiresAt ? when(live.expiresAt) : UNTIL_REVOKED,
         h('span', { class: 'actions' },
           h('a', { href: `${r.contentUrl}?inline=1`, target: '_blank', rel: 'noopener', 'aria-label': `Open ${r.title}` }, 'Open'),
           h('a', { href: r.contentUrl, download: r.fileName, 'aria-label': `Download ${r.title}` }, 'Download')),
@@ -32,9 +31,7 @@ export async function shared() {
     const t = table(`Records shared with me (${page.totalCount})`, ['Title', 'Patient', 'File', 'Size', 'Until', ''], rows);
     if (reset) fill(list, t);
     else list.append(t);
-    fill(more, page.pageInfo.hasNextPage
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => show(page.pageInfo.endCursor, false) }, 'Show more')
-      : null);
+    fill(more, moreButton(page.pageInfo, (cursor) => show(cursor, false)));
   };
   await show(null, true);
   return h('section', {},

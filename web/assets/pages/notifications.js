@@ -2,8 +2,8 @@
 // ones arrive live through the bell's subscription (app.js) and are added at the top.
 
 import { gql } from '../api.js';
-import { h, fill, when, link, announce } from '../ui.js';
-import { setUnread } from '../app.js';
+import { h, fill, when, link, announce, moreButton } from '../ui.js';
+import { PATHS } from '../constants.js';
 
 const LIST = `query($after: String, $unread: Boolean) {
   notifications(first: 50, after: $after, unreadOnly: $unread) {
@@ -19,8 +19,8 @@ function item(n, app, onRead) {
       onRead();
     },
   }, 'Mark read');
-  const target = n.recordId && app.me?.role === 'PATIENT' ? link(`/records/${n.recordId}`, 'Open the record')
-    : n.recordId && app.me?.role === 'DOCTOR' ? link('/shared', 'Shared with me') : null;
+  const target = n.recordId && app.me?.role === 'PATIENT' ? link(`${PATHS.records}/${n.recordId}`, 'Open the record')
+    : n.recordId && app.me?.role === 'DOCTOR' ? link(PATHS.shared, 'Shared with me') : null;
   return h('li', { class: n.read ? 'note read' : 'note unread' },
     h('p', {}, n.read ? '' : h('strong', { class: 'badge' }, 'New'), ' ', n.message),
     h('p', { class: 'muted small' }, when(n.createdAt), ' ', target),
@@ -34,18 +34,16 @@ export async function page({ app }) {
   const show = async (after, reset) => {
     const data = await gql(LIST, { after, unread: unreadOnly.checked || null });
     const page = data.notifications;
-    setUnread(page.unreadCount);
+    app.setUnread(page.unreadCount);
     const items = page.edges.map(({ node }) => item(node, app, () => show(null, true)));
     if (reset) fill(list, ...items);
     else list.append(...items);
     if (reset && !items.length) fill(list, h('li', { class: 'muted' }, 'No notifications.'));
-    fill(more, page.pageInfo.hasNextPage
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => show(page.pageInfo.endCursor, false) }, 'Show more')
-      : null);
+    fill(more, moreButton(page.pageInfo, (cursor) => show(cursor, false)));
   };
   unreadOnly.addEventListener('change', () => show(null, true));
   const live = (n) => {
-    if (location.pathname !== '/notifications') {
+    if (location.pathname !== PATHS.notifications) {
       app.listeners.delete(live);
       return;
     }

@@ -3,12 +3,13 @@
 // and erasure behind a confirmation.
 
 import { gql, uploadRecord } from '../api.js';
-import { h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog } from '../ui.js';
-
-const PAGE = 20;
+import { h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton } from '../ui.js';
+import {
+  PATHS, ACCESS_ACTIONS, MAX_PAGE, RECORDS_PAGE, ERASED_NAME, SYSTEM_ACTOR, UNTIL_REVOKED,
+} from '../constants.js';
 
 async function recordRows(after) {
-  const data = await gql(`query($after: String) { myRecords(first: ${PAGE}, after: $after) {
+  const data = await gql(`query($after: String) { myRecords(first: ${RECORDS_PAGE}, after: $after) {
       totalCount pageInfo { hasNextPage endCursor }
       edges { node { id title fileName contentType size uploadedAt status shares { id active } } } } }`, { after });
   return data.myRecords;
@@ -20,7 +21,7 @@ export async function records({ app }) {
   const show = async (after, reset) => {
     const page = await recordRows(after);
     const rows = page.edges.map(({ node: r }) => [
-      link(`/records/${r.id}`, r.title ?? '(erased)'),
+      link(`${PATHS.records}/${r.id}`, r.title ?? ERASED_NAME),
       r.fileName ?? '',
       bytes(r.size),
       when(r.uploadedAt),
@@ -29,9 +30,7 @@ export async function records({ app }) {
     const t = table(`My records (${page.totalCount})`, ['Title', 'File', 'Size', 'Uploaded', 'Shares'], rows);
     if (reset) fill(list, t);
     else list.append(t);
-    fill(more, page.pageInfo.hasNextPage
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => show(page.pageInfo.endCursor, false) }, 'Show more')
-      : null);
+    fill(more, moreButton(page.pageInfo, (cursor) => show(cursor, false)));
   };
   await show(null, true);
   return h('section', {},
@@ -92,7 +91,7 @@ export async function record({ params, app }) {
   fill(log, await accessLog(params.id));
   const erased = r.status === 'ERASED';
   return h('section', {},
-    h('p', {}, link('/records', '← My records')),
+    h('p', {}, link(PATHS.records, '← My records')),
     h('h1', {}, r.title ?? 'Erased record'),
     h('dl', { class: 'facts' },
       h('dt', {}, 'File'), h('dd', {}, r.fileName ?? '—'),
@@ -115,9 +114,9 @@ export async function record({ params, app }) {
 
 function shareTable(r, refresh) {
   const rows = r.shares.map((s) => [
-    s.doctor.name ?? '(erased)',
+    s.doctor.name ?? ERASED_NAME,
     when(s.grantedAt),
-    s.expiresAt ? when(s.expiresAt) : 'Until revoked',
+    s.expiresAt ? when(s.expiresAt) : UNTIL_REVOKED,
     s.active ? 'Live' : s.revokedAt ? `Revoked ${when(s.revokedAt)}` : 'Expired',
     s.active ? h('button', {
       type: 'button', class: 'secondary', 'aria-label': `Revoke the share with ${s.doctor.name}`,
@@ -167,18 +166,13 @@ function shareForm(r, refresh) {
     }));
 }
 
-const ACTIONS = {
-  UPLOADED: 'Uploaded', VIEWED: 'Viewed', DOWNLOADED: 'Downloaded', DENIED: 'Refused',
-  SHARED: 'Shared', REVOKED: 'Revoked', EXPIRED: 'Expired', ERASED: 'Erased',
-};
-
 async function accessLog(id) {
-  const data = await gql(`query($id: UUID!) { record(id: $id) { accessLog(first: 100) {
+  const data = await gql(`query($id: UUID!) { record(id: $id) { accessLog(first: ${MAX_PAGE}) {
       edges { node { seq at action detail actor { id name role } } } } } }`, { id });
   const rows = data.record.accessLog.edges.map(({ node: e }) => [
     when(e.at),
-    e.actor ? `${e.actor.name ?? '(erased)'}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}` : 'MedChain',
-    ACTIONS[e.action] ?? e.action,
+    e.actor ? `${e.actor.name ?? ERASED_NAME}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}` : SYSTEM_ACTOR,
+    ACCESS_ACTIONS[e.action] ?? e.action,
     e.detail ?? '',
   ]);
   return table('Who did what with this record, newest first', ['When', 'Who', 'What', 'Detail'], rows);
@@ -198,7 +192,7 @@ function eraseSection(r, app) {
         await gql('mutation($r: UUID!, $why: String!) { eraseRecord(recordId: $r, reason: $why) { id } }',
           { r: r.id, why: reason.input.value });
         announce('The record is erased.');
-        app.navigate('/records');
+        app.navigate(PATHS.records);
       },
     }));
 }

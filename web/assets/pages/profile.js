@@ -5,13 +5,12 @@
 
 import { gql, putPhoto } from '../api.js';
 import { h, fill, field, form, table, when, errorBox, announce, confirmDialog } from '../ui.js';
+import { ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
 const ME = `{ me { id role name email phone photoUrl createdAt
     pendingProfileChange { id name phone status requestedAt } } }`;
 const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt current userAgent } }';
 const PREFERENCES = '{ notificationPreferences { kind inApp email } }';
-
-const ROLES = { PATIENT: 'Patient', DOCTOR: 'Doctor', ADMIN: 'Administrator' };
 
 export async function page({ app }) {
   // One round trip each, in parallel: the page is shown whole or not at all.
@@ -127,9 +126,9 @@ function changeForm(me, showRequest) {
 
 function passwordSection(changed) {
   const current = field('Current password', { type: 'password', name: 'current', autocomplete: 'current-password', required: true });
-  const fresh = field('New password', { type: 'password', name: 'new', autocomplete: 'new-password', required: true, minlength: 12 },
-    'At least 12 characters, hard to guess, without your name or e-mail in it.');
-  const again = field('New password again', { type: 'password', name: 'again', autocomplete: 'new-password', required: true, minlength: 12 });
+  const fresh = field('New password', { type: 'password', name: 'new', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN },
+    PASSWORD_HINT);
+  const again = field('New password again', { type: 'password', name: 'again', autocomplete: 'new-password', required: true, minlength: PASSWORD_MIN });
   const done = h('div', { role: 'status' });
   return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
     h('h2', { id: 'password-heading' }, 'Password'),

@@ -10,7 +10,6 @@
 use crate::account::{AccountStatus, Reason, Role};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 /// How the account was created: through the API (anyone) or by `medchain admin create`
@@ -167,178 +166,36 @@ pub struct NotificationsRead {
     pub up_to_seq: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserEvent {
-    UserRegistered(UserRegistered),
-    LoginSucceeded(LoginSucceeded),
-    LoginFailed(LoginFailed),
-    LoggedOut(LoggedOut),
-    SessionRevoked(SessionRevoked),
-    PasswordChanged(PasswordChanged),
-    UserApproved(UserApproved),
-    UserRejected(UserRejected),
-    UserSuspended(UserSuspended),
-    ProfileChangeRequested(ProfileChangeRequested),
-    ProfileChangeDecided(ProfileChangeDecided),
-    UserErased(UserErased),
-    PasswordResetRequested(PasswordResetRequested),
-    PasswordReset(PasswordReset),
-    ProfilePhotoChanged(ProfilePhotoChanged),
-    NotificationPreferencesSet(NotificationPreferencesSet),
-    NotificationsRead(NotificationsRead),
+crate::domain_events! {
+    pub enum UserEvent {
+        UserRegistered,
+        LoginSucceeded,
+        LoginFailed,
+        LoggedOut,
+        SessionRevoked,
+        PasswordChanged,
+        UserApproved,
+        UserRejected,
+        UserSuspended,
+        ProfileChangeRequested,
+        ProfileChangeDecided,
+        UserErased,
+        PasswordResetRequested,
+        PasswordReset,
+        ProfilePhotoChanged,
+        NotificationPreferencesSet,
+        NotificationsRead,
+    }
 }
 
 pub use crate::domain_event::UnknownEvent;
-
-impl UserEvent {
-    /// Every type a `user` stream may hold.
-    pub const TYPES: [&'static str; 17] = [
-        "UserRegistered",
-        "LoginSucceeded",
-        "LoginFailed",
-        "LoggedOut",
-        "SessionRevoked",
-        "PasswordChanged",
-        "UserApproved",
-        "UserRejected",
-        "UserSuspended",
-        "ProfileChangeRequested",
-        "ProfileChangeDecided",
-        "UserErased",
-        "PasswordResetRequested",
-        "PasswordReset",
-        "ProfilePhotoChanged",
-        "NotificationPreferencesSet",
-        "NotificationsRead",
-    ];
-
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            UserEvent::UserRegistered(_) => "UserRegistered",
-            UserEvent::LoginSucceeded(_) => "LoginSucceeded",
-            UserEvent::LoginFailed(_) => "LoginFailed",
-            UserEvent::LoggedOut(_) => "LoggedOut",
-            UserEvent::SessionRevoked(_) => "SessionRevoked",
-            UserEvent::PasswordChanged(_) => "PasswordChanged",
-            UserEvent::UserApproved(_) => "UserApproved",
-            UserEvent::UserRejected(_) => "UserRejected",
-            UserEvent::UserSuspended(_) => "UserSuspended",
-            UserEvent::ProfileChangeRequested(_) => "ProfileChangeRequested",
-            UserEvent::ProfileChangeDecided(_) => "ProfileChangeDecided",
-            UserEvent::UserErased(_) => "UserErased",
-            UserEvent::PasswordResetRequested(_) => "PasswordResetRequested",
-            UserEvent::PasswordReset(_) => "PasswordReset",
-            UserEvent::ProfilePhotoChanged(_) => "ProfilePhotoChanged",
-            UserEvent::NotificationPreferencesSet(_) => "NotificationPreferencesSet",
-            UserEvent::NotificationsRead(_) => "NotificationsRead",
-        }
-    }
-
-    pub fn payload(&self) -> Value {
-        let value = match self {
-            UserEvent::UserRegistered(e) => serde_json::to_value(e),
-            UserEvent::LoginSucceeded(e) => serde_json::to_value(e),
-            UserEvent::LoginFailed(e) => serde_json::to_value(e),
-            UserEvent::LoggedOut(e) => serde_json::to_value(e),
-            UserEvent::SessionRevoked(e) => serde_json::to_value(e),
-            UserEvent::PasswordChanged(e) => serde_json::to_value(e),
-            UserEvent::UserApproved(e) => serde_json::to_value(e),
-            UserEvent::UserRejected(e) => serde_json::to_value(e),
-            UserEvent::UserSuspended(e) => serde_json::to_value(e),
-            UserEvent::ProfileChangeRequested(e) => serde_json::to_value(e),
-            UserEvent::ProfileChangeDecided(e) => serde_json::to_value(e),
-            UserEvent::UserErased(e) => serde_json::to_value(e),
-            UserEvent::PasswordResetRequested(e) => serde_json::to_value(e),
-            UserEvent::PasswordReset(e) => serde_json::to_value(e),
-            UserEvent::ProfilePhotoChanged(e) => serde_json::to_value(e),
-            UserEvent::NotificationPreferencesSet(e) => serde_json::to_value(e),
-            UserEvent::NotificationsRead(e) => serde_json::to_value(e),
-        };
-        value.expect("strings, UUIDs and options always serialize")
-    }
-
-    pub fn from_stored(event_type: &str, payload: &Value) -> Result<Self, UnknownEvent> {
-        use crate::domain_event::read_payload as read;
-        Ok(match event_type {
-            "UserRegistered" => UserEvent::UserRegistered(read("UserRegistered", payload)?),
-            "LoginSucceeded" => UserEvent::LoginSucceeded(read("LoginSucceeded", payload)?),
-            "LoginFailed" => UserEvent::LoginFailed(read("LoginFailed", payload)?),
-            "LoggedOut" => UserEvent::LoggedOut(read("LoggedOut", payload)?),
-            "SessionRevoked" => UserEvent::SessionRevoked(read("SessionRevoked", payload)?),
-            "PasswordChanged" => UserEvent::PasswordChanged(read("PasswordChanged", payload)?),
-            "UserApproved" => UserEvent::UserApproved(read("UserApproved", payload)?),
-            "UserRejected" => UserEvent::UserRejected(read("UserRejected", payload)?),
-            "UserSuspended" => UserEvent::UserSuspended(read("UserSuspended", payload)?),
-            "ProfileChangeRequested" => {
-                UserEvent::ProfileChangeRequested(read("ProfileChangeRequested", payload)?)
-            }
-            "ProfileChangeDecided" => {
-                UserEvent::ProfileChangeDecided(read("ProfileChangeDecided", payload)?)
-            }
-            "UserErased" => UserEvent::UserErased(read("UserErased", payload)?),
-            "PasswordResetRequested" => {
-                UserEvent::PasswordResetRequested(read("PasswordResetRequested", payload)?)
-            }
-            "PasswordReset" => UserEvent::PasswordReset(read("PasswordReset", payload)?),
-            "NotificationsRead" => {
-                UserEvent::NotificationsRead(read("NotificationsRead", payload)?)
-            }
-            "NotificationPreferencesSet" => {
-                UserEvent::NotificationPreferencesSet(read("NotificationPreferencesSet", payload)?)
-            }
-            "ProfilePhotoChanged" => {
-                UserEvent::ProfilePhotoChanged(read("ProfilePhotoChanged", payload)?)
-            }
-            other => return Err(UnknownEvent::Type(other.to_owned())),
-        })
-    }
-}
-
-macro_rules! into_user_event {
-    ($($event:ident),*) => {$(
-        impl From<$event> for UserEvent {
-            fn from(e: $event) -> Self {
-                UserEvent::$event(e)
-            }
-        }
-    )*};
-}
-
-into_user_event!(
-    UserRegistered,
-    LoginSucceeded,
-    LoginFailed,
-    LoggedOut,
-    SessionRevoked,
-    PasswordChanged,
-    UserApproved,
-    UserRejected,
-    UserSuspended,
-    ProfileChangeRequested,
-    ProfileChangeDecided,
-    UserErased,
-    PasswordResetRequested,
-    PasswordReset,
-    ProfilePhotoChanged,
-    NotificationPreferencesSet,
-    NotificationsRead
-);
-
-impl crate::DomainEvent for UserEvent {
-    fn event_type(&self) -> &'static str {
-        UserEvent::event_type(self)
-    }
-
-    fn payload(&self) -> Value {
-        UserEvent::payload(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::super::given::{at, sealed, session};
     use super::*;
     use crate::ledger::CanonicalPayload;
+    use serde_json::Value;
     use serde_json::json;
 
     fn one_of_each() -> Vec<UserEvent> {

@@ -24,8 +24,8 @@ pub use events::{
     LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
     NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
     ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Registration,
-    SessionRevoked, UnknownEvent, UserApproved, UserEvent, UserRegistered, UserRejected,
-    UserSuspended,
+    SessionRevoked, UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered,
+    UserRejected, UserSuspended,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
@@ -37,5 +37,7 @@ pub use profile_change::{
     request_profile_change,
 };
 pub use register::{Register, RegisterError, register};
-pub use sessions::{Logout, RevokeSession, SessionError, logout, revoke_session};
+pub use sessions::{
+    Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError, logout, revoke_session,
+};
 pub use state::{Account, PendingChange, User};

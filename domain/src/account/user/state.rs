@@ -3,12 +3,16 @@
 
 use super::events::{PasswordChanged, UserEvent, UserRegistered};
 use super::login::MAX_FAILED_LOGINS;
+use super::sessions::MAX_SESSION_LIFETIME_MICROS;
 use crate::account::{AccountStatus, Role, UserId};
 use crate::{Sealed, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable for the kernel's snapshots (commands), which are derived data: a
+/// snapshot is the fold of the stream up to a version, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     id: UserId,
     account: Option<Account>,
@@ -22,7 +26,7 @@ pub struct User {
     pending_change: Option<PendingChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingChange {
     pub id: Uuid,
     pub name: Option<Sealed>,
@@ -30,7 +34,7 @@ pub struct PendingChange {
 }
 
 /// What registration established, as it stands now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub role: Role,
     pub status: AccountStatus,
@@ -64,6 +68,11 @@ impl User {
         match event {
             UserEvent::UserRegistered(e) => self.account = Some(Account::from(e)),
             UserEvent::LoginSucceeded(e) => {
+                // A session that ended before this one began can never be closed by
+                // anyone (it is refused at sign-in already): forget it, so the state
+                // does not grow with every sign-in nobody signed out of.
+                let began_by = e.expires_at.plus_micros(-MAX_SESSION_LIFETIME_MICROS);
+                self.sessions.retain(|_, until| *until >= began_by);
                 self.sessions.insert(e.session, e.expires_at);
             }
             UserEvent::LoginFailed(e) => {
@@ -191,6 +200,28 @@ impl User {
     }
 }
 
+impl crate::Aggregate for User {
+    type Id = UserId;
+    type Event = UserEvent;
+
+    fn new(id: UserId) -> Self {
+        User::new(id)
+    }
+
+    fn stream(id: UserId) -> crate::StreamName {
+        id.stream()
+    }
+
+    fn apply(&mut self, event: &UserEvent) {
+        User::apply(self, event)
+    }
+
+    /// A state is a few sealed fields plus its open sessions.
+    fn weight(&self) -> usize {
+        1 + self.sessions.len()
+    }
+}
+
 impl From<&UserRegistered> for Account {
     fn from(e: &UserRegistered) -> Self {
         Self {
@@ -242,6 +273,34 @@ mod tests {
         let user = User::from_history(USER, &history);
         let expected: Vec<_> = (15..25).map(at).collect();
         assert_eq!(user.recent_failed_logins(), expected);
+    }
+
+    #[test]
+    fn sessions_that_ended_before_a_new_one_began_are_forgotten() {
+        let day = 24 * 60;
+        let lifetime_minutes = MAX_SESSION_LIFETIME_MICROS / 60_000_000;
+        let opened = |n: u128, minute: i64| -> UserEvent {
+            LoginSucceeded {
+                session: session(n),
+                expires_at: at(minute),
+            }
+            .into()
+        };
+        // Given a session that expired on day 1, and one expiring on day 40 ...
+        let user = User::from_history(
+            USER,
+            &[
+                registered(Role::Patient),
+                opened(1, day),
+                opened(2, 40 * day - lifetime_minutes + day),
+                opened(3, 40 * day),
+            ],
+        );
+        // ... the first had ended before the last began; the second may not have.
+        assert!(!user.is_session_open(session(1)));
+        assert!(user.is_session_open(session(2)));
+        assert!(user.is_session_open(session(3)));
+        assert_eq!(user.open_session_count(), 2);
     }
 
     #[test]

@@ -1,0 +1,79 @@
+//! Snapshots of folded states, in the `snapshots` table: one row per stream, replaced by a
+//! later one. A state is written once a fold applied `EVERY` events past the state it
+//! started from, so however long a stream grows, a command in a fresh process reads at
+//! most `EVERY` events of it (plus whatever came since the last fold).
+//!
+//! A snapshot is derived data, never a source of truth: one that cannot be read (another
+//! `FORMAT`, a state whose shape changed) is ignored, and the stream is folded from its
+//! first event as before. States hold only what their events hold (sealed fields stay
+//! sealed), so a snapshot reveals nothing the ledger does not.
+
+use super::Loaded;
+use crate::CommandError;
+use domain::{Aggregate, StreamName};
+use sqlx::PgPool;
+
+/// Events a fold applies before its state is worth a snapshot.
+pub(super) const EVERY: i32 = 64;
+
+/// Raise when a state's meaning changes in a way its JSON would not show: every older
+/// snapshot is then ignored.
+const FORMAT: i32 = 1;
+
+/// Whether a fold from `from` up to `to` applied enough events to write a snapshot.
+pub(super) fn due(from: i32, to: i32) -> bool {
+    to - from >= EVERY
+}
+
+/// The stream's snapshot, if it has one this code can read.
+pub(super) async fn read<A: Aggregate>(
+    pool: &PgPool,
+    stream: &StreamName,
+) -> Result<Option<Loaded<A>>, CommandError> {
+    let row: Option<(i32, i64, String)> = sqlx::query_as(
+        "SELECT version, last_seq, state::text FROM snapshots WHERE stream = $1 AND format = $2",
+    )
+    .bind(stream.as_str())
+    .bind(FORMAT)
+    .fetch_optional(pool)
+    .await?;
+    let Some((version, last_seq, state)) = row else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<A>(&state) {
+        Ok(state) => Ok(Some(Loaded {
+            state,
+            version,
+            last_seq,
+            read: 0,
+        })),
+        Err(e) => {
+            tracing::debug!(stream = %stream, error = %e, "snapshot unreadable; folding from the start");
+            Ok(None)
+        }
+    }
+}
+
+/// Keeps `loaded` as the stream's snapshot unless a later one is kept already.
+pub(super) async fn write<A: Aggregate>(
+    pool: &PgPool,
+    stream: &StreamName,
+    loaded: &Loaded<A>,
+) -> Result<(), CommandError> {
+    let state = serde_json::to_string(&loaded.state).map_err(CommandError::internal)?;
+    sqlx::query(
+        "INSERT INTO snapshots (stream, version, last_seq, format, state) \
+         VALUES ($1, $2, $3, $4, $5::jsonb) \
+         ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, \
+           last_seq = EXCLUDED.last_seq, format = EXCLUDED.format, state = EXCLUDED.state \
+         WHERE snapshots.version < EXCLUDED.version OR snapshots.format <> EXCLUDED.format",
+    )
+    .bind(stream.as_str())
+    .bind(loaded.version)
+    .bind(loaded.last_seq)
+    .bind(FORMAT)
+    .bind(state)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Erasure by crypto-shredding, through the API: the person's name, e-mail and phone read
+//! as null and the account as ERASED in every view and after a rebuild; the address can
+//! register again; the ledger still verifies.
+
+use crate::common;
+
+use common::app::{Cred, STRONG, TestApp};
+use serde_json::json;
+
+const ERASE: &str = "mutation($id: UUID!, $reason: String!) { \
+    eraseUser(userId: $id, reason: $reason) { id status name email phone } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_person_is_unreadable_everywhere_and_the_ledger_still_verifies() {
+    let app = TestApp::start().await;
+    let (admin_id, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let pat = app
+        .try_register(
+            "pat@example.org",
+            "Pat Lee",
+            "PATIENT",
+            STRONG,
+            Some("+44 20 7946 0002"),
+        )
+        .await;
+    let pat_id = pat.ok()["register"]["id"].as_str().unwrap().to_owned();
+    let token = app.login("pat@example.org", STRONG).await;
+
+    // Not by a patient, not without a reason, not oneself.
+    app.gql(
+        Cred::Bearer(&token),
+        ERASE,
+        json!({"id": pat_id, "reason": "x"}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+    app.gql(
+        Cred::Bearer(&admin),
+        ERASE,
+        json!({"id": pat_id, "reason": " "}),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    app.gql(
+        Cred::Bearer(&admin),
+        ERASE,
+        json!({"id": admin_id, "reason": "tired"}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+
+    let erased = app
+        .gql(
+            Cred::Bearer(&admin),
+            ERASE,
+            json!({"id": pat_id, "reason": "asked to be forgotten"}),
+        )
+        .await;
+    let user = &erased.ok()["eraseUser"];
+    assert_eq!(user["status"], "ERASED");
+    for field in ["name", "email", "phone"] {
+        assert_eq!(user[field], serde_json::Value::Null, "{field}");
+    }
+    // Sessions end; the address is unknown; asking again is harmless.
+    app.me(Cred::Bearer(&token))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    app.try_login("pat@example.org", STRONG)
+        .await
+        .expect_code("UNAUTHENTICATED");
+    let again = app
+        .gql(
+            Cred::Bearer(&admin),
+            ERASE,
+            json!({"id": pat_id, "reason": "asked to be forgotten"}),
+        )
+        .await;
+    assert_eq!(again.ok()["eraseUser"]["status"], "ERASED");
+    let erasures: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE type = 'UserErased' AND actor = $1::uuid \
+         AND payload->>'reason' = 'asked to be forgotten'",
+    )
+    .bind(&admin_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(erasures, 1);
+
+    // Nothing readable is left anywhere in the database: every row of every table, as
+    // text, is free of the name, the address and the phone.
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t::text FROM \"{table}\" t"
+        )))
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        for row in rows {
+            let row = row.to_lowercase();
+            for plain in ["pat lee", "pat@example.org", "7946 0002"] {
+                assert!(!row.contains(plain), "{plain} in {table}: {row}");
+            }
+        }
+    }
+
+    // The address registers again, as a new person.
+    let new = app
+        .register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+    assert_ne!(new["id"].as_str().unwrap(), pat_id);
+    app.login("pat@example.org", STRONG).await;
+
+    // Still erased in the list, and after a rebuild from the ledger.
+    let list = "{ users(role: PATIENT, status: ERASED) { totalCount edges { node { id name email phone } } } }";
+    let check = |answer: common::app::Gql| {
+        let users = answer.ok()["users"].clone();
+        assert_eq!(users["totalCount"], 1);
+        let node = &users["edges"][0]["node"];
+        assert_eq!(node["id"], pat_id.as_str());
+        assert_eq!(
+            (&node["name"], &node["email"], &node["phone"]),
+            (&json!(null), &json!(null), &json!(null))
+        );
+    };
+    check(app.gql(Cred::Bearer(&admin), list, json!({})).await);
+    projections::rebuild(&app.pool, &projections::users::UsersProjector)
+        .await
+        .unwrap();
+    check(app.gql(Cred::Bearer(&admin), list, json!({})).await);
+
+    let verification = commands::ledger::verify_ledger(&app.pool, None)
+        .await
+        .unwrap();
+    assert!(
+        verification.outcome.is_ok(),
+        "{:?}",
+        verification.outcome.err()
+    );
+}

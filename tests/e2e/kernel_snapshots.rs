@@ -1,0 +1,124 @@
+//! The command kernel folds long streams from snapshots: a command in a fresh process
+//! costs the same after 100 000 sign-ins as after 10 (issue: streams that stay cheap).
+//! Real PostgreSQL; the events are appended through the event store as sign-ins would.
+
+use crate::common;
+use commands::{EventStore, ExpectedVersion, Kernel, ManualClock, event_store::new_events};
+use domain::{
+    Aggregate, Timestamp,
+    account::{
+        User, UserId,
+        user::{LoginSucceeded, MAX_SESSION_LIFETIME_MICROS, UserEvent},
+    },
+};
+use sqlx::PgPool;
+use std::sync::Arc;
+use uuid::Uuid;
+
+const HOUR: i64 = 3_600_000_000;
+
+async fn ledger() -> (common::TestDb, PgPool, EventStore) {
+    let db = common::test_db().await;
+    let pool = PgPool::connect(&db.url).await.expect("connect");
+    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
+    let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(
+        1_800_000_000 * 1_000_000,
+    )));
+    let store = EventStore::start(pool.clone(), clock);
+    (db, pool, store)
+}
+
+/// `n` sign-ins of one person, an hour apart and long over, none signed out of.
+fn sign_ins(n: i64) -> Vec<UserEvent> {
+    let now = 1_800_000_000 * 1_000_000;
+    (0..n)
+        .map(|i| {
+            LoginSucceeded {
+                session: Uuid::from_u128(i as u128 + 1),
+                expires_at: Timestamp::from_micros(now - (n - i) * HOUR),
+            }
+            .into()
+        })
+        .collect()
+}
+
+async fn append_all(store: &EventStore, user: UserId, events: &[UserEvent]) {
+    let stream = User::stream(user);
+    let mut version = 0;
+    for chunk in events.chunks(2_000) {
+        let new = new_events(chunk, Some(user.as_uuid())).expect("events");
+        let appended = store
+            .append(&stream, ExpectedVersion::Exact(version), new)
+            .await
+            .expect("append");
+        version = appended.version;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_process_folds_a_long_stream_from_its_snapshot() {
+    let (_db, pool, store) = ledger().await;
+    let (long, short) = (
+        UserId::from_uuid(Uuid::new_v4()),
+        UserId::from_uuid(Uuid::new_v4()),
+    );
+    let (many, few) = (sign_ins(100_000), sign_ins(10));
+    append_all(&store, long, &many).await;
+    append_all(&store, short, &few).await;
+
+    // The first process to load the long stream reads it whole, and leaves a snapshot.
+    let first = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    assert_eq!(first.read, 100_000);
+    assert_eq!(
+        first.state,
+        User::from_history(long, &many),
+        "the fold is the fold"
+    );
+    // The state keeps only the sessions that may not have ended: a month of sign-ins.
+    let month = (MAX_SESSION_LIFETIME_MICROS / HOUR) as usize;
+    assert!(
+        first.state.open_session_count() <= month + 1,
+        "{} sessions kept",
+        first.state.open_session_count()
+    );
+
+    // Another process (a fresh kernel: nothing kept in memory) reads no event of it, as
+    // for the stream of ten; after one more sign-in, one event.
+    let fresh = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    assert_eq!((fresh.read, fresh.version), (0, 100_000));
+    assert_eq!(fresh.state, first.state);
+    let short_loaded = Kernel::new(store.clone())
+        .load::<User>(short)
+        .await
+        .unwrap();
+    assert_eq!(
+        short_loaded.read, 10,
+        "a short stream is read whole: no snapshot needed"
+    );
+    append_more(&store, long, 100_000).await;
+    let after = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    assert_eq!((after.read, after.version), (1, 100_001));
+
+    // A snapshot is only a shortcut: one that cannot be read is ignored, and the stream
+    // is folded from its first event to the same state.
+    sqlx::query("UPDATE snapshots SET state = '{\"not\": \"a user\"}'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refolded = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    assert_eq!(refolded.read, 100_001);
+    assert_eq!(refolded.state, after.state);
+}
+
+async fn append_more(store: &EventStore, user: UserId, version: i32) {
+    let event: UserEvent = LoginSucceeded {
+        session: Uuid::new_v4(),
+        expires_at: Timestamp::from_micros(1_800_000_000 * 1_000_000 + HOUR),
+    }
+    .into();
+    let new = new_events(&[event], Some(user.as_uuid())).expect("events");
+    store
+        .append(&User::stream(user), ExpectedVersion::Exact(version), new)
+        .await
+        .expect("append");
+}

@@ -1,0 +1,32 @@
+//! The end-to-end tests, one binary (as zero-to-production's `tests/api/main.rs`): the real
+//! server on port 0, real PostgreSQL (one database per test), reached over HTTP, the CLI
+//! and the browser. One binary links the whole server once instead of once per file.
+
+mod accounts;
+mod accounts_admin;
+mod accounts_erasure;
+mod accounts_photo;
+mod accounts_processes;
+mod accounts_projections;
+mod accounts_reset;
+mod accounts_sessions;
+mod admin_ledger;
+mod common;
+mod compliance;
+mod embedded_cluster;
+mod graphql_transport;
+mod kernel_snapshots;
+mod ledger_integrity;
+mod ledger_store;
+mod notifications;
+mod notifications_live;
+mod notifications_mail;
+mod projections_writers;
+mod records;
+mod records_integrity;
+mod records_large;
+mod records_s3;
+mod records_sharing;
+mod serve_binary;
+mod subscription_sessions;
+mod web_app;

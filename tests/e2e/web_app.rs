@@ -1,0 +1,99 @@
+//! The web app: served by the binary with a strict policy, and used end to end in
+//! headless Chromium (Debian's `chromium`, driven by Playwright from npm, both installed
+//! by `.ci/run`) against the real server: `tests/browser/flows.mjs`. Screenshots of the
+//! main pages are written to `target/screenshots/`.
+
+use crate::common;
+
+use common::app::{STRONG, TestApp};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_is_served_at_the_root_with_a_strict_policy() {
+    let app = TestApp::start().await;
+    for path in ["/", "/records", "/reset?token=abc", "/admin/ledger"] {
+        let page = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("<script type=\"module\" src=\"/assets/app.js\">"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "no inline script");
+    }
+    let module = app
+        .http
+        .get(app.url("/assets/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(module.status(), 200);
+    assert!(
+        module.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"),
+        "{:?}",
+        module.headers()
+    );
+    // Unknown API paths stay errors; they never get the page.
+    for path in ["/api/nothing", "/assets/nothing.js", "/graphqlx"] {
+        let missing = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(missing.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
+    let app = TestApp::start().await;
+    app.create_admin("root@example.org", "Ada Admin").await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser = root.join("tests").join("browser");
+    assert!(
+        browser
+            .join("node_modules")
+            .join("playwright-core")
+            .exists(),
+        "the browser tests need `npm ci --prefix tests/browser` and Debian's chromium \
+         (`apt-get install chromium`); .ci/run installs both"
+    );
+    let shots = root.join("target").join("screenshots");
+    let out = tokio::process::Command::new("node")
+        .arg(browser.join("flows.mjs"))
+        .current_dir(&browser)
+        .env("MEDCHAIN_URL", format!("http://{}", app.addr))
+        .env("ADMIN_EMAIL", "root@example.org")
+        .env("ADMIN_PASSWORD", STRONG)
+        .env("SCREENSHOTS", &shots)
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .env("OUTBOX", app.outbox.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .expect("node runs (Debian: apt-get install nodejs npm)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for name in [
+        "patient-records",
+        "patient-record",
+        "doctor-shared",
+        "admin-dashboard",
+        "admin-ledger",
+    ] {
+        assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
+    }
+}

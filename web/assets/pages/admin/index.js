@@ -1,0 +1,9 @@
+// The administrators' pages, one module each, for app.js to route to: the dashboard,
+// approvals, users, the ledger and compliance. None of them asks for medical content:
+// the API refuses that to administrators.
+
+export { dashboard } from './dashboard.js';
+export { approvals } from './approvals.js';
+export { users } from './users.js';
+export { ledger } from './ledger.js';
+export { compliance } from './compliance.js';
