@@ -3,31 +3,23 @@
 //!
 //! - `transport`: POST/GET `/graphql` and `/graphql/ws`; `auth`: credentials to a caller;
 //!   `session_cookie`: the cookie's shape.
-//! - `schema` (`query`, `mutation`, `subscription`, `types`, `scalars`): the API; resolvers
-//!   stay thin and call `commands` and `projections`.
-//! - `files`: the photo routes; `record_files`: uploading and reading records.
-//! - `admin_api`: the dashboard, the ledger and checkpoints; `compliance_api`: disclosures
-//!   and who could read a record at a moment (by replay).
+//! - `schema` (`api`, `subscription`, `types`, `scalars`): the API; `api` holds `Query` and
+//!   `Mutation` by area (accounts, records, notifications, administration, ledger,
+//!   compliance); resolvers stay thin and call `commands` and `projections`.
+//! - `http`: the routes beside `/graphql`: photos, uploading and reading records, and
+//!   what they share (`rest`).
 //! - `web`: the web app, embedded, at `/` (strict CSP).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
 
-mod admin_api;
+mod api;
 mod auth;
-mod compliance_api;
 pub mod context;
 mod error;
-mod files;
 mod health;
+mod http;
 pub mod limits;
-mod mutation;
-mod notification_api;
-mod query;
-mod record_files;
-mod record_mutation;
-mod record_query;
-mod rest;
 pub mod scalars;
 mod schema;
 mod session_cookie;
@@ -83,15 +75,15 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(transport::websocket))
         .route(
             "/api/me/photo",
-            axum::routing::put(files::put_photo).layer(DefaultBodyLimit::disable()),
+            axum::routing::put(http::photos::put_photo).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/users/{id}/photo", get(files::get_photo))
+        .route("/api/users/{id}/photo", get(http::photos::get_photo))
         .route(
             "/api/records",
             // The upload streams; its size limit is enforced while it does.
-            axum::routing::post(record_files::upload).layer(DefaultBodyLimit::disable()),
+            axum::routing::post(http::records::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/records/{id}/content", get(record_files::content))
+        .route("/api/records/{id}/content", get(http::records::content))
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))
         .with_state(state)

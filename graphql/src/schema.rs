@@ -2,15 +2,16 @@
 //! share one definition, with its limits.
 
 use crate::{
-    admin_api::{AdminMutation, AdminQuery},
-    compliance_api::ComplianceQuery,
+    api::{
+        accounts::{AccountMutation, AccountQuery},
+        administration::{AdministrationMutation, AdministrationQuery},
+        compliance::ComplianceQuery,
+        ledger::{LedgerMutation, LedgerQuery},
+        notifications::{NotificationMutation, NotificationQuery},
+        records::{RecordMutation, RecordQuery},
+    },
     context::Services,
     limits::{AliasLimit, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
-    mutation::AccountMutation,
-    notification_api::{NotificationMutation, NotificationQuery},
-    query::AccountQuery,
-    record_mutation::RecordMutation,
-    record_query::RecordQuery,
     subscription::Subscription,
 };
 use async_graphql::{MergedObject, Schema};
@@ -21,7 +22,8 @@ pub struct Query(
     AccountQuery,
     RecordQuery,
     NotificationQuery,
-    AdminQuery,
+    AdministrationQuery,
+    LedgerQuery,
     ComplianceQuery,
 );
 
@@ -30,7 +32,8 @@ pub struct Mutation(
     AccountMutation,
     RecordMutation,
     NotificationMutation,
-    AdminMutation,
+    AdministrationMutation,
+    LedgerMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

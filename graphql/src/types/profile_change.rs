@@ -3,8 +3,8 @@
 
 use super::{page::PageInfo, user::User};
 use crate::{
-    context::services,
-    error::{Code, ToGql as _, error},
+    context::{READ_YOUR_WRITES, Services, services},
+    error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
 };
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
@@ -78,4 +78,17 @@ pub struct ProfileChangeEdge {
 pub struct ProfileChangeConnection {
     pub edges: Vec<ProfileChangeEdge>,
     pub page_info: PageInfo,
+}
+
+/// The profile change once the view has reached `seq`.
+pub(crate) async fn change_after(s: &Services, change: Uuid, seq: i64) -> Result<ProfileChange> {
+    s.projections
+        .wait_for(&["users"], seq, READ_YOUR_WRITES)
+        .await
+        .map_err(|e| e.gql())?;
+    let view = users::find_change(&s.pool, &s.keys, change)
+        .await
+        .map_err(|e| e.gql())?
+        .ok_or_else(|| missing_from_view("profile change", change))?;
+    Ok(ProfileChange(view))
 }

@@ -2,6 +2,8 @@
 //! e-mail and phone for the user themself and administrators (API.graphql).
 
 use super::enums::{AccountStatus, Role};
+use super::page::page;
+use super::page::time_id_cursor;
 use super::profile_change::ProfileChange;
 use crate::scalars::DateTime;
 use crate::{
@@ -9,6 +11,10 @@ use crate::{
     error::{ToGql as _, missing_from_view},
 };
 use async_graphql::{Context, Object, Result};
+use domain::{
+    account::{UserId, sees_contact_details},
+    record::Viewer,
+};
 use projections::users::{self, UserView};
 use uuid::Uuid;
 
@@ -103,4 +109,26 @@ pub struct UserConnection {
     pub edges: Vec<UserEdge>,
     pub page_info: super::page::PageInfo,
     pub total_count: i32,
+}
+
+/// A page of users as a connection: `views` holds up to `limit + 1` rows (the extra one
+/// only says there is a next page); `total` is every match.
+pub(crate) fn user_page(
+    views: Vec<UserView>,
+    limit: i64,
+    total: i64,
+    viewer: Viewer,
+) -> UserConnection {
+    let (edges, page_info) = page(views, limit, |v| {
+        let sees_contact = sees_contact_details(viewer, UserId::from_uuid(v.id));
+        Some(UserEdge {
+            cursor: time_id_cursor(v.created_at, v.id),
+            node: User::new(v, sees_contact),
+        })
+    });
+    UserConnection {
+        page_info,
+        edges,
+        total_count: i32::try_from(total).unwrap_or(i32::MAX),
+    }
 }

@@ -1,7 +1,7 @@
-//! What the HTTP routes beside `/graphql` share (the photo routes in `files`, the record
-//! routes in `record_files`): the error body of API.graphql (`{"error":{"code",
-//! "message"}}`), a command's error mapped by the same function GraphQL uses, the
-//! signed-in caller from the same credentials, and the headers of private content.
+//! What the HTTP routes beside `/graphql` share (`photos`, `records`): the error body of
+//! API.graphql (`{"error":{"code","message"}}`), a command's error mapped by the same
+//! function GraphQL uses, the signed-in caller from the same credentials, and the headers
+//! of private content.
 
 use crate::{
     AppState,

@@ -1,5 +1,5 @@
-//! The administrators' part of `Query` and `Mutation`: the dashboard, the ledger (pages,
-//! head, verification) and checkpoints. Every field is for administrators only; none of
+//! The administrators' view of the ledger in `Query` and `Mutation`: the dashboard, the
+//! ledger (pages, head, verification, the event types it can hold) and checkpoints. Every field is for administrators only; none of
 //! it reads medical content.
 
 use crate::{
@@ -22,14 +22,14 @@ use commands::{
 };
 
 #[derive(Default)]
-pub struct AdminQuery;
+pub struct LedgerQuery;
 
 fn count(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 #[Object]
-impl AdminQuery {
+impl LedgerQuery {
     /// Administrators: the dashboard's figures, from the views (never a scan of the
     /// ledger) and the checkpoint store.
     async fn stats(&self, ctx: &Context<'_>) -> Result<SystemStats> {
@@ -165,10 +165,10 @@ impl AdminQuery {
 }
 
 #[derive(Default)]
-pub struct AdminMutation;
+pub struct LedgerMutation;
 
 #[Object]
-impl AdminMutation {
+impl LedgerMutation {
     /// Administrators: sign the ledger's head now and store it outside the database.
     async fn checkpoint_ledger(&self, ctx: &Context<'_>) -> Result<LedgerHead> {
         let caller = admin(ctx)?;

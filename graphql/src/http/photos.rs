@@ -6,7 +6,7 @@
 use crate::{
     AppState,
     error::Code,
-    rest::{caller, command_error, error, private_content},
+    http::rest::{caller, command_error, error, private_content},
 };
 use axum::{
     Json,
