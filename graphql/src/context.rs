@@ -33,6 +33,17 @@ pub struct Services {
     pub session_max: Duration,
 }
 
+impl Services {
+    /// Read-your-writes: waits (at most `READ_YOUR_WRITES`) until the `views` have
+    /// reached `seq`, the position a command just wrote.
+    pub async fn caught_up(&self, views: &[&'static str], seq: i64) -> Result<()> {
+        self.projections
+            .wait_for(views, seq, READ_YOUR_WRITES)
+            .await
+            .map_err(|e| e.gql())
+    }
+}
+
 /// The request's credentials, checked by the transport before anything runs; a user's
 /// own view comes along (read in the same query as the session).
 #[derive(Debug, Clone)]

@@ -517,6 +517,13 @@ pub async fn find_share(pool: &PgPool, share: Uuid) -> Result<Option<ShareView>,
     Ok(row.map(share_view))
 }
 
+fn due_share((record, share): (Uuid, Uuid)) -> DueShare {
+    DueShare {
+        record: RecordId::from_uuid(record),
+        share: ShareId::from_uuid(share),
+    }
+}
+
 /// Shares whose time has passed and whose expiry is not recorded yet, oldest first.
 pub async fn due_shares(
     pool: &PgPool,
@@ -532,13 +539,7 @@ pub async fn due_shares(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(record, share)| DueShare {
-            record: RecordId::from_uuid(record),
-            share: ShareId::from_uuid(share),
-        })
-        .collect())
+    Ok(rows.into_iter().map(due_share).collect())
 }
 
 /// Live shares that end within a day of `now` and were not noticed yet.
@@ -557,13 +558,7 @@ pub async fn expiring_shares(
     .bind(now.to_datetime())
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(record, share)| DueShare {
-            record: RecordId::from_uuid(record),
-            share: ShareId::from_uuid(share),
-        })
-        .collect())
+    Ok(rows.into_iter().map(due_share).collect())
 }
 
 /// One line of an access log.

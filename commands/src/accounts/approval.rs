@@ -5,7 +5,7 @@
 use super::Accounts;
 use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    Reason, User, UserId,
+    Reason, User, UserEvent, UserId,
     user::{ApprovalError, approve, reject, suspend},
 };
 
@@ -22,15 +22,8 @@ fn refused(e: ApprovalError) -> CommandError {
 impl Accounts {
     /// Returns the seq of `UserApproved`.
     pub async fn approve_user(&self, admin: &Caller, user: UserId) -> Result<i64, CommandError> {
-        admin.require_admin()?;
-        let done = self
-            .kernel()
-            .execute(user, Some(admin.user), |state: &User| {
-                approve(state).map(Decision::events).map_err(refused)
-            })
-            .await?;
-        tracing::info!(user.id = %user, actor.id = %admin.user, "account approved");
-        Ok(done.seq)
+        self.decide_on(admin, user, "account approved", approve)
+            .await
     }
 
     /// Returns the seq of `UserRejected`.
@@ -40,17 +33,29 @@ impl Accounts {
         user: UserId,
         reason: &str,
     ) -> Result<i64, CommandError> {
-        admin.require_admin()?;
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        self.decide_on(admin, user, "account rejected", |state| {
+            reject(state, reason.clone())
+        })
+        .await
+    }
+
+    /// An administrator's decision on a pending account.
+    async fn decide_on(
+        &self,
+        admin: &Caller,
+        user: UserId,
+        what: &'static str,
+        decide: impl Fn(&User) -> Result<Vec<UserEvent>, ApprovalError>,
+    ) -> Result<i64, CommandError> {
+        admin.require_admin()?;
         let done = self
             .kernel()
             .execute(user, Some(admin.user), |state: &User| {
-                reject(state, reason.clone())
-                    .map(Decision::events)
-                    .map_err(refused)
+                decide(state).map(Decision::events).map_err(refused)
             })
             .await?;
-        tracing::info!(user.id = %user, actor.id = %admin.user, "account rejected");
+        tracing::info!(user.id = %user, actor.id = %admin.user, "{what}");
         Ok(done.seq)
     }
 

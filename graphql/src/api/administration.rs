@@ -3,7 +3,7 @@
 //! Every field is for administrators only (`domain::account::require_admin`).
 
 use crate::{
-    context::{READ_YOUR_WRITES, admin, services},
+    context::{admin, services},
     error::{Code, ToGql as _, error},
     types::{
         enums::{AccountStatus, Role},
@@ -139,10 +139,7 @@ impl AdministrationMutation {
             .erase_all_of(admin.viewer(), UserId::from_uuid(user_id), &reason)
             .await
             .map_err(|e| e.gql())?;
-        s.projections
-            .wait_for(&["records"], records_seq, READ_YOUR_WRITES)
-            .await
-            .map_err(|e| e.gql())?;
+        s.caught_up(&["records"], records_seq).await?;
         user_after(s, user_id, seq).await
     }
 

@@ -3,7 +3,7 @@
 //! caller's preferences.
 
 use crate::{
-    context::{READ_YOUR_WRITES, caller, services},
+    context::{caller, services},
     error::ToGql as _,
     types::{
         enums::NotificationKind,
@@ -112,10 +112,7 @@ impl NotificationMutation {
             .mark_notifications_read(&caller, ids, up_to)
             .await
             .map_err(|e| e.gql())?;
-        s.projections
-            .wait_for(&["notifications"], seq, READ_YOUR_WRITES)
-            .await
-            .map_err(|e| e.gql())?;
+        s.caught_up(&["notifications"], seq).await?;
         let marked = notifications::marked_by(&s.pool, user, seq)
             .await
             .map_err(|e| e.gql())?;
@@ -144,10 +141,7 @@ impl NotificationMutation {
             .set_notification_preferences(&caller, changes)
             .await
             .map_err(|e| e.gql())?;
-        s.projections
-            .wait_for(&["notifications"], seq, READ_YOUR_WRITES)
-            .await
-            .map_err(|e| e.gql())?;
+        s.caught_up(&["notifications"], seq).await?;
         let prefs = notifications::preferences(&s.pool, caller.user.as_uuid())
             .await
             .map_err(|e| e.gql())?;

@@ -4,7 +4,7 @@
 //! content are HTTP routes (`http::records`).
 
 use crate::{
-    context::{READ_YOUR_WRITES, Services, caller, services},
+    context::{Services, caller, services},
     error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
     types::{
@@ -169,10 +169,7 @@ impl RecordMutation {
             .erase(caller.viewer(), RecordId::from_uuid(record_id), &reason)
             .await
             .map_err(|e| e.gql())?;
-        s.projections
-            .wait_for(&["records"], seq, READ_YOUR_WRITES)
-            .await
-            .map_err(|e| e.gql())?;
+        s.caught_up(&["records"], seq).await?;
         let view = records::find(&s.pool, &s.keys, record_id)
             .await
             .map_err(|e| e.gql())?
@@ -184,10 +181,7 @@ impl RecordMutation {
 
 /// The share as the caller sees it once the view has reached `seq`.
 async fn share_after(s: &Services, caller: &Caller, share: Uuid, seq: i64) -> Result<Share> {
-    s.projections
-        .wait_for(&["records"], seq, READ_YOUR_WRITES)
-        .await
-        .map_err(|e| e.gql())?;
+    s.caught_up(&["records"], seq).await?;
     let share = records::find_share(&s.pool, share)
         .await
         .map_err(|e| e.gql())?

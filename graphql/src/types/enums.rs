@@ -1,68 +1,24 @@
-//! The contract's enums, mapped from and to the domain's.
+//! The contract's enums. Those the domain has too are declared `remote`, so async-graphql
+//! writes the conversions both ways and a variant added on one side only fails to build.
 
 use async_graphql::Enum;
-use domain::account;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "Role")]
+#[graphql(name = "Role", remote = "domain::account::Role")]
 pub enum Role {
     Patient,
     Doctor,
     Admin,
 }
 
-impl From<account::Role> for Role {
-    fn from(r: account::Role) -> Self {
-        match r {
-            account::Role::Patient => Role::Patient,
-            account::Role::Doctor => Role::Doctor,
-            account::Role::Admin => Role::Admin,
-        }
-    }
-}
-
-impl From<Role> for account::Role {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Patient => account::Role::Patient,
-            Role::Doctor => account::Role::Doctor,
-            Role::Admin => account::Role::Admin,
-        }
-    }
-}
-
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "AccountStatus")]
+#[graphql(name = "AccountStatus", remote = "domain::account::AccountStatus")]
 pub enum AccountStatus {
     Pending,
     Active,
     Rejected,
     Suspended,
     Erased,
-}
-
-impl From<account::AccountStatus> for AccountStatus {
-    fn from(s: account::AccountStatus) -> Self {
-        match s {
-            account::AccountStatus::Pending => AccountStatus::Pending,
-            account::AccountStatus::Active => AccountStatus::Active,
-            account::AccountStatus::Rejected => AccountStatus::Rejected,
-            account::AccountStatus::Suspended => AccountStatus::Suspended,
-            account::AccountStatus::Erased => AccountStatus::Erased,
-        }
-    }
-}
-
-impl From<AccountStatus> for account::AccountStatus {
-    fn from(s: AccountStatus) -> Self {
-        match s {
-            AccountStatus::Pending => account::AccountStatus::Pending,
-            AccountStatus::Active => account::AccountStatus::Active,
-            AccountStatus::Rejected => account::AccountStatus::Rejected,
-            AccountStatus::Suspended => account::AccountStatus::Suspended,
-            AccountStatus::Erased => account::AccountStatus::Erased,
-        }
-    }
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +59,10 @@ impl AccessAction {
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "NotificationKind")]
+#[graphql(
+    name = "NotificationKind",
+    remote = "domain::notification::NotificationKind"
+)]
 pub enum NotificationKind {
     RecordShared,
     ShareRevoked,
@@ -115,40 +74,4 @@ pub enum NotificationKind {
     PasswordChanged,
     UserAwaitingApproval,
     ProfileChangeRequested,
-}
-
-impl From<domain::notification::NotificationKind> for NotificationKind {
-    fn from(k: domain::notification::NotificationKind) -> Self {
-        use domain::notification::NotificationKind as K;
-        match k {
-            K::RecordShared => NotificationKind::RecordShared,
-            K::ShareRevoked => NotificationKind::ShareRevoked,
-            K::ShareExpiring => NotificationKind::ShareExpiring,
-            K::RecordAccessed => NotificationKind::RecordAccessed,
-            K::AccountApproved => NotificationKind::AccountApproved,
-            K::AccountRejected => NotificationKind::AccountRejected,
-            K::ProfileChangeDecided => NotificationKind::ProfileChangeDecided,
-            K::PasswordChanged => NotificationKind::PasswordChanged,
-            K::UserAwaitingApproval => NotificationKind::UserAwaitingApproval,
-            K::ProfileChangeRequested => NotificationKind::ProfileChangeRequested,
-        }
-    }
-}
-
-impl From<NotificationKind> for domain::notification::NotificationKind {
-    fn from(k: NotificationKind) -> Self {
-        use domain::notification::NotificationKind as K;
-        match k {
-            NotificationKind::RecordShared => K::RecordShared,
-            NotificationKind::ShareRevoked => K::ShareRevoked,
-            NotificationKind::ShareExpiring => K::ShareExpiring,
-            NotificationKind::RecordAccessed => K::RecordAccessed,
-            NotificationKind::AccountApproved => K::AccountApproved,
-            NotificationKind::AccountRejected => K::AccountRejected,
-            NotificationKind::ProfileChangeDecided => K::ProfileChangeDecided,
-            NotificationKind::PasswordChanged => K::PasswordChanged,
-            NotificationKind::UserAwaitingApproval => K::UserAwaitingApproval,
-            NotificationKind::ProfileChangeRequested => K::ProfileChangeRequested,
-        }
-    }
 }

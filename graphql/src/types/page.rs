@@ -67,15 +67,22 @@ pub fn time_id_cursor(at: Timestamp, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.as_micros()))
 }
 
+fn bad_cursor() -> async_graphql::Error {
+    error(
+        Code::BadUserInput,
+        "the cursor is not one this list gave out",
+    )
+}
+
+/// A cursor's text, or the error every list answers for one it did not give out.
+fn cursor_text(cursor: &str) -> Result<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    String::from_utf8(bytes).map_err(|_| bad_cursor())
+}
+
 pub fn parse_time_id_cursor(cursor: &str) -> Result<(Timestamp, Uuid)> {
-    let bad = || {
-        error(
-            Code::BadUserInput,
-            "the cursor is not one this list gave out",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let bad = bad_cursor;
+    let text = cursor_text(cursor)?;
     let (micros, id) = text.split_once(':').ok_or_else(bad)?;
     let micros = micros.parse().map_err(|_| bad())?;
     let id = Uuid::try_parse(id).map_err(|_| bad())?;
@@ -88,17 +95,10 @@ pub fn seq_cursor(seq: i64) -> String {
 }
 
 pub fn parse_seq_cursor(cursor: &str) -> Result<i64> {
-    let bad = || {
-        error(
-            Code::BadUserInput,
-            "the cursor is not one this list gave out",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    text.strip_prefix("seq:")
+    cursor_text(cursor)?
+        .strip_prefix("seq:")
         .and_then(|n| n.parse().ok())
-        .ok_or_else(bad)
+        .ok_or_else(bad_cursor)
 }
 
 #[cfg(test)]

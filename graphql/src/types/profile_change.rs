@@ -3,7 +3,7 @@
 
 use super::{page::PageInfo, user::User};
 use crate::{
-    context::{READ_YOUR_WRITES, Services, services},
+    context::{Services, services},
     error::{Code, ToGql as _, error, missing_from_view},
     scalars::DateTime,
 };
@@ -82,10 +82,7 @@ pub struct ProfileChangeConnection {
 
 /// The profile change once the view has reached `seq`.
 pub(crate) async fn change_after(s: &Services, change: Uuid, seq: i64) -> Result<ProfileChange> {
-    s.projections
-        .wait_for(&["users"], seq, READ_YOUR_WRITES)
-        .await
-        .map_err(|e| e.gql())?;
+    s.caught_up(&["users"], seq).await?;
     let view = users::find_change(&s.pool, &s.keys, change)
         .await
         .map_err(|e| e.gql())?

@@ -7,7 +7,7 @@ use super::page::time_id_cursor;
 use super::profile_change::ProfileChange;
 use crate::scalars::DateTime;
 use crate::{
-    context::{READ_YOUR_WRITES, Services, services},
+    context::{Services, services},
     error::{ToGql as _, missing_from_view},
 };
 use async_graphql::{Context, Object, Result};
@@ -33,10 +33,7 @@ impl User {
 /// The user as they and administrators see them, once the users view has reached `seq`
 /// (read-your-writes after a mutation).
 pub(crate) async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
-    s.projections
-        .wait_for(&["users"], seq, READ_YOUR_WRITES)
-        .await
-        .map_err(|e| e.gql())?;
+    s.caught_up(&["users"], seq).await?;
     let view = users::find(&s.pool, &s.keys, user_id)
         .await
         .map_err(|e| e.gql())?
