@@ -59,7 +59,13 @@ async fn send_one(pool: &PgPool, keys: &KeyRing, mailer: &Mailer) -> Result<bool
         return Ok(false);
     };
     let id = mail.notification_id;
-    let recipient = match projections::users::find(pool, keys, mail.user_id).await {
+    let recipient = match projections::users::find(
+        pool,
+        keys,
+        domain::account::UserId::from_uuid(mail.user_id),
+    )
+    .await
+    {
         Ok(view) => view.and_then(|v| v.email),
         Err(e) => {
             tracing::error!(error = %e, notification.id = %id, "the recipient could not be read");

@@ -31,7 +31,7 @@ impl Subscription {
         let caller = caller(ctx)?;
         let s = services(ctx);
         let pool = s.pool.clone();
-        let user = caller.user.as_uuid();
+        let user = caller.user;
         let viewer = caller.viewer();
         let moved = s
             .projections

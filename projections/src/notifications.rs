@@ -16,7 +16,7 @@ use crate::{
 };
 use commands::RecordedEvent;
 use domain::{
-    account::{AccountStatus, Role, UserEvent, UserRegistered},
+    account::{AccountStatus, Role, UserEvent, UserId, UserRegistered},
     notification::{NotificationKind, Preference, Preferences},
     record::RecordEvent,
 };
@@ -397,11 +397,12 @@ pub struct NotificationRow {
 /// A page of the user's notifications, newest first; `before`: the last row's seq.
 pub async fn page(
     pool: &PgPool,
-    user: Uuid,
+    user: UserId,
     unread_only: bool,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, ReadError> {
+    let user = user.as_uuid();
     Ok(sqlx::query_as(
         "SELECT id, user_id, kind, seq, record_id, subject_id, detail, created_at, read_seq \
          FROM notifications WHERE user_id = $1 AND (NOT $2 OR read_seq IS NULL) \
@@ -419,10 +420,11 @@ pub async fn page(
 /// The user's notifications after `seq`, oldest first: what a subscription sends next.
 pub async fn after(
     pool: &PgPool,
-    user: Uuid,
+    user: UserId,
     seq: i64,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, ReadError> {
+    let user = user.as_uuid();
     Ok(sqlx::query_as(
         "SELECT id, user_id, kind, seq, record_id, subject_id, detail, created_at, read_seq \
          FROM notifications WHERE user_id = $1 AND seq > $2 ORDER BY seq, id LIMIT $3",
@@ -434,7 +436,8 @@ pub async fn after(
     .await?)
 }
 
-pub async fn unread_count(pool: &PgPool, user: Uuid) -> Result<i64, ReadError> {
+pub async fn unread_count(pool: &PgPool, user: UserId) -> Result<i64, ReadError> {
+    let user = user.as_uuid();
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_seq IS NULL",
     )
@@ -444,7 +447,8 @@ pub async fn unread_count(pool: &PgPool, user: Uuid) -> Result<i64, ReadError> {
 }
 
 /// The seq of the user's newest notification (0 when none), for "mark all read".
-pub async fn newest_seq(pool: &PgPool, user: Uuid) -> Result<i64, ReadError> {
+pub async fn newest_seq(pool: &PgPool, user: UserId) -> Result<i64, ReadError> {
+    let user = user.as_uuid();
     Ok(sqlx::query_scalar::<_, Option<i64>>(
         "SELECT max(seq) FROM notifications WHERE user_id = $1",
     )
@@ -455,7 +459,8 @@ pub async fn newest_seq(pool: &PgPool, user: Uuid) -> Result<i64, ReadError> {
 }
 
 /// How many of the user's notifications the read mark of `seq` marked.
-pub async fn marked_by(pool: &PgPool, user: Uuid, seq: i64) -> Result<i64, ReadError> {
+pub async fn marked_by(pool: &PgPool, user: UserId, seq: i64) -> Result<i64, ReadError> {
+    let user = user.as_uuid();
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_seq = $2",
     )
@@ -466,7 +471,8 @@ pub async fn marked_by(pool: &PgPool, user: Uuid, seq: i64) -> Result<i64, ReadE
 }
 
 /// The user's preferences: the defaults, with what they set over them.
-pub async fn preferences(pool: &PgPool, user: Uuid) -> Result<Preferences, ReadError> {
+pub async fn preferences(pool: &PgPool, user: UserId) -> Result<Preferences, ReadError> {
+    let user = user.as_uuid();
     let rows: Vec<(String, bool, bool)> = sqlx::query_as(
         "SELECT kind, in_app, email FROM notification_preferences WHERE user_id = $1",
     )

@@ -388,8 +388,9 @@ async fn views(
 pub async fn find(
     pool: &PgPool,
     keys: &KeyRing,
-    id: Uuid,
+    id: RecordId,
 ) -> Result<Option<RecordView>, ReadError> {
+    let id = id.as_uuid();
     let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_RECORDS} WHERE r.id = $1"
     )))
@@ -404,10 +405,11 @@ pub async fn find(
 pub async fn of_owner(
     pool: &PgPool,
     keys: &KeyRing,
-    owner: Uuid,
+    owner: UserId,
     after: Option<(Timestamp, Uuid)>,
     limit: i64,
 ) -> Result<Vec<RecordView>, ReadError> {
+    let owner = owner.as_uuid();
     let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_RECORDS} WHERE r.owner_id = $1 \
            AND ($2::timestamptz IS NULL OR (r.uploaded_at, r.id) < ($2, $3)) \
@@ -422,7 +424,8 @@ pub async fn of_owner(
     views(pool, keys, rows).await
 }
 
-pub async fn count_of_owner(pool: &PgPool, owner: Uuid) -> Result<i64, ReadError> {
+pub async fn count_of_owner(pool: &PgPool, owner: UserId) -> Result<i64, ReadError> {
+    let owner = owner.as_uuid();
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM records WHERE owner_id = $1")
             .bind(owner)
@@ -440,11 +443,12 @@ const LIVE_SHARE: &str = "s.revoked_at IS NULL AND s.expired_at IS NULL \
 pub async fn shared_with(
     pool: &PgPool,
     keys: &KeyRing,
-    doctor: Uuid,
+    doctor: UserId,
     now: Timestamp,
     after: Option<(Timestamp, Uuid)>,
     limit: i64,
 ) -> Result<Vec<(ShareView, RecordView)>, ReadError> {
+    let doctor = doctor.as_uuid();
     let shares: Vec<ShareRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.record_id, s.doctor_id, s.granted_at, s.expires_at, s.revoked_at, s.expired_at \
          FROM shares s JOIN records r ON r.id = s.record_id \
@@ -481,9 +485,10 @@ pub async fn shared_with(
 
 pub async fn count_shared_with(
     pool: &PgPool,
-    doctor: Uuid,
+    doctor: UserId,
     now: Timestamp,
 ) -> Result<i64, ReadError> {
+    let doctor = doctor.as_uuid();
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM shares s JOIN records r ON r.id = s.record_id \
          WHERE s.doctor_id = $1 AND {LIVE_SHARE}"
@@ -495,7 +500,8 @@ pub async fn count_shared_with(
 }
 
 /// Every share of the record, oldest first.
-pub async fn shares_of(pool: &PgPool, record: Uuid) -> Result<Vec<ShareView>, ReadError> {
+pub async fn shares_of(pool: &PgPool, record: RecordId) -> Result<Vec<ShareView>, ReadError> {
+    let record = record.as_uuid();
     let rows: Vec<ShareRow> = sqlx::query_as(
         "SELECT id, record_id, doctor_id, granted_at, expires_at, revoked_at, expired_at \
          FROM shares WHERE record_id = $1 ORDER BY granted_seq",
@@ -506,7 +512,8 @@ pub async fn shares_of(pool: &PgPool, record: Uuid) -> Result<Vec<ShareView>, Re
     Ok(rows.into_iter().map(share_view).collect())
 }
 
-pub async fn find_share(pool: &PgPool, share: Uuid) -> Result<Option<ShareView>, ReadError> {
+pub async fn find_share(pool: &PgPool, share: ShareId) -> Result<Option<ShareView>, ReadError> {
+    let share = share.as_uuid();
     let row: Option<ShareRow> = sqlx::query_as(
         "SELECT id, record_id, doctor_id, granted_at, expires_at, revoked_at, expired_at \
          FROM shares WHERE id = $1",
@@ -576,10 +583,11 @@ pub struct AccessRow {
 /// A page of the record's access log, newest first; `before`: the last row's seq.
 pub async fn access_log(
     pool: &PgPool,
-    record: Uuid,
+    record: RecordId,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AccessRow>, ReadError> {
+    let record = record.as_uuid();
     Ok(sqlx::query_as(
         "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
          WHERE record_id = $1 AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
@@ -595,10 +603,12 @@ pub async fn access_log(
 /// share of (the fact the photo rule needs).
 pub async fn share_a_record(
     pool: &PgPool,
-    a: Uuid,
-    b: Uuid,
+    a: UserId,
+    b: UserId,
     now: Timestamp,
 ) -> Result<bool, ReadError> {
+    let a = a.as_uuid();
+    let b = b.as_uuid();
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT EXISTS (SELECT 1 FROM shares s JOIN records r ON r.id = s.record_id \
          WHERE {LIVE_SHARE} AND ((r.owner_id = $1 AND s.doctor_id = $3) \
@@ -648,12 +658,13 @@ pub async fn stats(pool: &PgPool, now: Timestamp) -> Result<RecordStats, ReadErr
 /// anyone else, recorded in `[from, to]`, oldest first; `after`: the last row's seq.
 pub async fn disclosures(
     pool: &PgPool,
-    owner: Uuid,
+    owner: UserId,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     after: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AccessRow>, ReadError> {
+    let owner = owner.as_uuid();
     Ok(sqlx::query_as(
         "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
          WHERE owner_id = $1 AND action IN ('DOWNLOADED', 'VIEWED') \

@@ -279,7 +279,12 @@ pub(crate) fn open_session(
 
 /// The user `id` from the users view, with their sealed fields opened (absent once their
 /// subject key is destroyed).
-pub async fn find(pool: &PgPool, keys: &KeyRing, id: Uuid) -> Result<Option<UserView>, ReadError> {
+pub async fn find(
+    pool: &PgPool,
+    keys: &KeyRing,
+    id: UserId,
+) -> Result<Option<UserView>, ReadError> {
+    let id = id.as_uuid();
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
@@ -456,8 +461,9 @@ pub async fn find_change(
 pub async fn pending_change_of(
     pool: &PgPool,
     keys: &KeyRing,
-    user: Uuid,
+    user: UserId,
 ) -> Result<Option<ChangeView>, ReadError> {
+    let user = user.as_uuid();
     let row: Option<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CHANGE_COLUMNS} WHERE c.user_id = $1 AND c.status = 'PENDING'"
     )))

@@ -35,7 +35,7 @@ impl AccountQuery {
             return Ok(Some(User::new((*view).clone(), true)));
         }
         let s = services(ctx);
-        let view = users::find(&s.pool, &s.keys, caller.user.as_uuid())
+        let view = users::find(&s.pool, &s.keys, caller.user)
             .await
             .map_err(|e| e.gql())?;
         Ok(view.map(|v| User::new(v, true)))

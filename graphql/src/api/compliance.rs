@@ -48,8 +48,7 @@ impl ComplianceQuery {
             .map_err(|e| match e {
                 DisclosuresRefused::NameThePatient => error(Code::BadUserInput, e.to_string()),
                 DisclosuresRefused::NotYours => error(Code::Forbidden, e.to_string()),
-            })?
-            .as_uuid();
+            })?;
         if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
@@ -82,7 +81,7 @@ impl ComplianceQuery {
             if seen.contains_key(&row.record_id) {
                 continue;
             }
-            let view = records::find(&s.pool, &s.keys, row.record_id)
+            let view = records::find(&s.pool, &s.keys, RecordId::from_uuid(row.record_id))
                 .await
                 .map_err(|e| e.gql())?;
             let record = view
@@ -111,7 +110,7 @@ impl ComplianceQuery {
             .await
             .map_err(|e| e.gql())?;
         if !answer.existed
-            && records::find(&s.pool, &s.keys, record_id)
+            && records::find(&s.pool, &s.keys, RecordId::from_uuid(record_id))
                 .await
                 .map_err(|e| e.gql())?
                 .is_none()
@@ -120,7 +119,7 @@ impl ComplianceQuery {
         }
         let mut people = Vec::with_capacity(answer.readers.len());
         for person in answer.readers {
-            let view = users::find(&s.pool, &s.keys, person.id.as_uuid())
+            let view = users::find(&s.pool, &s.keys, person.id)
                 .await
                 .map_err(|e| e.gql())?;
             match view {

@@ -35,7 +35,7 @@ impl NotificationQuery {
         let s = services(ctx);
         let limit = page_size(first)?;
         let before = after.as_deref().map(parse_seq_cursor).transpose()?;
-        let user = caller.user.as_uuid();
+        let user = caller.user;
         let rows = notifications::page(
             &s.pool,
             user,
@@ -71,7 +71,7 @@ impl NotificationQuery {
     ) -> Result<Vec<NotificationPreference>> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let prefs = notifications::preferences(&s.pool, caller.user.as_uuid())
+        let prefs = notifications::preferences(&s.pool, caller.user)
             .await
             .map_err(|e| e.gql())?;
         Ok(prefs.all().into_iter().map(Into::into).collect())
@@ -98,7 +98,7 @@ impl NotificationMutation {
     ) -> Result<i32> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let user = caller.user.as_uuid();
+        let user = caller.user;
         let up_to = match ids {
             Some(_) => None,
             None => Some(
@@ -142,7 +142,7 @@ impl NotificationMutation {
             .await
             .map_err(|e| e.gql())?;
         s.caught_up(&["notifications"], seq).await?;
-        let prefs = notifications::preferences(&s.pool, caller.user.as_uuid())
+        let prefs = notifications::preferences(&s.pool, caller.user)
             .await
             .map_err(|e| e.gql())?;
         Ok(prefs.all().into_iter().map(Into::into).collect())

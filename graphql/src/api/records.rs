@@ -16,7 +16,7 @@ use async_graphql::{Context, Object, Result};
 use commands::Caller;
 use domain::{
     account::{Role, UserId},
-    record::RecordId,
+    record::{RecordId, ShareId},
 };
 use projections::records;
 use uuid::Uuid;
@@ -31,7 +31,7 @@ impl RecordQuery {
     async fn record(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Record>> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let view = records::find(&s.pool, &s.keys, id)
+        let view = records::find(&s.pool, &s.keys, RecordId::from_uuid(id))
             .await
             .map_err(|e| e.gql())?;
         view.and_then(|v| Record::seen_by(v, caller.viewer(), s.clock.now()))
@@ -53,7 +53,7 @@ impl RecordQuery {
         let s = services(ctx);
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
-        let owner = caller.user.as_uuid();
+        let owner = caller.user;
         let views = records::of_owner(&s.pool, &s.keys, owner, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
@@ -87,7 +87,7 @@ impl RecordQuery {
         let limit = page_size(first)?;
         let after = after.as_deref().map(parse_time_id_cursor).transpose()?;
         let now = s.clock.now();
-        let doctor = caller.user.as_uuid();
+        let doctor = caller.user;
         let found = records::shared_with(&s.pool, &s.keys, doctor, now, after, limit + 1)
             .await
             .map_err(|e| e.gql())?;
@@ -143,7 +143,7 @@ impl RecordMutation {
     async fn revoke_share(&self, ctx: &Context<'_>, share_id: Uuid) -> Result<Share> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let share = records::find_share(&s.pool, share_id)
+        let share = records::find_share(&s.pool, ShareId::from_uuid(share_id))
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| error(Code::NotFound, "there is no such share"))?;
@@ -170,7 +170,7 @@ impl RecordMutation {
             .await
             .map_err(|e| e.gql())?;
         s.caught_up(&["records"], seq).await?;
-        let view = records::find(&s.pool, &s.keys, record_id)
+        let view = records::find(&s.pool, &s.keys, RecordId::from_uuid(record_id))
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("record", record_id))?;
@@ -182,12 +182,12 @@ impl RecordMutation {
 /// The share as the caller sees it once the view has reached `seq`.
 async fn share_after(s: &Services, caller: &Caller, share: Uuid, seq: i64) -> Result<Share> {
     s.caught_up(&["records"], seq).await?;
-    let share = records::find_share(&s.pool, share)
+    let share = records::find_share(&s.pool, ShareId::from_uuid(share))
         .await
         .map_err(|e| e.gql())?
         .ok_or_else(|| missing_from_view("share", share))?;
     let record_id = share.record.as_uuid();
-    let view = records::find(&s.pool, &s.keys, record_id)
+    let view = records::find(&s.pool, &s.keys, RecordId::from_uuid(record_id))
         .await
         .map_err(|e| e.gql())?
         .ok_or_else(|| missing_from_view("record", record_id))?;

@@ -83,18 +83,15 @@ pub async fn get_photo(
         Err(r) => return r,
     };
     let s = &state.services;
-    let share_a_record = caller.user.as_uuid() != id
-        && projections::records::share_a_record(&s.pool, caller.user.as_uuid(), id, s.clock.now())
+    let person = UserId::from_uuid(id);
+    let share_a_record = caller.user != person
+        && projections::records::share_a_record(&s.pool, caller.user, person, s.clock.now())
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading the shares view failed");
                 false
             });
-    match s
-        .accounts
-        .photo(&caller, UserId::from_uuid(id), share_a_record)
-        .await
-    {
+    match s.accounts.photo(&caller, person, share_a_record).await {
         Ok(Some(png)) => {
             let mut response = png.into_response();
             let h = response.headers_mut();

@@ -9,8 +9,9 @@ use crate::error::{Code, ToGql as _, error};
 use crate::scalars::{DateTime, Long};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use domain::Timestamp;
+use domain::account::UserId;
 use domain::notification::{self, NotificationKind as Kind};
-use domain::record::{Viewer, access};
+use domain::record::{RecordId, Viewer, access};
 use projections::notifications::NotificationRow;
 use projections::{records, users};
 use uuid::Uuid;
@@ -34,7 +35,7 @@ impl Notification {
         let Some(subject) = self.row.subject_id else {
             return Ok("MedChain".into());
         };
-        let view = users::find(&s.pool, &s.keys, subject)
+        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(subject))
             .await
             .map_err(|e| e.gql())?;
         Ok(view
@@ -48,7 +49,7 @@ impl Notification {
         let Some(record) = self.row.record_id else {
             return Ok(None);
         };
-        let Some(view) = records::find(&s.pool, &s.keys, record)
+        let Some(view) = records::find(&s.pool, &s.keys, RecordId::from_uuid(record))
             .await
             .map_err(|e| e.gql())?
         else {

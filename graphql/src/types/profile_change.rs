@@ -8,6 +8,7 @@ use crate::{
     scalars::DateTime,
 };
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use domain::account::UserId;
 use projections::users::{self, ChangeView};
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ impl ProfileChange {
 
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
         let s = services(ctx);
-        let view = users::find(&s.pool, &s.keys, self.0.user_id)
+        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(self.0.user_id))
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| error(Code::NotFound, "there is no such user"))?;

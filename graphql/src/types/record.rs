@@ -12,7 +12,7 @@ use crate::error::{Code, ToGql as _, error, missing_from_view};
 use crate::scalars::{DateTime, Long};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use domain::Timestamp;
-use domain::account::sees_contact_details;
+use domain::account::{UserId, sees_contact_details};
 use domain::record::{Access, Viewer, access};
 use projections::records::{self, AccessRow, Medical, RecordView, ShareView};
 use projections::users;
@@ -76,11 +76,11 @@ impl Record {
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
         let s = services(ctx);
-        let owner = self.view.owner.as_uuid();
+        let owner = self.view.owner;
         let view = users::find(&s.pool, &s.keys, owner)
             .await
             .map_err(|e| e.gql())?
-            .ok_or_else(|| missing_from_view("user", owner))?;
+            .ok_or_else(|| missing_from_view("user", owner.as_uuid()))?;
         Ok(User::new(
             view,
             sees_contact_details(self.viewer, self.view.owner),
@@ -137,7 +137,7 @@ impl Record {
             return Ok(None);
         };
         let s = services(ctx);
-        let share = records::find_share(&s.pool, id.as_uuid())
+        let share = records::find_share(&s.pool, id)
             .await
             .map_err(|e| e.gql())?;
         Ok(share.map(|view| Share::new(view, self.clone(), s.clock.now())))
@@ -148,7 +148,7 @@ impl Record {
         self.owner_only("shares")?;
         let s = services(ctx);
         let now = s.clock.now();
-        let shares = records::shares_of(&s.pool, self.view.id.as_uuid())
+        let shares = records::shares_of(&s.pool, self.view.id)
             .await
             .map_err(|e| e.gql())?;
         Ok(shares
@@ -168,7 +168,7 @@ impl Record {
         let s = services(ctx);
         let limit = page_size(first)?;
         let before = after.as_deref().map(parse_seq_cursor).transpose()?;
-        let rows = records::access_log(&s.pool, self.view.id.as_uuid(), before, limit + 1)
+        let rows = records::access_log(&s.pool, self.view.id, before, limit + 1)
             .await
             .map_err(|e| e.gql())?;
         let record = (!self.view.erased).then(|| self.clone());
@@ -213,11 +213,11 @@ impl Share {
 
     async fn doctor(&self, ctx: &Context<'_>) -> Result<User> {
         let s = services(ctx);
-        let doctor = self.view.doctor.as_uuid();
+        let doctor = self.view.doctor;
         let view = users::find(&s.pool, &s.keys, doctor)
             .await
             .map_err(|e| e.gql())?
-            .ok_or_else(|| missing_from_view("user", doctor))?;
+            .ok_or_else(|| missing_from_view("user", doctor.as_uuid()))?;
         Ok(User::new(
             view,
             sees_contact_details(self.record.viewer, self.view.doctor),
@@ -264,7 +264,7 @@ impl AccessEntry {
             return Ok(None);
         };
         let s = services(ctx);
-        let view = users::find(&s.pool, &s.keys, actor)
+        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(actor))
             .await
             .map_err(|e| e.gql())?;
         Ok(view.map(|v| User::new(v, false)))

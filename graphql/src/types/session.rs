@@ -3,6 +3,7 @@
 use super::user::{User, user_after};
 use crate::{context::services, error::ToGql as _, scalars::DateTime};
 use async_graphql::{Context, Object, Result, SimpleObject};
+use domain::account::UserId;
 use projections::users;
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ impl Session {
 
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
         let s = services(ctx);
-        if let Some(view) = users::find(&s.pool, &s.keys, self.user_id)
+        if let Some(view) = users::find(&s.pool, &s.keys, UserId::from_uuid(self.user_id))
             .await
             .map_err(|e| e.gql())?
         {

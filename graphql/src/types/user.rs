@@ -34,7 +34,7 @@ impl User {
 /// (read-your-writes after a mutation).
 pub(crate) async fn user_after(s: &Services, user_id: Uuid, seq: i64) -> Result<User> {
     s.caught_up(&["users"], seq).await?;
-    let view = users::find(&s.pool, &s.keys, user_id)
+    let view = users::find(&s.pool, &s.keys, UserId::from_uuid(user_id))
         .await
         .map_err(|e| e.gql())?
         .ok_or_else(|| missing_from_view("user", user_id))?;
@@ -88,7 +88,7 @@ impl User {
             return Ok(None);
         }
         let s = services(ctx);
-        let change = users::pending_change_of(&s.pool, &s.keys, self.view.id)
+        let change = users::pending_change_of(&s.pool, &s.keys, UserId::from_uuid(self.view.id))
             .await
             .map_err(|e| e.gql())?;
         Ok(change.map(ProfileChange))
