@@ -20,6 +20,7 @@ pub mod notification;
 pub mod record;
 pub mod sealed;
 pub mod stream_name;
+pub mod text_enum;
 pub mod timestamp;
 
 pub use aggregate::Aggregate;

@@ -15,7 +15,6 @@
 use super::measure::Latencies;
 use crate::{
     cli::Common,
-    database::{Database, Purpose},
     server::{ServerConfig, spawn},
 };
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
@@ -29,29 +28,19 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::{net::TcpListener, sync::oneshot};
-use uuid::Uuid;
 
 const PASSWORD: &str = "a long bench passphrase, 2026";
 
 pub async fn run(common: &Common, seconds: u64, clients: usize) -> anyhow::Result<()> {
-    let db = Database::open(common, Purpose::Command, 4).await?;
-    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&db.pool)
-        .await?;
-    let result = bench_in(&db.url, &name, Duration::from_secs(seconds), clients).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&db.pool)
-    .await?;
-    db.close().await;
-    result
+    super::measure::in_scratch_database(common, |url| async move {
+        bench_in(&url, Duration::from_secs(seconds), clients).await
+    })
+    .await
 }
 
-async fn bench_in(url: &str, name: &str, duration: Duration, clients: usize) -> anyhow::Result<()> {
+async fn bench_in(url: &str, duration: Duration, clients: usize) -> anyhow::Result<()> {
     use std::str::FromStr as _;
-    let options = sqlx::postgres::PgConnectOptions::from_str(url)?.database(name);
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
     let pool = commands::db::pool_options(crate::server::pool_size())
         .connect_with(options)
         .await?;

@@ -4,10 +4,7 @@
 //! database that is dropped at the end.
 
 use super::measure::{Latencies, pid_cpu_nanos, process_cpu};
-use crate::{
-    cli::Common,
-    database::{Database, Purpose},
-};
+use crate::cli::Common;
 use commands::{
     EventStore, ExpectedVersion, NewEvent, SystemClock, event_store::LEDGER_LOCK_KEY,
     ledger::verify_ledger,
@@ -49,31 +46,19 @@ pub async fn run(
     writers: &[usize],
     verify_events: i64,
 ) -> anyhow::Result<()> {
-    let db = Database::open(common, Purpose::Command, 4).await?;
-    let name = format!("medchain_bench_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&db.pool)
-        .await?;
-    let result = bench_in(&db.url, &name, seconds, writers, verify_events).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&db.pool)
-    .await?;
-    db.close().await;
-    result
+    super::measure::in_scratch_database(common, |url| async move {
+        bench_in(&url, seconds, writers, verify_events).await
+    })
+    .await
 }
 
 async fn bench_in(
     url: &str,
-    name: &str,
     seconds: u64,
     writers: &[usize],
     verify_events: i64,
 ) -> anyhow::Result<()> {
-    let options = PgConnectOptions::from_str(url)?
-        .database(name)
-        .application_name("medchain-bench");
+    let options = PgConnectOptions::from_str(url)?.application_name("medchain-bench");
     let max = writers.iter().copied().max().unwrap_or(1).clamp(8, 260) as u32;
     let pool = commands::db::pool_options(max)
         .connect_with(options)

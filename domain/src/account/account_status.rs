@@ -2,7 +2,6 @@
 //! (its subject key destroyed, DESIGN.md §4). Only an active account may sign in.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -18,38 +17,13 @@ pub enum AccountStatus {
 #[error("there is no account status {0:?}: it is PENDING, ACTIVE, REJECTED, SUSPENDED or ERASED")]
 pub struct InvalidAccountStatus(String);
 
-impl AccountStatus {
-    pub const ALL: [AccountStatus; 5] = [
-        AccountStatus::Pending,
-        AccountStatus::Active,
-        AccountStatus::Rejected,
-        AccountStatus::Suspended,
-        AccountStatus::Erased,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AccountStatus::Pending => "PENDING",
-            AccountStatus::Active => "ACTIVE",
-            AccountStatus::Rejected => "REJECTED",
-            AccountStatus::Suspended => "SUSPENDED",
-            AccountStatus::Erased => "ERASED",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidAccountStatus> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == raw)
-            .ok_or_else(|| InvalidAccountStatus(raw.to_owned()))
-    }
-}
-
-impl fmt::Display for AccountStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::text_forms!(AccountStatus, InvalidAccountStatus {
+    Pending => "PENDING",
+    Active => "ACTIVE",
+    Rejected => "REJECTED",
+    Suspended => "SUSPENDED",
+    Erased => "ERASED",
+});
 
 #[cfg(test)]
 mod tests {
@@ -57,15 +31,11 @@ mod tests {
 
     #[test]
     fn text_parse_and_json_agree() {
-        for status in AccountStatus::ALL {
-            assert_eq!(AccountStatus::parse(status.as_str()), Ok(status));
-            let json = serde_json::to_string(&status).unwrap();
-            assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(
-                serde_json::from_str::<AccountStatus>(&json).unwrap(),
-                status
-            );
-        }
+        crate::text_enum::assert_text_and_json_agree(
+            AccountStatus::ALL,
+            AccountStatus::as_str,
+            |raw| AccountStatus::parse(raw).ok(),
+        );
     }
 
     #[test]
