@@ -18,6 +18,8 @@ pub mod event_type;
 pub mod ledger;
 pub mod notification;
 pub mod record;
+#[cfg(any(test, feature = "test-support"))]
+pub mod samples;
 pub mod sealed;
 pub mod stream_name;
 pub mod text_enum;

@@ -48,3 +48,41 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
 pub fn by_name(name: &str) -> Option<Arc<dyn Projector>> {
     all().into_iter().find(|p| p.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Filters are made of `EventName::NAME`s, so a misspelt type does not compile; this
+    /// catches what still could slip in: a type listed twice, or a name no aggregate
+    /// declares (a hand-written string, which the trait does not forbid). No database.
+    #[test]
+    fn every_filter_names_each_ledger_type_at_most_once() {
+        let ledger: BTreeSet<_> = domain::domain_event::all_event_types()
+            .into_iter()
+            .collect();
+        for projector in super::all() {
+            let filter = projector.event_types();
+            let unknown: Vec<_> = filter.iter().filter(|t| !ledger.contains(*t)).collect();
+            assert!(
+                unknown.is_empty(),
+                "{} asks for {unknown:?}",
+                projector.name()
+            );
+
+            let mut sorted = filter.to_vec();
+            sorted.sort_unstable();
+            let mut twice: Vec<_> = sorted
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| w[0])
+                .collect();
+            twice.dedup();
+            assert!(
+                twice.is_empty(),
+                "{} lists {twice:?} twice",
+                projector.name()
+            );
+        }
+    }
+}

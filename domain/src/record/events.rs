@@ -122,57 +122,22 @@ pub use crate::domain_event::UnknownEvent;
 
 #[cfg(test)]
 mod tests {
-    use super::super::given::{DOCTOR, PATIENT, at, sealed};
+    use super::super::given::{DOCTOR, SHARE, at, shared};
     use super::*;
     use crate::ledger::CanonicalPayload;
-    use uuid::Uuid;
-
-    fn one_of_each() -> Vec<RecordEvent> {
-        let share = ShareId::from_uuid(Uuid::from_u128(3));
-        vec![
-            RecordUploaded {
-                owner: PATIENT,
-                sha256: "ab".repeat(32),
-                size: 10,
-                stored_size: 58,
-                content_type: "application/pdf".into(),
-                title: sealed("title"),
-                description: None,
-                file_name: sealed("file"),
-            }
-            .into(),
-            RecordShared {
-                share,
-                doctor: DOCTOR,
-                expires_at: Some(at(60)),
-            }
-            .into(),
-            ShareRevoked { share }.into(),
-            ShareExpired { share }.into(),
-            ShareExpiring { share }.into(),
-            RecordAccessed {
-                action: ReadAction::Downloaded,
-                share: Some(share),
-            }
-            .into(),
-            RecordAccessDenied {
-                action: ReadAction::Viewed,
-                reason: DenialReason::ShareExpired,
-            }
-            .into(),
-            RecordErased {
-                reason: Reason::parse("uploaded by mistake").unwrap(),
-            }
-            .into(),
-        ]
-    }
+    use crate::samples;
 
     #[test]
     fn every_event_round_trips_through_its_stored_form() {
-        let all = one_of_each();
-        assert_eq!(all.len(), RecordEvent::TYPES.len());
-        for (event, &name) in all.iter().zip(RecordEvent::TYPES) {
-            assert_eq!(event.event_type(), name);
+        let all = samples::record_events();
+        let mut types: Vec<_> = all.iter().map(RecordEvent::event_type).collect();
+        types.sort_unstable();
+        types.dedup();
+        let mut declared = RecordEvent::TYPES.to_vec();
+        declared.sort_unstable();
+        assert_eq!(types, declared);
+        for event in &all {
+            let name = event.event_type();
             let back = RecordEvent::from_stored(name, &event.payload()).unwrap();
             assert_eq!(&back, event);
             CanonicalPayload::from_value(&event.payload()).expect("I-JSON");
@@ -181,17 +146,20 @@ mod tests {
 
     #[test]
     fn payloads_have_the_documented_shape() {
-        let all = one_of_each();
         assert_eq!(
-            all[1].payload(),
+            shared(SHARE, DOCTOR, Some(60)).payload(),
             serde_json::json!({
-                "share": "00000000-0000-0000-0000-000000000003",
+                "share": "00000000-0000-0000-0000-0000000005a1",
                 "doctor": DOCTOR.to_string(),
                 "expiresAt": at(60).to_string(),
             })
         );
+        let denied = RecordEvent::from(RecordAccessDenied {
+            action: ReadAction::Viewed,
+            reason: DenialReason::ShareExpired,
+        });
         assert_eq!(
-            all[6].payload(),
+            denied.payload(),
             serde_json::json!({"action": "VIEWED", "reason": "SHARE_EXPIRED"})
         );
     }

@@ -1,24 +1,17 @@
 //! Test support: record decisions as stories, `given(history).when(decision).then(events)`
-//! or `.refused(error)`, and the cast they share.
+//! or `.refused(error)`. The cast (`PATIENT`, `DOCTOR`, `RECORD`, `SHARE`, ...) and the
+//! events most stories begin with are the samples' (`crate::samples`).
 
 use super::access::Viewer;
-use super::events::{RecordErased, RecordEvent, RecordShared, RecordUploaded};
+use super::events::RecordEvent;
 use super::state::Record;
-use super::{RecordId, ShareId};
-use crate::account::{Reason, Role, UserId};
+use crate::account::{Role, UserId};
 use std::fmt::Debug;
-use uuid::Uuid;
 
-pub use crate::account::user::given::{at, sealed};
-
-pub const RECORD: RecordId = RecordId::from_uuid(Uuid::from_u128(0x5ec0_0001));
-pub const PATIENT: UserId = UserId::from_uuid(Uuid::from_u128(0xa1));
-pub const OTHER_PATIENT: UserId = UserId::from_uuid(Uuid::from_u128(0xa2));
-pub const DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd1));
-pub const OTHER_DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd2));
-pub const ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(0xad));
-pub const SHARE: ShareId = ShareId::from_uuid(Uuid::from_u128(0x5a1));
-pub const OTHER_SHARE: ShareId = ShareId::from_uuid(Uuid::from_u128(0x5a2));
+pub use crate::samples::{
+    ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE, at, erased,
+    shared, uploaded,
+};
 
 pub fn as_patient(id: UserId) -> Viewer {
     Viewer {
@@ -39,37 +32,6 @@ pub fn as_admin(id: UserId) -> Viewer {
         id,
         role: Role::Admin,
     }
-}
-
-pub fn uploaded() -> RecordEvent {
-    RecordUploaded {
-        owner: PATIENT,
-        sha256: "cd".repeat(32),
-        size: 1_000,
-        stored_size: 1_048,
-        content_type: "application/pdf".into(),
-        title: sealed("title"),
-        description: None,
-        file_name: sealed("file"),
-    }
-    .into()
-}
-
-/// `doctor` given `share`, until `expires` minutes (or until revoked).
-pub fn shared(share: ShareId, doctor: UserId, expires: Option<i64>) -> RecordEvent {
-    RecordShared {
-        share,
-        doctor,
-        expires_at: expires.map(at),
-    }
-    .into()
-}
-
-pub fn erased() -> RecordEvent {
-    RecordErased {
-        reason: Reason::parse("uploaded by mistake").unwrap(),
-    }
-    .into()
 }
 
 pub fn given(history: impl IntoIterator<Item = RecordEvent>) -> Given {

@@ -1,63 +1,19 @@
 //! Test support: decisions read as stories, `given(history).when(decision).then(events)`,
-//! and the few fixtures they share. No database: a history is a list of events.
+//! about one person, `USER`. No database: a history is a list of events. The fixtures
+//! (times, sealed fields, registrations) are the samples' (`crate::samples`), so the
+//! stories and the samples other crates test with are written alike.
 
-use super::events::{Registration, UserEvent, UserRegistered};
+use super::events::UserEvent;
 use super::login::{LoginDecision, LoginRefused};
 use super::state::User;
-use crate::account::{AccountStatus, Role, UserId};
-use crate::sealed::SEALED_PREFIX;
-use crate::{Sealed, Timestamp};
+use crate::account::UserId;
 use std::fmt::Debug;
 use uuid::Uuid;
 
+pub use crate::samples::{at, registered, registered_with, sealed, session};
+
 pub const USER: UserId =
     UserId::from_uuid(Uuid::from_u128(0x9b2c_6f1e_8a7d_4c3b_9e2f_1a2b_3c4d_5e6f));
-
-/// 2026-11-24T10:00:00Z: the stories' time zero.
-const ZERO_MICROS: i64 = 1_795_514_400_000_000;
-
-/// `minutes` after the stories' time zero.
-pub fn at(minutes: i64) -> Timestamp {
-    Timestamp::from_micros(ZERO_MICROS + minutes * 60_000_000)
-}
-
-/// A well-formed sealed field standing for `label`'s ciphertext.
-pub fn sealed(label: &str) -> Sealed {
-    let body = format!("{label:A<40}");
-    Sealed::parse(&format!("{SEALED_PREFIX}{body}")).expect("a base64url label")
-}
-
-pub fn session(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
-
-/// The registration `register` makes for `role` through the API (admins: the CLI).
-pub fn registered(role: Role) -> UserEvent {
-    UserRegistered {
-        role,
-        status: match role {
-            Role::Doctor => AccountStatus::Pending,
-            Role::Patient | Role::Admin => AccountStatus::Active,
-        },
-        name: sealed("name"),
-        email: sealed("email"),
-        phone: None,
-        password_hash: sealed("hash"),
-        via: match role {
-            Role::Admin => Registration::Cli,
-            Role::Patient | Role::Doctor => Registration::Api,
-        },
-    }
-    .into()
-}
-
-/// `registered` with its status replaced, for accounts an administrator has acted on.
-pub fn registered_with(role: Role, status: AccountStatus) -> UserEvent {
-    match registered(role) {
-        UserEvent::UserRegistered(e) => UserRegistered { status, ..e }.into(),
-        _ => unreachable!(),
-    }
-}
 
 pub fn given(history: impl IntoIterator<Item = UserEvent>) -> Given {
     let history: Vec<_> = history.into_iter().collect();

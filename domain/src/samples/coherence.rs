@@ -1,0 +1,180 @@
+//! The story holds together: each step is what the domain's own decision makes of the
+//! stream as it stands (where the decision needs no fact the story lacks, such as a
+//! password compared with its hash), and each person ends as the story tells.
+
+use super::*;
+use crate::account::user::{
+    self, ChangePassword, DecideProfileChange, Erase, Logout, RequestProfileChange, RevokeSession,
+    User,
+};
+use crate::account::{AccountStatus, Recipient, Role};
+use crate::record::{self, Record, ShareRecord, Viewer};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+fn shown<E: Debug>(decided: Result<Vec<E>, impl Debug>) -> Result<Vec<E>, String> {
+    decided.map_err(|e| format!("{e:?}"))
+}
+
+/// What the user decision behind `event` decides on `state`; `None` where it needs a fact
+/// the story does not hold (registration, sign-in) or there is no decision (read marks).
+fn user_decision(
+    state: &User,
+    by: Option<UserId>,
+    event: &UserEvent,
+) -> Option<Result<Vec<UserEvent>, String>> {
+    let admin = || by.expect("an administrator acts");
+    Some(match event {
+        UserEvent::UserApproved(_) => shown(user::approve(state)),
+        UserEvent::UserRejected(e) => shown(user::reject(state, e.reason.clone())),
+        UserEvent::UserSuspended(e) => shown(user::suspend(state, admin(), e.reason.clone())),
+        UserEvent::UserErased(e) => shown(user::erase(
+            state,
+            Erase {
+                by: admin(),
+                reason: e.reason.clone(),
+                active_admins: 1,
+            },
+        )),
+        UserEvent::LoggedOut(e) => shown(user::logout(state, Logout { session: e.session })),
+        UserEvent::SessionRevoked(e) => shown(user::revoke_session(
+            state,
+            RevokeSession { session: e.session },
+        )),
+        UserEvent::PasswordChanged(e) => shown(user::change_password(
+            state,
+            ChangePassword {
+                current_password_matches: true,
+                password_hash: e.password_hash.clone(),
+                kept_session: e.kept_session,
+            },
+        )),
+        UserEvent::PasswordResetRequested(_) => shown(user::request_password_reset(state)),
+        UserEvent::PasswordReset(e) => shown(user::reset_password(state, e.password_hash.clone())),
+        UserEvent::ProfilePhotoChanged(e) => {
+            shown(user::change_photo(state, e.sha256.clone(), e.size))
+        }
+        UserEvent::NotificationPreferencesSet(e) => {
+            shown(user::set_preferences(state, e.preferences.clone()))
+        }
+        UserEvent::ProfileChangeRequested(e) => shown(user::request_profile_change(
+            state,
+            RequestProfileChange {
+                change: e.change,
+                name: e.name.clone(),
+                phone: e.phone.clone(),
+            },
+        )),
+        UserEvent::ProfileChangeDecided(e) => shown(user::decide_profile_change(
+            state,
+            DecideProfileChange {
+                change: e.change,
+                approve: e.approved,
+                reason: e.reason.clone(),
+            },
+        )),
+        UserEvent::UserRegistered(_)
+        | UserEvent::LoginSucceeded(_)
+        | UserEvent::LoginFailed(_)
+        | UserEvent::NotificationsRead(_) => return None,
+    })
+}
+
+/// What the record decision behind `event` decides on `state`, asked by `by` at `sample.at`;
+/// `people` is everyone's state so far (a share asks after its doctor).
+fn record_decision(
+    state: &Record,
+    sample: &Sample,
+    event: &RecordEvent,
+    people: &BTreeMap<UserId, User>,
+) -> Result<Vec<RecordEvent>, String> {
+    let now = sample.at;
+    let by = || {
+        let id = sample.actor.expect("someone acts");
+        let role = people[&id].role().expect("the actor is registered");
+        Viewer { id, role }
+    };
+    match event {
+        RecordEvent::RecordUploaded(e) => shown(record::upload(state, by(), e.clone())),
+        RecordEvent::RecordShared(e) => shown(record::share(
+            state,
+            ShareRecord {
+                by: by(),
+                share: e.share,
+                doctor: Recipient::of(&people[&e.doctor]),
+                expires_at: e.expires_at,
+                now,
+            },
+        )),
+        RecordEvent::ShareRevoked(e) => shown(record::revoke(state, by(), e.share, now)),
+        RecordEvent::ShareExpiring(e) => Ok(record::notice_expiry(state, e.share, now)),
+        RecordEvent::ShareExpired(e) => Ok(record::expire(state, e.share, now)),
+        RecordEvent::RecordAccessed(e) => {
+            Ok(record::read_content(state, by(), e.action, now).events)
+        }
+        RecordEvent::RecordAccessDenied(e) => {
+            Ok(record::read_content(state, by(), e.action, now).events)
+        }
+        RecordEvent::RecordErased(e) => {
+            shown(record::erase_record(state, by(), e.reason.clone(), now))
+        }
+    }
+}
+
+#[test]
+fn every_step_is_what_its_decision_decides() {
+    let mut people: BTreeMap<UserId, User> = BTreeMap::new();
+    let mut record = Record::new(RECORD);
+    let mut last = None;
+    for (index, sample) in story().iter().enumerate() {
+        assert!(last <= Some(sample.at), "step {index} goes back in time");
+        last = Some(sample.at);
+        match &sample.event {
+            Event::User(id, event) => {
+                let state = people.entry(*id).or_insert_with(|| User::new(*id));
+                if let Some(decided) = user_decision(state, sample.actor, event) {
+                    assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
+                }
+                state.apply(event);
+            }
+            Event::Record(id, event) => {
+                assert_eq!(*id, RECORD, "step {index}: one record");
+                let decided = record_decision(&record, sample, event, &people);
+                assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
+                record.apply(event);
+            }
+        }
+    }
+
+    let status = |id| people[&id].status();
+    assert_eq!(status(ADMIN), Some(AccountStatus::Active));
+    assert_eq!(status(PATIENT), Some(AccountStatus::Active));
+    assert_eq!(status(DOCTOR), Some(AccountStatus::Active));
+    assert_eq!(status(OTHER_DOCTOR), Some(AccountStatus::Rejected));
+    assert_eq!(status(OTHER_PATIENT), Some(AccountStatus::Erased));
+    assert_eq!(people[&DOCTOR].role(), Some(Role::Doctor));
+    assert!(people.values().all(|p| p.open_session_count() == 0));
+    assert!(people.values().all(|p| p.pending_change().is_none()));
+    assert!(record.is_erased());
+    assert!(record.expiry_noticed(OTHER_SHARE));
+}
+
+#[test]
+fn each_stream_begins_with_its_registration_and_each_signs_in_as_themself() {
+    // What no decision above checks: registration and sign-in take facts the story lacks.
+    let mut registered = Vec::new();
+    for sample in story() {
+        let Event::User(id, event) = sample.event else {
+            continue;
+        };
+        match &event {
+            UserEvent::UserRegistered(_) => {
+                assert!(!registered.contains(&id), "{id} registers twice");
+                registered.push(id);
+            }
+            UserEvent::LoginSucceeded(_) => assert_eq!(sample.actor, Some(id)),
+            _ => {}
+        }
+        assert!(registered.contains(&id), "{id} acts before registering");
+    }
+}

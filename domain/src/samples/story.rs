@@ -1,0 +1,198 @@
+//! The samples' story, in ledger order: an administrator, two patients and two doctors
+//! register; one doctor is approved, the other turned away; a patient signs in, sets a
+//! photo, asks for a profile change, uploads a record and shares it with the doctor, who
+//! reads it; the share is revoked, a second one runs out; the record is erased, the
+//! other patient suspended and erased. Every event type of every aggregate happens at
+//! least once; some more than once, where the story needs it (five people register; a
+//! share cannot be both revoked and expired, so there are two).
+
+use super::cast::{
+    ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE, at, erased,
+    registered, sealed, shared, uploaded,
+};
+use super::{Event, Sample};
+use crate::account::user::{
+    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
+    NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
+    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, SessionRevoked,
+    UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
+};
+use crate::account::{Reason, Role, UserId};
+use crate::notification::{NotificationKind, Preference};
+use crate::record::{
+    DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, ShareExpired,
+    ShareExpiring, ShareRevoked,
+};
+
+/// The profile change the patient asks for.
+pub const CHANGE: uuid::Uuid = uuid::Uuid::from_u128(0xc4a9);
+/// The patient's session, and the doctor's.
+pub const PATIENT_SESSION: uuid::Uuid = uuid::Uuid::from_u128(1);
+pub const DOCTOR_SESSION: uuid::Uuid = uuid::Uuid::from_u128(2);
+/// The second share runs until this minute.
+pub const OTHER_SHARE_ENDS: i64 = 100;
+
+fn reason(text: &str) -> Reason {
+    Reason::parse(text).expect("a valid reason")
+}
+
+/// Writes the story down a step at a time: `minute`, who acted, what happened.
+#[derive(Default)]
+struct Story(Vec<Sample>);
+
+impl Story {
+    fn user(&mut self, minute: i64, actor: Option<UserId>, who: UserId, e: impl Into<UserEvent>) {
+        self.push(minute, actor, Event::User(who, e.into()));
+    }
+
+    fn record(&mut self, minute: i64, actor: Option<UserId>, e: impl Into<RecordEvent>) {
+        self.push(minute, actor, Event::Record(RECORD, e.into()));
+    }
+
+    fn push(&mut self, minute: i64, actor: Option<UserId>, event: Event) {
+        self.0.push(Sample {
+            at: at(minute),
+            actor,
+            event,
+        });
+    }
+
+    /// The seq the last step would have on a ledger that began with the story.
+    fn last_seq(&self) -> i64 {
+        self.0.len() as i64
+    }
+}
+
+pub fn story() -> Vec<Sample> {
+    let mut s = Story::default();
+    let (patient, doctor) = (PATIENT_SESSION, DOCTOR_SESSION);
+
+    // Accounts: an operator creates the administrator at the machine; the others sign up.
+    s.user(0, None, ADMIN, registered(Role::Admin));
+    let with_phone = match registered(Role::Patient) {
+        UserEvent::UserRegistered(e) => UserRegistered {
+            phone: Some(sealed("phone")),
+            ..e
+        },
+        _ => unreachable!("`registered` makes a registration"),
+    };
+    s.user(1, Some(PATIENT), PATIENT, with_phone);
+    s.user(2, Some(DOCTOR), DOCTOR, registered(Role::Doctor));
+    s.user(
+        3,
+        Some(OTHER_DOCTOR),
+        OTHER_DOCTOR,
+        registered(Role::Doctor),
+    );
+    s.user(
+        4,
+        Some(OTHER_PATIENT),
+        OTHER_PATIENT,
+        registered(Role::Patient),
+    );
+    s.user(10, Some(ADMIN), DOCTOR, UserApproved {});
+    let no_licence = UserRejected {
+        reason: reason("no licence"),
+    };
+    s.user(11, Some(ADMIN), OTHER_DOCTOR, no_licence);
+
+    // The patient signs in (at the second try) and looks after their profile.
+    let wrong = LoginFailed {
+        reason: LoginFailure::WrongPassword,
+        at: at(20),
+    };
+    s.user(20, None, PATIENT, wrong);
+    let signed_in = LoginSucceeded {
+        session: patient,
+        expires_at: at(21 + 720),
+    };
+    s.user(21, Some(PATIENT), PATIENT, signed_in);
+    let photo = ProfilePhotoChanged {
+        sha256: "ab".repeat(32),
+        size: 1234,
+    };
+    s.user(22, Some(PATIENT), PATIENT, photo);
+    let by_mail = NotificationPreferencesSet {
+        preferences: vec![Preference {
+            kind: NotificationKind::RecordAccessed,
+            in_app: false,
+            email: true,
+        }],
+    };
+    s.user(23, Some(PATIENT), PATIENT, by_mail);
+    let asked = ProfileChangeRequested {
+        change: CHANGE,
+        name: Some(sealed("newname")),
+        phone: None,
+    };
+    s.user(24, Some(PATIENT), PATIENT, asked);
+    let decided = ProfileChangeDecided {
+        change: CHANGE,
+        approved: false,
+        reason: Some(reason("looks wrong")),
+    };
+    s.user(25, Some(ADMIN), PATIENT, decided);
+
+    // The record: stored, shared, read, revoked, refused; shared again until it runs out.
+    s.record(30, Some(PATIENT), uploaded());
+    s.record(31, Some(PATIENT), shared(SHARE, DOCTOR, None));
+    let doctor_in = LoginSucceeded {
+        session: doctor,
+        expires_at: at(32 + 720),
+    };
+    s.user(32, Some(DOCTOR), DOCTOR, doctor_in);
+    let read = RecordAccessed {
+        action: ReadAction::Downloaded,
+        share: Some(SHARE),
+    };
+    s.record(33, Some(DOCTOR), read);
+    s.record(34, Some(PATIENT), ShareRevoked { share: SHARE });
+    let refused = RecordAccessDenied {
+        action: ReadAction::Viewed,
+        reason: DenialReason::ShareRevoked,
+    };
+    s.record(35, Some(DOCTOR), refused);
+    s.user(36, Some(DOCTOR), DOCTOR, LoggedOut { session: doctor });
+    let again = shared(OTHER_SHARE, DOCTOR, Some(OTHER_SHARE_ENDS));
+    s.record(40, Some(PATIENT), again);
+    s.record(41, None, ShareExpiring { share: OTHER_SHARE });
+    let ran_out = ShareExpired { share: OTHER_SHARE };
+    s.record(OTHER_SHARE_ENDS, None, ran_out);
+    s.record(101, Some(PATIENT), erased());
+
+    // The patient's password, from their session; their notifications, read up to now.
+    let changed = PasswordChanged {
+        password_hash: sealed("hash2"),
+        kept_session: Some(patient),
+    };
+    s.user(102, Some(PATIENT), PATIENT, changed);
+    let read_all = NotificationsRead {
+        ids: None,
+        up_to_seq: Some(s.last_seq()),
+    };
+    s.user(103, Some(PATIENT), PATIENT, read_all);
+
+    // The other patient is shut out, then forgotten.
+    let abuse = UserSuspended {
+        reason: reason("abuse"),
+    };
+    s.user(104, Some(ADMIN), OTHER_PATIENT, abuse);
+    let forgotten = UserErased {
+        reason: reason("asked to be forgotten"),
+    };
+    s.user(105, Some(ADMIN), OTHER_PATIENT, forgotten);
+
+    // An administrator closes the patient's session; the patient resets their password.
+    s.user(
+        106,
+        Some(ADMIN),
+        PATIENT,
+        SessionRevoked { session: patient },
+    );
+    s.user(107, None, PATIENT, PasswordResetRequested {});
+    let reset = PasswordReset {
+        password_hash: sealed("hash3"),
+    };
+    s.user(108, None, PATIENT, reset);
+    s.0
+}
