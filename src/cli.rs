@@ -82,7 +82,7 @@ pub struct ServeArgs {
     #[arg(long, env = "MEDCHAIN_SESSION_IDLE", default_value = "30m", value_parser = crate::config::parse_duration)]
     pub session_idle: std::time::Duration,
     /// A session ends this long after login whatever its use.
-    #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_duration)]
+    #[arg(long, env = "MEDCHAIN_SESSION_MAX", default_value = "12h", value_parser = crate::config::parse_session_max)]
     pub session_max: std::time::Duration,
     /// Where sealed blobs (photos, records) are kept: `file:///path`, or
     /// `s3://bucket[/prefix]` with the usual AWS_* variables (AWS_ENDPOINT, AWS_REGION,

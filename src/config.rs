@@ -21,6 +21,23 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// `MEDCHAIN_SESSION_MAX`: a duration, at most the longest a session may last
+/// (`domain::account::user::MAX_SESSION_LIFETIME_MICROS`, 31 days): a user's state forgets
+/// sessions older than that, so a longer one could no longer be closed by an event.
+pub fn parse_session_max(raw: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(raw)?;
+    let max = std::time::Duration::from_micros(
+        domain::account::user::MAX_SESSION_LIFETIME_MICROS.unsigned_abs(),
+    );
+    if d > max {
+        return Err(format!(
+            "{raw:?}: a session may last {} at most",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
 /// The master key: the configured file, or on the embedded default one created in the
 /// data directory (said once, loudly). With an external database every process must use
 /// the same key, so it has to be configured.
@@ -102,7 +119,7 @@ pub fn parse_kinds(raw: &str) -> Result<Kinds, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_kinds, parse_size};
+    use super::{parse_duration, parse_kinds, parse_session_max, parse_size};
 
     #[test]
     fn sizes_and_kinds_parse() {
@@ -124,5 +141,15 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn a_session_lasts_a_month_at_most() {
+        assert_eq!(
+            parse_session_max("31d"),
+            Ok(Duration::from_secs(31 * 86_400))
+        );
+        assert!(parse_session_max("32d").is_err());
+        assert!(parse_session_max("0s").is_err());
     }
 }
