@@ -142,3 +142,20 @@ async fn an_erased_person_is_unreadable_everywhere_and_the_ledger_still_verifies
         verification.outcome.err()
     );
 }
+
+/// The rule against erasing the last active administrator counts them from their own
+/// streams: with two active, one may erase the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_erases_another_while_two_are_active() {
+    let app = TestApp::start().await;
+    let (_, ada) = app.create_admin("ada@example.org", "Ada Admin").await;
+    let (bob_id, _) = app.create_admin("bob@example.org", "Bob Admin").await;
+    let erased = app
+        .gql(
+            Cred::Bearer(&ada),
+            ERASE,
+            json!({"id": bob_id, "reason": "left the hospital"}),
+        )
+        .await;
+    assert_eq!(erased.ok()["eraseUser"]["status"], "ERASED");
+}

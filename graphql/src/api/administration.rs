@@ -13,7 +13,7 @@ use crate::{
     },
 };
 use async_graphql::{Context, Object, Result};
-use domain::account::{Role as DomainRole, UserId};
+use domain::account::UserId;
 use projections::users;
 use uuid::Uuid;
 
@@ -115,21 +115,9 @@ impl AdministrationMutation {
     async fn erase_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
         let admin = admin(ctx)?;
         let s = services(ctx);
-        let active_admins = users::count(
-            &s.pool,
-            Some(DomainRole::Admin),
-            Some(domain::account::AccountStatus::Active),
-        )
-        .await
-        .map_err(|e| e.gql())?;
         let seq = s
             .accounts
-            .erase_user(
-                &admin,
-                UserId::from_uuid(user_id),
-                &reason,
-                usize::try_from(active_admins).unwrap_or(0),
-            )
+            .erase_user(&admin, UserId::from_uuid(user_id), &reason)
             .await
             .map_err(|e| e.gql())?;
         // Their records go the same way, each with its own RecordErased (their data keys
