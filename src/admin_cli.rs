@@ -19,9 +19,11 @@ pub async fn create(common: &Common, email: &str, name: &str) -> anyhow::Result<
     let db = Database::open(common, Purpose::Command, 4).await?;
     let result = async {
         let master = crate::config::master_key(common)?;
+        let keys = KeyRing::new(&master);
+        let store = EventStore::start(db.pool.clone(), Arc::new(SystemClock));
         let accounts = Accounts::new(
-            Kernel::new(EventStore::start(db.pool.clone(), Arc::new(SystemClock))),
-            KeyRing::new(&master),
+            Kernel::new(store, keys.clone()),
+            keys,
             PasswordHasher::new()?,
             Arc::new(SystemClock),
             SessionPolicy::default(),

@@ -61,8 +61,9 @@ pub async fn spawn(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), StartError> {
     let bound = listener.local_addr()?;
-    let kernel = Kernel::new(EventStore::start(pool.clone(), config.clock.clone()));
     let keys = KeyRing::new(&config.master_key);
+    let store = EventStore::start(pool.clone(), config.clock.clone());
+    let kernel = Kernel::new(store, keys.clone());
     let records = Records::new(
         kernel.clone(),
         keys.clone(),

@@ -172,7 +172,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     let keys = KeyRing::new(&MasterKey::from_bytes(key));
     let sessions = SessionPolicy::default();
     let hasher = PasswordHasher::new()?;
-    let kernel = Kernel::new(store.clone());
+    let kernel = Kernel::new(store.clone(), keys.clone());
     let accounts = Accounts::new(
         kernel.clone(),
         keys.clone(),

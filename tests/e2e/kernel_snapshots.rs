@@ -3,7 +3,11 @@
 //! Real PostgreSQL; the events are appended through the event store as sign-ins would.
 
 use crate::common;
-use commands::{EventStore, ExpectedVersion, Kernel, ManualClock, event_store::new_events};
+use commands::{
+    EventStore, ExpectedVersion, Kernel, ManualClock,
+    event_store::new_events,
+    keys::{KeyRing, MasterKey},
+};
 use domain::{
     Aggregate, Timestamp,
     account::{
@@ -42,6 +46,11 @@ fn sign_ins(n: i64) -> Vec<UserEvent> {
         .collect()
 }
 
+/// A fresh kernel: what another process would have, with the same master key.
+fn kernel(store: &EventStore) -> Kernel {
+    Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([7; 32])))
+}
+
 async fn append_all(store: &EventStore, user: UserId, events: &[UserEvent]) {
     let stream = User::stream(user);
     let mut version = 0;
@@ -67,7 +76,7 @@ async fn a_fresh_process_folds_a_long_stream_from_its_snapshot() {
     append_all(&store, short, &few).await;
 
     // The first process to load the long stream reads it whole, and leaves a snapshot.
-    let first = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    let first = kernel(&store).load::<User>(long).await.unwrap();
     assert_eq!(first.read, 100_000);
     assert_eq!(
         first.state,
@@ -84,28 +93,30 @@ async fn a_fresh_process_folds_a_long_stream_from_its_snapshot() {
 
     // Another process (a fresh kernel: nothing kept in memory) reads no event of it, as
     // for the stream of ten; after one more sign-in, one event.
-    let fresh = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    let fresh = kernel(&store).load::<User>(long).await.unwrap();
     assert_eq!((fresh.read, fresh.version), (0, 100_000));
     assert_eq!(fresh.state, first.state);
-    let short_loaded = Kernel::new(store.clone())
-        .load::<User>(short)
-        .await
-        .unwrap();
+    let short_loaded = kernel(&store).load::<User>(short).await.unwrap();
     assert_eq!(
         short_loaded.read, 10,
         "a short stream is read whole: no snapshot needed"
     );
     append_more(&store, long, 100_000).await;
-    let after = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    let after = kernel(&store).load::<User>(long).await.unwrap();
     assert_eq!((after.read, after.version), (1, 100_001));
 
-    // A snapshot is only a shortcut: one that cannot be read is ignored, and the stream
-    // is folded from its first event to the same state.
-    sqlx::query("UPDATE snapshots SET state = '{\"not\": \"a user\"}'")
+    // A snapshot is only a shortcut: one written by anyone but the kernel (here, a state
+    // edited in the table, so its MAC no longer holds) is ignored, and the stream is
+    // folded from its first event to the same state. So is one under another master key.
+    let other_key = Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([8; 32])));
+    assert_eq!(other_key.load::<User>(long).await.unwrap().read, 100_001);
+    let forged = serde_json::to_string(&User::new(long)).unwrap();
+    sqlx::query("UPDATE snapshots SET state = $1")
+        .bind(forged)
         .execute(&pool)
         .await
         .unwrap();
-    let refolded = Kernel::new(store.clone()).load::<User>(long).await.unwrap();
+    let refolded = kernel(&store).load::<User>(long).await.unwrap();
     assert_eq!(refolded.read, 100_001);
     assert_eq!(refolded.state, after.state);
 }

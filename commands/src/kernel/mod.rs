@@ -19,7 +19,7 @@
 mod cache;
 mod snapshots;
 
-use crate::{CommandError, EventStore, ExpectedVersion, event_store::new_events};
+use crate::{CommandError, EventStore, ExpectedVersion, event_store::new_events, keys::KeyRing};
 use domain::{Aggregate, DomainEvent, account::UserId};
 use std::{future::Future, sync::Arc};
 
@@ -95,14 +95,17 @@ pub struct Kernel {
 
 struct Inner {
     store: EventStore,
+    /// For the snapshots' MAC.
+    keys: KeyRing,
     cache: cache::Cache,
 }
 
 impl Kernel {
-    pub fn new(store: EventStore) -> Self {
+    pub fn new(store: EventStore, keys: KeyRing) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
+                keys,
                 cache: cache::Cache::new(),
             }),
         }
@@ -122,7 +125,7 @@ impl Kernel {
         let stream = A::stream(id);
         let start = match self.inner.cache.get::<A>(&stream) {
             Some(kept) => kept,
-            None => snapshots::read::<A>(self.pool(), &stream)
+            None => snapshots::read::<A>(self.pool(), &self.inner.keys, &stream)
                 .await?
                 .unwrap_or_else(|| Loaded {
                     state: A::new(id),
@@ -161,7 +164,8 @@ impl Kernel {
         if snapshots::due(version, newest.version) {
             // A snapshot is only a shortcut: failing to write one costs the next reader
             // time, never correctness, so it does not fail the command.
-            if let Err(e) = snapshots::write(self.pool(), &stream, &loaded).await {
+            if let Err(e) = snapshots::write(self.pool(), &self.inner.keys, &stream, &loaded).await
+            {
                 tracing::warn!(stream = %stream, error = %e, "could not write a snapshot");
             }
         }

@@ -5,11 +5,13 @@
 //!
 //! A snapshot is derived data, never a source of truth: one that cannot be read (another
 //! `FORMAT`, a state whose shape changed) is ignored, and the stream is folded from its
-//! first event as before. States hold only what their events hold (sealed fields stay
-//! sealed), so a snapshot reveals nothing the ledger does not.
+//! first event as before. So is one whose MAC (`keys::snapshot_mac`) does not hold: a
+//! snapshot decides what a command may do, and the table can be written by anyone with
+//! the database. States hold only what their events hold (sealed fields stay sealed), so
+//! a snapshot reveals nothing the ledger does not.
 
 use super::Loaded;
-use crate::CommandError;
+use crate::{CommandError, keys::KeyRing};
 use domain::{Aggregate, StreamName};
 use sqlx::PgPool;
 
@@ -28,18 +30,23 @@ pub(super) fn due(from: i32, to: i32) -> bool {
 /// The stream's snapshot, if it has one this code can read.
 pub(super) async fn read<A: Aggregate>(
     pool: &PgPool,
+    keys: &KeyRing,
     stream: &StreamName,
 ) -> Result<Option<Loaded<A>>, CommandError> {
-    let row: Option<(i32, i64, String)> = sqlx::query_as(
-        "SELECT version, last_seq, state::text FROM snapshots WHERE stream = $1 AND format = $2",
+    let row: Option<(i32, i64, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT version, last_seq, state, mac FROM snapshots WHERE stream = $1 AND format = $2",
     )
     .bind(stream.as_str())
     .bind(FORMAT)
     .fetch_optional(pool)
     .await?;
-    let Some((version, last_seq, state)) = row else {
+    let Some((version, last_seq, state, mac)) = row else {
         return Ok(None);
     };
+    if !keys.snapshot_tag_holds(stream.as_str(), version, last_seq, &state, &mac) {
+        tracing::warn!(stream = %stream, version, "a snapshot's MAC does not hold; folding from the start");
+        return Ok(None);
+    }
     match serde_json::from_str::<A>(&state) {
         Ok(state) => Ok(Some(Loaded {
             state,
@@ -54,25 +61,31 @@ pub(super) async fn read<A: Aggregate>(
     }
 }
 
-/// Keeps `loaded` as the stream's snapshot unless a later one is kept already.
+/// Keeps `loaded` as the stream's snapshot unless a later one is kept already. One of the
+/// same version is written over: it is the same fold, unless it was not ours (its MAC does
+/// not hold), and then it should go.
 pub(super) async fn write<A: Aggregate>(
     pool: &PgPool,
+    keys: &KeyRing,
     stream: &StreamName,
     loaded: &Loaded<A>,
 ) -> Result<(), CommandError> {
     let state = serde_json::to_string(&loaded.state).map_err(CommandError::internal)?;
+    let mac = keys.snapshot_tag(stream.as_str(), loaded.version, loaded.last_seq, &state);
     sqlx::query(
-        "INSERT INTO snapshots (stream, version, last_seq, format, state) \
-         VALUES ($1, $2, $3, $4, $5::jsonb) \
+        "INSERT INTO snapshots (stream, version, last_seq, format, state, mac) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, \
-           last_seq = EXCLUDED.last_seq, format = EXCLUDED.format, state = EXCLUDED.state \
-         WHERE snapshots.version < EXCLUDED.version OR snapshots.format <> EXCLUDED.format",
+           last_seq = EXCLUDED.last_seq, format = EXCLUDED.format, state = EXCLUDED.state, \
+           mac = EXCLUDED.mac \
+         WHERE snapshots.version <= EXCLUDED.version OR snapshots.format <> EXCLUDED.format",
     )
     .bind(stream.as_str())
     .bind(loaded.version)
     .bind(loaded.last_seq)
     .bind(FORMAT)
     .bind(state)
+    .bind(mac)
     .execute(pool)
     .await?;
     Ok(())

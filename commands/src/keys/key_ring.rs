@@ -9,6 +9,7 @@ use super::{
     blind_index::{BlindIndex, BlindIndexKey},
     data_key::{DataKey, DataKeyState},
     master_key::MasterKey,
+    snapshot_mac::SnapshotKey,
     subject_key::{SubjectKey, SubjectKeyState, WrapKey},
 };
 use domain::account::Email;
@@ -38,6 +39,7 @@ pub struct KeyRing(Arc<Keys>);
 struct Keys {
     wrap: WrapKey,
     blind_index: BlindIndexKey,
+    snapshot: SnapshotKey,
 }
 
 impl KeyRing {
@@ -46,7 +48,27 @@ impl KeyRing {
         Self(Arc::new(Keys {
             wrap: WrapKey::derive(master),
             blind_index: BlindIndexKey::derive(master),
+            snapshot: SnapshotKey::derive(master),
         }))
+    }
+
+    /// The MAC binding a kernel snapshot's state to its stream, version and seq.
+    pub fn snapshot_tag(&self, stream: &str, version: i32, last_seq: i64, state: &str) -> Vec<u8> {
+        self.0.snapshot.tag(stream, version, last_seq, state)
+    }
+
+    /// Whether `tag` is `snapshot_tag` of these (in constant time).
+    pub fn snapshot_tag_holds(
+        &self,
+        stream: &str,
+        version: i32,
+        last_seq: i64,
+        state: &str,
+        tag: &[u8],
+    ) -> bool {
+        self.0
+            .snapshot
+            .verify(stream, version, last_seq, state, tag)
     }
 
     /// The blind index that finds an account by its e-mail address.

@@ -22,6 +22,8 @@ pub(super) enum Purpose {
     SubjectKeyWrap,
     /// Keys the HMAC-SHA256 blind index of e-mail addresses.
     BlindIndex,
+    /// Keys the HMAC-SHA256 that binds a kernel snapshot to its stream and version.
+    SnapshotMac,
 }
 
 impl Purpose {
@@ -29,6 +31,7 @@ impl Purpose {
         match self {
             Self::SubjectKeyWrap => b"medchain subject key wrap v1",
             Self::BlindIndex => b"medchain blind index v1",
+            Self::SnapshotMac => b"medchain snapshot mac v1",
         }
     }
 }

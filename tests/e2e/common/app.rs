@@ -256,9 +256,11 @@ impl TestApp {
         };
         use domain::account::{Role, user::Registration};
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
+        let keys = KeyRing::new(&MasterKey::from_bytes(self.master_key));
+        let store = EventStore::start(self.pool.clone(), clock.clone());
         let accounts = Accounts::new(
-            Kernel::new(EventStore::start(self.pool.clone(), clock.clone())),
-            KeyRing::new(&MasterKey::from_bytes(self.master_key)),
+            Kernel::new(store, keys.clone()),
+            keys,
             PasswordHasher::for_tests(),
             clock,
             self.sessions,
