@@ -43,7 +43,10 @@ pub(super) async fn read<A: Aggregate>(
     let Some((version, last_seq, state, mac)) = row else {
         return Ok(None);
     };
-    if !keys.snapshot_tag_holds(stream.as_str(), version, last_seq, &state, &mac) {
+    if !keys
+        .snapshots()
+        .verify(stream.as_str(), version, last_seq, &state, &mac)
+    {
         tracing::warn!(stream = %stream, version, "a snapshot's MAC does not hold; folding from the start");
         return Ok(None);
     }
@@ -71,7 +74,9 @@ pub(super) async fn write<A: Aggregate>(
     loaded: &Loaded<A>,
 ) -> Result<(), CommandError> {
     let state = serde_json::to_string(&loaded.state).map_err(CommandError::internal)?;
-    let mac = keys.snapshot_tag(stream.as_str(), loaded.version, loaded.last_seq, &state);
+    let mac = keys
+        .snapshots()
+        .tag(stream.as_str(), loaded.version, loaded.last_seq, &state);
     sqlx::query(
         "INSERT INTO snapshots (stream, version, last_seq, format, state, mac) \
          VALUES ($1, $2, $3, $4, $5, $6) \

@@ -53,22 +53,8 @@ impl KeyRing {
     }
 
     /// The MAC binding a kernel snapshot's state to its stream, version and seq.
-    pub fn snapshot_tag(&self, stream: &str, version: i32, last_seq: i64, state: &str) -> Vec<u8> {
-        self.0.snapshot.tag(stream, version, last_seq, state)
-    }
-
-    /// Whether `tag` is `snapshot_tag` of these (in constant time).
-    pub fn snapshot_tag_holds(
-        &self,
-        stream: &str,
-        version: i32,
-        last_seq: i64,
-        state: &str,
-        tag: &[u8],
-    ) -> bool {
-        self.0
-            .snapshot
-            .verify(stream, version, last_seq, state, tag)
+    pub fn snapshots(&self) -> &SnapshotKey {
+        &self.0.snapshot
     }
 
     /// The blind index that finds an account by its e-mail address.

@@ -22,7 +22,7 @@ pub mod ledger_key;
 pub mod master_key;
 pub mod sealing;
 mod secret_file;
-mod snapshot_mac;
+pub mod snapshot_mac;
 pub mod subject_key;
 
 pub use blind_index::BlindIndex;

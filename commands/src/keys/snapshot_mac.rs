@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 /// The HMAC, keyed once; each tag starts from a copy of this state.
 #[derive(Clone)]
-pub(super) struct SnapshotKey(Hmac<Sha256>);
+pub struct SnapshotKey(Hmac<Sha256>);
 
 impl SnapshotKey {
     pub(super) fn derive(master: &MasterKey) -> Self {
@@ -30,7 +30,7 @@ impl SnapshotKey {
         mac
     }
 
-    pub(super) fn tag(&self, stream: &str, version: i32, last_seq: i64, state: &str) -> Vec<u8> {
+    pub fn tag(&self, stream: &str, version: i32, last_seq: i64, state: &str) -> Vec<u8> {
         self.mac(stream, version, last_seq, state)
             .finalize()
             .into_bytes()
@@ -38,7 +38,7 @@ impl SnapshotKey {
     }
 
     /// In constant time.
-    pub(super) fn verify(
+    pub fn verify(
         &self,
         stream: &str,
         version: i32,
