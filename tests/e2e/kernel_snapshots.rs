@@ -4,7 +4,7 @@
 
 use crate::common;
 use commands::{
-    EventStore, ExpectedVersion, Kernel, ManualClock,
+    Decision, EventStore, ExpectedVersion, Kernel, ManualClock,
     event_store::new_events,
     keys::{KeyRing, MasterKey},
 };
@@ -132,4 +132,25 @@ async fn append_more(store: &EventStore, user: UserId, version: i32) {
         .append(&User::stream(user), ExpectedVersion::Exact(version), new)
         .await
         .expect("append");
+}
+
+/// A stream grown one command at a time in one process (each command reads only what it
+/// has not seen) still leaves snapshots behind, so a restart does not read it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_grown_command_by_command_leaves_snapshots_for_the_next_process() {
+    let (_db, _pool, store) = ledger().await;
+    let user = UserId::from_uuid(Uuid::new_v4());
+    let one = kernel(&store);
+    for (i, event) in sign_ins(200).into_iter().enumerate() {
+        let done = one
+            .execute(user, Some(user), |_: &User| {
+                Ok(Decision::events(vec![event.clone()]))
+            })
+            .await
+            .unwrap();
+        assert!(done.appended, "sign-in {i}");
+    }
+    let next = kernel(&store).load::<User>(user).await.unwrap();
+    assert_eq!(next.version, 200);
+    assert_eq!(next.read, 200 - 192, "read past the snapshot at 192 only");
 }

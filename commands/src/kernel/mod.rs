@@ -20,7 +20,7 @@ mod cache;
 mod snapshots;
 
 use crate::{CommandError, EventStore, ExpectedVersion, event_store::new_events, keys::KeyRing};
-use domain::{Aggregate, DomainEvent, account::UserId};
+use domain::{Aggregate, DomainEvent, StreamName, account::UserId};
 use std::{future::Future, sync::Arc};
 
 /// A lost race is decided again this many times in all before it is reported as a
@@ -160,16 +160,21 @@ impl Kernel {
             last_seq: newest.seq,
             read: recorded.len(),
         };
-        self.inner.cache.put(&stream, &loaded);
-        if snapshots::due(version, newest.version) {
+        self.keep(&stream, version, &loaded).await;
+        Ok(loaded)
+    }
+
+    /// Keeps a state that moved on from version `from`: in this process, and as the
+    /// stream's snapshot when it passed a multiple of `snapshots::EVERY`.
+    async fn keep<A: Aggregate>(&self, stream: &StreamName, from: i32, state: &Loaded<A>) {
+        self.inner.cache.put(stream, state);
+        if snapshots::due(from, state.version) {
             // A snapshot is only a shortcut: failing to write one costs the next reader
             // time, never correctness, so it does not fail the command.
-            if let Err(e) = snapshots::write(self.pool(), &self.inner.keys, &stream, &loaded).await
-            {
+            if let Err(e) = snapshots::write(self.pool(), &self.inner.keys, stream, state).await {
                 tracing::warn!(stream = %stream, error = %e, "could not write a snapshot");
             }
         }
-        Ok(loaded)
     }
 
     /// Loads the aggregate, asks `decide`, and appends its events by `actor` at the
@@ -233,15 +238,13 @@ impl Kernel {
                     for event in &events {
                         after.apply(event);
                     }
-                    self.inner.cache.put(
-                        &stream,
-                        &Loaded {
-                            state: after,
-                            version: appended.version,
-                            last_seq: appended.last_seq,
-                            read: 0,
-                        },
-                    );
+                    let after = Loaded {
+                        state: after,
+                        version: appended.version,
+                        last_seq: appended.last_seq,
+                        read: 0,
+                    };
+                    self.keep(&stream, loaded.version, &after).await;
                     return Ok(Executed {
                         state: loaded.state,
                         outcome,

@@ -1,7 +1,8 @@
 //! Snapshots of folded states, in the `snapshots` table: one row per stream, replaced by a
-//! later one. A state is written once a fold applied `EVERY` events past the state it
-//! started from, so however long a stream grows, a command in a fresh process reads at
-//! most `EVERY` events of it (plus whatever came since the last fold).
+//! later one. A state is written whenever a stream's version passes a multiple of
+//! `EVERY`, by whichever process folded or appended past it (appends to a stream are
+//! serialised, so each multiple is passed once), so however long a stream grows, a command
+//! in a fresh process reads fewer than `EVERY` of its events.
 //!
 //! A snapshot is derived data, never a source of truth: one that cannot be read (another
 //! `FORMAT`, a state whose shape changed) is ignored, and the stream is folded from its
@@ -22,9 +23,9 @@ pub(super) const EVERY: i32 = 64;
 /// snapshot is then ignored.
 const FORMAT: i32 = 1;
 
-/// Whether a fold from `from` up to `to` applied enough events to write a snapshot.
+/// Whether a state that moved from version `from` to `to` passed a multiple of `EVERY`.
 pub(super) fn due(from: i32, to: i32) -> bool {
-    to - from >= EVERY
+    to / EVERY > from / EVERY
 }
 
 /// The stream's snapshot, if it has one this code can read.
