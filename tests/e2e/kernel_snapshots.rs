@@ -12,7 +12,7 @@ use domain::{
     Aggregate, Timestamp,
     account::{
         User, UserId,
-        user::{LoginSucceeded, MAX_SESSION_LIFETIME_MICROS, UserEvent},
+        user::{FORGET_SESSIONS_AFTER_MICROS, LoginSucceeded, UserEvent},
     },
 };
 use sqlx::PgPool;
@@ -84,7 +84,7 @@ async fn a_fresh_process_folds_a_long_stream_from_its_snapshot() {
         "the fold is the fold"
     );
     // The state keeps only the sessions that may not have ended: a month of sign-ins.
-    let month = (MAX_SESSION_LIFETIME_MICROS / HOUR) as usize;
+    let month = (FORGET_SESSIONS_AFTER_MICROS / HOUR) as usize;
     assert!(
         first.state.open_session_count() <= month + 1,
         "{} sessions kept",

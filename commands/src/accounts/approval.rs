@@ -33,6 +33,7 @@ impl Accounts {
         user: UserId,
         reason: &str,
     ) -> Result<i64, CommandError> {
+        admin.require_admin()?;
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
         self.decide_on(admin, user, "account rejected", |state| {
             reject(state, reason.clone())

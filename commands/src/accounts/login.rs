@@ -12,6 +12,7 @@ use domain::{
     },
 };
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 pub struct LoginRequest {
@@ -81,9 +82,23 @@ impl Accounts {
             .hasher
             .verify(password.expose(), Some(&phc))
             .await;
-        let checked_hash = account.password_hash.clone();
+        let (checked_hash, role) = (account.password_hash.clone(), account.role);
         let session = Uuid::new_v4();
         let expires_at = now.plus_micros(self.inner.sessions.absolute.as_micros() as i64);
+        // The session's row is written before the ledger records the sign-in, so a
+        // suspension (or a password change) that revokes every session and wins the race
+        // finds it; a sign-in the ledger does not record as granted removes it again.
+        let granted = &AtomicBool::new(false);
+        let opened = &AtomicBool::new(false);
+        let token = &SessionToken::generate();
+        let user_agent = request.user_agent.as_deref();
+        let open = move || async move {
+            if granted.load(Ordering::SeqCst) && !opened.swap(true, Ordering::SeqCst) {
+                self.open_session(id, role, session, token, now, expires_at, user_agent)
+                    .await?;
+            }
+            Ok(())
+        };
         let decide = |user: &User| {
             if user.account().map(|a| &a.password_hash) != Some(&checked_hash) {
                 // The password changed since it was checked: check again.
@@ -98,29 +113,22 @@ impl Accounts {
                 expires_at,
             };
             let decision = login(user, attempt);
+            granted.store(decision.outcome.is_ok(), Ordering::SeqCst);
             // A success is the user's own act; a failure is someone's claim to be them.
             let actor = decision.outcome.is_ok().then_some(id);
-            let role = user.account().map(|a| a.role);
-            Ok(Decision::new(decision.events, (decision.outcome, role)).by(actor))
+            Ok(Decision::new(decision.events, decision.outcome).by(actor))
         };
-        let done = self.kernel().execute(id, None, decide).await?;
+        let done = self.kernel().execute_then(id, None, decide, open).await;
+        if opened.load(Ordering::SeqCst) && !done.as_ref().is_ok_and(|d| d.outcome.is_ok()) {
+            self.remove_unrecorded_session(session).await;
+        }
+        let done = done?;
         let seq = if done.appended { done.seq } else { 0 };
         match done.outcome {
-            (Ok(()), Some(role)) => {
-                let token = SessionToken::generate();
-                self.open_session(
-                    id,
-                    role,
-                    session,
-                    &token,
-                    now,
-                    expires_at,
-                    request.user_agent.as_deref(),
-                )
-                .await?;
+            Ok(()) => {
                 tracing::info!(user.id = %id, session.id = %session, "logged in");
                 Ok(LoggedIn {
-                    token,
+                    token: token.clone(),
                     session,
                     user: id,
                     role,
@@ -128,8 +136,7 @@ impl Accounts {
                     seq,
                 })
             }
-            (Ok(()), None) => Err(wrong()),
-            (Err(refused), _) => Err(match refused {
+            Err(refused) => Err(match refused {
                 LoginRefused::WrongPassword | LoginRefused::NoAccount | LoginRefused::Erased => {
                     wrong()
                 }
@@ -138,6 +145,19 @@ impl Accounts {
                 | LoginRefused::Rejected
                 | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),
             }),
+        }
+    }
+
+    /// Removes the row of a session whose sign-in the ledger did not record as granted
+    /// (refused on a second decision after a lost race, or not appended at all). Its token
+    /// was never handed out; should this fail, the row is a session nobody can present.
+    async fn remove_unrecorded_session(&self, session: Uuid) {
+        let removed = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(session)
+            .execute(self.pool())
+            .await;
+        if let Err(e) = removed {
+            tracing::warn!(session.id = %session, error = %e, "could not remove an unrecorded session");
         }
     }
 

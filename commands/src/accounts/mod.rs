@@ -32,7 +32,7 @@ use crate::{
     mail::Mailer,
     password_hasher::PasswordHasher,
 };
-use domain::account::UserId;
+use domain::account::{UserId, user::MAX_SESSION_LIFETIME_MICROS};
 use std::{sync::Arc, time::Duration};
 use uuid::Uuid;
 
@@ -77,6 +77,13 @@ impl Accounts {
         clock: Arc<dyn Clock>,
         sessions: SessionPolicy,
     ) -> Self {
+        // The user state forgets sessions older than the longest one may be; the CLI
+        // refuses a longer `MEDCHAIN_SESSION_MAX`, and so does this, for any other caller.
+        let longest = Duration::from_micros(MAX_SESSION_LIFETIME_MICROS.unsigned_abs());
+        let sessions = SessionPolicy {
+            absolute: sessions.absolute.min(longest),
+            ..sessions
+        };
         Self {
             inner: Arc::new(Inner {
                 kernel,

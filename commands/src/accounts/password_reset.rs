@@ -10,6 +10,7 @@ use domain::account::{
     Email, Password, PersonName, PolicySubject, User, UserId,
     user::{request_password_reset, reset_password},
 };
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 pub const RESET_TOKEN_LIFETIME_MICROS: i64 = 30 * 60 * 1_000_000;
@@ -36,11 +37,12 @@ impl Accounts {
             return Ok(());
         };
         let now = self.inner.clock.now();
-        let token = SessionToken::generate();
-        let store_token = || async {
+        let token = &SessionToken::generate();
+        // Safe to repeat after a lost race: the same token, stored once.
+        let store_token = move || async move {
             sqlx::query(
                 "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING",
             )
             .bind(token.hash().as_slice())
             .bind(id.as_uuid())
@@ -122,9 +124,15 @@ impl Accounts {
                 .map(Decision::events)
                 .map_err(|_| invalid())
         };
-        // Consumed once, even by two requests at the same moment; then every session
-        // ends, before the ledger says so.
-        let before_append = || async {
+        // Consumed once, even by two requests at the same moment (and not again when a
+        // lost race is decided again); then every session ends, before the ledger says so,
+        // on every attempt, so a sign-in that won a race is closed too.
+        let consumed = &AtomicBool::new(false);
+        let token = &token;
+        let before_append = move || async move {
+            if consumed.swap(true, Ordering::SeqCst) {
+                return self.revoke_sessions(id, None).await;
+            }
             let used = sqlx::query(
                 "UPDATE password_resets SET used_at = $2 \
                  WHERE token_hash = $1 AND used_at IS NULL",

@@ -13,8 +13,9 @@
 //! calls `execute` with a closure that asks the domain's decision; the closure runs again
 //! on each attempt, so it must not have effects. An effect that must happen before the
 //! ledger records the decision (closing sessions before a suspension is recorded, a
-//! record's key before its upload) goes in `execute_then`'s hook, which runs once, after
-//! the first decision that appends anything and before its append.
+//! record's key before its upload) goes in `execute_then`'s hook, which runs after every
+//! decision that appends anything, before its append: a race lost to a sign-in must find
+//! that sign-in's session closed too.
 
 mod cache;
 mod snapshots;
@@ -123,16 +124,18 @@ impl Kernel {
     /// or the stream's snapshot, with what was appended since applied on top.
     pub async fn load<A: Aggregate>(&self, id: A::Id) -> Result<Loaded<A>, CommandError> {
         let stream = A::stream(id);
-        let start = match self.inner.cache.get::<A>(&stream) {
-            Some(kept) => kept,
-            None => snapshots::read::<A>(self.pool(), &self.inner.keys, &stream)
-                .await?
-                .unwrap_or_else(|| Loaded {
+        let (start, kept) = match self.inner.cache.get::<A>(&stream) {
+            Some(kept) => (kept, true),
+            None => {
+                let snapshot = snapshots::read::<A>(self.pool(), &self.inner.keys, &stream).await?;
+                let start = snapshot.unwrap_or_else(|| Loaded {
                     state: A::new(id),
                     version: 0,
                     last_seq: 0,
                     read: 0,
-                }),
+                });
+                (start, false)
+            }
         };
         let Loaded {
             mut state,
@@ -147,12 +150,17 @@ impl Kernel {
             state.apply(&parsed);
         }
         let Some(newest) = recorded.last() else {
-            return Ok(Loaded {
+            let loaded = Loaded {
                 state,
                 version,
                 last_seq,
                 read: 0,
-            });
+            };
+            if !kept && version > 0 {
+                // From the snapshot: kept, so the next command does not read it again.
+                self.inner.cache.put(&stream, &loaded);
+            }
+            return Ok(loaded);
         };
         let loaded = Loaded {
             state,
@@ -189,21 +197,21 @@ impl Kernel {
             .await
     }
 
-    /// `execute`, with `before_append` run once, after the first decision that appends
-    /// something and before its append: for what must be done before the ledger says it
-    /// was (fail closed). A decision made again after a lost race finds it done.
+    /// `execute`, with `before_append` run after each decision that appends something and
+    /// before its append: for what must be done before the ledger says it was (fail
+    /// closed). It runs again after a lost race, so it must be safe to repeat (or guard
+    /// what must happen once).
     pub async fn execute_then<A: Aggregate, T, Fut>(
         &self,
         id: A::Id,
         actor: Option<UserId>,
         mut decide: impl FnMut(&A) -> Result<Decision<A::Event, T>, CommandError>,
-        before_append: impl FnOnce() -> Fut,
+        mut before_append: impl FnMut() -> Fut,
     ) -> Result<Executed<A, T>, CommandError>
     where
         Fut: Future<Output = Result<(), CommandError>>,
     {
         let stream = A::stream(id);
-        let mut before_append = Some(before_append);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -222,9 +230,7 @@ impl Kernel {
                     appended: false,
                 });
             }
-            if let Some(before_append) = before_append.take() {
-                before_append().await?;
-            }
+            before_append().await?;
             let new =
                 new_events(&events, actor.map(|a| a.as_uuid())).map_err(CommandError::internal)?;
             match self

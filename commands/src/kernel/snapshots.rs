@@ -46,9 +46,15 @@ pub(super) async fn read<A: Aggregate>(
     };
     if !keys
         .snapshots()
-        .verify(stream.as_str(), version, last_seq, &state, &mac)
+        .verify(stream.as_str(), version, last_seq, FORMAT, &state, &mac)
     {
-        tracing::warn!(stream = %stream, version, "a snapshot's MAC does not hold; folding from the start");
+        // Not ours: it goes, so the next fold can leave a true one in its place.
+        tracing::warn!(stream = %stream, version, "a snapshot's MAC does not hold; removed, folding from the start");
+        sqlx::query("DELETE FROM snapshots WHERE stream = $1 AND mac = $2")
+            .bind(stream.as_str())
+            .bind(&mac)
+            .execute(pool)
+            .await?;
         return Ok(None);
     }
     match serde_json::from_str::<A>(&state) {
@@ -65,9 +71,8 @@ pub(super) async fn read<A: Aggregate>(
     }
 }
 
-/// Keeps `loaded` as the stream's snapshot unless a later one is kept already. One of the
-/// same version is written over: it is the same fold, unless it was not ours (its MAC does
-/// not hold), and then it should go.
+/// Keeps `loaded` as the stream's snapshot unless a later one is kept already (a row
+/// whose MAC did not hold was removed when it was read).
 pub(super) async fn write<A: Aggregate>(
     pool: &PgPool,
     keys: &KeyRing,
@@ -75,16 +80,20 @@ pub(super) async fn write<A: Aggregate>(
     loaded: &Loaded<A>,
 ) -> Result<(), CommandError> {
     let state = serde_json::to_string(&loaded.state).map_err(CommandError::internal)?;
-    let mac = keys
-        .snapshots()
-        .tag(stream.as_str(), loaded.version, loaded.last_seq, &state);
+    let mac = keys.snapshots().tag(
+        stream.as_str(),
+        loaded.version,
+        loaded.last_seq,
+        FORMAT,
+        &state,
+    );
     sqlx::query(
         "INSERT INTO snapshots (stream, version, last_seq, format, state, mac) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, \
            last_seq = EXCLUDED.last_seq, format = EXCLUDED.format, state = EXCLUDED.state, \
            mac = EXCLUDED.mac \
-         WHERE snapshots.version <= EXCLUDED.version OR snapshots.format <> EXCLUDED.format",
+         WHERE snapshots.version < EXCLUDED.version OR snapshots.format <> EXCLUDED.format",
     )
     .bind(stream.as_str())
     .bind(loaded.version)

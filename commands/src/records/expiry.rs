@@ -40,12 +40,18 @@ impl Records {
         what: &'static str,
     ) -> Result<Option<i64>, CommandError> {
         let now = self.inner.clock.now();
-        let done = self
+        let done = match self
             .kernel()
             .execute(due.record, None, |state: &Record| {
                 Ok(Decision::events(decide(state, due.share, now)))
             })
-            .await?;
+            .await
+        {
+            Ok(done) => done,
+            // The stream kept moving: another process is at it; the next round looks again.
+            Err(CommandError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         if !done.appended {
             return Ok(None);
         }

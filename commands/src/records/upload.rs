@@ -25,6 +25,7 @@ use domain::record::{
 use futures::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -232,8 +233,13 @@ impl Records {
                     Refused::Exists => CommandError::Conflict(e.to_string()),
                 })
         };
-        // The key is stored before the ledger names the record.
-        let store_key = || async {
+        // The key is stored before the ledger names the record, once (a lost race is
+        // decided again, and the hook runs again).
+        let stored_once = &AtomicBool::new(false);
+        let store_key = move || async move {
+            if stored_once.swap(true, Ordering::SeqCst) {
+                return Ok(());
+            }
             self.inner
                 .keys
                 .store_data_key(

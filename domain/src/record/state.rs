@@ -65,6 +65,11 @@ impl crate::Aggregate for Record {
     fn apply(&mut self, event: &RecordEvent) {
         Record::apply(self, event)
     }
+
+    /// A record keeps every share it ever had.
+    fn weight(&self) -> usize {
+        1 + self.shares.len()
+    }
 }
 
 impl Record {

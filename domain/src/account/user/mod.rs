@@ -38,6 +38,7 @@ pub use profile_change::{
 };
 pub use register::{Register, RegisterError, register};
 pub use sessions::{
-    Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError, logout, revoke_session,
+    FORGET_SESSIONS_AFTER_MICROS, Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError,
+    logout, revoke_session,
 };
 pub use state::{Account, PendingChange, User};

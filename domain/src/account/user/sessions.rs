@@ -9,9 +9,12 @@ use super::state::User;
 use uuid::Uuid;
 
 /// The longest a session may last from sign-in (`MEDCHAIN_SESSION_MAX` may not exceed it).
-/// A session that expired more than this before another one expires had ended before
-/// that one began: the state forgets it (`User::apply`).
 pub const MAX_SESSION_LIFETIME_MICROS: i64 = 31 * 24 * 3600 * 1_000_000;
+
+/// A session that expired this long before another one expires had ended before that one
+/// began: the state forgets it (`User::apply`). A day more than the longest session, so
+/// clocks a little apart between processes cannot make it forget a live one.
+pub const FORGET_SESSIONS_AFTER_MICROS: i64 = MAX_SESSION_LIFETIME_MICROS + 24 * 3600 * 1_000_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Logout {

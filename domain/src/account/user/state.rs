@@ -3,7 +3,7 @@
 
 use super::events::{PasswordChanged, UserEvent, UserRegistered};
 use super::login::MAX_FAILED_LOGINS;
-use super::sessions::MAX_SESSION_LIFETIME_MICROS;
+use super::sessions::FORGET_SESSIONS_AFTER_MICROS;
 use crate::account::{AccountStatus, Role, UserId};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ impl User {
                 // A session that ended before this one began can never be closed by
                 // anyone (it is refused at sign-in already): forget it, so the state
                 // does not grow with every sign-in nobody signed out of.
-                let began_by = e.expires_at.plus_micros(-MAX_SESSION_LIFETIME_MICROS);
+                let began_by = e.expires_at.plus_micros(-FORGET_SESSIONS_AFTER_MICROS);
                 self.sessions.retain(|_, until| *until >= began_by);
                 self.sessions.insert(e.session, e.expires_at);
             }
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn sessions_that_ended_before_a_new_one_began_are_forgotten() {
         let day = 24 * 60;
-        let lifetime_minutes = MAX_SESSION_LIFETIME_MICROS / 60_000_000;
+        let lifetime_minutes = FORGET_SESSIONS_AFTER_MICROS / 60_000_000;
         let opened = |n: u128, minute: i64| -> UserEvent {
             LoginSucceeded {
                 session: session(n),
