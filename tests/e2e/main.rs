@@ -15,6 +15,7 @@ mod common;
 mod compliance;
 mod embedded_cluster;
 mod graphql_transport;
+mod kernel_races;
 mod kernel_snapshots;
 mod ledger_integrity;
 mod ledger_store;

@@ -1,0 +1,86 @@
+//! The command kernel after a lost race: the decision is made again on the new state, and
+//! the effect that must precede the append (closing sessions) runs again before the new
+//! try, so whatever won the race is covered too. Real PostgreSQL; the racing writer is a
+//! second append made from inside the first try.
+
+use crate::common;
+use commands::{
+    Decision, EventStore, ExpectedVersion, Kernel, ManualClock,
+    event_store::new_events,
+    keys::{KeyRing, MasterKey},
+};
+use domain::{
+    Aggregate, Timestamp,
+    account::{
+        User, UserId,
+        user::{LoginSucceeded, UserEvent},
+    },
+};
+use sqlx::PgPool;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+use uuid::Uuid;
+
+fn sign_in(n: u128) -> UserEvent {
+    LoginSucceeded {
+        session: Uuid::from_u128(n),
+        expires_at: Timestamp::from_micros(2_000_000_000 * 1_000_000),
+    }
+    .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
+    let db = common::test_db().await;
+    let pool = PgPool::connect(&db.url).await.expect("connect");
+    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
+    let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(1)));
+    let store = EventStore::start(pool.clone(), clock);
+    let kernel = Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([7; 32])));
+    let user = UserId::from_uuid(Uuid::new_v4());
+
+    // Given a stream of one sign-in ...
+    let first = new_events(&[sign_in(1)], None).unwrap();
+    store
+        .append(&User::stream(user), ExpectedVersion::Exact(0), first)
+        .await
+        .unwrap();
+
+    // ... when a command's effect runs, and another sign-in lands before its append ...
+    let (effects, decisions) = (&AtomicUsize::new(0), &AtomicUsize::new(0));
+    let racer = &store;
+    let racing = move || async move {
+        if effects.fetch_add(1, Ordering::SeqCst) == 0 {
+            let other = new_events(&[sign_in(2)], None).unwrap();
+            racer
+                .append(&User::stream(user), ExpectedVersion::Exact(1), other)
+                .await
+                .unwrap();
+        }
+        Ok(())
+    };
+    let done = kernel
+        .execute_then(
+            user,
+            Some(user),
+            |state: &User| {
+                decisions.fetch_add(1, Ordering::SeqCst);
+                let open = state.open_session_count();
+                Ok(Decision::new(vec![sign_in(10 + open as u128)], open))
+            },
+            racing,
+        )
+        .await
+        .unwrap();
+
+    // ... then the command decided again on the state with both sign-ins, its effect ran
+    // again before the append that stood, and that append followed the racing one.
+    assert_eq!(decisions.load(Ordering::SeqCst), 2);
+    assert_eq!(effects.load(Ordering::SeqCst), 2);
+    assert_eq!(done.outcome, 2, "decided on the state the race left");
+    assert!(done.appended);
+    let after = kernel.load::<User>(user).await.unwrap();
+    assert_eq!((after.version, after.state.open_session_count()), (3, 3));
+}
