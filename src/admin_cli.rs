@@ -36,6 +36,7 @@ pub async fn create(common: &Common, email: &str, name: &str) -> anyhow::Result<
                 role: Role::Admin,
                 phone: None,
                 via: Registration::Cli,
+                address: None,
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -101,13 +101,24 @@ pub struct ServeArgs {
         default_value = "MedChain <medchain@localhost>"
     )]
     pub mail_from: String,
-    /// The largest record a patient may upload (plaintext), e.g. `1GiB`, `200MiB`.
-    #[arg(long, env = "MEDCHAIN_UPLOAD_MAX", default_value = "1GiB", value_parser = crate::config::parse_size)]
-    pub upload_max: u64,
+    /// The largest record a patient may upload (plaintext), e.g. `1GiB`, `200MiB`
+    /// [default: 1GiB].
+    #[arg(long, env = "MEDCHAIN_MAX_UPLOAD_BYTES", value_parser = crate::config::parse_size)]
+    pub max_upload_bytes: Option<u64>,
+    /// The earlier name of MEDCHAIN_MAX_UPLOAD_BYTES, accepted for one release.
+    #[arg(long, env = "MEDCHAIN_UPLOAD_MAX", value_parser = crate::config::parse_size, hide = true)]
+    pub upload_max: Option<u64>,
     /// The kinds of file accepted, decided from their bytes: a comma-separated list of
-    /// pdf, png, jpeg, dicom, text, json.
-    #[arg(long, env = "MEDCHAIN_UPLOAD_TYPES", default_value = "pdf,png,jpeg,dicom,text,json", value_parser = crate::config::parse_kinds)]
-    pub upload_types: crate::config::Kinds,
+    /// MIME types (application/pdf, image/png, image/jpeg, application/dicom, text/plain,
+    /// application/json) [default: all of them].
+    #[arg(long, env = "MEDCHAIN_ALLOWED_TYPES", value_parser = crate::config::parse_kinds)]
+    pub allowed_types: Option<crate::config::Kinds>,
+    /// The earlier name of MEDCHAIN_ALLOWED_TYPES (kind names), accepted for one release.
+    #[arg(long, env = "MEDCHAIN_UPLOAD_TYPES", value_parser = crate::config::parse_kinds, hide = true)]
+    pub upload_types: Option<crate::config::Kinds>,
+    /// How much a patient may keep in records (plaintext bytes, all records together).
+    #[arg(long, env = "MEDCHAIN_QUOTA", default_value = "10GiB", value_parser = crate::config::parse_size)]
+    pub quota: u64,
     /// How often to look for shares whose time has passed, to record their expiry (reads
     /// are refused from the moment itself).
     #[arg(long, env = "MEDCHAIN_SHARE_SWEEP", default_value = "30s", value_parser = crate::config::parse_duration)]
@@ -118,9 +129,17 @@ pub struct ServeArgs {
     /// ...or after this long, when there is anything new.
     #[arg(long, env = "MEDCHAIN_CHECKPOINT_INTERVAL", default_value = "10m", value_parser = crate::config::parse_duration)]
     pub checkpoint_interval: std::time::Duration,
-    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    /// Shorthand for MEDCHAIN_TRUSTED_PROXIES=127.0.0.0/8,::1 (a proxy on this machine).
     #[arg(long, env = "MEDCHAIN_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+    /// The proxies in front of the server (CIDRs, comma-separated): the client is the
+    /// right-most X-Forwarded-For entry that is not one of them. Unset: the header is
+    /// ignored.
+    #[arg(long, env = "MEDCHAIN_TRUSTED_PROXIES", value_parser = graphql::TrustedProxies::parse)]
+    pub trusted_proxies: Option<graphql::TrustedProxies>,
+    /// Introspection for anonymous callers too (development only).
+    #[arg(long, env = "MEDCHAIN_DEV_TOOLS", default_value_t = false)]
+    pub dev_tools: bool,
 }
 
 #[derive(Debug, Args)]

@@ -105,11 +105,21 @@ pub fn parse_size(raw: &str) -> Result<u64, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kinds(pub Vec<domain::record::ContentKind>);
 
+/// A comma-separated list of MIME types (`application/pdf,image/png`), or of the short
+/// names the earlier setting took (`pdf,png`).
 pub fn parse_kinds(raw: &str) -> Result<Kinds, String> {
+    use domain::record::ContentKind;
     let kinds = raw
         .split(',')
-        .filter(|k| !k.trim().is_empty())
-        .map(|k| domain::record::ContentKind::parse_name(k).map_err(|e| e.to_string()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            let mime = k.to_ascii_lowercase();
+            ContentKind::ALL
+                .into_iter()
+                .find(|kind| kind.mime().split(';').next() == Some(mime.as_str()))
+                .map_or_else(|| ContentKind::parse_name(k).map_err(|e| e.to_string()), Ok)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if kinds.is_empty() {
         return Err("name at least one kind of file to accept".into());
@@ -129,6 +139,15 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("a lot").is_err());
         assert_eq!(parse_kinds("pdf, JPG").unwrap().0.len(), 2);
+        assert_eq!(
+            parse_kinds("application/pdf, image/png,text/plain").unwrap().0,
+            vec![
+                domain::record::ContentKind::Pdf,
+                domain::record::ContentKind::Png,
+                domain::record::ContentKind::Text
+            ]
+        );
+        assert!(parse_kinds("application/x-msdownload").is_err());
         assert!(parse_kinds("pdf,exe").is_err());
         assert!(parse_kinds("").is_err());
     }
@@ -151,5 +170,70 @@ mod tests {
         );
         assert!(parse_session_max("32d").is_err());
         assert!(parse_session_max("0s").is_err());
+    }
+}
+
+/// Variables read directly rather than through a flag.
+const READ_DIRECTLY: &[&str] = &["MEDCHAIN_ADMIN_PASSWORD", "MEDCHAIN_PG_BIN"];
+/// Earlier names, accepted for one release, and the names that replace them.
+const RENAMED: &[(&str, &str)] = &[
+    ("MEDCHAIN_UPLOAD_MAX", "MEDCHAIN_MAX_UPLOAD_BYTES"),
+    ("MEDCHAIN_UPLOAD_TYPES", "MEDCHAIN_ALLOWED_TYPES"),
+];
+
+/// Warnings about the environment, said at start: a `MEDCHAIN_*` variable no setting
+/// reads (a misspelt setting must never be silently ignored), and an earlier name.
+/// `known` are the names the command line reads (from clap's definitions, so the list
+/// cannot fall behind).
+pub fn environment_warnings(
+    known: &[String],
+    present: impl Iterator<Item = String>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for name in present.filter(|n| n.starts_with("MEDCHAIN_")) {
+        if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == name) {
+            warnings.push(format!("{name} is now called {new}; the old name works for one more release"));
+        } else if !known.iter().any(|k| *k == name) && !READ_DIRECTLY.contains(&name.as_str()) {
+            warnings.push(format!("{name} is not a MedChain setting and is ignored (misspelt?)"));
+        }
+    }
+    warnings.sort();
+    warnings
+}
+
+/// Every environment variable the command line reads.
+pub fn known_variables(command: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(known_variables(sub));
+    }
+    names
+}
+
+#[cfg(test)]
+mod environment_tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn unknown_and_renamed_variables_are_named() {
+        let known = known_variables(&crate::cli::Cli::command());
+        assert!(known.iter().any(|k| k == "MEDCHAIN_QUOTA"), "{known:?}");
+        let present = [
+            "MEDCHAIN_QUOTA",
+            "MEDCHAIN_QOUTA",
+            "MEDCHAIN_UPLOAD_MAX",
+            "MEDCHAIN_ADMIN_PASSWORD",
+            "PATH",
+        ]
+        .map(String::from);
+        let warnings = environment_warnings(&known, present.into_iter());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("MEDCHAIN_QOUTA is not a MedChain setting"));
+        assert!(warnings[1].contains("now called MEDCHAIN_MAX_UPLOAD_BYTES"));
     }
 }

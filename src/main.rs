@@ -22,6 +22,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    {
+        use clap::CommandFactory as _;
+        let known = medchain::config::known_variables(&Cli::command());
+        let present = std::env::vars_os().filter_map(|(k, _)| k.into_string().ok());
+        for warning in medchain::config::environment_warnings(&known, present) {
+            tracing::warn!("{warning}");
+        }
+    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let code = runtime.block_on(run(cli));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -107,7 +115,15 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 absolute: args.session_max,
             },
             public_origin,
-            trust_proxy: args.trust_proxy,
+            trusted_proxies: {
+                let mut proxies = args.trusted_proxies.clone().unwrap_or_default();
+                if args.trust_proxy {
+                    proxies = proxies.with(graphql::TrustedProxies::loopback());
+                }
+                proxies
+            },
+            dev_tools: args.dev_tools,
+            rate_limits: commands::rate_limit::Limits::default(),
             clock: std::sync::Arc::new(commands::SystemClock),
             hasher: commands::password_hasher::PasswordHasher::new()?,
             mailer: {
@@ -132,10 +148,21 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 eprintln!("blobs are kept in {}", blobs.destination);
                 blobs
             },
-            uploads: commands::records::UploadLimits {
-                max_bytes: args.upload_max,
-                allowed: args.upload_types.0.clone(),
-                ..Default::default()
+            uploads: {
+                let defaults = commands::records::UploadLimits::default();
+                commands::records::UploadLimits {
+                    max_bytes: args
+                        .max_upload_bytes
+                        .or(args.upload_max)
+                        .unwrap_or(defaults.max_bytes),
+                    allowed: args
+                        .allowed_types
+                        .clone()
+                        .or_else(|| args.upload_types.clone())
+                        .map_or(defaults.allowed.clone(), |k| k.0),
+                    quota_bytes: args.quota,
+                    ..defaults
+                }
             },
             share_sweep: args.share_sweep,
             checkpoints: {

@@ -22,7 +22,12 @@ pub struct ServerConfig {
     pub sessions: SessionPolicy,
     /// The public URL's origin (`scheme://host[:port]`); `None`: `http://<bound address>`.
     pub public_origin: Option<String>,
-    pub trust_proxy: bool,
+    /// The proxies whose X-Forwarded-For entries are believed.
+    pub trusted_proxies: graphql::TrustedProxies,
+    /// Introspection for anonymous callers too.
+    pub dev_tools: bool,
+    /// The rate limits (API.graphql's by default).
+    pub rate_limits: commands::rate_limit::Limits,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     /// Where password-reset mail goes.
@@ -78,6 +83,7 @@ pub async fn spawn(
         config.clock.clone(),
         config.sessions,
     )
+    .with_limits(config.rate_limits)
     .with_mailer(config.mailer.clone())
     .with_blobs(config.blobs);
     let projections = Projections::start(pool.clone(), projections::all())
@@ -127,7 +133,8 @@ pub async fn spawn(
         services,
         HttpConfig {
             public_origin,
-            trust_proxy: config.trust_proxy,
+            trusted_proxies: config.trusted_proxies,
+            dev_tools: config.dev_tools,
         },
     );
     let app = graphql::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -46,7 +46,10 @@ impl From<KeyError> for CommandError {
 
 impl From<PasswordHashError> for CommandError {
     fn from(e: PasswordHashError) -> Self {
-        Self::internal(e)
+        match e {
+            PasswordHashError::Busy => Self::RateLimited(e.to_string()),
+            other => Self::internal(other),
+        }
     }
 }
 

@@ -17,6 +17,8 @@
 //!   ledger's Ed25519 signing key.
 //! - `blobs`: the blob store (object_store), ciphertext only.
 //! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
+//! - `rate_limit`: limits that hold across processes (failed sign-ins, resets,
+//!   registrations), counted in PostgreSQL.
 //! - `password_hasher`: Argon2id at OWASP parameters, off the async executor.
 //! - `db`: connecting and the embedded migrations.
 //! - `clock`: the injected clock; nothing here reads the system time directly.
@@ -34,6 +36,7 @@ pub mod keys;
 pub mod ledger;
 pub mod mail;
 pub mod password_hasher;
+pub mod rate_limit;
 pub mod records;
 
 pub use caller::Caller;

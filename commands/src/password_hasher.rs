@@ -1,8 +1,13 @@
 //! Password hashing (DESIGN.md §4): Argon2id at the OWASP parameters (19 MiB, two
 //! passes, one lane), stored as a PHC string that names its own parameters.
 //!
-//! Every hash runs on tokio's blocking pool: one costs tens of milliseconds of CPU, which
-//! on an executor thread would stall every task behind it.
+//! Every hash runs on the hasher's own threads, one per core, fed by a short queue: one
+//! costs tens of milliseconds of CPU and 19 MiB, which on an executor thread would stall
+//! every task behind it, and on tokio's blocking pool would run as many at once as
+//! requests arrive (48 concurrent sign-ins once took 800 MiB, which the allocator's
+//! per-thread arenas then kept). Here at most one hash per core runs, each thread reuses
+//! its own memory, and a request that finds the queue full is refused (`Busy`, answered
+//! RATE_LIMITED) rather than waiting without bound.
 //!
 //! Login must not tell an unknown address from a wrong password, by its answer or by its
 //! time, so `verify` without a stored hash checks against a dummy hash made once with the
@@ -16,7 +21,11 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
 };
 use rand::RngCore;
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, Mutex, mpsc},
+};
+use tokio::sync::oneshot;
 
 /// OWASP Password Storage Cheat Sheet, Argon2id: m = 19456 KiB, t = 2, p = 1.
 pub const OWASP_MEMORY_KIB: u32 = 19_456;
@@ -29,13 +38,24 @@ pub enum PasswordHashError {
     Params(#[source] argon2::Error),
     #[error("cannot hash the password: {0}")]
     Hash(#[source] argon2::password_hash::Error),
-    #[error("the password hashing task did not finish: {0}")]
-    Task(#[source] tokio::task::JoinError),
+    #[error("the password hashing task did not finish")]
+    Task,
+    #[error("too many sign-ins are being checked at once; try again in a moment")]
+    Busy,
 }
 
-/// Cheap to clone: clones share the Argon2 context and the dummy hash.
+/// Requests waiting for a hashing thread, per thread.
+const QUEUE_PER_THREAD: usize = 16;
+
+type Job = Box<dyn FnOnce(&Inner) + Send>;
+
+/// Cheap to clone: clones share the Argon2 context, the dummy hash and the threads (which
+/// end when the last clone is dropped).
 #[derive(Clone)]
-pub struct PasswordHasher(Arc<Inner>);
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+    jobs: mpsc::SyncSender<Job>,
+}
 
 struct Inner {
     argon2: Argon2<'static>,
@@ -66,32 +86,63 @@ impl PasswordHasher {
         let dummy = argon2
             .hash_password(&unknowable)
             .map_err(PasswordHashError::Hash)?;
-        Ok(Self(Arc::new(Inner { argon2, dummy })))
+        let inner = Arc::new(Inner { argon2, dummy });
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs, queue) = mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let (inner, queue) = (Arc::clone(&inner), Arc::clone(&queue));
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job, not while running it.
+                        let next = queue.lock().map(|q| q.recv());
+                        let Ok(Ok(job)) = next else { return };
+                        job(&inner);
+                    }
+                })
+                .expect("a password-hashing thread starts");
+        }
+        Ok(Self { inner, jobs })
+    }
+
+    /// Runs `work` on a hashing thread, or refuses at once when the queue is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> T + Send + 'static,
+    ) -> Result<T, PasswordHashError> {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |inner| {
+            let _ = answer.send(work(inner));
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => PasswordHashError::Busy,
+            mpsc::TrySendError::Disconnected(_) => PasswordHashError::Task,
+        })?;
+        answered.await.map_err(|_| PasswordHashError::Task)
     }
 
     /// Hashes with a fresh random salt; returns the PHC string to store.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
-        let inner = Arc::clone(&self.0);
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
+        self.run(move |inner| {
             inner
                 .argon2
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
                 .map_err(PasswordHashError::Hash)
         })
-        .await
-        .map_err(PasswordHashError::Task)?
+        .await?
     }
 
     /// Whether `password` matches the stored PHC string. `None` (no account with that
-    /// address) always answers false, after the same work as a wrong password.
-    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let inner = Arc::clone(&self.0);
+    /// address) always answers false, after the same work as a wrong password. Refused
+    /// (`Busy`) only when too many checks are waiting already.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, PasswordHashError> {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
-        let known = phc.is_some();
-        let task = tokio::task::spawn_blocking(move || {
+        self.run(move |inner| {
             let stored = match phc.as_deref().map(PasswordHash::new) {
                 Some(Ok(stored)) => Some(stored),
                 None => None,
@@ -105,21 +156,15 @@ impl PasswordHasher {
                 .verify_password(password.as_bytes(), stored.as_ref().unwrap_or(&inner.dummy))
                 .is_ok();
             stored.is_some() && matches
-        });
-        match task.await {
-            Ok(matches) => known && matches,
-            Err(e) => {
-                tracing::error!(error = %e, "the password verification task did not finish");
-                false
-            }
-        }
+        })
+        .await
     }
 }
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PasswordHasher")
-            .field(&self.0.argon2)
+            .field(&self.inner.argon2)
             .finish()
     }
 }
@@ -134,23 +179,24 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let hasher = PasswordHasher::for_tests();
         let phc = hasher.hash(PASSWORD).await.unwrap();
-        assert!(hasher.verify(PASSWORD, Some(&phc)).await);
+        assert!(hasher.verify(PASSWORD, Some(&phc)).await.unwrap());
         assert!(
             !hasher
                 .verify("correct horse battery stapler", Some(&phc))
                 .await
+                .unwrap()
         );
-        assert!(!hasher.verify("", Some(&phc)).await);
+        assert!(!hasher.verify("", Some(&phc)).await.unwrap());
         assert_ne!(hasher.hash(PASSWORD).await.unwrap(), phc, "a fresh salt");
     }
 
     #[tokio::test]
     async fn no_stored_hash_or_a_broken_one_never_verifies() {
         let hasher = PasswordHasher::for_tests();
-        assert!(!hasher.verify(PASSWORD, None).await);
-        assert!(!hasher.verify("", None).await);
-        assert!(!hasher.verify(PASSWORD, Some("not a phc string")).await);
-        assert!(!hasher.verify(PASSWORD, Some("")).await);
+        assert!(!hasher.verify(PASSWORD, None).await.unwrap());
+        assert!(!hasher.verify("", None).await.unwrap());
+        assert!(!hasher.verify(PASSWORD, Some("not a phc string")).await.unwrap());
+        assert!(!hasher.verify(PASSWORD, Some("")).await.unwrap());
     }
 
     #[tokio::test]
@@ -159,14 +205,37 @@ mod tests {
         let phc = hasher.hash(PASSWORD).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(!phc.contains(PASSWORD));
-        assert!(hasher.verify(PASSWORD, Some(&phc)).await);
-        assert!(!hasher.verify("wrong", Some(&phc)).await);
-        assert!(!hasher.verify(PASSWORD, None).await);
-        let dummy = hasher.0.dummy.to_string();
+        assert!(hasher.verify(PASSWORD, Some(&phc)).await.unwrap());
+        assert!(!hasher.verify("wrong", Some(&phc)).await.unwrap());
+        assert!(!hasher.verify(PASSWORD, None).await.unwrap());
+        let dummy = hasher.inner.dummy.to_string();
         assert!(
             dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{dummy}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_waiting() {
+        let hasher = PasswordHasher::new().unwrap();
+        let phc = hasher.hash(PASSWORD).await.unwrap();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let checks: Vec<_> = (0..threads * (QUEUE_PER_THREAD + 1) + 8)
+            .map(|_| {
+                let (hasher, phc) = (hasher.clone(), phc.clone());
+                tokio::spawn(async move { hasher.verify(PASSWORD, Some(&phc)).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for check in checks {
+            match check.await.unwrap() {
+                Ok(matches) => assert!(matches),
+                Err(PasswordHashError::Busy) => busy += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(busy >= 8, "{busy} refused");
+        assert!(hasher.verify(PASSWORD, Some(&phc)).await.unwrap(), "free again");
     }
 
     #[test]

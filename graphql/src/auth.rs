@@ -21,8 +21,38 @@ pub enum AuthError {
     Read(Box<users::ReadError>),
 }
 
-/// The token a request carries, if any: the Authorization header wins over the cookie.
-pub fn token_from(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+/// A token and how it came: a browser sends the cookie by itself, so only a
+/// cookie-authenticated request is checked for coming from another site (`csrf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'a> {
+    pub token: &'a str,
+    pub by_cookie: bool,
+}
+
+/// The token a request carries, if any: the Authorization header wins over the cookie
+/// (read under its https name when `secure_cookie`).
+pub fn credential(
+    headers: &HeaderMap,
+    secure_cookie: bool,
+) -> Result<Option<Credential<'_>>, AuthError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Ok(token_from_header(headers)?.map(|token| Credential {
+            token,
+            by_cookie: false,
+        }));
+    }
+    Ok(headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| session_cookie::token_in(v, secure_cookie))
+        .map(|token| Credential {
+            token,
+            by_cookie: true,
+        }))
+}
+
+fn token_from_header(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value
             .to_str()
@@ -36,11 +66,7 @@ pub fn token_from(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
             ))?;
         return Ok(Some(token));
     }
-    Ok(headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(session_cookie::token_in))
+    Ok(None)
 }
 
 /// The caller of a token, with their own view when they have one (one query: the
@@ -78,14 +104,19 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=b; medchain_session=fromcookie"),
         );
-        assert_eq!(token_from(&h).unwrap(), Some("fromcookie"));
+        fn token(h: &HeaderMap) -> Option<(&str, bool)> {
+            credential(h, false)
+                .unwrap()
+                .map(|c| (c.token, c.by_cookie))
+        }
+        assert_eq!(token(&h), Some(("fromcookie", true)));
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer fromheader"),
         );
-        assert_eq!(token_from(&h).unwrap(), Some("fromheader"));
+        assert_eq!(token(&h), Some(("fromheader", false)));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert!(token_from(&h).is_err());
-        assert_eq!(token_from(&HeaderMap::new()).unwrap(), None);
+        assert!(credential(&h, false).is_err());
+        assert_eq!(token(&HeaderMap::new()), None);
     }
 }

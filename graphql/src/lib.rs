@@ -1,8 +1,10 @@
 //! The HTTP surface of MedChain: the axum router, the GraphQL schema of `API.graphql`, and
 //! (as the API grows) the file routes. Only this crate knows HTTP and GraphQL.
 //!
-//! - `transport`: POST/GET `/graphql` and `/graphql/ws`; `auth`: credentials to a caller;
-//!   `session_cookie`: the cookie's shape.
+//! - `transport`: POST/GET `/graphql`; `socket`: `/graphql/ws` (subscriptions only, with
+//!   its budgets); `auth`: credentials to a caller; `session_cookie`: the cookie's shape;
+//!   `csrf`: refusing cookie-authenticated requests from other sites; `client_address`:
+//!   the client behind trusted proxies.
 //! - `schema` (`api`, `subscription`, `types`, `scalars`): the API; `api` holds `Query` and
 //!   `Mutation` by area (accounts, records, notifications, administration, ledger,
 //!   compliance); resolvers stay thin and call `commands` and `projections`.
@@ -15,7 +17,9 @@
 
 mod api;
 mod auth;
+pub mod client_address;
 pub mod context;
+mod csrf;
 mod error;
 mod health;
 mod http;
@@ -23,11 +27,13 @@ pub mod limits;
 pub mod scalars;
 mod schema;
 mod session_cookie;
+mod socket;
 mod subscription;
 mod transport;
 mod types;
 mod web;
 
+pub use client_address::TrustedProxies;
 pub use context::Services;
 pub use schema::{MedSchema, build_schema, sdl};
 
@@ -39,8 +45,10 @@ pub struct HttpConfig {
     /// `scheme://host[:port]` of the public URL: the only `Origin` a browser may open a
     /// subscription from.
     pub public_origin: String,
-    /// Honour `X-Forwarded-For` (only behind a proxy that sets it).
-    pub trust_proxy: bool,
+    /// The proxies whose `X-Forwarded-For` entries are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Introspection for anonymous callers too (`MEDCHAIN_DEV_TOOLS=true`).
+    pub dev_tools: bool,
 }
 
 /// What every handler can reach.
@@ -49,6 +57,8 @@ pub struct AppState {
     pub services: Services,
     pub schema: MedSchema,
     pub http: HttpConfig,
+    /// Open subscription sockets per session, in this process.
+    pub sockets: socket::OpenSockets,
 }
 
 impl AppState {
@@ -58,6 +68,7 @@ impl AppState {
             services,
             schema,
             http,
+            sockets: socket::OpenSockets::default(),
         }
     }
 }
@@ -72,7 +83,7 @@ pub fn router(state: AppState) -> Router {
                 .post(transport::post)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/graphql/ws", get(transport::websocket))
+        .route("/graphql/ws", get(socket::websocket))
         .route(
             "/api/me/photo",
             axum::routing::put(http::photos::put_photo).layer(DefaultBodyLimit::disable()),

@@ -11,7 +11,7 @@ use crate::{
         records::{RecordMutation, RecordQuery},
     },
     context::Services,
-    limits::{AliasLimit, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
+    limits::{AliasLimit, DocumentGate, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
     subscription::Subscription,
 };
 use async_graphql::{MergedObject, Schema};
@@ -44,6 +44,7 @@ pub fn build_schema(services: Services) -> MedSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(AliasLimit(MAX_ALIASES))
+        .extension(DocumentGate)
         .finish()
 }
 

@@ -98,6 +98,7 @@ async fn register(accounts: &Accounts, handle: &str, role: Role) -> anyhow::Resu
         role,
         phone: None,
         via,
+        address: None,
     };
     Ok(accounts.register(request).await?.user)
 }
@@ -284,7 +285,9 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
         master_key: MasterKey::from_bytes(key),
         sessions,
         public_origin: None,
-        trust_proxy: false,
+        trusted_proxies: graphql::TrustedProxies::none(),
+        dev_tools: false,
+        rate_limits: commands::rate_limit::Limits::default(),
         clock,
         hasher: PasswordHasher::new()?,
         mailer: Mailer::new(None, &outbox, "m@localhost", "http://localhost")?,

@@ -389,8 +389,10 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_only_that_origin_su
     let cookie = login
         .set_cookies
         .iter()
-        .find(|c| c.starts_with("medchain_session="))
-        .unwrap();
+        .find(|c| c.starts_with("__Host-medchain_session="))
+        .unwrap_or_else(|| panic!("over https the cookie is __Host- prefixed: {:?}", login.set_cookies));
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
     let attributes: Vec<String> = cookie
         .split(';')
         .map(|a| a.trim().to_ascii_lowercase())

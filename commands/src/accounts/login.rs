@@ -1,9 +1,14 @@
-//! Logging in: the address throttle, the per-account limit of the ledger, Argon2id off
-//! the executor, and a new session. An unknown address costs the same Argon2 work as a
+//! Logging in: the limits per client address and per account (`rate_limit`, shared by
+//! every process; the ledger's own per-account limit behind them), Argon2id off the
+//! executor, and a new session. An unknown address costs the same Argon2 work as a
 //! wrong password, so the time of an answer says nothing about which it was.
 
 use super::{Accounts, SessionToken};
-use crate::{CommandError, Decision, keys::SubjectKey};
+use crate::{
+    CommandError, Decision,
+    keys::SubjectKey,
+    rate_limit::{Bucket, Subject, wait_words},
+};
 use domain::{
     Timestamp,
     account::{
@@ -35,44 +40,68 @@ pub struct LoggedIn {
 
 const WRONG: &str = "the e-mail address or password is wrong";
 
+/// The answer while an account's sign-in is locked, the same for every address typed.
+fn locked(until: Timestamp, now: Timestamp) -> CommandError {
+    CommandError::RateLimited(format!(
+        "too many failed sign-ins for this account; {}",
+        wait_words(until, now)
+    ))
+}
+
 impl Accounts {
     pub async fn login(&self, request: LoginRequest) -> Result<LoggedIn, CommandError> {
         let now = self.inner.clock.now();
+        let limits = &self.inner.limits;
+        let rules = limits.limits;
+        let account = Subject::Account(&request.email);
         if let Some(address) = request.address
-            && let Some(until) = self.inner.throttle.blocked_until(address, now)
+            && let Some(until) = limits
+                .blocked_until(Bucket::Login, rules.login_per_address, Subject::Address(address), now)
+                .await?
         {
             return Err(CommandError::RateLimited(format!(
-                "too many failed sign-ins from this address; try again after {until}"
+                "too many failed sign-ins from this address; {}",
+                wait_words(until, now)
             )));
         }
-        let wrong = || {
+        // Counted by the address typed, whether or not it has an account, and asked before
+        // anything is looked up: a locked known address and a locked unknown one get the
+        // same answer at the same cost.
+        if let Some(until) = limits
+            .blocked_until(Bucket::Login, rules.login_per_account, account, now)
+            .await?
+        {
+            return Err(locked(until, now));
+        }
+        let wrong = || async {
             if let Some(address) = request.address {
-                self.inner.throttle.record_failure(address, now);
+                limits
+                    .count(Bucket::Login, Subject::Address(address), now)
+                    .await?;
             }
-            CommandError::Unauthenticated(WRONG.into())
+            limits.count(Bucket::Login, account, now).await?;
+            Ok::<_, CommandError>(CommandError::Unauthenticated(WRONG.into()))
         };
         let Ok(password) = Password::for_login(request.password.clone()) else {
-            return Err(wrong());
+            return Err(wrong().await?);
         };
         let user = match Email::parse(&request.email) {
             Ok(email) => self.find_by_email(&email).await?,
             Err(_) => None,
         };
         let Some((id, key)) = user else {
-            self.inner.hasher.verify(password.expose(), None).await;
-            return Err(wrong());
+            self.inner.hasher.verify(password.expose(), None).await?;
+            return Err(wrong().await?);
         };
         let stream = id.stream();
         let user = self.kernel().load::<User>(id).await?.state;
         if let Some(until) = user.login_locked_until(now) {
-            return Err(CommandError::RateLimited(format!(
-                "too many wrong passwords: sign-in is locked until {until}"
-            )));
+            return Err(locked(until, now));
         }
         let (Some(account), Some(key)) = (user.account(), key.as_ref()) else {
             // Reserved but not yet registered, or erased: unknown, at the same cost.
-            self.inner.hasher.verify(password.expose(), None).await;
-            return Err(wrong());
+            self.inner.hasher.verify(password.expose(), None).await?;
+            return Err(wrong().await?);
         };
         let phc = key
             .open_string(stream.as_str(), "passwordHash", &account.password_hash)
@@ -81,7 +110,7 @@ impl Accounts {
             .inner
             .hasher
             .verify(password.expose(), Some(&phc))
-            .await;
+            .await?;
         let (checked_hash, role) = (account.password_hash.clone(), account.role);
         let session = Uuid::new_v4();
         let expires_at = now.plus_micros(self.inner.sessions.absolute.as_micros() as i64);
@@ -138,9 +167,9 @@ impl Accounts {
             }
             Err(refused) => Err(match refused {
                 LoginRefused::WrongPassword | LoginRefused::NoAccount | LoginRefused::Erased => {
-                    wrong()
+                    wrong().await?
                 }
-                LoginRefused::RateLimited { .. } => CommandError::RateLimited(refused.to_string()),
+                LoginRefused::RateLimited { until } => locked(until, now),
                 LoginRefused::PendingApproval
                 | LoginRefused::Rejected
                 | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),

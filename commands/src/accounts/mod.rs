@@ -17,13 +17,11 @@ mod profile_change;
 mod register;
 mod session_token;
 mod sessions;
-mod throttle;
 
 pub use login::{LoggedIn, LoginRequest};
 pub use register::{RegisterRequest, Registered};
 pub use session_token::{MalformedToken, SessionToken};
 pub use sessions::{SessionInfo, SessionRecord};
-pub use throttle::LoginThrottle;
 
 use crate::{
     Clock, CommandError, Kernel,
@@ -31,6 +29,7 @@ use crate::{
     keys::{KeyRing, SubjectKey},
     mail::Mailer,
     password_hasher::PasswordHasher,
+    rate_limit::{Limits, RateLimits},
 };
 use domain::account::{UserId, user::MAX_SESSION_LIFETIME_MICROS};
 use std::{sync::Arc, time::Duration};
@@ -64,7 +63,7 @@ struct Inner {
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     sessions: SessionPolicy,
-    throttle: LoginThrottle,
+    limits: RateLimits,
     mailer: Option<Mailer>,
     blobs: Option<BlobStore>,
 }
@@ -86,12 +85,12 @@ impl Accounts {
         };
         Self {
             inner: Arc::new(Inner {
+                limits: RateLimits::new(kernel.pool().clone(), keys.clone(), Limits::default()),
                 kernel,
                 keys,
                 hasher,
                 clock,
                 sessions,
-                throttle: LoginThrottle::default(),
                 mailer: None,
                 blobs: None,
             }),
@@ -103,6 +102,14 @@ impl Accounts {
         Arc::get_mut(&mut self.inner)
             .expect("with_mailer is called before Accounts is shared")
             .mailer = Some(mailer);
+        self
+    }
+
+    /// Other rate limits than API.graphql's defaults (tests). Call before the first clone.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        let inner = Arc::get_mut(&mut self.inner)
+            .expect("with_limits is called before Accounts is shared");
+        inner.limits.limits = limits;
         self
     }
 

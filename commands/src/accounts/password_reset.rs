@@ -2,31 +2,85 @@
 //! address is known: the lookup, the token and the mail happen afterwards, in a task, so
 //! the answer's time says nothing. The token (256 random bits, the shape of a session
 //! token) is stored hashed, lives 30 minutes and is consumed once; using it applies the
-//! password policy and ends every session.
+//! password policy, ends every session and voids the account's other links (so does a
+//! password change). Requests are limited per address asked about and per client address
+//! (`rate_limit`), past which nothing is mailed or recorded; the answer never changes.
 
 use super::{Accounts, SessionToken};
-use crate::{CommandError, Decision};
+use crate::{
+    CommandError, Decision,
+    rate_limit::{Bucket, Subject},
+};
 use domain::account::{
     Email, Password, PersonName, PolicySubject, User, UserId,
     user::{request_password_reset, reset_password},
 };
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 pub const RESET_TOKEN_LIFETIME_MICROS: i64 = 30 * 60 * 1_000_000;
 
 impl Accounts {
-    /// Always succeeds; a link is mailed if the address belongs to an account.
-    pub fn request_password_reset(&self, email: &str) {
+    /// Always succeeds; a link is mailed if the address belongs to an account and neither
+    /// limit is spent.
+    pub fn request_password_reset(&self, email: &str, address: Option<IpAddr>) {
         let Ok(email) = Email::parse(email) else {
             return;
         };
         let this = self.clone();
         tokio::spawn(async move {
+            match this.within_reset_limits(&email, address).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!("a password-reset request past its limit: nothing sent");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a password-reset request could not be counted");
+                    return;
+                }
+            }
             if let Err(e) = this.send_reset_link(&email).await {
                 tracing::error!(error = %e, "a password-reset request could not be completed");
             }
         });
+    }
+
+    /// Counts the request against both limits; false when either is spent.
+    async fn within_reset_limits(
+        &self,
+        email: &Email,
+        address: Option<IpAddr>,
+    ) -> Result<bool, CommandError> {
+        let now = self.inner.clock.now();
+        let limits = &self.inner.limits;
+        let rules = limits.limits;
+        if let Some(address) = address
+            && limits
+                .take(Bucket::Reset, rules.reset_per_address, Subject::Address(address), now)
+                .await?
+                .is_err()
+        {
+            return Ok(false);
+        }
+        Ok(limits
+            .take(Bucket::Reset, rules.reset_per_account, Subject::Account(email.as_str()), now)
+            .await?
+            .is_ok())
+    }
+
+    /// Voids every unused reset link of `user`: after a reset or a password change, an
+    /// older link must not set the password again.
+    pub(super) async fn void_reset_links(&self, user: UserId) -> Result<(), CommandError> {
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user.as_uuid())
+        .bind(self.inner.clock.now().to_datetime())
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     async fn send_reset_link(&self, email: &Email) -> Result<(), CommandError> {
@@ -131,6 +185,8 @@ impl Accounts {
         let token = &token;
         let before_append = move || async move {
             if consumed.swap(true, Ordering::SeqCst) {
+                // A link mailed meanwhile is voided too.
+                self.void_reset_links(id).await?;
                 return self.revoke_sessions(id, None).await;
             }
             let used = sqlx::query(
@@ -144,6 +200,7 @@ impl Accounts {
             if used.rows_affected() != 1 {
                 return Err(invalid());
             }
+            self.void_reset_links(id).await?;
             self.revoke_sessions(id, None).await
         };
         let seq = self

@@ -1,6 +1,11 @@
 //! Profile photos: checked by content (PNG or JPEG, by their magic bytes, whatever the
 //! request claims), decoded with size limits, scaled down if large, and re-encoded as
-//! PNG, so no metadata (EXIF, GPS, comments) and nothing but pixels survive. Stored
+//! PNG, so no metadata (EXIF, GPS, comments) and nothing but pixels survive.
+//!
+//! Decoding has a budget: the header's dimensions are read first and more than
+//! `MAX_PIXELS` is refused before a pixel is decoded (a 252 KiB PNG can claim 8000×8000,
+//! 243 MiB decoded), the decoder's own allocation limit backs that up, and at most
+//! `DECODES_AT_ONCE` photos decode at a time (`normalise_bounded`). Stored
 //! sealed under the person's subject key, so erasure makes them unreadable too.
 
 use super::Accounts;
@@ -17,6 +22,12 @@ use sha2::{Digest as _, Sha256};
 use std::io::Cursor;
 
 pub const MAX_PHOTO_BYTES: usize = 2 * 1024 * 1024;
+/// 16 megapixels: more than any camera photo a person would use for a profile.
+pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
+/// What one decode may allocate: 16 Mpx of 8-bit RGBA with room for a 16-bit one.
+const MAX_DECODE_ALLOC: u64 = MAX_PIXELS * 8;
+const DECODES_AT_ONCE: usize = 2;
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(DECODES_AT_ONCE);
 /// Photos larger than this on a side are scaled down to it.
 const MAX_SIDE: u32 = 1024;
 
@@ -27,6 +38,21 @@ pub enum PhotoRefused {
     NotPngOrJpeg,
     #[error("the image cannot be read: {0}")]
     Unreadable(String),
+    #[error(
+        "the image is {width}×{height} pixels; a profile photo may have at most 16 megapixels"
+    )]
+    TooManyPixels { width: u32, height: u32 },
+}
+
+/// `normalise` on a blocking thread, at most `DECODES_AT_ONCE` at a time.
+pub async fn normalise_bounded(bytes: bytes::Bytes) -> Result<Vec<u8>, PhotoRefused> {
+    let _turn = DECODES
+        .acquire()
+        .await
+        .expect("the decode semaphore is never closed");
+    tokio::task::spawn_blocking(move || normalise(&bytes))
+        .await
+        .unwrap_or_else(|e| Err(PhotoRefused::Unreadable(format!("decoding stopped: {e}"))))
 }
 
 /// PNG bytes of the photo, re-encoded from what was sent. CPU work: call it off the
@@ -36,11 +62,17 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, PhotoRefused> {
     if format != ImageFormat::Png && format != ImageFormat::Jpeg {
         return Err(PhotoRefused::NotPngOrJpeg);
     }
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| PhotoRefused::Unreadable(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(PhotoRefused::TooManyPixels { width, height });
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(8_192);
-    limits.max_image_height = Some(8_192);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let image = reader
         .decode()

@@ -2,7 +2,10 @@
 //! seal their personal fields, and append `UserRegistered`.
 
 use super::Accounts;
-use crate::{CommandError, Decision};
+use crate::{
+    CommandError, Decision,
+    rate_limit::{Bucket, Subject, wait_words},
+};
 use domain::account::{
     Email, Password, PersonName, Phone, PolicySubject, Role, User, UserId,
     user::{Register, Registration, register},
@@ -17,6 +20,8 @@ pub struct RegisterRequest {
     pub role: Role,
     pub phone: Option<String>,
     pub via: Registration,
+    /// The client's address, for the per-address limit (none from the command line).
+    pub address: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +36,20 @@ impl Accounts {
             return Err(CommandError::BadInput(
                 "administrators are created with `medchain admin create`".into(),
             ));
+        }
+        if let Some(address) = request.address {
+            let now = self.inner.clock.now();
+            let limits = &self.inner.limits;
+            let limit = limits.limits.register_per_address;
+            if let Err(until) = limits
+                .take(Bucket::Register, limit, Subject::Address(address), now)
+                .await?
+            {
+                return Err(CommandError::RateLimited(format!(
+                    "too many registrations from this address; {}",
+                    wait_words(until, now)
+                )));
+            }
         }
         let email = Email::parse(&request.email).map_err(CommandError::bad_input)?;
         let name = PersonName::parse(&request.name).map_err(CommandError::bad_input)?;

@@ -227,7 +227,7 @@ impl Accounts {
     }
 
     /// Checks the current password, applies the policy to the new one, and revokes every
-    /// other session. Returns the seq of `PasswordChanged`.
+    /// other session and every unused reset link. Returns the seq of `PasswordChanged`.
     pub async fn change_password(
         &self,
         caller: &Caller,
@@ -255,7 +255,7 @@ impl Accounts {
         let phc = open("passwordHash", &account.password_hash)?;
 
         let matches = match Password::for_login(current) {
-            Ok(current) => self.inner.hasher.verify(current.expose(), Some(&phc)).await,
+            Ok(current) => self.inner.hasher.verify(current.expose(), Some(&phc)).await?,
             Err(_) => false,
         };
         if !matches {
@@ -290,12 +290,14 @@ impl Accounts {
         };
         let seq = self
             .kernel()
-            .execute_then(id, Some(id), decide, || {
-                self.revoke_sessions(id, Some(caller.session))
+            .execute_then(id, Some(id), decide, || async {
+                // A reset link mailed before the change must not undo it.
+                self.void_reset_links(id).await?;
+                self.revoke_sessions(id, Some(caller.session)).await
             })
             .await?
             .seq;
-        tracing::info!(user.id = %id, "password changed; other sessions revoked");
+        tracing::info!(user.id = %id, "password changed; other sessions and reset links revoked");
         Ok(seq)
     }
 }

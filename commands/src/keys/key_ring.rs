@@ -9,6 +9,7 @@ use super::{
     blind_index::{BlindIndex, BlindIndexKey},
     data_key::{DataKey, DataKeyState},
     master_key::MasterKey,
+    rate_key::RateKey,
     snapshot_mac::SnapshotKey,
     subject_key::{SubjectKey, SubjectKeyState, WrapKey},
 };
@@ -40,6 +41,7 @@ struct Keys {
     wrap: WrapKey,
     blind_index: BlindIndexKey,
     snapshot: SnapshotKey,
+    rate: RateKey,
 }
 
 impl KeyRing {
@@ -49,12 +51,19 @@ impl KeyRing {
             wrap: WrapKey::derive(master),
             blind_index: BlindIndexKey::derive(master),
             snapshot: SnapshotKey::derive(master),
+            rate: RateKey::derive(master),
         }))
     }
 
     /// The MAC binding a kernel snapshot's state to its stream, version and seq.
     pub fn snapshots(&self) -> &SnapshotKey {
         &self.0.snapshot
+    }
+
+    /// The keyed name under which a rate limit counts a subject (`kind` and its text:
+    /// an address, an account's address), so the limits' table holds neither.
+    pub fn rate_subject(&self, kind: &str, subject: &[u8]) -> [u8; 32] {
+        self.0.rate.name(kind, subject)
     }
 
     /// The blind index that finds an account by its e-mail address.

@@ -24,6 +24,8 @@ pub(super) enum Purpose {
     BlindIndex,
     /// Keys the HMAC-SHA256 that binds a kernel snapshot to its stream and version.
     SnapshotMac,
+    /// Keys the HMAC-SHA256 that names a rate limit's subject (an address, an account).
+    RateLimit,
 }
 
 impl Purpose {
@@ -32,6 +34,7 @@ impl Purpose {
             Self::SubjectKeyWrap => b"medchain subject key wrap v1",
             Self::BlindIndex => b"medchain blind index v1",
             Self::SnapshotMac => b"medchain snapshot mac v1",
+            Self::RateLimit => b"medchain rate limit v1",
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - `data_key`: one random key per record, wrapped by its owner's subject key; it
 //!   encrypts the file and seals the record's fields.
 //! - `blind_index`: HMAC-SHA256 of a normalised e-mail address.
+//! - `rate_key`: HMAC-SHA256 naming what a rate limit counts (an address, an account).
 //! - `ledger_key`: the ledger's Ed25519 key, which signs checkpoints.
 //! - `secret_file`: key files created 0600 before any byte is written.
 
@@ -20,6 +21,7 @@ pub mod data_key;
 pub mod key_ring;
 pub mod ledger_key;
 pub mod master_key;
+mod rate_key;
 pub mod sealing;
 mod secret_file;
 pub mod snapshot_mac;

@@ -37,6 +37,8 @@ pub struct UploadLimits {
     pub allowed: Vec<ContentKind>,
     /// How many uploads and downloads run at once.
     pub transfers: super::TransferLimits,
+    /// How much one patient may keep, all live records together (plaintext bytes).
+    pub quota_bytes: u64,
 }
 
 impl Default for UploadLimits {
@@ -45,6 +47,7 @@ impl Default for UploadLimits {
             max_bytes: 1 << 30,
             allowed: ContentKind::ALL.to_vec(),
             transfers: super::TransferLimits::default(),
+            quota_bytes: 10 << 30,
         }
     }
 }
@@ -72,6 +75,11 @@ pub enum UploadError {
     TypeNotAllowed(String),
     #[error("the file is larger than the limit of {0} bytes")]
     TooLarge(u64),
+    #[error(
+        "this upload would pass your storage quota of {quota} bytes ({used} bytes are in use): \
+         erase records you no longer need, or ask an administrator"
+    )]
+    OverQuota { quota: u64, used: u64 },
     #[error("the file is empty")]
     Empty,
     #[error("the upload was cut off")]
@@ -162,6 +170,19 @@ impl Records {
                 return Err(CommandError::NotFound("there is no such account".into()).into());
             }
         };
+        // The quota bounds this upload as it streams; the bytes in use come from the
+        // records view, so uploads finishing at the same moment may pass it by their size.
+        let used = self.stored_by(caller).await?;
+        let room = limits.quota_bytes.saturating_sub(used);
+        let over_quota = || UploadError::OverQuota {
+            quota: limits.quota_bytes,
+            used,
+        };
+        if room == 0 {
+            discard_rest(&mut file).await;
+            return Err(over_quota());
+        }
+        let cap = limits.max_bytes.min(room);
         let id = RecordId::from_uuid(Uuid::now_v7());
         let data_key = DataKey::generate();
         let _turn = match self.inner.turns.upload().await {
@@ -171,9 +192,10 @@ impl Records {
                 return Err(e.into());
             }
         };
-        let stored = self
-            .store_encrypted(id, &data_key, head, file, limits.max_bytes)
-            .await?;
+        let stored = match self.store_encrypted(id, &data_key, head, file, cap).await {
+            Err(UploadError::TooLarge(_)) if cap < limits.max_bytes => return Err(over_quota()),
+            other => other?,
+        };
 
         let result = self
             .record_upload(caller, id, &owner_key, &data_key, meta, kind, &stored)
@@ -193,6 +215,17 @@ impl Records {
             sha256: stored.sha256,
             seq,
         })
+    }
+
+    /// The plaintext bytes of the caller's live records.
+    async fn stored_by(&self, caller: &Caller) -> Result<u64, CommandError> {
+        let used: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(size)::bigint FROM records WHERE owner_id = $1 AND erased_at IS NULL",
+        )
+        .bind(caller.user.as_uuid())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(used.unwrap_or(0)).unwrap_or(0))
     }
 
     #[allow(clippy::too_many_arguments)]

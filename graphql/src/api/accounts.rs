@@ -43,6 +43,7 @@ impl AccountQuery {
 
     /// Signed-in users: ACTIVE doctors whose name contains `search`, case- and
     /// accent-insensitively.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn doctors(
         &self,
         ctx: &Context<'_>,
@@ -122,6 +123,7 @@ impl AccountMutation {
                 role: DomainRole::from(input.role),
                 phone: input.phone,
                 via: Registration::Api,
+                address: client(ctx).address,
             })
             .await
             .map_err(|e| e.gql())?;
@@ -192,7 +194,9 @@ impl AccountMutation {
     /// Mails a one-time link (valid 30 minutes) if the address has an account. Answers
     /// true either way, at once.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> bool {
-        services(ctx).accounts.request_password_reset(&email);
+        services(ctx)
+            .accounts
+            .request_password_reset(&email, client(ctx).address);
         true
     }
 

@@ -23,6 +23,7 @@ pub struct AdministrationQuery;
 #[Object]
 impl AdministrationQuery {
     /// Administrators: every account, oldest first, by role and status.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -46,6 +47,7 @@ impl AdministrationQuery {
     }
 
     /// Administrators: profile changes waiting for a decision, oldest first.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn pending_profile_changes(
         &self,
         ctx: &Context<'_>,

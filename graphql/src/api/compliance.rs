@@ -33,6 +33,7 @@ impl ComplianceQuery {
     /// Every read of a patient's records (DOWNLOADED or VIEWED) by anyone other than the
     /// patient, oldest first, recorded within `[from, to]`. Patients: their own (omit
     /// `patientId`). Administrators: any patient's.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn disclosures(
         &self,
         ctx: &Context<'_>,

@@ -70,6 +70,7 @@ impl LedgerQuery {
 
     /// Administrators: ledger events in seq order, from `fromSeq`, of one `type` and/or
     /// one `stream`. Sealed fields are ciphertext here as they are in the ledger.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,

@@ -5,6 +5,7 @@
 use crate::{
     context::{caller, services},
     error::ToGql as _,
+    limits::capped,
     types::{
         enums::NotificationKind,
         notification::{
@@ -24,6 +25,7 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// The caller's notifications, newest first.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -97,6 +99,7 @@ impl NotificationMutation {
         ids: Option<Vec<Uuid>>,
     ) -> Result<i32> {
         let caller = caller(ctx)?;
+        let ids = ids.map(|ids| capped(ids, "ids")).transpose()?;
         let s = services(ctx);
         let user = caller.user;
         let up_to = match ids {
@@ -128,7 +131,7 @@ impl NotificationMutation {
     ) -> Result<Vec<NotificationPreference>> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let changes = input
+        let changes = capped(input, "input")?
             .into_iter()
             .map(|p| Preference {
                 kind: p.kind.into(),

@@ -40,6 +40,7 @@ impl RecordQuery {
     }
 
     /// Patients: their records, newest first.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn my_records(
         &self,
         ctx: &Context<'_>,
@@ -70,6 +71,7 @@ impl RecordQuery {
 
     /// Doctors: the records shared with them that they may read now, most recently
     /// shared first.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn shared_with_me(
         &self,
         ctx: &Context<'_>,

@@ -5,23 +5,23 @@
 
 use crate::{
     AppState,
+    csrf::Intent,
     error::Code,
-    http::rest::{caller, command_error, error, private_content},
+    http::rest::{PathId, caller, command_error, error, private_content},
 };
 use axum::{
     Json,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use commands::accounts::photo::{MAX_PHOTO_BYTES, PhotoRefused, normalise};
+use commands::accounts::photo::{MAX_PHOTO_BYTES, PhotoRefused, normalise_bounded};
 use domain::account::UserId;
 use serde_json::json;
-use uuid::Uuid;
 
 pub async fn put_photo(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let caller = match caller(&state, &headers).await {
+    let caller = match caller(&state, &headers, Intent::Change).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -32,28 +32,20 @@ pub async fn put_photo(State(state): State<AppState>, headers: HeaderMap, body: 
             "a profile photo is at most 2 MiB",
         );
     };
-    let png = match tokio::task::spawn_blocking(move || normalise(&bytes)).await {
-        Ok(Ok(png)) => png,
-        Ok(Err(refused @ PhotoRefused::NotPngOrJpeg)) => {
+    let png = match normalise_bounded(bytes).await {
+        Ok(png) => png,
+        Err(refused @ PhotoRefused::NotPngOrJpeg) => {
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Code::BadUserInput,
                 &refused.to_string(),
             );
         }
-        Ok(Err(refused)) => {
+        Err(refused) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 Code::BadUserInput,
                 &refused.to_string(),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "photo decoding panicked");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
             );
         }
     };
@@ -76,9 +68,9 @@ pub async fn put_photo(State(state): State<AppState>, headers: HeaderMap, body: 
 pub async fn get_photo(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
 ) -> Response {
-    let caller = match caller(&state, &headers).await {
+    let caller = match caller(&state, &headers, Intent::Read).await {
         Ok(c) => c,
         Err(r) => return r,
     };

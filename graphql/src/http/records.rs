@@ -5,13 +5,14 @@
 
 use crate::{
     AppState,
+    csrf::Intent,
     error::Code,
-    http::rest::{caller, command_error, error, private_content},
+    http::rest::{PathId, caller, command_error, error, private_content},
 };
 use axum::{
     Json,
     body::Body,
-    extract::{FromRequest as _, Multipart, Path, Query, Request, State},
+    extract::{FromRequest as _, Multipart, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -21,7 +22,6 @@ use futures::TryStreamExt as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 /// The form's text fields are small; this bounds what is buffered of them.
 const MAX_TEXT_FIELD: usize = 64 * 1024;
@@ -52,7 +52,7 @@ async fn text(field: axum::extract::multipart::Field<'_>) -> Result<String, Resp
 }
 
 pub async fn upload(State(state): State<AppState>, request: Request) -> Response {
-    let caller = match caller(&state, request.headers()).await {
+    let caller = match caller(&state, request.headers(), Intent::Change).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -136,7 +136,7 @@ fn upload_error(e: UploadError) -> Response {
         UploadError::TypeNotAllowed(m) => {
             error(StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::BadUserInput, &m)
         }
-        e @ UploadError::TooLarge(_) => error(
+        e @ (UploadError::TooLarge(_) | UploadError::OverQuota { .. }) => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             Code::BadUserInput,
             &e.to_string(),
@@ -192,10 +192,10 @@ fn disposition(kind: &str, file_name: &str) -> HeaderValue {
 pub async fn content(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
     Query(query): Query<ContentQuery>,
 ) -> Response {
-    let caller = match caller(&state, &headers).await {
+    let caller = match caller(&state, &headers, Intent::RecordedRead).await {
         Ok(c) => c,
         Err(r) => return r,
     };

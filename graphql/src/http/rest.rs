@@ -5,8 +5,9 @@
 
 use crate::{
     AppState,
-    auth::{AuthError, authenticate, token_from},
+    auth::{AuthError, authenticate, credential},
     context::Auth,
+    csrf::{self, Intent},
     error::{Code, classify},
 };
 use axum::{
@@ -45,11 +46,23 @@ pub(crate) fn private_content(h: &mut HeaderMap) {
     );
 }
 
-/// The signed-in caller, or the response that refuses the request.
-pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+/// The signed-in caller, or the response that refuses the request: also when the browser
+/// sent the cookie from another site for what `intent` says the route does (`csrf`).
+pub(crate) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    intent: Intent,
+) -> Result<Caller, Response> {
     let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
-    let token = token_from(headers).map_err(|e| unauthenticated(&e.to_string()))?;
-    match authenticate(&state.services, token).await {
+    let found = credential(headers, state.services.secure_cookies)
+        .map_err(|e| unauthenticated(&e.to_string()))?;
+    if let Some(found) = found
+        && found.by_cookie
+        && !csrf::allowed(headers, &state.http.public_origin, intent)
+    {
+        return Err(error(StatusCode::FORBIDDEN, Code::Forbidden, csrf::REFUSED));
+    }
+    match authenticate(&state.services, found.map(|c| c.token)).await {
         Ok(Auth::User(caller, _)) => Ok(caller),
         Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
         Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
@@ -61,5 +74,36 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
                 "internal error",
             ))
         }
+    }
+}
+
+/// A record's or a person's id in a URL path. A malformed one is refused with the JSON
+/// error body (400 BAD_USER_INPUT) rather than axum's plain-text rejection.
+pub(crate) struct PathId(pub uuid::Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        Code::BadUserInput,
+                        "the path does not name an id",
+                    )
+                })?;
+        raw.parse().map(PathId).map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                Code::BadUserInput,
+                "the id in the path is not a UUID",
+            )
+        })
     }
 }

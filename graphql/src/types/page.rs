@@ -52,6 +52,17 @@ pub fn page<R, E: Edge>(
     (edges, info)
 }
 
+/// A connection's complexity: its children's, once per row it may return, so a request
+/// that asks 100 rows of 100 rows counts what it costs (async-graphql counts a field's
+/// children once unless told).
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    usize::try_from(rows)
+        .unwrap_or(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// `first`, checked: 1 to `MAX_PAGE`, `DEFAULT_PAGE` when absent.
 pub fn page_size(first: Option<i32>) -> Result<i64> {
     match first.unwrap_or(DEFAULT_PAGE) {

@@ -158,6 +158,7 @@ impl Record {
     }
 
     /// Owner only: who did what with the record, newest first.
+    #[graphql(complexity = "crate::types::page::cost(first, child_complexity)")]
     async fn access_log(
         &self,
         ctx: &Context<'_>,

@@ -187,7 +187,9 @@ impl TestApp {
             master_key: MasterKey::from_bytes(self.master_key),
             sessions: self.sessions,
             public_origin: self.public_origin.clone(),
-            trust_proxy: false,
+            trusted_proxies: graphql::TrustedProxies::none(),
+            dev_tools: false,
+            rate_limits: commands::rate_limit::Limits::default(),
             clock,
             hasher: PasswordHasher::for_tests(),
             mailer: commands::mail::Mailer::new(
@@ -273,6 +275,7 @@ impl TestApp {
                 role: Role::Admin,
                 phone: None,
                 via: Registration::Cli,
+                address: None,
             })
             .await
             .expect("admin create");

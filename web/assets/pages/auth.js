@@ -19,7 +19,7 @@ export async function login({ query, app }) {
         try {
           await gql(LOGIN, { e: email.input.value, p: password.input.value });
         } catch (error) {
-          if (error.code === 'FORBIDDEN' && /waiting for an administrator/i.test(error.message)) {
+          if (error.code === 'FORBIDDEN' && /\bPENDING\b/.test(error.message)) {
             app.navigate(PATHS.pending);
             return;
           }

@@ -37,11 +37,12 @@ pub enum LoginRefused {
     RateLimited { until: Timestamp },
     #[error("the e-mail address or password is wrong")]
     WrongPassword,
-    #[error("this account is waiting for an administrator's approval")]
+    // The state is named as API.graphql spells it, so a client can tell them apart.
+    #[error("this account is PENDING: an administrator has not approved it yet")]
     PendingApproval,
-    #[error("this account's registration was rejected")]
+    #[error("this account is REJECTED: its registration was not approved")]
     Rejected,
-    #[error("this account is suspended")]
+    #[error("this account is SUSPENDED")]
     Suspended,
     #[error("this account has been erased")]
     Erased,
