@@ -140,7 +140,9 @@ mod tests {
         assert!(parse_size("a lot").is_err());
         assert_eq!(parse_kinds("pdf, JPG").unwrap().0.len(), 2);
         assert_eq!(
-            parse_kinds("application/pdf, image/png,text/plain").unwrap().0,
+            parse_kinds("application/pdf, image/png,text/plain")
+                .unwrap()
+                .0,
             vec![
                 domain::record::ContentKind::Pdf,
                 domain::record::ContentKind::Png,
@@ -192,9 +194,13 @@ pub fn environment_warnings(
     let mut warnings = Vec::new();
     for name in present.filter(|n| n.starts_with("MEDCHAIN_")) {
         if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == name) {
-            warnings.push(format!("{name} is now called {new}; the old name works for one more release"));
+            warnings.push(format!(
+                "{name} is now called {new}; the old name works for one more release"
+            ));
         } else if !known.iter().any(|k| *k == name) && !READ_DIRECTLY.contains(&name.as_str()) {
-            warnings.push(format!("{name} is not a MedChain setting and is ignored (misspelt?)"));
+            warnings.push(format!(
+                "{name} is not a MedChain setting and is ignored (misspelt?)"
+            ));
         }
     }
     warnings.sort();

@@ -139,7 +139,11 @@ impl PasswordHasher {
     /// Whether `password` matches the stored PHC string. `None` (no account with that
     /// address) always answers false, after the same work as a wrong password. Refused
     /// (`Busy`) only when too many checks are waiting already.
-    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, PasswordHashError> {
+    pub async fn verify(
+        &self,
+        password: &str,
+        phc: Option<&str>,
+    ) -> Result<bool, PasswordHashError> {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         self.run(move |inner| {
@@ -195,7 +199,12 @@ mod tests {
         let hasher = PasswordHasher::for_tests();
         assert!(!hasher.verify(PASSWORD, None).await.unwrap());
         assert!(!hasher.verify("", None).await.unwrap());
-        assert!(!hasher.verify(PASSWORD, Some("not a phc string")).await.unwrap());
+        assert!(
+            !hasher
+                .verify(PASSWORD, Some("not a phc string"))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(PASSWORD, Some("")).await.unwrap());
     }
 
@@ -235,7 +244,10 @@ mod tests {
             }
         }
         assert!(busy >= 8, "{busy} refused");
-        assert!(hasher.verify(PASSWORD, Some(&phc)).await.unwrap(), "free again");
+        assert!(
+            hasher.verify(PASSWORD, Some(&phc)).await.unwrap(),
+            "free again"
+        );
     }
 
     #[test]

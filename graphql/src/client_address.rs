@@ -107,22 +107,40 @@ mod tests {
         // The client wrote 1.1.1.1 itself; the trusted proxy appended what it saw.
         let h = xff("1.1.1.1, 203.0.113.9, 10.0.0.5");
         assert_eq!(proxies.client(ip("192.0.2.1"), &h), ip("203.0.113.9"));
-        assert_eq!(proxies.client(ip("10.1.2.3"), &xff("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("10.1.2.3"), &xff("203.0.113.9")),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_says() {
         let proxies = TrustedProxies::loopback();
-        assert_eq!(proxies.client(ip("198.51.100.4"), &xff("1.2.3.4")), ip("198.51.100.4"));
-        assert_eq!(TrustedProxies::none().client(ip("127.0.0.1"), &xff("1.2.3.4")), ip("127.0.0.1"));
+        assert_eq!(
+            proxies.client(ip("198.51.100.4"), &xff("1.2.3.4")),
+            ip("198.51.100.4")
+        );
+        assert_eq!(
+            TrustedProxies::none().client(ip("127.0.0.1"), &xff("1.2.3.4")),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
     fn garbage_or_only_trusted_hops_stop_at_the_last_trusted_sender() {
         let proxies = TrustedProxies::loopback();
-        assert_eq!(proxies.client(ip("127.0.0.1"), &xff("nonsense")), ip("127.0.0.1"));
-        assert_eq!(proxies.client(ip("127.0.0.1"), &xff("127.0.0.2")), ip("127.0.0.2"));
-        assert_eq!(proxies.client(ip("::ffff:127.0.0.1"), &xff("192.0.2.8")), ip("192.0.2.8"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &xff("nonsense")),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &xff("127.0.0.2")),
+            ip("127.0.0.2")
+        );
+        assert_eq!(
+            proxies.client(ip("::ffff:127.0.0.1"), &xff("192.0.2.8")),
+            ip("192.0.2.8")
+        );
         assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
     }

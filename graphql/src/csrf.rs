@@ -64,7 +64,11 @@ mod tests {
     #[test]
     fn a_change_must_come_from_the_public_origin() {
         assert!(allowed(&with(&[]), ORIGIN, Intent::Change));
-        assert!(allowed(&with(&[("origin", ORIGIN)]), ORIGIN, Intent::Change));
+        assert!(allowed(
+            &with(&[("origin", ORIGIN)]),
+            ORIGIN,
+            Intent::Change
+        ));
         assert!(allowed(
             &with(&[("origin", ORIGIN), ("sec-fetch-site", "same-origin")]),
             ORIGIN,
@@ -84,13 +88,25 @@ mod tests {
     #[test]
     fn a_recorded_read_must_be_same_origin_or_the_users_own() {
         assert!(allowed(&with(&[]), ORIGIN, Intent::RecordedRead));
-        assert!(allowed(&with(&[("sec-fetch-site", "none")]), ORIGIN, Intent::RecordedRead));
+        assert!(allowed(
+            &with(&[("sec-fetch-site", "none")]),
+            ORIGIN,
+            Intent::RecordedRead
+        ));
         assert!(allowed(
             &with(&[("sec-fetch-site", "same-origin")]),
             ORIGIN,
             Intent::RecordedRead
         ));
-        assert!(!allowed(&with(&[("sec-fetch-site", "same-site")]), ORIGIN, Intent::RecordedRead));
-        assert!(allowed(&with(&[("sec-fetch-site", "cross-site")]), ORIGIN, Intent::Read));
+        assert!(!allowed(
+            &with(&[("sec-fetch-site", "same-site")]),
+            ORIGIN,
+            Intent::RecordedRead
+        ));
+        assert!(allowed(
+            &with(&[("sec-fetch-site", "cross-site")]),
+            ORIGIN,
+            Intent::Read
+        ));
     }
 }

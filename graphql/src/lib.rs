@@ -79,11 +79,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/graphql",
             // The handler enforces the limit itself, to answer it in JSON.
-            get(transport::graphiql)
+            get(web::graphiql)
                 .post(transport::post)
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/graphql/ws", get(socket::websocket))
+        .route("/graphql/assets/{file}", get(web::graphiql_asset))
         .route(
             "/api/me/photo",
             axum::routing::put(http::photos::put_photo).layer(DefaultBodyLimit::disable()),

@@ -109,7 +109,10 @@ pub fn capped<T>(list: Vec<T>, name: &str) -> async_graphql::Result<Vec<T>> {
     if list.len() > MAX_LIST {
         return Err(crate::error::error(
             Code::BadUserInput,
-            format!("{name} holds {} items; at most {MAX_LIST} are allowed", list.len()),
+            format!(
+                "{name} holds {} items; at most {MAX_LIST} are allowed",
+                list.len()
+            ),
         ));
     }
     Ok(list)

@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn over_https_only_the_host_only_cookie_counts() {
         let set = set("abc", Duration::from_secs(60), true);
-        assert!(set.starts_with("__Host-medchain_session=abc; Path=/;"), "{set}");
+        assert!(
+            set.starts_with("__Host-medchain_session=abc; Path=/;"),
+            "{set}"
+        );
         assert!(set.contains("; Secure") && !set.contains("Domain"), "{set}");
         let tossed = "medchain_session=planted; __Host-medchain_session=mine";
         assert_eq!(token_in(tossed, true), Some("mine"));

@@ -10,25 +10,15 @@ use crate::{
     error::{Code, add_missing_codes},
     limits::{MAX_BODY_BYTES, NoIntrospection},
 };
-use async_graphql::http::GraphiQLSource;
 use axum::{
     Json,
     body::Body,
     extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 use std::net::SocketAddr;
-
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
-}
 
 fn refusal(status: StatusCode, code: Code, message: &str) -> Response {
     (

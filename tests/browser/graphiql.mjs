@@ -53,14 +53,14 @@ try {
   });
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content[- ]Security[- ]Policy/i.test(m.text())) {
-      problems.push(`a Content-Security-Policy violation: ${m.text()}`);
+      problems.push(`a Content-Security-Policy violation: ${m.text().slice(0, 300)}`);
     }
   });
   page.on('pageerror', (e) => problems.push(`an uncaught error in the page: ${e.message}`));
   await page.exposeFunction('__reportCspViolation', (v) => problems.push(`a Content-Security-Policy violation: ${v}`));
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      window.__reportCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
+      window.__reportCspViolation(`${e.effectiveDirective} blocked ${(e.blockedURI || 'inline').slice(0, 100)} (${e.sourceFile}:${e.lineNumber})`);
     });
   });
 

@@ -83,7 +83,10 @@ async fn an_approved_doctor_logs_in_and_a_rejected_one_is_told_so() {
         .try_login("rolf@example.org", STRONG)
         .await
         .expect_code("FORBIDDEN");
-    assert!(message.contains("REJECTED"), "the state is named: {message}");
+    assert!(
+        message.contains("REJECTED"),
+        "the state is named: {message}"
+    );
     let (actor, payload): (Option<uuid::Uuid>, String) =
         sqlx::query_as("SELECT actor, payload::text FROM events WHERE type = 'UserRejected'")
             .fetch_one(&app.pool)
@@ -121,7 +124,10 @@ async fn suspension_ends_every_session_at_once() {
         .try_login("pat@example.org", STRONG)
         .await
         .expect_code("FORBIDDEN");
-    assert!(message.contains("SUSPENDED"), "the state is named: {message}");
+    assert!(
+        message.contains("SUSPENDED"),
+        "the state is named: {message}"
+    );
     // An administrator cannot suspend themself.
     app.gql(
         Cred::Bearer(&admin),

@@ -154,3 +154,105 @@ async fn the_link_arrives_through_a_real_smtp_server_and_works_once_within_thirt
         .expect_code("BAD_USER_INPUT");
     app.login("pat@example.org", STRONG_2).await;
 }
+
+/// Every unused link of an account is void once one of them is used, and once the
+/// password is changed: an older mail must never set the password again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_or_a_password_change_voids_the_other_links() {
+    let app = TestApp::start().await;
+    app.register("ria@example.org", "Ria Moss", "PATIENT", STRONG)
+        .await;
+    let ask = || async {
+        let before = mails(&app).len();
+        app.gql(Cred::None, ASK, json!({"e": "ria@example.org"}))
+            .await
+            .ok();
+        eventually(Duration::from_secs(10), "a reset mail", || {
+            let found = mails(&app);
+            async move { (found.len() == before + 1).then_some(()) }
+        })
+        .await;
+    };
+    ask().await;
+    ask().await;
+    let tokens: Vec<String> = mails(&app).iter().map(|m| token_in(m)).collect();
+    assert_eq!(tokens.len(), 2);
+    assert_ne!(tokens[0], tokens[1]);
+    app.gql(Cred::None, RESET, json!({"t": tokens[0], "p": STRONG_2}))
+        .await
+        .ok();
+    let older = app
+        .gql(Cred::None, RESET, json!({"t": tokens[1], "p": STRONG}))
+        .await;
+    older.expect_code("BAD_USER_INPUT");
+    app.login("ria@example.org", STRONG_2).await;
+
+    // A link mailed before a password change is void after it.
+    ask().await;
+    let before_change = token_in(
+        mails(&app)
+            .iter()
+            .find(|m| !tokens.iter().any(|t| m.contains(t.as_str())))
+            .unwrap(),
+    );
+    let session = app.login("ria@example.org", STRONG_2).await;
+    app.gql(
+        Cred::Bearer(&session),
+        "mutation($c: String!, $n: String!) { changePassword(current: $c, new: $n) }",
+        json!({"c": STRONG_2, "n": STRONG}),
+    )
+    .await
+    .ok();
+    app.gql(
+        Cred::None,
+        RESET,
+        json!({"t": before_change, "p": STRONG_2}),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    app.login("ria@example.org", STRONG).await;
+}
+
+/// Reset requests are limited per address asked about (3 an hour): the eleventh gets the
+/// same answer as the first, and neither a mail nor an event comes of those past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eleventh_reset_request_is_answered_alike_and_sends_nothing() {
+    let app = TestApp::start().await;
+    app.register("sol@example.org", "Sol Reyes", "PATIENT", STRONG)
+        .await;
+    for _ in 0..11 {
+        let answer = app
+            .gql(Cred::None, ASK, json!({"e": "sol@example.org"}))
+            .await;
+        assert_eq!(answer.ok()["requestPasswordReset"], true);
+        assert_eq!(answer.body, json!({"data": {"requestPasswordReset": true}}));
+    }
+    let limit = commands::rate_limit::Limits::default()
+        .reset_per_account
+        .max as usize;
+    eventually(
+        Duration::from_secs(10),
+        "the mails within the limit",
+        || {
+            let found = mails(&app).len();
+            async move { (found == limit).then_some(()) }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mails(&app).len(), limit, "nothing past the limit is mailed");
+    assert_eq!(
+        app.count_events("PasswordResetRequested").await,
+        limit as i64
+    );
+    // An hour later the account may ask again.
+    app.clock.advance(Duration::from_secs(3601));
+    app.gql(Cred::None, ASK, json!({"e": "sol@example.org"}))
+        .await
+        .ok();
+    eventually(Duration::from_secs(10), "a mail after the window", || {
+        let found = mails(&app).len();
+        async move { (found == limit + 1).then_some(()) }
+    })
+    .await;
+}

@@ -390,7 +390,12 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_only_that_origin_su
         .set_cookies
         .iter()
         .find(|c| c.starts_with("__Host-medchain_session="))
-        .unwrap_or_else(|| panic!("over https the cookie is __Host- prefixed: {:?}", login.set_cookies));
+        .unwrap_or_else(|| {
+            panic!(
+                "over https the cookie is __Host- prefixed: {:?}",
+                login.set_cookies
+            )
+        });
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
     let attributes: Vec<String> = cookie

@@ -97,3 +97,45 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
         assert!(shots.join(format!("{name}.png")).exists(), "{name}.png");
     }
 }
+
+/// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
+/// policy, it loads nothing from another origin and runs a query
+/// (`tests/browser/graphiql.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_loads_nothing_from_another_origin_and_runs_a_query() {
+    let app = TestApp::start().await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser = root.join("tests").join("browser");
+    let out = tokio::process::Command::new("node")
+        .arg(browser.join("graphiql.mjs"))
+        .current_dir(&browser)
+        .env("MEDCHAIN_URL", format!("http://{}", app.addr))
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .expect("node runs (Debian: apt-get install nodejs npm)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("graphiql ok"), "{stdout}");
+    let page = app.http.get(app.url("/graphql")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("unpkg") && !html.contains("cdn") && !html.contains("https://"),
+        "{html}"
+    );
+    for bad in [
+        "/graphql/assets/../index.html",
+        "/graphql/assets/VERSIONS.md",
+    ] {
+        let response = app.http.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{bad}");
+    }
+}

@@ -56,7 +56,12 @@ impl Accounts {
         let account = Subject::Account(&request.email);
         if let Some(address) = request.address
             && let Some(until) = limits
-                .blocked_until(Bucket::Login, rules.login_per_address, Subject::Address(address), now)
+                .blocked_until(
+                    Bucket::Login,
+                    rules.login_per_address,
+                    Subject::Address(address),
+                    now,
+                )
                 .await?
         {
             return Err(CommandError::RateLimited(format!(

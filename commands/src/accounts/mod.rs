@@ -107,8 +107,8 @@ impl Accounts {
 
     /// Other rate limits than API.graphql's defaults (tests). Call before the first clone.
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        let inner = Arc::get_mut(&mut self.inner)
-            .expect("with_limits is called before Accounts is shared");
+        let inner =
+            Arc::get_mut(&mut self.inner).expect("with_limits is called before Accounts is shared");
         inner.limits.limits = limits;
         self
     }

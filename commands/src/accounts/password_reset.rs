@@ -58,14 +58,24 @@ impl Accounts {
         let rules = limits.limits;
         if let Some(address) = address
             && limits
-                .take(Bucket::Reset, rules.reset_per_address, Subject::Address(address), now)
+                .take(
+                    Bucket::Reset,
+                    rules.reset_per_address,
+                    Subject::Address(address),
+                    now,
+                )
                 .await?
                 .is_err()
         {
             return Ok(false);
         }
         Ok(limits
-            .take(Bucket::Reset, rules.reset_per_account, Subject::Account(email.as_str()), now)
+            .take(
+                Bucket::Reset,
+                rules.reset_per_account,
+                Subject::Account(email.as_str()),
+                now,
+            )
             .await?
             .is_ok())
     }

@@ -38,9 +38,7 @@ pub enum PhotoRefused {
     NotPngOrJpeg,
     #[error("the image cannot be read: {0}")]
     Unreadable(String),
-    #[error(
-        "the image is {width}×{height} pixels; a profile photo may have at most 16 megapixels"
-    )]
+    #[error("the image is {width}×{height} pixels; a profile photo may have at most 16 megapixels")]
     TooManyPixels { width: u32, height: u32 },
 }
 

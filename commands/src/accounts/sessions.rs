@@ -255,7 +255,12 @@ impl Accounts {
         let phc = open("passwordHash", &account.password_hash)?;
 
         let matches = match Password::for_login(current) {
-            Ok(current) => self.inner.hasher.verify(current.expose(), Some(&phc)).await?,
+            Ok(current) => {
+                self.inner
+                    .hasher
+                    .verify(current.expose(), Some(&phc))
+                    .await?
+            }
             Err(_) => false,
         };
         if !matches {

@@ -50,6 +50,13 @@ pub struct TestApp {
     pub checkpoint_policy: medchain::checkpointer::Policy,
     /// The ledger's signing key, the same across restarts.
     pub ledger_key: Arc<commands::keys::LedgerKey>,
+    /// The rate limits (takes effect at the next (re)start).
+    pub rate_limits: commands::rate_limit::Limits,
+    /// The proxies whose X-Forwarded-For is believed (takes effect at the next (re)start).
+    pub trusted_proxies: graphql::TrustedProxies,
+    /// Argon2id at the production parameters instead of the cheap test ones (takes
+    /// effect at the next (re)start).
+    pub production_hasher: bool,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -172,6 +179,9 @@ impl TestApp {
                 every: Duration::from_secs(1 << 30),
             },
             ledger_key: Arc::new(commands::keys::LedgerKey::generate()),
+            rate_limits: commands::rate_limit::Limits::default(),
+            trusted_proxies: graphql::TrustedProxies::none(),
+            production_hasher: false,
             master_key,
             sessions,
             public_origin: public_origin.map(str::to_owned),
@@ -187,11 +197,15 @@ impl TestApp {
             master_key: MasterKey::from_bytes(self.master_key),
             sessions: self.sessions,
             public_origin: self.public_origin.clone(),
-            trusted_proxies: graphql::TrustedProxies::none(),
+            trusted_proxies: self.trusted_proxies.clone(),
             dev_tools: false,
-            rate_limits: commands::rate_limit::Limits::default(),
+            rate_limits: self.rate_limits,
             clock,
-            hasher: PasswordHasher::for_tests(),
+            hasher: if self.production_hasher {
+                PasswordHasher::new().unwrap()
+            } else {
+                PasswordHasher::for_tests()
+            },
             mailer: commands::mail::Mailer::new(
                 self.smtp_url.as_deref(),
                 self.outbox.path(),
