@@ -46,7 +46,7 @@ pub struct Common {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administrators' accounts.
     #[command(subcommand)]
     Admin(AdminCommand),

@@ -197,7 +197,7 @@ pub fn environment_warnings(
             warnings.push(format!(
                 "{name} is now called {new}; the old name works for one more release"
             ));
-        } else if !known.iter().any(|k| *k == name) && !READ_DIRECTLY.contains(&name.as_str()) {
+        } else if !known.contains(&name) && !READ_DIRECTLY.contains(&name.as_str()) {
             warnings.push(format!(
                 "{name} is not a MedChain setting and is ignored (misspelt?)"
             ));

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::Serve(args) => serve(&cli.common, *args).await,
         Command::Admin(AdminCommand::Create { email, name }) => {
             medchain::admin_cli::create(&cli.common, &email, &name).await
         }

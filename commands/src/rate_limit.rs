@@ -194,7 +194,11 @@ impl RateLimits {
     }
 
     async fn maybe_prune(&self, now: Timestamp) {
-        if self.counted.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != 0 {
+        if !self
+            .counted
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
             return;
         }
         let pruned = sqlx::query("DELETE FROM rate_limit_hits WHERE at < $1")
