@@ -78,7 +78,7 @@ async fn send_one(pool: &PgPool, keys: &KeyRing, mailer: &Mailer) -> Result<bool
         return Ok(true);
     };
     let (subject, body) = compose(kind, &mailer.link("/"));
-    match mailer.send(&to, subject, body).await {
+    match mailer.send(mail.user_id, &to, subject, body).await {
         Ok(()) => {
             finish(pool, id, "SENT", None).await?;
             tracing::info!(notification.id = %id, user.id = %mail.user_id, "notification mailed");
@@ -91,14 +91,14 @@ async fn send_one(pool: &PgPool, keys: &KeyRing, mailer: &Mailer) -> Result<bool
                  next_attempt_at = now() + make_interval(secs => $3) WHERE notification_id = $1",
             )
             .bind(id)
-            .bind(e.to_string())
+            .bind(e.redacted())
             .bind(wait as f64)
             .execute(pool)
             .await?;
         }
         Err(e) => {
             tracing::error!(error = %e, notification.id = %id, "mailing failed for good");
-            finish(pool, id, "FAILED", Some(e.to_string())).await?;
+            finish(pool, id, "FAILED", Some(e.redacted())).await?;
         }
     }
     Ok(true)

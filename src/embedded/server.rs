@@ -5,7 +5,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
@@ -70,11 +70,18 @@ impl Server {
         let root = self.data.root();
         if let Some(user) = &self.user {
             // The server's user must pass through the data directory to reach its own
-            // subdirectories, without being able to list or read the rest.
+            // subdirectories, without being able to list or read the rest. The directory
+            // is given to that user's group with search only (0710): never widened to
+            // others, whose search bit would let anyone reach the keys and the outbox.
             let meta = std::fs::metadata(root).map_err(|e| ClusterError::io("inspect", root, e))?;
             let mode = meta.permissions().mode() & 0o7777;
-            if mode & 0o011 != 0o011 {
-                std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode | 0o011))
+            if meta.gid() != user.gid {
+                std::os::unix::fs::chown(root, None, Some(user.gid))
+                    .map_err(|e| ClusterError::io("give the server's group", root, e))?;
+            }
+            let wanted = (mode & !0o067) | 0o010;
+            if mode != wanted {
+                std::fs::set_permissions(root, std::fs::Permissions::from_mode(wanted))
                     .map_err(|e| ClusterError::io("change the permissions of", root, e))?;
             }
             account::check_reachable(root, user)?;

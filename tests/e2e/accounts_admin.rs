@@ -423,3 +423,33 @@ async fn the_doctor_directory_lists_active_doctors_by_name_ignoring_case_and_acc
         .await
         .expect_code("UNAUTHENTICATED");
 }
+
+/// An administrator's own profile change waits for another administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_cannot_decide_their_own_profile_change() {
+    let app = TestApp::start().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let (_, other) = app.create_admin("second@example.org", "Bea Admin").await;
+    let change = app
+        .gql(
+            Cred::Bearer(&admin),
+            "mutation { requestProfileChange(input: {name: \"Ada Lovelace\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = change.ok()["requestProfileChange"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decide = "mutation($id: UUID!) { decideProfileChange(id: $id, approve: true) { status } }";
+    let own = app
+        .gql(Cred::Bearer(&admin), decide, json!({"id": id}))
+        .await;
+    let message = own.expect_code("FORBIDDEN");
+    assert!(message.contains("own profile change"), "{message}");
+    assert_eq!(app.count_events("ProfileChangeDecided").await, 0);
+    let decided = app
+        .gql(Cred::Bearer(&other), decide, json!({"id": id}))
+        .await;
+    assert_eq!(decided.ok()["decideProfileChange"]["status"], "APPROVED");
+}

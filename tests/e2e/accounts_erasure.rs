@@ -159,3 +159,51 @@ async fn an_administrator_erases_another_while_two_are_active() {
         .await;
     assert_eq!(erased.ok()["eraseUser"]["status"], "ERASED");
 }
+
+/// The outbox is private (0700, files 0600): it holds live reset links. Erasing a person
+/// purges their mail from it; others' mail stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_is_private_and_an_erasure_purges_the_person_s_mail() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let app = TestApp::start().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let pat = app
+        .register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+    app.register("bo@example.org", "Bo Reyes", "PATIENT", STRONG)
+        .await;
+    let ask = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    for email in ["pat@example.org", "bo@example.org"] {
+        app.gql(Cred::None, ask, json!({"e": email})).await.ok();
+    }
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(app.outbox.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    common::app::eventually(std::time::Duration::from_secs(10), "two mails", || {
+        let n = files().len();
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(app.outbox.path()), 0o700);
+    for file in files() {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let erased = app
+        .gql(
+            Cred::Bearer(&admin),
+            ERASE,
+            json!({"id": pat["id"], "reason": "asked to be forgotten"}),
+        )
+        .await;
+    erased.ok();
+    let left: Vec<String> = files()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert_eq!(left.len(), 1, "only Bo's mail is left");
+    assert!(left[0].contains("bo@example.org") && !left[0].contains("pat@example.org"));
+}

@@ -2,7 +2,7 @@
 //! the sessions end; `UserErased` goes on the ledger (who, whom, why); the subject key
 //! is destroyed, so every field sealed under it is unreadable from then on, in every view
 //! and after any rebuild; the e-mail's blind-index entry goes, so the address is unknown
-//! and can register again. Erasing an erased person repeats only the last two steps, so
+//! and can register again; their mail still in the outbox is purged. Erasing an erased person repeats only the last two steps, so
 //! a crash part-way is finished by asking again.
 
 use super::Accounts;
@@ -64,6 +64,15 @@ impl Accounts {
             .bind(user.as_uuid())
             .execute(self.pool())
             .await?;
+        // Mail to the person still in the outbox holds their address (and perhaps a live
+        // reset link): it goes too. Pending notification mail finds no address and is
+        // dropped by the mail worker.
+        if let Some(mailer) = &self.inner.mailer {
+            mailer
+                .purge(user.as_uuid())
+                .await
+                .map_err(CommandError::internal)?;
+        }
         tracing::info!(user.id = %user, actor.id = %admin.user, "user erased: subject key destroyed");
         Ok(seq)
     }

@@ -137,7 +137,12 @@ impl Accounts {
              password stays as it is.\n"
         );
         mailer
-            .send(email.as_str(), "Set a new MedChain password", body)
+            .send(
+                id.as_uuid(),
+                email.as_str(),
+                "Set a new MedChain password",
+                body,
+            )
             .await
             .map_err(CommandError::internal)?;
         tracing::info!(user.id = %id, "password-reset link sent");

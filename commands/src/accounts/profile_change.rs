@@ -18,7 +18,9 @@ fn refused(e: ProfileChangeError) -> CommandError {
         ProfileChangeError::NoAccount | ProfileChangeError::NotPending => {
             CommandError::NotFound(e.to_string())
         }
-        ProfileChangeError::NotActive => CommandError::Forbidden(e.to_string()),
+        ProfileChangeError::NotActive | ProfileChangeError::OwnChange => {
+            CommandError::Forbidden(e.to_string())
+        }
         ProfileChangeError::Nothing | ProfileChangeError::ReasonRequired => {
             CommandError::BadInput(e.to_string())
         }
@@ -88,6 +90,7 @@ impl Accounts {
             .map_err(CommandError::bad_input)?;
         let decide = |state: &User| {
             let decision = DecideProfileChange {
+                by: admin.user,
                 change,
                 approve,
                 reason: reason.clone(),

@@ -68,6 +68,8 @@ fn user_decision(
         UserEvent::ProfileChangeDecided(e) => shown(user::decide_profile_change(
             state,
             DecideProfileChange {
+                // Someone other than the person: the story's administrator decides.
+                by: crate::account::UserId::from_uuid(uuid::Uuid::max()),
                 change: e.change,
                 approve: e.approved,
                 reason: e.reason.clone(),

@@ -5,7 +5,7 @@
 use super::events::{ProfileChangeDecided, ProfileChangeRequested, UserEvent};
 use super::state::User;
 use crate::Sealed;
-use crate::account::{AccountStatus, Reason};
+use crate::account::{AccountStatus, Reason, UserId};
 use uuid::Uuid;
 
 pub struct RequestProfileChange {
@@ -15,6 +15,8 @@ pub struct RequestProfileChange {
 }
 
 pub struct DecideProfileChange {
+    /// The administrator deciding: never the person whose change it is.
+    pub by: UserId,
     pub change: Uuid,
     pub approve: bool,
     pub reason: Option<Reason>,
@@ -34,6 +36,8 @@ pub enum ProfileChangeError {
     NotPending,
     #[error("a rejection needs a reason")]
     ReasonRequired,
+    #[error("an administrator cannot decide their own profile change; another one must")]
+    OwnChange,
 }
 
 pub fn request_profile_change(
@@ -67,6 +71,9 @@ pub fn decide_profile_change(
 ) -> Result<Vec<UserEvent>, ProfileChangeError> {
     if state.pending_change().is_none_or(|c| c.id != cmd.change) {
         return Err(ProfileChangeError::NotPending);
+    }
+    if cmd.by == state.id() {
+        return Err(ProfileChangeError::OwnChange);
     }
     if !cmd.approve && cmd.reason.is_none() {
         return Err(ProfileChangeError::ReasonRequired);
@@ -122,6 +129,7 @@ mod tests {
                 decide_profile_change(
                     s,
                     DecideProfileChange {
+                        by: UserId::from_uuid(session(9)),
                         change: session(5),
                         approve: true,
                         reason: None,
@@ -144,6 +152,7 @@ mod tests {
     fn a_rejection_needs_a_reason_and_keeps_the_profile() {
         let history = || [registered(Role::Patient), requested("newname")];
         let no_reason = DecideProfileChange {
+            by: UserId::from_uuid(session(9)),
             change: session(5),
             approve: false,
             reason: None,
@@ -157,6 +166,7 @@ mod tests {
                 decide_profile_change(
                     s,
                     DecideProfileChange {
+                        by: UserId::from_uuid(session(9)),
                         change: session(5),
                         approve: false,
                         reason: Some(reason.clone()),
@@ -192,6 +202,7 @@ mod tests {
                 decide_profile_change(
                     s,
                     DecideProfileChange {
+                        by: UserId::from_uuid(session(9)),
                         change: session(5),
                         approve: true,
                         reason: None,
@@ -202,5 +213,23 @@ mod tests {
         given([registered_with(Role::Doctor, AccountStatus::Pending)])
             .when(|s| request_profile_change(s, ask("x")))
             .then_err(ProfileChangeError::NotActive);
+    }
+
+    #[test]
+    fn an_administrator_cannot_decide_their_own_change() {
+        given([registered(Role::Admin), requested("newname")])
+            .when(|s| {
+                let own = s.id();
+                decide_profile_change(
+                    s,
+                    DecideProfileChange {
+                        by: own,
+                        change: session(5),
+                        approve: true,
+                        reason: None,
+                    },
+                )
+            })
+            .then_err(ProfileChangeError::OwnChange);
     }
 }
