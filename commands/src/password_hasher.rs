@@ -5,9 +5,16 @@
 //! costs tens of milliseconds of CPU and 19 MiB, which on an executor thread would stall
 //! every task behind it, and on tokio's blocking pool would run as many at once as
 //! requests arrive (48 concurrent sign-ins once took 800 MiB, which the allocator's
-//! per-thread arenas then kept). Here at most one hash per core runs, each thread reuses
-//! its own memory, and a request that finds the queue full is refused (`Busy`, answered
-//! RATE_LIMITED) rather than waiting without bound.
+//! per-thread arenas then kept). Here at most one hash per core runs, and a request that
+//! finds the queue full is refused (`Busy`, answered RATE_LIMITED) rather than waiting
+//! without bound.
+//!
+//! Each thread allocates its 19 MiB of Argon2 memory once and hashes in it every time
+//! (`hash_password_into_with_memory`): the crate's `hash_password`/`verify_password`
+//! allocate and free it per call, and the allocator kept each freed block, so memory grew
+//! by 19 MiB a sign-in until the arenas were full. The PHC string is read and written
+//! with the crate's own types; only the comparison of outputs is spelt here, with its
+//! constant-time equality.
 //!
 //! Login must not tell an unknown address from a wrong password, by its answer or by its
 //! time, so `verify` without a stored hash checks against a dummy hash made once with the
@@ -18,7 +25,8 @@
 //! `password.expose()`.
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::phc::{Output, ParamsString, Salt},
 };
 use rand::RngCore;
 use std::{
@@ -37,7 +45,7 @@ pub enum PasswordHashError {
     #[error("invalid Argon2 parameters: {0}")]
     Params(#[source] argon2::Error),
     #[error("cannot hash the password: {0}")]
-    Hash(#[source] argon2::password_hash::Error),
+    Hash(String),
     #[error("the password hashing task did not finish")]
     Task,
     #[error("too many sign-ins are being checked at once; try again in a moment")]
@@ -47,7 +55,78 @@ pub enum PasswordHashError {
 /// Requests waiting for a hashing thread, per thread.
 const QUEUE_PER_THREAD: usize = 16;
 
-type Job = Box<dyn FnOnce(&Inner) + Send>;
+type Job = Box<dyn FnOnce(&Inner, &mut Memory) + Send>;
+
+/// A hashing thread's Argon2 memory, allocated once and reused.
+#[derive(Default)]
+struct Memory(Vec<Block>);
+
+impl Memory {
+    fn for_params(&mut self, params: &Params) -> &mut [Block] {
+        let blocks = params.block_count();
+        if self.0.len() < blocks {
+            self.0 = vec![Block::new(); blocks];
+        }
+        &mut self.0[..blocks]
+    }
+}
+
+fn hash_error(e: impl fmt::Display) -> PasswordHashError {
+    PasswordHashError::Hash(e.to_string())
+}
+
+/// A new PHC string for `password` with a fresh salt, hashed in `memory`.
+fn hash_in(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    memory: &mut Memory,
+) -> Result<String, PasswordHashError> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let params = argon2.params().clone();
+    let mut out = [0u8; 32];
+    argon2
+        .hash_password_into_with_memory(password, &salt, &mut out, memory.for_params(&params))
+        .map_err(hash_error)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(hash_error)?,
+        salt: Some(Salt::new(&salt).map_err(hash_error)?),
+        hash: Some(Output::new(&out).map_err(hash_error)?),
+    };
+    Ok(phc.to_string())
+}
+
+impl Inner {
+    /// Whether `password` hashes, with `stored`'s algorithm, parameters and salt, to its
+    /// output (compared in constant time).
+    fn matches(&self, password: &[u8], stored: &PasswordHash, memory: &mut Memory) -> bool {
+        let mut check = || -> Result<bool, PasswordHashError> {
+            let algorithm = Algorithm::try_from(stored.algorithm.as_str()).map_err(hash_error)?;
+            let version = Version::try_from(stored.version.unwrap_or(Version::V0x13.into()))
+                .map_err(hash_error)?;
+            let params = Params::try_from(stored).map_err(hash_error)?;
+            let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+                return Ok(false);
+            };
+            let mut out = vec![0u8; expected.len()];
+            Argon2::new(algorithm, version, params.clone())
+                .hash_password_into_with_memory(
+                    password,
+                    salt.as_ref(),
+                    &mut out,
+                    memory.for_params(&params),
+                )
+                .map_err(hash_error)?;
+            Ok(Output::new(&out).map_err(hash_error)? == *expected)
+        };
+        check().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a stored password hash could not be checked");
+            false
+        })
+    }
+}
 
 /// Cheap to clone: clones share the Argon2 context, the dummy hash and the threads (which
 /// end when the last clone is dropped).
@@ -83,9 +162,8 @@ impl PasswordHasher {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut unknowable = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut unknowable);
-        let dummy = argon2
-            .hash_password(&unknowable)
-            .map_err(PasswordHashError::Hash)?;
+        let dummy = hash_in(&argon2, &unknowable, &mut Memory::default())?;
+        let dummy = PasswordHash::new(&dummy).map_err(hash_error)?;
         let inner = Arc::new(Inner { argon2, dummy });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (jobs, queue) = mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
@@ -95,11 +173,12 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
+                    let mut memory = Memory::default();
                     loop {
                         // The lock is held only to take the next job, not while running it.
                         let next = queue.lock().map(|q| q.recv());
                         let Ok(Ok(job)) = next else { return };
-                        job(&inner);
+                        job(&inner, &mut memory);
                     }
                 })
                 .expect("a password-hashing thread starts");
@@ -110,11 +189,11 @@ impl PasswordHasher {
     /// Runs `work` on a hashing thread, or refuses at once when the queue is full.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Inner) -> T + Send + 'static,
+        work: impl FnOnce(&Inner, &mut Memory) -> T + Send + 'static,
     ) -> Result<T, PasswordHashError> {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |inner| {
-            let _ = answer.send(work(inner));
+        let job: Job = Box::new(move |inner, memory| {
+            let _ = answer.send(work(inner, memory));
         });
         self.jobs.try_send(job).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => PasswordHashError::Busy,
@@ -126,14 +205,8 @@ impl PasswordHasher {
     /// Hashes with a fresh random salt; returns the PHC string to store.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordHashError> {
         let password = password.to_owned();
-        self.run(move |inner| {
-            inner
-                .argon2
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(PasswordHashError::Hash)
-        })
-        .await?
+        self.run(move |inner, memory| hash_in(&inner.argon2, password.as_bytes(), memory))
+            .await?
     }
 
     /// Whether `password` matches the stored PHC string. `None` (no account with that
@@ -146,7 +219,7 @@ impl PasswordHasher {
     ) -> Result<bool, PasswordHashError> {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
-        self.run(move |inner| {
+        self.run(move |inner, memory| {
             let stored = match phc.as_deref().map(PasswordHash::new) {
                 Some(Ok(stored)) => Some(stored),
                 None => None,
@@ -155,10 +228,11 @@ impl PasswordHasher {
                     None
                 }
             };
-            let matches = inner
-                .argon2
-                .verify_password(password.as_bytes(), stored.as_ref().unwrap_or(&inner.dummy))
-                .is_ok();
+            let matches = inner.matches(
+                password.as_bytes(),
+                stored.as_ref().unwrap_or(&inner.dummy),
+                memory,
+            );
             stored.is_some() && matches
         })
         .await
@@ -221,6 +295,30 @@ mod tests {
         assert!(
             dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{dummy}"
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_crate_itself_still_verify() {
+        use argon2::PasswordHasher as _;
+        let crate_made = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(OWASP_MEMORY_KIB, OWASP_PASSES, OWASP_LANES, None).unwrap(),
+        )
+        .hash_password(PASSWORD.as_bytes())
+        .unwrap()
+        .to_string();
+        let hasher = PasswordHasher::for_tests();
+        assert!(hasher.verify(PASSWORD, Some(&crate_made)).await.unwrap());
+        assert!(!hasher.verify("wrong", Some(&crate_made)).await.unwrap());
+        let ours = PasswordHasher::new().unwrap().hash(PASSWORD).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        use argon2::PasswordVerifier as _;
+        assert!(
+            Argon2::default()
+                .verify_password(PASSWORD.as_bytes(), &parsed)
+                .is_ok()
         );
     }
 

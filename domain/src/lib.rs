@@ -14,6 +14,7 @@
 pub mod account;
 pub mod aggregate;
 pub mod domain_event;
+pub mod erasure_basis;
 pub mod event_type;
 pub mod ledger;
 pub mod notification;
@@ -27,6 +28,7 @@ pub mod timestamp;
 
 pub use aggregate::Aggregate;
 pub use domain_event::{DomainEvent, EventName, UnknownEvent};
+pub use erasure_basis::ErasureBasis;
 pub use event_type::EventType;
 pub use sealed::Sealed;
 pub use stream_name::StreamName;

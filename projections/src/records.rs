@@ -131,7 +131,8 @@ impl Projector for RecordsProjector {
                     .bind(event.seq)
                     .execute(&mut *tx)
                     .await?;
-                    ("ERASED", Some(e.reason.as_str().to_owned()))
+                    // The basis only: the free text is sealed under the owner's key.
+                    ("ERASED", Some(format!("basis: {}", e.basis)))
                 }
             };
             sqlx::query(

@@ -414,7 +414,7 @@ fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> 
     let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("change {}: {e}", row.id));
     let stream = UserId::from_uuid(row.user_id).stream();
     let key_row = row.has_key.then(|| row.wrapped.clone());
-    let (name, phone) = match keys.subject_key_from_row(row.user_id, key_row)? {
+    let (name, phone, reason) = match keys.subject_key_from_row(row.user_id, key_row)? {
         SubjectKeyState::Live(key) => {
             let field = |field: &str, text: &str| -> Result<String, ReadError> {
                 let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
@@ -427,9 +427,13 @@ fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> 
                     .as_deref()
                     .map(|p| field("phone", p))
                     .transpose()?,
+                row.reason
+                    .as_deref()
+                    .map(|r| field("profileChangeReason", r))
+                    .transpose()?,
             )
         }
-        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None),
+        SubjectKeyState::Destroyed | SubjectKeyState::Missing => (None, None, None),
     };
     Ok(ChangeView {
         id: row.id,
@@ -439,7 +443,7 @@ fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> 
         status: row.status,
         requested_at: Timestamp::from_datetime(row.requested_at),
         decided_at: row.decided_at.map(Timestamp::from_datetime),
-        reason: row.reason,
+        reason,
     })
 }
 

@@ -93,7 +93,9 @@ async fn an_approved_doctor_logs_in_and_a_rejected_one_is_told_so() {
             .await
             .unwrap();
     assert_eq!(actor.unwrap().to_string(), admin_id);
-    assert!(payload.contains("no licence number"), "{payload}");
+    // The reason is about the person: sealed under their key, never in clear.
+    assert!(!payload.contains("no licence number"), "{payload}");
+    assert!(payload.contains("aes256gcm:"), "{payload}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,7 @@ async fn an_erased_person_is_unreadable_everywhere_and_the_ledger_still_verifies
     assert_eq!(again.ok()["eraseUser"]["status"], "ERASED");
     let erasures: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE type = 'UserErased' AND actor = $1::uuid \
-         AND payload->>'reason' = 'asked to be forgotten'",
+         AND payload->>'basis' = 'OTHER' AND payload->>'reason' LIKE 'aes256gcm:%'",
     )
     .bind(&admin_id)
     .fetch_one(&app.pool)
@@ -206,4 +206,58 @@ async fn the_outbox_is_private_and_an_erasure_purges_the_person_s_mail() {
         .collect();
     assert_eq!(left.len(), 1, "only Bo's mail is left");
     assert!(left[0].contains("bo@example.org") && !left[0].contains("pat@example.org"));
+}
+
+/// Reasons about a person are sealed under their key: an administrator reading the ledger
+/// (through the API or the table itself) finds none in clear, only an erasure's basis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_reading_the_ledger_finds_no_reason_in_clear() {
+    let app = TestApp::start().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let doc = app
+        .register("doc@example.org", "Dr Who", "DOCTOR", STRONG)
+        .await;
+    let pat = app
+        .register("pat@example.org", "Pat Lee", "PATIENT", STRONG)
+        .await;
+    let other = app
+        .register("bo@example.org", "Bo Reyes", "PATIENT", STRONG)
+        .await;
+    let pat_token = app.login("pat@example.org", STRONG).await;
+    let record =
+        common::records::upload_ok(&app, &pat_token, "Lab", common::records::pdf("R", 2048)).await;
+    let run = |token: String, query: &'static str, vars: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.gql(Cred::Bearer(&token), query, vars)
+                .await
+                .ok()
+                .clone()
+        }
+    };
+    run(admin.clone(), "mutation($id: UUID!) { rejectUser(userId: $id, reason: \"MARKER-REJECT no licence\") { id } }", json!({"id": doc["id"]})).await;
+    let erased = run(pat_token.clone(), "mutation($id: UUID!) { eraseRecord(recordId: $id, reason: \"MARKER-RECORD my HIV test came back positive\") { status } }", json!({"id": record})).await;
+    assert_eq!(erased["eraseRecord"]["status"], "ERASED");
+    run(admin.clone(), "mutation($id: UUID!) { suspendUser(userId: $id, reason: \"MARKER-SUSPEND abuse\") { id } }", json!({"id": pat["id"]})).await;
+    run(admin.clone(), "mutation($id: UUID!) { eraseUser(userId: $id, reason: \"MARKER-ERASE asked\", basis: LEGAL_ORDER) { status } }", json!({"id": other["id"]})).await;
+
+    let ledger = app
+        .gql(
+            Cred::Bearer(&admin),
+            "{ ledger(first: 100) { edges { node { type payload } } } }",
+            json!({}),
+        )
+        .await;
+    let text = ledger.ok().to_string();
+    assert!(!text.contains("MARKER"), "a reason in clear: {text}");
+    assert!(
+        text.contains("PATIENT_REQUEST") && text.contains("LEGAL_ORDER"),
+        "the bases are in clear: {text}"
+    );
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM events WHERE payload::text LIKE '%MARKER%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
 }

@@ -94,6 +94,17 @@ async fn forty_eight_concurrent_sign_ins_stay_in_budget() {
         .await;
     reset_peak();
     let before = rss_kib("VmRSS:");
+    app.try_login("many@example.org", STRONG).await;
+    eprintln!(
+        "one sign-in: peak RSS grew by {} MiB",
+        rss_kib("VmHWM:").saturating_sub(before) / 1024
+    );
+    app.try_login("many@example.org", STRONG).await;
+    app.try_login("many@example.org", STRONG).await;
+    eprintln!(
+        "three sign-ins: peak RSS grew by {} MiB",
+        rss_kib("VmHWM:").saturating_sub(before) / 1024
+    );
     let logins = (0..48).map(|_| app.try_login("many@example.org", STRONG));
     let answers = futures::future::join_all(logins).await;
     let signed_in = answers.iter().filter(|a| a.errors().is_empty()).count();

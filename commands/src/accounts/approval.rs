@@ -5,7 +5,7 @@
 use super::Accounts;
 use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    Reason, User, UserEvent, UserId,
+    User, UserEvent, UserId,
     user::{ApprovalError, approve, reject, suspend},
 };
 
@@ -34,7 +34,7 @@ impl Accounts {
         reason: &str,
     ) -> Result<i64, CommandError> {
         admin.require_admin()?;
-        let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        let reason = self.seal_reason(user, "rejectionReason", reason).await?;
         self.decide_on(admin, user, "account rejected", |state| {
             reject(state, reason.clone())
         })
@@ -68,7 +68,7 @@ impl Accounts {
         reason: &str,
     ) -> Result<i64, CommandError> {
         admin.require_admin()?;
-        let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        let reason = self.seal_reason(user, "suspensionReason", reason).await?;
         let done = self
             .kernel()
             .execute_then(

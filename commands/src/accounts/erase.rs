@@ -8,9 +8,9 @@
 use super::Accounts;
 use crate::{Caller, CommandError, Decision};
 use domain::{
-    EventName as _, StreamName,
+    ErasureBasis, EventName as _, StreamName,
     account::{
-        AccountStatus, Reason, Role, User, UserId, UserRegistered,
+        AccountStatus, Role, User, UserId, UserRegistered,
         user::{Erase, EraseError, erase},
     },
 };
@@ -23,15 +23,19 @@ impl Accounts {
         admin: &Caller,
         user: UserId,
         reason: &str,
+        basis: Option<ErasureBasis>,
     ) -> Result<i64, CommandError> {
         admin.require_admin()?;
-        let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        // An administrator erases on someone's behalf: OTHER unless they say.
+        let basis = basis.unwrap_or(ErasureBasis::Other);
+        let reason = self.seal_reason(user, "erasureReason", reason).await?;
         let active_admins = self.active_admins().await?;
         let decide = |state: &User| {
             erase(
                 state,
                 Erase {
                     by: admin.user,
+                    basis,
                     reason: reason.clone(),
                     active_admins,
                 },

@@ -139,6 +139,27 @@ impl Accounts {
             .live())
     }
 
+    /// A reason about `user`, checked (`Reason`) and sealed under their key as `field`.
+    async fn seal_reason(
+        &self,
+        user: UserId,
+        field: &str,
+        reason: &str,
+    ) -> Result<domain::Sealed, CommandError> {
+        let reason = domain::account::Reason::parse(reason).map_err(CommandError::bad_input)?;
+        Ok(self
+            .inner
+            .keys
+            .seal_about(
+                self.pool(),
+                user.as_uuid(),
+                user.stream().as_str(),
+                field,
+                reason.as_str(),
+            )
+            .await?)
+    }
+
     /// Ends every open session of `user` but `except`, in the sessions table. Called
     /// before the ledger records why, so a failure in between leaves them closed.
     async fn revoke_sessions(

@@ -4,7 +4,7 @@
 use super::Accounts;
 use crate::{Caller, CommandError, Decision};
 use domain::account::{
-    PersonName, Phone, Reason, User, UserId,
+    PersonName, Phone, User, UserId,
     user::{
         DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
         request_profile_change,
@@ -83,11 +83,10 @@ impl Accounts {
         reason: Option<&str>,
     ) -> Result<i64, CommandError> {
         admin.require_admin()?;
-        let reason = reason
-            .filter(|r| !r.trim().is_empty())
-            .map(Reason::parse)
-            .transpose()
-            .map_err(CommandError::bad_input)?;
+        let reason = match reason.filter(|r| !r.trim().is_empty()) {
+            Some(text) => Some(self.seal_reason(user, "profileChangeReason", text).await?),
+            None => None,
+        };
         let decide = |state: &User| {
             let decision = DecideProfileChange {
                 by: admin.user,

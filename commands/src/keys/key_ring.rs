@@ -96,6 +96,27 @@ impl KeyRing {
         Ok(key)
     }
 
+    /// Seals a free-text reason about `subject` (why they were rejected, suspended or
+    /// erased) under their key, bound to `stream` and `field`. Once their key is gone (or
+    /// was never made), under a throwaway key nobody keeps: such a text is never appended
+    /// (the decision about an erased person records nothing), and could not be read if
+    /// it were.
+    pub async fn seal_about(
+        &self,
+        db: impl PgExecutor<'_>,
+        subject: Uuid,
+        stream: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<domain::Sealed, KeyError> {
+        let key = self
+            .subject_key(db, subject)
+            .await?
+            .live()
+            .unwrap_or_else(SubjectKey::generate);
+        Ok(key.seal_str(stream, field, text))
+    }
+
     /// The subject's key as it stands now.
     pub async fn subject_key(
         &self,

@@ -10,6 +10,7 @@
 use super::{Records, blob_path};
 use crate::{CommandError, Decision};
 use domain::{
+    ErasureBasis,
     account::{Reason, UserId},
     record::{EraseRecordError, Record, RecordId, Viewer, erase_record},
 };
@@ -23,11 +24,41 @@ impl Records {
         by: Viewer,
         record: RecordId,
         reason: &str,
+        basis: Option<ErasureBasis>,
     ) -> Result<i64, CommandError> {
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
+        // The free text is sealed under the owner's subject key, bound to the record's
+        // stream: it outlives the record's data key and dies with the owner.
+        let owner = self
+            .kernel()
+            .load::<Record>(record)
+            .await?
+            .state
+            .stored()
+            .map(|s| s.owner);
+        let sealed = match owner {
+            Some(owner) => {
+                self.inner
+                    .keys
+                    .seal_about(
+                        self.pool(),
+                        owner.as_uuid(),
+                        record.stream().as_str(),
+                        "erasureReason",
+                        reason.as_str(),
+                    )
+                    .await?
+            }
+            None => return Err(CommandError::NotFound("there is no such record".into())),
+        };
+        let basis = basis.unwrap_or(if owner == Some(by.id) {
+            ErasureBasis::PatientRequest
+        } else {
+            ErasureBasis::Other
+        });
         let now = self.inner.clock.now();
         let decide = |state: &Record| {
-            erase_record(state, by, reason.clone(), now)
+            erase_record(state, by, basis, sealed.clone(), now)
                 .map(Decision::events)
                 .map_err(|e| match e {
                     EraseRecordError::NotFound => CommandError::NotFound(e.to_string()),
@@ -60,6 +91,7 @@ impl Records {
         by: Viewer,
         owner: UserId,
         reason: &str,
+        basis: Option<ErasureBasis>,
     ) -> Result<i64, CommandError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT record_id FROM record_keys WHERE owner_id = $1 ORDER BY record_id",
@@ -69,7 +101,10 @@ impl Records {
         .await?;
         let mut last = 0;
         for id in ids {
-            last = last.max(self.erase(by, RecordId::from_uuid(id), reason).await?);
+            last = last.max(
+                self.erase(by, RecordId::from_uuid(id), reason, basis)
+                    .await?,
+            );
         }
         Ok(last)
     }

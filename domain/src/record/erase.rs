@@ -7,7 +7,7 @@ use super::access::{Access, Viewer, standing};
 use super::events::{RecordErased, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
-use crate::account::Reason;
+use crate::{ErasureBasis, Sealed};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum EraseRecordError {
@@ -20,7 +20,8 @@ pub enum EraseRecordError {
 pub fn erase_record(
     state: &Record,
     by: Viewer,
-    reason: Reason,
+    basis: ErasureBasis,
+    reason: Sealed,
     now: Timestamp,
 ) -> Result<Vec<RecordEvent>, EraseRecordError> {
     match standing(state, by, now).ok_or(EraseRecordError::NotFound)? {
@@ -31,7 +32,7 @@ pub fn erase_record(
     if state.is_erased() {
         return Ok(Vec::new());
     }
-    Ok(vec![RecordErased { reason }.into()])
+    Ok(vec![RecordErased { basis, reason }.into()])
 }
 
 #[cfg(test)]
@@ -39,19 +40,27 @@ mod tests {
     use super::super::given::*;
     use super::*;
 
-    fn why() -> Reason {
-        Reason::parse("uploaded by mistake").unwrap()
+    fn why() -> Sealed {
+        crate::samples::sealed("uploaded by mistake")
     }
 
     #[test]
     fn the_owner_or_an_admin_erases_once() {
         for by in [as_patient(PATIENT), as_admin(ADMIN)] {
             given([uploaded()])
-                .when(|s| erase_record(s, by, why(), at(0)))
+                .when(|s| erase_record(s, by, ErasureBasis::Duplicate, why(), at(0)))
                 .then([erased()]);
         }
         given([uploaded(), erased()])
-            .when(|s| erase_record(s, as_patient(PATIENT), why(), at(0)))
+            .when(|s| {
+                erase_record(
+                    s,
+                    as_patient(PATIENT),
+                    ErasureBasis::Duplicate,
+                    why(),
+                    at(0),
+                )
+            })
             .then([]);
     }
 
@@ -59,17 +68,33 @@ mod tests {
     fn doctors_and_strangers_cannot() {
         let history = [uploaded(), shared(SHARE, DOCTOR, None)];
         given(history.clone())
-            .when(|s| erase_record(s, as_doctor(DOCTOR), why(), at(0)))
+            .when(|s| erase_record(s, as_doctor(DOCTOR), ErasureBasis::Duplicate, why(), at(0)))
             .refused(EraseRecordError::NotAllowed);
         given(history)
-            .when(|s| erase_record(s, as_patient(OTHER_PATIENT), why(), at(0)))
+            .when(|s| {
+                erase_record(
+                    s,
+                    as_patient(OTHER_PATIENT),
+                    ErasureBasis::Duplicate,
+                    why(),
+                    at(0),
+                )
+            })
             .refused(EraseRecordError::NotFound);
     }
 
     #[test]
     fn erasing_ends_every_share() {
         let after = given([uploaded(), shared(SHARE, DOCTOR, None)])
-            .when(|s| erase_record(s, as_patient(PATIENT), why(), at(0)))
+            .when(|s| {
+                erase_record(
+                    s,
+                    as_patient(PATIENT),
+                    ErasureBasis::Duplicate,
+                    why(),
+                    at(0),
+                )
+            })
             .then([erased()]);
         assert!(after.shares().iter().all(|s| !s.is_live(at(0))));
     }

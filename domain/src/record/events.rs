@@ -5,8 +5,9 @@
 //! Who acted is the ledger entry's `actor`; when is its `at`.
 
 use super::{ReadAction, ShareId};
-use crate::account::{Reason, UserId};
-use crate::{Sealed, Timestamp};
+use crate::Timestamp;
+use crate::account::UserId;
+use crate::{ErasureBasis, Sealed};
 use serde::{Deserialize, Serialize};
 
 /// A patient stored a file. `sha256` and `stored_size` are the ciphertext's, as kept in
@@ -102,7 +103,11 @@ pub struct RecordAccessDenied {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordErased {
-    pub reason: Reason,
+    /// Why, in a word that names no one; kept in clear.
+    pub basis: ErasureBasis,
+    /// The free text, sealed under the owner's subject key (bound to the record's stream,
+    /// field `erasureReason`): it outlives the record's data key and dies with the owner.
+    pub reason: Sealed,
 }
 
 crate::domain_events! {

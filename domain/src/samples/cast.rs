@@ -3,7 +3,7 @@
 //! and its shares, the stories' clock, and the events most stories begin with.
 
 use crate::account::user::{Registration, UserEvent, UserRegistered};
-use crate::account::{AccountStatus, Reason, Role, UserId};
+use crate::account::{AccountStatus, Role, UserId};
 use crate::record::{RecordErased, RecordEvent, RecordId, RecordShared, RecordUploaded, ShareId};
 use crate::sealed::SEALED_PREFIX;
 use crate::{Sealed, Timestamp};
@@ -28,7 +28,17 @@ pub fn at(minutes: i64) -> Timestamp {
 
 /// A well-formed sealed field standing for `label`'s ciphertext.
 pub fn sealed(label: &str) -> Sealed {
-    let body = format!("{label:A<40}");
+    // Any label will do: what base64url cannot spell becomes '-'.
+    let body: String = format!("{label:A<40}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     Sealed::parse(&format!("{SEALED_PREFIX}{body}")).expect("a base64url label")
 }
 
@@ -92,7 +102,8 @@ pub fn shared(share: ShareId, doctor: UserId, expires: Option<i64>) -> RecordEve
 
 pub fn erased() -> RecordEvent {
     RecordErased {
-        reason: Reason::parse("uploaded by mistake").expect("a valid reason"),
+        basis: crate::ErasureBasis::Duplicate,
+        reason: sealed("uploaded by mistake"),
     }
     .into()
 }

@@ -32,6 +32,7 @@ fn user_decision(
             state,
             Erase {
                 by: admin(),
+                basis: e.basis,
                 reason: e.reason.clone(),
                 active_admins: 1,
             },
@@ -117,9 +118,13 @@ fn record_decision(
         RecordEvent::RecordAccessDenied(e) => {
             Ok(record::read_content(state, by(), e.action, now).events)
         }
-        RecordEvent::RecordErased(e) => {
-            shown(record::erase_record(state, by(), e.reason.clone(), now))
-        }
+        RecordEvent::RecordErased(e) => shown(record::erase_record(
+            state,
+            by(),
+            e.basis,
+            e.reason.clone(),
+            now,
+        )),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::account::user::{
     ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, SessionRevoked,
     UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
-use crate::account::{Reason, Role, UserId};
+use crate::account::{Role, UserId};
 use crate::notification::{NotificationKind, Preference};
 use crate::record::{
     DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, ShareExpired,
@@ -32,8 +32,8 @@ pub const DOCTOR_SESSION: uuid::Uuid = uuid::Uuid::from_u128(2);
 /// The second share runs until this minute.
 pub const OTHER_SHARE_ENDS: i64 = 100;
 
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).expect("a valid reason")
+fn reason(text: &str) -> crate::Sealed {
+    super::cast::sealed(text)
 }
 
 /// Writes the story down a step at a time: `minute`, who acted, what happened.
@@ -178,6 +178,7 @@ pub fn story() -> Vec<Sample> {
     };
     s.user(104, Some(ADMIN), OTHER_PATIENT, abuse);
     let forgotten = UserErased {
+        basis: crate::ErasureBasis::PatientRequest,
         reason: reason("asked to be forgotten"),
     };
     s.user(105, Some(ADMIN), OTHER_PATIENT, forgotten);

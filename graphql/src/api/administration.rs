@@ -114,19 +114,26 @@ impl AdministrationMutation {
 
     /// Administrators: erase a person by destroying their key (crypto-shredding). Not
     /// oneself, not the last active administrator.
-    async fn erase_user(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
+    async fn erase_user(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Uuid,
+        reason: String,
+        basis: Option<crate::types::enums::ErasureBasis>,
+    ) -> Result<User> {
         let admin = admin(ctx)?;
         let s = services(ctx);
+        let basis = basis.map(domain::ErasureBasis::from);
         let seq = s
             .accounts
-            .erase_user(&admin, UserId::from_uuid(user_id), &reason)
+            .erase_user(&admin, UserId::from_uuid(user_id), &reason, basis)
             .await
             .map_err(|e| e.gql())?;
         // Their records go the same way, each with its own RecordErased (their data keys
         // were unreadable from the moment the subject key went).
         let records_seq = s
             .records
-            .erase_all_of(admin.viewer(), UserId::from_uuid(user_id), &reason)
+            .erase_all_of(admin.viewer(), UserId::from_uuid(user_id), &reason, basis)
             .await
             .map_err(|e| e.gql())?;
         s.caught_up(&["records"], records_seq).await?;

@@ -163,12 +163,19 @@ impl RecordMutation {
         ctx: &Context<'_>,
         record_id: Uuid,
         reason: String,
+        basis: Option<crate::types::enums::ErasureBasis>,
     ) -> Result<Record> {
         let caller = caller(ctx)?;
         let s = services(ctx);
+        let basis = basis.map(domain::ErasureBasis::from);
         let seq = s
             .records
-            .erase(caller.viewer(), RecordId::from_uuid(record_id), &reason)
+            .erase(
+                caller.viewer(),
+                RecordId::from_uuid(record_id),
+                &reason,
+                basis,
+            )
             .await
             .map_err(|e| e.gql())?;
         s.caught_up(&["records"], seq).await?;

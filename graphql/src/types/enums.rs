@@ -21,6 +21,19 @@ pub enum AccountStatus {
     Erased,
 }
 
+/// Why a record or a person was erased: kept in clear (it names no one); the free-text
+/// reason is sealed.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ErasureBasis", remote = "domain::ErasureBasis")]
+pub enum ErasureBasis {
+    PatientRequest,
+    Duplicate,
+    WrongPatient,
+    RetentionExpired,
+    LegalOrder,
+    Other,
+}
+
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "RecordStatus")]
 pub enum RecordStatus {

@@ -4,7 +4,8 @@
 
 use super::events::{UserApproved, UserEvent, UserRejected, UserSuspended};
 use super::state::User;
-use crate::account::{AccountStatus, Reason, UserId};
+use crate::Sealed;
+use crate::account::{AccountStatus, UserId};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ApprovalError {
@@ -23,13 +24,13 @@ pub fn approve(state: &User) -> Result<Vec<UserEvent>, ApprovalError> {
     Ok(vec![UserApproved {}.into()])
 }
 
-pub fn reject(state: &User, reason: Reason) -> Result<Vec<UserEvent>, ApprovalError> {
+pub fn reject(state: &User, reason: Sealed) -> Result<Vec<UserEvent>, ApprovalError> {
     pending(state)?;
     Ok(vec![UserRejected { reason }.into()])
 }
 
 /// `by`: the administrator acting.
-pub fn suspend(state: &User, by: UserId, reason: Reason) -> Result<Vec<UserEvent>, ApprovalError> {
+pub fn suspend(state: &User, by: UserId, reason: Sealed) -> Result<Vec<UserEvent>, ApprovalError> {
     let status = state.status().ok_or(ApprovalError::NoAccount)?;
     if by == state.id() {
         return Err(ApprovalError::SelfSuspension);
@@ -56,8 +57,8 @@ mod tests {
 
     const ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(7));
 
-    fn reason(text: &str) -> Reason {
-        Reason::parse(text).unwrap()
+    fn reason(text: &str) -> Sealed {
+        super::super::given::sealed(text)
     }
 
     #[test]

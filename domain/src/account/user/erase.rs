@@ -7,12 +7,15 @@
 
 use super::events::{UserErased, UserEvent};
 use super::state::User;
-use crate::account::{AccountStatus, Reason, Role, UserId};
+use crate::account::{AccountStatus, Role, UserId};
+use crate::{ErasureBasis, Sealed};
 
 pub struct Erase {
     /// The administrator acting.
     pub by: UserId,
-    pub reason: Reason,
+    pub basis: ErasureBasis,
+    /// Sealed under the person's key by the command layer.
+    pub reason: Sealed,
     /// How many ACTIVE administrators there are now (a fact from the users view).
     pub active_admins: usize,
 }
@@ -41,7 +44,13 @@ pub fn erase(state: &User, cmd: Erase) -> Result<Vec<UserEvent>, EraseError> {
     {
         return Err(EraseError::LastAdmin);
     }
-    Ok(vec![UserErased { reason: cmd.reason }.into()])
+    Ok(vec![
+        UserErased {
+            basis: cmd.basis,
+            reason: cmd.reason,
+        }
+        .into(),
+    ])
 }
 
 #[cfg(test)]
@@ -55,14 +64,16 @@ mod tests {
     fn by(admin: UserId, active_admins: usize) -> Erase {
         Erase {
             by: admin,
-            reason: Reason::parse("asked to be forgotten").unwrap(),
+            basis: ErasureBasis::PatientRequest,
+            reason: super::super::given::sealed("asked to be forgotten"),
             active_admins,
         }
     }
 
     fn erased() -> UserEvent {
         UserErased {
-            reason: Reason::parse("asked to be forgotten").unwrap(),
+            basis: ErasureBasis::PatientRequest,
+            reason: super::super::given::sealed("asked to be forgotten"),
         }
         .into()
     }

@@ -7,7 +7,8 @@
 //! rather than by a serde tag. Personal fields are `Sealed` (DESIGN.md §4). Reading
 //! tolerates fields it does not know, so an older binary can still fold a newer stream.
 
-use crate::account::{AccountStatus, Reason, Role};
+use crate::ErasureBasis;
+use crate::account::{AccountStatus, Role};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -85,18 +86,20 @@ pub struct PasswordChanged {
 #[serde(rename_all = "camelCase")]
 pub struct UserApproved {}
 
-/// An administrator turned a pending account away.
+/// An administrator turned a pending account away. The reason is about the person, so it
+/// is sealed under their key (field `rejectionReason`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRejected {
-    pub reason: Reason,
+    pub reason: Sealed,
 }
 
 /// An administrator shut an account: every session of it ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSuspended {
-    pub reason: Reason,
+    /// Sealed under the person's key (field `suspensionReason`).
+    pub reason: Sealed,
 }
 
 /// The user asks for a new name and/or phone; it waits for an administrator. Sealed
@@ -116,7 +119,8 @@ pub struct ProfileChangeRequested {
 pub struct ProfileChangeDecided {
     pub change: Uuid,
     pub approved: bool,
-    pub reason: Option<Reason>,
+    /// Sealed under the person's key (field `profileChangeReason`).
+    pub reason: Option<Sealed>,
 }
 
 /// An administrator erased the person (crypto-shredding): their subject key is
@@ -125,7 +129,11 @@ pub struct ProfileChangeDecided {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserErased {
-    pub reason: Reason,
+    /// Why, in a word that names no one; kept in clear.
+    pub basis: ErasureBasis,
+    /// The free text, sealed under the person's key (field `erasureReason`): it dies
+    /// with them.
+    pub reason: Sealed,
 }
 
 /// Someone asked for a reset link for this account (the token itself is never on the

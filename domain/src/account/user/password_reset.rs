@@ -35,7 +35,7 @@ mod tests {
     use super::super::events::{LoginSucceeded, UserErased};
     use super::super::given::{at, given, registered, sealed, session};
     use super::*;
-    use crate::account::{Reason, Role};
+    use crate::account::Role;
 
     #[test]
     fn a_reset_sets_the_hash_and_ends_every_session() {
@@ -56,7 +56,8 @@ mod tests {
     #[test]
     fn nothing_for_an_erased_or_missing_account() {
         let erased = UserErased {
-            reason: Reason::parse("gone").unwrap(),
+            basis: crate::ErasureBasis::PatientRequest,
+            reason: super::super::given::sealed("gone"),
         };
         given([registered(Role::Patient), erased.into()])
             .when(request_password_reset)

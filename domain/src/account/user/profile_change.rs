@@ -5,7 +5,7 @@
 use super::events::{ProfileChangeDecided, ProfileChangeRequested, UserEvent};
 use super::state::User;
 use crate::Sealed;
-use crate::account::{AccountStatus, Reason, UserId};
+use crate::account::{AccountStatus, UserId};
 use uuid::Uuid;
 
 pub struct RequestProfileChange {
@@ -19,7 +19,8 @@ pub struct DecideProfileChange {
     pub by: UserId,
     pub change: Uuid,
     pub approve: bool,
-    pub reason: Option<Reason>,
+    /// Sealed under the person's key by the command layer.
+    pub reason: Option<Sealed>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -160,7 +161,7 @@ mod tests {
         given(history())
             .when(|s| decide_profile_change(s, no_reason))
             .then_err(ProfileChangeError::ReasonRequired);
-        let reason = Reason::parse("not your name").unwrap();
+        let reason = sealed("not your name");
         let after = given(history())
             .when(|s| {
                 decide_profile_change(
