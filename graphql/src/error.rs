@@ -99,6 +99,12 @@ impl ToGql for ReadError {
     }
 }
 
+impl ToGql for std::sync::Arc<ReadError> {
+    fn gql(self) -> Error {
+        internal(&*self)
+    }
+}
+
 impl ToGql for sqlx::Error {
     fn gql(self) -> Error {
         internal(&self)

@@ -11,6 +11,7 @@
 //! - `http`: the routes beside `/graphql`: photos, uploading and reading records, and
 //!   what they share (`rest`).
 //! - `web`: the web app, embedded, at `/` (strict CSP).
+//! - `loaders`: per-object lookups batched per request (users by id).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
 //!   may ask. `health`: `/health`.
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ mod error;
 mod health;
 mod http;
 pub mod limits;
+mod loaders;
 pub mod scalars;
 mod schema;
 mod session_cookie;

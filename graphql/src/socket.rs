@@ -161,6 +161,7 @@ async fn serve(
                 let mut data = async_graphql::Data::default();
                 data.insert(Auth::User(caller, view));
                 data.insert(OverSocket);
+                data.insert(crate::loaders::for_request(&services));
                 Ok(data)
             }
             Ok(Auth::Anonymous) => Err(async_graphql::Error::new(

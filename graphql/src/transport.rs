@@ -94,7 +94,7 @@ pub async fn post(
             );
         }
     };
-    let mut request = request;
+    let mut request = request.data(crate::loaders::for_request(&state.services));
     if matches!(auth, Auth::Anonymous) && !state.http.dev_tools {
         request = request.data(NoIntrospection);
     }

@@ -297,6 +297,26 @@ pub async fn find(
     open(keys, row).map(Some)
 }
 
+/// Many users in one query (a request's `owner`s, `doctor`s and `actor`s, batched by
+/// the API's loader); those not in the view are absent from the map.
+pub async fn find_many(
+    pool: &PgPool,
+    keys: &KeyRing,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, UserView>, ReadError> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
+                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+         FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| open(keys, row).map(|view| (view.id, view)))
+        .collect()
+}
+
 fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
     let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("user {}: {e}", row.id));
     let role = Role::parse(&row.role).map_err(|e| corrupt(&e))?;

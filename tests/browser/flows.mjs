@@ -214,11 +214,24 @@ try {
   step('the patient erases the record after confirming');
   await stranger.page.getByRole('link', { name: 'Knee MRI report' }).click();
   await stranger.page.getByText('Erase this record').click();
+  await stranger.page.getByLabel('Kind of reason').selectOption('DUPLICATE');
   await stranger.page.getByLabel('Why erase it?').fill('uploaded twice');
   await stranger.page.getByRole('button', { name: 'Erase…' }).click();
   await stranger.page.getByRole('dialog').getByRole('button', { name: 'Erase' }).click();
   await stranger.page.getByRole('heading', { name: 'My records' }).waitFor();
   await stranger.page.getByRole('cell', { name: 'Erased', exact: true }).waitFor();
+  // The ledger shows the basis in clear and the reason sealed.
+  const ledger = await admin.page.evaluate(async () => {
+    const res = await fetch('/graphql', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ ledger(type: "RecordErased", first: 5) { edges { node { payload } } } }' }),
+    });
+    return res.json();
+  });
+  const erasedPayload = JSON.stringify(ledger);
+  if (!erasedPayload.includes('DUPLICATE') || erasedPayload.includes('uploaded twice')) {
+    problems.push(`the erasure's ledger event: ${erasedPayload}`);
+  }
 
   step('the reset ended the old session; a phone-sized screen');
   await patient.page.goto('/records');

@@ -45,5 +45,14 @@ export const PASSWORD_HINT = `At least ${PASSWORD_MIN} characters, hard to guess
 export const ERASED_NAME = '(erased)';
 /** Who did what no person did: MedChain itself. */
 export const SYSTEM_ACTOR = 'MedChain';
+
+/** Why a record is erased: said in clear on the ledger (it names no one); the free text
+ * is sealed under the owner's key. API.graphql's ErasureBasis. */
+export const ERASURE_BASES = [
+  ['PATIENT_REQUEST', 'I no longer want it kept'],
+  ['DUPLICATE', 'It is a duplicate'],
+  ['WRONG_PATIENT', 'It is about someone else'],
+  ['OTHER', 'Another reason'],
+];
 /** A share with no end date. */
 export const UNTIL_REVOKED = 'Until revoked';

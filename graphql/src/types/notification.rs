@@ -6,14 +6,14 @@ use super::enums::NotificationKind;
 use super::page::PageInfo;
 use crate::context::services;
 use crate::error::{Code, ToGql as _, error};
+use crate::loaders;
 use crate::scalars::{DateTime, Long};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use domain::Timestamp;
-use domain::account::UserId;
 use domain::notification::{self, NotificationKind as Kind};
 use domain::record::{RecordId, Viewer, access};
 use projections::notifications::NotificationRow;
-use projections::{records, users};
+use projections::records;
 use uuid::Uuid;
 
 pub struct Notification {
@@ -31,13 +31,10 @@ impl Notification {
 
     /// The name of the person it is about, as the reader may see it.
     async fn who(&self, ctx: &Context<'_>) -> Result<String> {
-        let s = services(ctx);
         let Some(subject) = self.row.subject_id else {
             return Ok("MedChain".into());
         };
-        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(subject))
-            .await
-            .map_err(|e| e.gql())?;
+        let view = loaders::user(ctx, subject).await.map_err(|e| e.gql())?;
         Ok(view
             .and_then(|v| v.name)
             .unwrap_or_else(|| "A former user".into()))

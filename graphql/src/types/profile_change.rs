@@ -3,12 +3,12 @@
 
 use super::{page::PageInfo, user::User};
 use crate::{
-    context::{Services, services},
+    context::Services,
     error::{Code, ToGql as _, error, missing_from_view},
+    loaders,
     scalars::DateTime,
 };
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
-use domain::account::UserId;
 use projections::users::{self, ChangeView};
 use uuid::Uuid;
 
@@ -29,8 +29,7 @@ impl ProfileChange {
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        let s = services(ctx);
-        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(self.0.user_id))
+        let view = loaders::user(ctx, self.0.user_id)
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| error(Code::NotFound, "there is no such user"))?;

@@ -9,13 +9,13 @@ use super::page::{PageInfo, page, page_size, parse_seq_cursor, seq_cursor};
 use super::user::User;
 use crate::context::services;
 use crate::error::{Code, ToGql as _, error, missing_from_view};
+use crate::loaders;
 use crate::scalars::{DateTime, Long};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use domain::Timestamp;
-use domain::account::{UserId, sees_contact_details};
+use domain::account::sees_contact_details;
 use domain::record::{Access, Viewer, access};
 use projections::records::{self, AccessRow, Medical, RecordView, ShareView};
-use projections::users;
 use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
@@ -75,9 +75,8 @@ impl Record {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        let s = services(ctx);
         let owner = self.view.owner;
-        let view = users::find(&s.pool, &s.keys, owner)
+        let view = loaders::user(ctx, owner.as_uuid())
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("user", owner.as_uuid()))?;
@@ -213,9 +212,8 @@ impl Share {
     }
 
     async fn doctor(&self, ctx: &Context<'_>) -> Result<User> {
-        let s = services(ctx);
         let doctor = self.view.doctor;
-        let view = users::find(&s.pool, &s.keys, doctor)
+        let view = loaders::user(ctx, doctor.as_uuid())
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| missing_from_view("user", doctor.as_uuid()))?;
@@ -264,10 +262,7 @@ impl AccessEntry {
         let Some(actor) = self.row.actor_id else {
             return Ok(None);
         };
-        let s = services(ctx);
-        let view = users::find(&s.pool, &s.keys, UserId::from_uuid(actor))
-            .await
-            .map_err(|e| e.gql())?;
+        let view = loaders::user(ctx, actor).await.map_err(|e| e.gql())?;
         Ok(view.map(|v| User::new(v, false)))
     }
 

@@ -5,7 +5,7 @@
 import { gql, uploadRecord } from '../api.js';
 import { h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton } from '../ui.js';
 import {
-  PATHS, ACCESS_ACTIONS, MAX_PAGE, RECORDS_PAGE, ERASED_NAME, SYSTEM_ACTOR, UNTIL_REVOKED,
+  PATHS, ACCESS_ACTIONS, MAX_PAGE, RECORDS_PAGE, ERASED_NAME, SYSTEM_ACTOR, UNTIL_REVOKED, ERASURE_BASES,
 } from '../constants.js';
 
 async function recordRows(after) {
@@ -179,18 +179,21 @@ async function accessLog(id) {
 }
 
 function eraseSection(r, app) {
-  const reason = field('Why erase it?', { name: 'reason', required: true, maxlength: 500 });
+  const basis = field('Kind of reason', { type: 'select', name: 'basis', options: ERASURE_BASES });
+  const reason = field('Why erase it?', { name: 'reason', required: true, maxlength: 500 },
+    'Kept sealed under your own key: nobody else can read it.');
   return h('details', { class: 'card danger-zone' },
     h('summary', {}, 'Erase this record'),
     h('p', {}, 'Erasing destroys the record\'s key and file for good. The ledger keeps that it existed and who erased it.'),
     form({
-      fields: [reason],
+      fields: [basis, reason],
       submitLabel: 'Erase…',
       submit: async () => {
         if (!reason.input.value.trim()) throw new Error('say why the record is erased');
         if (!await confirmDialog(`Erase "${r.title}" for good? This cannot be undone.`, 'Erase')) return;
-        await gql('mutation($r: UUID!, $why: String!) { eraseRecord(recordId: $r, reason: $why) { id } }',
-          { r: r.id, why: reason.input.value });
+        await gql(`mutation($r: UUID!, $why: String!, $basis: ErasureBasis) {
+            eraseRecord(recordId: $r, reason: $why, basis: $basis) { id } }`,
+          { r: r.id, why: reason.input.value, basis: basis.input.value });
         announce('The record is erased.');
         app.navigate(PATHS.records);
       },
