@@ -83,6 +83,11 @@ fn rows_survive_a_stop_and_a_start() {
     let cluster = serve(dir.path());
     assert_eq!(block_on(notes(&cluster.url())), ["kept"]);
     cluster.stop().unwrap();
+    // The data directory holds keys and the outbox: never open to others, even when
+    // the cluster runs as another user (as root, postgres gets group search only).
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o007, 0, "the data directory is {mode:o}");
 }
 
 #[test]

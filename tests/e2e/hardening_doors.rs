@@ -306,3 +306,49 @@ async fn a_socket_past_its_operation_budget_is_closed() {
     }
     assert_eq!(code, Some(4429));
 }
+
+/// A socket message is capped like a POST body, and a session may hold a bounded number
+/// of sockets at once (a further connection_init is refused with 4429).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_messages_and_sockets_per_session_are_bounded() {
+    let app = TestApp::start().await;
+    let token = patient(&app, "pat@example.org").await;
+    let mut big = common::ws::connect_and_init(app.addr, &token).await;
+    assert_eq!(
+        next(&mut big, Duration::from_secs(10)).await.unwrap()["type"],
+        "connection_ack"
+    );
+    let padding = "x".repeat(300 * 1024);
+    let _ = futures::SinkExt::send(
+        &mut big,
+        Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": format!("subscription {{ notifications {{ id }} }} # {padding}")}}).to_string().into()),
+    )
+    .await;
+    assert!(
+        next(&mut big, Duration::from_secs(10)).await.is_err(),
+        "closed past the cap"
+    );
+
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let mut socket = common::ws::connect_and_init(app.addr, &token).await;
+        assert_eq!(
+            next(&mut socket, Duration::from_secs(10)).await.unwrap()["type"],
+            "connection_ack"
+        );
+        open.push(socket);
+    }
+    let mut ninth = common::ws::connect_and_init(app.addr, &token).await;
+    assert_eq!(
+        next(&mut ninth, Duration::from_secs(10)).await,
+        Err(Some(4429))
+    );
+    // Closing one makes room again.
+    drop(open.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = common::ws::connect_and_init(app.addr, &token).await;
+    assert_eq!(
+        next(&mut again, Duration::from_secs(10)).await.unwrap()["type"],
+        "connection_ack"
+    );
+}
