@@ -117,7 +117,12 @@ async fn round(
     if newest != last && !due(policy, head.seq, newest, started, clock.now()) {
         return Ok(newest);
     }
-    let (signed, location) = store.write(pool, key, clock).await?;
+    // A signed tree head: at the size the transparency log's tree has reached (the
+    // `merkle` view follows the ledger within milliseconds).
+    let Some(tree) = projections::merkle::head(pool, head.seq).await? else {
+        return Ok(last);
+    };
+    let (signed, location) = store.write(pool, key, clock, Some(tree)).await?;
     tx.commit().await?;
     tracing::info!(seq = signed.checkpoint.seq, %location, "checkpoint written");
     Ok(Some(signed.checkpoint))
@@ -141,6 +146,7 @@ mod tests {
         Some(Checkpoint {
             seq,
             hash: Hash::ZERO,
+            root: None,
             at: at(secs),
         })
     }

@@ -222,6 +222,30 @@ pub enum LedgerCommand {
     Checkpoint,
     /// Print the ledger's public key (lowercase hex).
     Pubkey,
+    /// A receipt (DESIGN.md §9) for event SEQ: the event, its inclusion proof in the tree
+    /// of SIZE events (default: the newest signed tree head's) and that head, as JSON on
+    /// stdout; `check-proof` checks it.
+    Prove {
+        #[arg(long)]
+        seq: i64,
+        #[arg(long)]
+        size: Option<i64>,
+    },
+    /// The consistency proof from the signed tree head of size FROM to that of TO
+    /// (default: the newest), with both heads, as JSON on stdout.
+    Consistency {
+        #[arg(long)]
+        from: i64,
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Check a receipt or a consistency file offline, against the ledger's public key K
+    /// (hex, as `ledger pubkey` prints it); exit 1 saying what fails.
+    CheckProof {
+        file: PathBuf,
+        #[arg(long)]
+        pubkey: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

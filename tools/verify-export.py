@@ -9,6 +9,13 @@ counts 1, 2, 3 … without gaps.
 
 Usage: verify-export.py EXPORT.jsonl [--checkpoint FILE]
 Prints "OK: N events, head H" and exits 0, or names the first bad seq and exits 1.
+
+The transparency log (DESIGN.md §9), straight from RFC 6962's definitions over the
+export's event hashes (leaf i is seq i + 1):
+  verify-export.py EXPORT.jsonl --merkle QUERIES.json
+QUERIES.json is a list of {"root": N}, {"inclusion": SEQ, "size": N} and
+{"consistency": A, "to": B}; each answer (a root, or a path of hashes) is printed as one
+JSON list, lowercase hex, in the order asked.
 """
 import hashlib
 import json
@@ -41,7 +48,76 @@ def jcs(value):
     raise ValueError(f"unexpected JSON value {value!r}")
 
 
+def leaf_hash(event_hash):
+    return hashlib.sha256(b"\x00" + bytes.fromhex(event_hash)).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def split(n):
+    """The largest power of two smaller than n."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(leaves):
+    """RFC 6962 §2.1: the Merkle Tree Hash of a list of leaf hashes."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = split(len(leaves))
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def path(m, leaves):
+    """RFC 6962 §2.1.1: PATH(m, D[n])."""
+    if len(leaves) <= 1:
+        return []
+    k = split(len(leaves))
+    if m < k:
+        return path(m, leaves[:k]) + [mth(leaves[k:])]
+    return path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
+def subproof(m, leaves, whole):
+    """RFC 6962 §2.1.2: SUBPROOF(m, D[n], b)."""
+    n = len(leaves)
+    if m == n:
+        return [] if whole else [mth(leaves)]
+    k = split(n)
+    if m <= k:
+        return subproof(m, leaves[:k], whole) + [mth(leaves[k:])]
+    return subproof(m - k, leaves[k:], False) + [mth(leaves[:k])]
+
+
+def merkle_answers(export, queries):
+    with open(export, encoding="utf-8") as f:
+        leaves = [leaf_hash(json.loads(line)["hash"]) for line in f if line.strip()]
+    out = []
+    for q in queries:
+        if "root" in q:
+            out.append(mth(leaves[: q["root"]]).hex())
+        elif "inclusion" in q:
+            out.append([h.hex() for h in path(q["inclusion"] - 1, leaves[: q["size"]])])
+        elif "consistency" in q:
+            out.append([h.hex() for h in subproof(q["consistency"], leaves[: q["to"]], True)])
+        else:
+            raise ValueError(f"unknown query {q!r}")
+    return out
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[2] == "--merkle":
+        with open(argv[3], encoding="utf-8") as f:
+            queries = json.load(f)
+        for answer in merkle_answers(argv[1], queries):
+            print(json.dumps(answer))
+        return 0
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2

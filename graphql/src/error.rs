@@ -32,6 +32,30 @@ impl Code {
         }
     }
 
+    /// The code an error of this API carries, read back (for the routes that answer
+    /// through the GraphQL functions); INTERNAL when it carries none.
+    pub fn of(e: &Error) -> Self {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|v| match v {
+                async_graphql::Value::String(s) => Some(s.as_str()),
+                _ => None,
+            });
+        [
+            Code::Unauthenticated,
+            Code::Forbidden,
+            Code::BadUserInput,
+            Code::NotFound,
+            Code::Conflict,
+            Code::RateLimited,
+        ]
+        .into_iter()
+        .find(|c| Some(c.as_str()) == code)
+        .unwrap_or(Code::Internal)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",
@@ -102,6 +126,16 @@ impl ToGql for ReadError {
 impl ToGql for std::sync::Arc<ReadError> {
     fn gql(self) -> Error {
         internal(&*self)
+    }
+}
+
+impl ToGql for projections::merkle::TreeError {
+    fn gql(self) -> Error {
+        use projections::merkle::TreeError as E;
+        match self {
+            E::BeyondTree { .. } | E::Invalid(_) => error(Code::BadUserInput, self.to_string()),
+            other => internal(&other),
+        }
     }
 }
 

@@ -98,6 +98,9 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(http::records::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/records/{id}/content", get(http::records::content))
+        .route("/api/log/checkpoint", get(http::log::checkpoint))
+        .route("/api/log/inclusion", get(http::log::inclusion))
+        .route("/api/log/consistency", get(http::log::consistency))
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))
         .with_state(state)

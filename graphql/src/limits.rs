@@ -34,18 +34,31 @@ pub struct NoIntrospection;
 #[derive(Debug, Clone, Copy)]
 pub struct OverSocket;
 
-/// Refuses introspection for `NoIntrospection` requests and anything but subscriptions on
-/// a socket, from the parsed document, before anything runs.
-pub struct DocumentGate;
+/// What the parsed document may ask, checked before anything runs: at most
+/// `max_aliases` aliased fields; no introspection for `NoIntrospection` requests; nothing
+/// but subscriptions on a socket.
+pub struct DocumentLimits {
+    pub max_aliases: usize,
+}
 
-impl ExtensionFactory for DocumentGate {
+impl ExtensionFactory for DocumentLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGate)
+        Arc::new(DocumentLimits {
+            max_aliases: self.max_aliases,
+        })
     }
 }
 
+fn refusal(code: Code, message: impl Into<String>) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code.as_str());
+    e
+}
+
 #[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGate {
+impl Extension for DocumentLimits {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -54,26 +67,39 @@ impl Extension for DocumentGate {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let refuse = |code: Code, message: &str| {
-            let mut e = ServerError::new(message, None);
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code.as_str());
-            e
-        };
+        let count: usize = document
+            .operations
+            .iter()
+            .map(|(_, op)| aliases(&op.node.selection_set.node))
+            .chain(
+                document
+                    .fragments
+                    .values()
+                    .map(|f| aliases(&f.node.selection_set.node)),
+            )
+            .sum();
+        if count > self.max_aliases {
+            return Err(refusal(
+                Code::BadUserInput,
+                format!(
+                    "the request uses {count} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+            ));
+        }
         if ctx.data_opt::<OverSocket>().is_some()
             && document
                 .operations
                 .iter()
                 .any(|(_, op)| op.node.ty != OperationType::Subscription)
         {
-            return Err(refuse(
+            return Err(refusal(
                 Code::BadUserInput,
                 "this socket carries subscriptions only: send queries and mutations as POST /graphql",
             ));
         }
         if ctx.data_opt::<NoIntrospection>().is_some() && introspects(&document) {
-            return Err(refuse(
+            return Err(refusal(
                 Code::Unauthenticated,
                 "introspection is for signed-in callers: sign in first",
             ));
@@ -116,46 +142,6 @@ pub fn capped<T>(list: Vec<T>, name: &str) -> async_graphql::Result<Vec<T>> {
         ));
     }
     Ok(list)
-}
-
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
-    }
-}
-
-struct AliasLimitExtension(usize);
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let mut count = 0;
-        for (_, operation) in document.operations.iter() {
-            count += aliases(&operation.node.selection_set.node);
-        }
-        for fragment in document.fragments.values() {
-            count += aliases(&fragment.node.selection_set.node);
-        }
-        if count > self.0 {
-            return Err(ServerError::new(
-                format!(
-                    "the request uses {count} aliases; at most {} are allowed",
-                    self.0
-                ),
-                None,
-            ));
-        }
-        Ok(document)
-    }
 }
 
 fn aliases(set: &SelectionSet) -> usize {

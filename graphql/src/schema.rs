@@ -9,9 +9,10 @@ use crate::{
         ledger::{LedgerMutation, LedgerQuery},
         notifications::{NotificationMutation, NotificationQuery},
         records::{RecordMutation, RecordQuery},
+        transparency::TransparencyQuery,
     },
     context::Services,
-    limits::{AliasLimit, DocumentGate, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
+    limits::{DocumentLimits, MAX_ALIASES, MAX_COMPLEXITY, MAX_DEPTH},
     subscription::Subscription,
 };
 use async_graphql::{MergedObject, Schema};
@@ -25,6 +26,7 @@ pub struct Query(
     AdministrationQuery,
     LedgerQuery,
     ComplianceQuery,
+    TransparencyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,8 +45,9 @@ pub fn build_schema(services: Services) -> MedSchema {
         .data(services)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(AliasLimit(MAX_ALIASES))
-        .extension(DocumentGate)
+        .extension(DocumentLimits {
+            max_aliases: MAX_ALIASES,
+        })
         .finish()
 }
 

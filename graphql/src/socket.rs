@@ -6,7 +6,7 @@
 //! closes (4408); at most `MAX_OPERATIONS` subscribe messages in its life (then 4429);
 //! at most `MAX_SOCKETS_PER_SESSION` open sockets per session in a process (a further
 //! `connection_init` is refused: 4429); messages up to `MAX_BODY_BYTES`. It carries
-//! subscriptions only (`limits::DocumentGate`), so signing in and every other mutation
+//! subscriptions only (`limits::DocumentLimits`), so signing in and every other mutation
 //! go through POST /graphql, with its address limits and body cap. An open socket checks
 //! its session every second and closes when it ends.
 //!

@@ -85,7 +85,6 @@ async fn try_batch(
     let Some(last) = events.last() else {
         return Ok(Tried::Busy);
     };
-    let types = projector.event_types();
     let mut tx = conn.begin().await?;
     match target {
         Target::Live { checkpoint } => {
@@ -121,14 +120,14 @@ async fn try_batch(
                 .await?;
         }
     }
-    for (index, event) in events.iter().enumerate() {
-        if !types.contains(&event.event_type.as_str()) {
-            continue;
-        }
-        if let Err(error) = projector.apply(&mut tx, event).await {
-            tx.rollback().await?;
-            return Ok(Tried::Failed(index, error));
-        }
+    let (positions, wanted): (Vec<usize>, Vec<&RecordedEvent>) = events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| projector.reads(&event.event_type))
+        .unzip();
+    if let Err((index, error)) = projector.apply_many(&mut tx, &wanted).await {
+        tx.rollback().await?;
+        return Ok(Tried::Failed(positions[index], error));
     }
     if let Target::Live { checkpoint } = target {
         // The row, not the lock, is the truth: a writer that moved it without the lock

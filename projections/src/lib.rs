@@ -12,12 +12,14 @@
 //! - `sessions`: session lookups (joined with the users view), batched under load.
 //! - `records`: the records view, shares and access log.
 //! - `notifications`: who is notified of what, by their preferences; read marks.
+//! - `merkle`: the transparency log's tree (RFC 6962) over every event; roots and proofs.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
 //! - `check`: rebuild into scratch tables and compare with the live ones.
 #![forbid(unsafe_code)]
 
 mod batch;
 pub mod check;
+pub mod merkle;
 pub mod notifications;
 pub mod projector;
 pub mod rebuild;
@@ -41,6 +43,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(users::UsersProjector),
         Arc::new(records::RecordsProjector),
         Arc::new(notifications::NotificationsProjector),
+        Arc::new(merkle::MerkleProjector),
     ]
 }
 

@@ -23,11 +23,34 @@ pub trait Projector: Send + Sync + 'static {
     /// (they still move the checkpoint).
     fn event_types(&self) -> &'static [&'static str];
 
+    /// Whether it reads events of `event_type`: those `event_types` lists, unless it
+    /// reads every event whatever its type (the transparency log's tree).
+    fn reads(&self, event_type: &str) -> bool {
+        self.event_types().contains(&event_type)
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+
+    /// Applies a run of the events it reads, in seq order, inside the batch's
+    /// transaction; on failure, the index of the event that failed. By default each in
+    /// turn through `apply`; a projector that writes a run with set-based statements
+    /// overrides it.
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), (usize, ProjectionError)>> {
+        Box::pin(async move {
+            for (index, event) in events.iter().enumerate() {
+                self.apply(tx, event).await.map_err(|e| (index, e))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Why a projector could not apply an event. Either way it stops on that event.

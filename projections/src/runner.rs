@@ -363,11 +363,7 @@ async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<
         return Ok(Step::Idle);
     };
     let more = events.len() == BATCH;
-    let types = projector.event_types();
-    if !events
-        .iter()
-        .any(|e| types.contains(&e.event_type.as_str()))
-    {
+    if !events.iter().any(|e| projector.reads(&e.event_type)) {
         return Ok(Step::Skipped {
             seq: last.seq,
             more,

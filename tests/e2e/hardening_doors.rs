@@ -197,18 +197,6 @@ async fn next(socket: &mut Socket, within: Duration) -> Result<Value, Option<u16
     }
 }
 
-async fn raw_socket(app: &TestApp) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
 /// Signing in (or any mutation or query) over the socket is refused: the socket carries
 /// subscriptions only, so the address limits and the body cap of POST /graphql cannot
 /// be gone around. Here the address is already limited, and the socket still signs no
@@ -265,7 +253,7 @@ async fn the_socket_carries_subscriptions_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_socket_is_closed() {
     let app = TestApp::start().await;
-    let mut socket = raw_socket(&app).await;
+    let mut socket = common::ws::open(app.addr).await;
     let started = std::time::Instant::now();
     let closed = next(&mut socket, Duration::from_secs(20)).await;
     assert_eq!(closed, Err(Some(4408)));

@@ -34,4 +34,5 @@ mod records_s3;
 mod records_sharing;
 mod serve_binary;
 mod subscription_sessions;
+mod transparency;
 mod web_app;

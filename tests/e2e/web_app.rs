@@ -70,23 +70,17 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
          (`apt-get install chromium`); .ci/run installs both"
     );
     let shots = root.join("target").join("screenshots");
-    let out = tokio::process::Command::new("node")
-        .arg(browser.join("flows.mjs"))
-        .current_dir(&browser)
-        .env("MEDCHAIN_URL", format!("http://{}", app.addr))
-        .env("ADMIN_EMAIL", "root@example.org")
-        .env("ADMIN_PASSWORD", STRONG)
-        .env("SCREENSHOTS", &shots)
-        .env("CHROMIUM", "/usr/bin/chromium")
-        .env("OUTBOX", app.outbox.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .await
-        .expect("node runs (Debian: apt-get install nodejs npm)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    run_browser_script(
+        &app,
+        "flows.mjs",
+        &[
+            ("ADMIN_EMAIL", "root@example.org".as_ref()),
+            ("ADMIN_PASSWORD", STRONG.as_ref()),
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("OUTBOX", app.outbox.path().as_os_str()),
+        ],
+    )
+    .await;
     for name in [
         "patient-records",
         "patient-record",
@@ -104,21 +98,7 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_loads_nothing_from_another_origin_and_runs_a_query() {
     let app = TestApp::start().await;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let browser = root.join("tests").join("browser");
-    let out = tokio::process::Command::new("node")
-        .arg(browser.join("graphiql.mjs"))
-        .current_dir(&browser)
-        .env("MEDCHAIN_URL", format!("http://{}", app.addr))
-        .env("CHROMIUM", "/usr/bin/chromium")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .await
-        .expect("node runs (Debian: apt-get install nodejs npm)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stdout = run_browser_script(&app, "graphiql.mjs", &[]).await;
     assert!(stdout.contains("graphiql ok"), "{stdout}");
     let page = app.http.get(app.url("/graphql")).send().await.unwrap();
     let csp = page.headers()["content-security-policy"]
@@ -138,4 +118,32 @@ async fn graphiql_loads_nothing_from_another_origin_and_runs_a_query() {
         let response = app.http.get(app.url(bad)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{bad}");
     }
+}
+
+/// Runs a Playwright script of `tests/browser` against the app in Chromium, with
+/// `MEDCHAIN_URL`, `CHROMIUM` and `env`; fails the test unless it succeeds. Returns its
+/// standard output.
+async fn run_browser_script(
+    app: &TestApp,
+    script: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> String {
+    let browser = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("browser");
+    let out = tokio::process::Command::new("node")
+        .arg(browser.join(script))
+        .current_dir(&browser)
+        .env("MEDCHAIN_URL", format!("http://{}", app.addr))
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .expect("node runs (Debian: apt-get install nodejs npm)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}: {stdout}\n{stderr}");
+    stdout
 }

@@ -3,13 +3,13 @@
 //! under an object-store prefix (`s3://bucket/prefix`), through the same `object_store`
 //! layer as the blobs. A put is atomic in both, so a reader never sees half a file.
 
-use super::head::ledger_head;
+use super::head::{hash_of, ledger_head};
 use crate::{
     blobs::{BlobError, BlobStore},
     clock::Clock,
     keys::LedgerKey,
 };
-use domain::ledger::{Checkpoint, CheckpointError, SignedCheckpoint};
+use domain::ledger::{Checkpoint, CheckpointError, Hash, SignedCheckpoint};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
@@ -94,28 +94,44 @@ impl CheckpointStore {
         }
     }
 
-    /// Signs the ledger's current head and stores it; returns it with its location.
+    /// Signs and stores a checkpoint; returns it with its location. With `tree`
+    /// (`(size, root)`: the transparency log's root over the first `size` events, from
+    /// the `merkle` view) it is a signed tree head at `size`; without, the ledger's
+    /// current head, as before the tree existed.
     pub async fn write(
         &self,
         pool: &PgPool,
         key: &LedgerKey,
         clock: &dyn Clock,
+        tree: Option<(i64, Hash)>,
     ) -> Result<(SignedCheckpoint, String), CheckpointStoreError> {
-        let head = ledger_head(pool).await?;
-        if head.seq == 0 {
+        let (seq, hash, root) = match tree {
+            Some((size, root)) => {
+                let hash = hash_of(pool, size)
+                    .await?
+                    .ok_or(CheckpointStoreError::EmptyLedger)?;
+                (size, hash, Some(root))
+            }
+            None => {
+                let head = ledger_head(pool).await?;
+                (head.seq, head.hash, None)
+            }
+        };
+        if seq == 0 {
             return Err(CheckpointStoreError::EmptyLedger);
         }
         let signed = Checkpoint {
-            seq: head.seq,
-            hash: head.hash,
+            seq,
+            hash,
+            root,
             at: clock.now(),
         }
         .sign(key.signing_key());
         self.objects
-            .put(&file_name(head.seq), (signed.to_json() + "\n").into_bytes())
+            .put(&file_name(seq), (signed.to_json() + "\n").into_bytes())
             .await
             .map_err(|e| self.store_error(e))?;
-        Ok((signed, self.location(head.seq)))
+        Ok((signed, self.location(seq)))
     }
 
     /// The seqs of every checkpoint kept, ascending.
@@ -138,12 +154,31 @@ impl CheckpointStore {
         let Some(seq) = self.seqs().await?.last().copied() else {
             return Ok(None);
         };
-        let bytes = self
+        self.read(seq).await
+    }
+
+    /// The newest signed tree head (a checkpoint with a root), if any.
+    pub async fn newest_tree_head(&self) -> Result<Option<SignedCheckpoint>, CheckpointStoreError> {
+        for seq in self.seqs().await?.into_iter().rev() {
+            if let Some(head) = self.read(seq).await?
+                && head.checkpoint.root.is_some()
+            {
+                return Ok(Some(head));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The checkpoint at `seq`, if one was written; its signature is checked.
+    pub async fn read(&self, seq: i64) -> Result<Option<SignedCheckpoint>, CheckpointStoreError> {
+        let Some(bytes) = self
             .objects
             .get(&file_name(seq))
             .await
             .map_err(|e| self.store_error(e))?
-            .unwrap_or_default();
+        else {
+            return Ok(None);
+        };
         let text = String::from_utf8_lossy(&bytes);
         SignedCheckpoint::parse(&text)
             .map(Some)

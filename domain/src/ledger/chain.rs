@@ -242,6 +242,7 @@ mod tests {
         let checkpoint = Checkpoint {
             seq: 4,
             hash: rows[3].hash,
+            root: None,
             at: Timestamp::from_micros(0),
         };
         let mut forged = rows[..2].to_vec();
@@ -266,6 +267,7 @@ mod tests {
         let checkpoint = Checkpoint {
             seq: 5,
             hash: rows[4].hash,
+            root: None,
             at: Timestamp::from_micros(0),
         };
         let err = verify(&rows[..3], Some(checkpoint)).unwrap_err();

@@ -1,5 +1,7 @@
 //! Checkpoints: `{seq, hash, at}` signed with the ledger's Ed25519 key (DESIGN.md §8),
 //! kept outside the database so that a rewritten chain can be told from the real one.
+//! A checkpoint with the Merkle `root` of the first `seq` events is a signed tree head
+//! (§9): the signature covers `{seq, hash, root, at}`, so the tree is tied to the chain.
 
 use super::{Hash, payload::canonical_json};
 use crate::Timestamp;
@@ -10,6 +12,8 @@ use serde_json::{Value, json};
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: Hash,
+    /// The transparency log's root over seq 1..=seq, when it is a signed tree head.
+    pub root: Option<Hash>,
     /// When it was signed.
     pub at: Timestamp,
 }
@@ -32,9 +36,14 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
-    /// The signed bytes: JCS of `{"seq","hash","at"}`.
+    /// The signed bytes: JCS of `{"seq","hash","at"}`, or `{"seq","hash","root","at"}` for
+    /// a tree head.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let body = json!({"seq": self.seq, "hash": self.hash.to_hex(), "at": self.at.to_string()});
+        let mut body =
+            json!({"seq": self.seq, "hash": self.hash.to_hex(), "at": self.at.to_string()});
+        if let Some(root) = self.root {
+            body["root"] = json!(root.to_hex());
+        }
         canonical_json(&body)
             .expect("strings and a non-negative seq are I-JSON")
             .into_bytes()
@@ -53,10 +62,13 @@ impl Checkpoint {
 impl SignedCheckpoint {
     pub fn to_json(&self) -> String {
         let c = &self.checkpoint;
-        let doc = json!({
+        let mut doc = json!({
             "seq": c.seq, "hash": c.hash.to_hex(), "at": c.at.to_string(),
             "key": hex::encode(self.key.as_bytes()), "sig": hex::encode(self.sig.to_bytes()),
         });
+        if let Some(root) = c.root {
+            doc["root"] = json!(root.to_hex());
+        }
         canonical_json(&doc).expect("strings and a non-negative seq are I-JSON")
     }
 
@@ -75,6 +87,10 @@ impl SignedCheckpoint {
             .filter(|s| *s >= 0)
             .ok_or_else(|| bad("no \"seq\""))?;
         let hash = Hash::parse_hex(field("hash")?).map_err(|e| bad(&e.to_string()))?;
+        let root = match doc.get("root") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(Hash::parse_hex(field("root")?).map_err(|e| bad(&e.to_string()))?),
+        };
         let at = Timestamp::parse(field("at")?).map_err(|e| bad(&e.to_string()))?;
         let key_bytes: [u8; 32] =
             hex_array(field("key")?).ok_or_else(|| bad("\"key\" is not 32 bytes of hex"))?;
@@ -83,7 +99,12 @@ impl SignedCheckpoint {
         let key = VerifyingKey::from_bytes(&key_bytes)
             .map_err(|_| bad("\"key\" is not an Ed25519 public key"))?;
         let signed = Self {
-            checkpoint: Checkpoint { seq, hash, at },
+            checkpoint: Checkpoint {
+                seq,
+                hash,
+                root,
+                at,
+            },
             key,
             sig: Signature::from_bytes(&sig_bytes),
         };
@@ -128,6 +149,7 @@ mod tests {
         Checkpoint {
             seq: 42,
             hash: Hash::from_bytes([9; 32]),
+            root: None,
             at: Timestamp::parse("2026-11-24T10:15:30Z").unwrap(),
         }
     }
@@ -153,6 +175,29 @@ mod tests {
             parsed
                 .require_key(&SigningKey::from_bytes(&[8; 32]).verifying_key())
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_tree_head_signs_its_root_too() {
+        let head = Checkpoint {
+            root: Some(Hash::from_bytes([3; 32])),
+            ..checkpoint()
+        };
+        assert_eq!(
+            String::from_utf8(head.signing_bytes()).unwrap(),
+            format!(
+                r#"{{"at":"2026-11-24T10:15:30.000000Z","hash":"{}","root":"{}","seq":42}}"#,
+                "09".repeat(32),
+                "03".repeat(32)
+            )
+        );
+        let signed = head.sign(&key());
+        assert_eq!(SignedCheckpoint::parse(&signed.to_json()).unwrap(), signed);
+        let other_root = signed.to_json().replace(&"03".repeat(32), &"04".repeat(32));
+        assert_eq!(
+            SignedCheckpoint::parse(&other_root),
+            Err(CheckpointError::BadSignature)
         );
     }
 

@@ -9,7 +9,9 @@ pub mod chain;
 pub mod checkpoint;
 pub mod entry;
 pub mod hash;
+pub mod merkle;
 pub mod payload;
+pub mod receipt;
 pub mod row;
 pub mod signed_report;
 

@@ -91,9 +91,12 @@ impl ComplianceQuery {
                 .and_then(|v| Record::seen_by(v, who, now));
             seen.insert(row.record_id, record);
         }
-        Ok(AccessEntryConnection::page(rows, limit, |row| {
-            seen.get(&row.record_id).cloned().flatten()
-        }))
+        Ok(AccessEntryConnection::page(
+            rows,
+            limit,
+            |row| seen.get(&row.record_id).cloned().flatten(),
+            caller.user == patient,
+        ))
     }
 
     /// Administrators: every user who could read the record's content at `at` (its

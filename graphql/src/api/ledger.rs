@@ -174,9 +174,17 @@ impl LedgerMutation {
     async fn checkpoint_ledger(&self, ctx: &Context<'_>) -> Result<LedgerHead> {
         let caller = admin(ctx)?;
         let s = services(ctx);
+        // A signed tree head at the ledger's head: wait for the tree to reach it.
+        let head = commands::ledger::ledger_head(&s.pool)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&[projections::merkle::NAME], head.seq).await?;
+        let tree = projections::merkle::head(&s.pool, head.seq)
+            .await
+            .map_err(|e| e.gql())?;
         let (signed, location) = s
             .checkpoints
-            .write(&s.pool, &s.ledger_key, s.clock.as_ref())
+            .write(&s.pool, &s.ledger_key, s.clock.as_ref(), tree)
             .await
             .map_err(|e| e.gql())?;
         tracing::info!(admin = %caller.user, seq = signed.checkpoint.seq, %location, "checkpoint written");

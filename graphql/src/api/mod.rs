@@ -1,6 +1,6 @@
 //! The GraphQL API by area, each with its part of `Query` and `Mutation` (merged in
 //! `schema`): accounts, records, notifications, administration (people) and the ledger
-//! (administrators), compliance. Resolvers stay thin: they parse, call one command or
+//! (administrators), compliance, the transparency log. Resolvers stay thin: they parse, call one command or
 //! view, and map (`error`).
 
 pub mod accounts;
@@ -9,3 +9,4 @@ pub mod compliance;
 pub mod ledger;
 pub mod notifications;
 pub mod records;
+pub mod transparency;

@@ -1,7 +1,9 @@
 //! The HTTP routes beside `/graphql` (API.graphql's file routes): profile photos
-//! (`photos`), uploading and reading records (`records`), and what they share (`rest`:
+//! (`photos`), uploading and reading records (`records`), the transparency log (`log`),
+//! and what they share (`rest`:
 //! the error body, a command's error by the one mapping, the caller).
 
+pub mod log;
 pub mod photos;
 pub mod records;
 pub mod rest;

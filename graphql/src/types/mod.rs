@@ -9,6 +9,7 @@ pub mod page;
 pub mod profile_change;
 pub mod record;
 pub mod session;
+pub mod transparency;
 pub mod user;
 
 page::edges!(

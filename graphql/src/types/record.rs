@@ -6,7 +6,9 @@
 
 use super::enums::{AccessAction, RecordStatus};
 use super::page::{PageInfo, page, page_size, parse_seq_cursor, seq_cursor};
+use super::transparency::InclusionProof;
 use super::user::User;
+use crate::api::transparency;
 use crate::context::services;
 use crate::error::{Code, ToGql as _, error, missing_from_view};
 use crate::loaders;
@@ -17,6 +19,7 @@ use domain::account::sees_contact_details;
 use domain::record::{Access, Viewer, access};
 use projections::records::{self, AccessRow, Medical, RecordView, ShareView};
 use std::sync::{Arc, OnceLock};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -172,7 +175,12 @@ impl Record {
             .await
             .map_err(|e| e.gql())?;
         let record = (!self.view.erased).then(|| self.clone());
-        Ok(AccessEntryConnection::page(rows, limit, |_| record.clone()))
+        Ok(AccessEntryConnection::page(
+            rows,
+            limit,
+            |_| record.clone(),
+            true,
+        ))
     }
 }
 
@@ -245,12 +253,47 @@ impl Share {
 pub struct AccessEntry {
     row: AccessRow,
     record: Option<Record>,
+    /// Whether the viewer owns the records listed (the proofs are theirs).
+    owner: bool,
+    /// The newest signed tree head's size, read once for the whole page when a proof is
+    /// first asked.
+    newest_head: Arc<OnceCell<Option<i64>>>,
 }
 
 #[Object]
 impl AccessEntry {
     async fn seq(&self) -> Long {
         Long(self.row.seq)
+    }
+
+    /// Owner only: this entry's event in the newest signed tree head; null until a head
+    /// covers it.
+    async fn proof(&self, ctx: &Context<'_>) -> Result<Option<InclusionProof>> {
+        if !self.owner {
+            return Err(error(
+                Code::Forbidden,
+                "only the records' owner may ask for the proofs of their access log",
+            ));
+        }
+        let s = services(ctx);
+        let newest = self
+            .newest_head
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(
+                    transparency::newest_head(s)
+                        .await?
+                        .map(|h| h.signed.checkpoint.seq),
+                )
+            })
+            .await?;
+        match *newest {
+            Some(size) if size >= self.row.seq => {
+                transparency::inclusion(s, self.row.seq, Some(size))
+                    .await
+                    .map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn at(&self) -> DateTime {
@@ -308,13 +351,17 @@ impl AccessEntryConnection {
         rows: Vec<AccessRow>,
         limit: i64,
         record_of: impl Fn(&AccessRow) -> Option<Record>,
+        owner: bool,
     ) -> Self {
+        let newest_head = Arc::new(OnceCell::new());
         let (edges, page_info) = page(rows, limit, |row| {
             Some(AccessEntryEdge {
                 cursor: seq_cursor(row.seq),
                 node: AccessEntry {
                     record: record_of(&row),
                     row,
+                    owner,
+                    newest_head: newest_head.clone(),
                 },
             })
         });

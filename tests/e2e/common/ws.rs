@@ -16,9 +16,9 @@ pub async fn send(socket: &mut Socket, message: Value) {
         .unwrap();
 }
 
-/// Opens `/graphql/ws` on `addr` and sends `connection_init` with `token`; the caller
-/// reads the acknowledgement.
-pub async fn connect_and_init(addr: SocketAddr, token: &str) -> Socket {
+/// Opens `/graphql/ws` on `addr` with the graphql-transport-ws subprotocol, and says
+/// nothing yet.
+pub async fn open(addr: SocketAddr) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -26,7 +26,13 @@ pub async fn connect_and_init(addr: SocketAddr, token: &str) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// Opens `/graphql/ws` on `addr` and sends `connection_init` with `token`; the caller
+/// reads the acknowledgement.
+pub async fn connect_and_init(addr: SocketAddr, token: &str) -> Socket {
+    let mut socket = open(addr).await;
     send(
         &mut socket,
         json!({"type": "connection_init", "payload": {"token": token}}),

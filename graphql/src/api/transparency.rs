@@ -1,0 +1,141 @@
+//! The transparency log in `Query` (API.graphql, DESIGN.md §9): the newest signed tree
+//! head and proofs against any size the ledger has reached. Anyone may ask: the answers
+//! are hashes and signatures only. The HTTP routes under `/api/log` answer the same
+//! through the functions here.
+
+use crate::{
+    context::{Services, services},
+    error::{Code, ToGql as _, error},
+    scalars::Long,
+    types::transparency::{ConsistencyProof, InclusionProof, TreeHead, hex_path},
+};
+use async_graphql::{Context, Object, Result};
+use projections::merkle;
+
+/// The newest signed tree head, if one was signed.
+pub(crate) async fn newest_head(s: &Services) -> Result<Option<TreeHead>> {
+    let signed = s
+        .checkpoints
+        .newest_tree_head()
+        .await
+        .map_err(|e| e.gql())?;
+    Ok(signed.and_then(|signed| TreeHead::of(signed, Vec::new())))
+}
+
+/// The signed head of exactly `size`, if one was signed.
+async fn head_of_size(s: &Services, size: i64) -> Result<Option<TreeHead>> {
+    let signed = s.checkpoints.read(size).await.map_err(|e| e.gql())?;
+    Ok(signed.and_then(|signed| TreeHead::of(signed, Vec::new())))
+}
+
+/// A size asked for, or the newest signed head's (else the ledger's head); checked
+/// against the ledger, and waited for until the tree has reached it.
+async fn resolve_size(s: &Services, asked: Option<i64>, what: &str) -> Result<i64> {
+    let head = commands::ledger::ledger_head(&s.pool)
+        .await
+        .map_err(|e| e.gql())?;
+    let size = match asked {
+        Some(size) => size,
+        None => match newest_head(s).await? {
+            Some(head) => head.signed.checkpoint.seq,
+            None => head.seq,
+        },
+    };
+    if size < 1 {
+        return Err(error(
+            Code::BadUserInput,
+            format!("{what} must be at least 1"),
+        ));
+    }
+    if size > head.seq {
+        return Err(error(
+            Code::BadUserInput,
+            format!(
+                "{what} {size} is beyond the ledger, which holds {} events",
+                head.seq
+            ),
+        ));
+    }
+    s.caught_up(&[merkle::NAME], size).await?;
+    Ok(size)
+}
+
+pub(crate) async fn inclusion(
+    s: &Services,
+    seq: i64,
+    tree_size: Option<i64>,
+) -> Result<InclusionProof> {
+    let size = resolve_size(s, tree_size, "treeSize").await?;
+    if seq < 1 || seq > size {
+        return Err(error(
+            Code::BadUserInput,
+            format!("seq must be from 1 to the tree size {size}"),
+        ));
+    }
+    let mut conn = s.pool.acquire().await.map_err(|e| e.gql())?;
+    let (leaf, path) = merkle::inclusion(&mut conn, seq, size)
+        .await
+        .map_err(|e| e.gql())?;
+    Ok(InclusionProof {
+        seq: Long(seq),
+        leaf_hash: leaf.to_hex(),
+        tree_size: Long(size),
+        path: hex_path(&path),
+        head: head_of_size(s, size).await?,
+    })
+}
+
+pub(crate) async fn consistency(
+    s: &Services,
+    from_size: i64,
+    to_size: Option<i64>,
+) -> Result<ConsistencyProof> {
+    let to = resolve_size(s, to_size, "toSize").await?;
+    if from_size < 1 || from_size > to {
+        return Err(error(
+            Code::BadUserInput,
+            format!("fromSize must be from 1 to toSize ({to})"),
+        ));
+    }
+    let mut conn = s.pool.acquire().await.map_err(|e| e.gql())?;
+    let path = merkle::consistency(&mut conn, from_size, to)
+        .await
+        .map_err(|e| e.gql())?;
+    Ok(ConsistencyProof {
+        from_size: Long(from_size),
+        to_size: Long(to),
+        path: hex_path(&path),
+    })
+}
+
+#[derive(Default)]
+pub struct TransparencyQuery;
+
+#[Object]
+impl TransparencyQuery {
+    /// The newest signed tree head; null before the first. Anyone may ask.
+    async fn tree_head(&self, ctx: &Context<'_>) -> Result<Option<TreeHead>> {
+        newest_head(services(ctx)).await
+    }
+
+    /// Event `seq` in the tree of `treeSize` events (default: the newest signed head's).
+    async fn inclusion_proof(
+        &self,
+        ctx: &Context<'_>,
+        seq: Long,
+        tree_size: Option<Long>,
+    ) -> Result<InclusionProof> {
+        inclusion(services(ctx), seq.0, tree_size.map(|l| l.0)).await
+    }
+
+    /// The tree of `fromSize` events is a prefix of the tree of `toSize` (default: the
+    /// newest signed head's).
+    async fn consistency_proof(
+        &self,
+        ctx: &Context<'_>,
+        from_size: Long,
+        to_size: Option<Long>,
+    ) -> Result<ConsistencyProof> {
+        consistency(services(ctx), from_size.0, to_size.map(|l| l.0)).await
+    }
+}
