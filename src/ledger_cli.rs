@@ -1,5 +1,6 @@
-//! `medchain ledger verify|export|checkpoint|pubkey`: machine-readable results on stdout,
-//! messages on stderr.
+//! `medchain ledger verify|export|checkpoint|pubkey|prove|consistency|check-proof`:
+//! machine-readable results on stdout, messages on stderr. `check-proof` and `pubkey`
+//! need no database.
 
 use crate::{
     cli::{Common, LedgerCommand},
