@@ -61,6 +61,9 @@ pub enum Command {
     /// Signed reports from the ledger, and checking them.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Witness a MedChain log: check each new signed tree head against the last one
+    /// cosigned, cosign it and post the cosignature (DESIGN.md §9). Needs no database.
+    Witness(WitnessCliArgs),
     /// Benchmarks: print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -137,9 +140,39 @@ pub struct ServeArgs {
     /// ignored.
     #[arg(long, env = "MEDCHAIN_TRUSTED_PROXIES", value_parser = graphql::TrustedProxies::parse)]
     pub trusted_proxies: Option<graphql::TrustedProxies>,
+    /// The witnesses whose cosignatures of tree heads are accepted and shown:
+    /// `name=<Ed25519 public key hex>,…`.
+    #[arg(long, env = "MEDCHAIN_WITNESS_KEYS", value_parser = domain::ledger::cosignature::WitnessKeys::parse)]
+    pub witness_keys: Option<domain::ledger::cosignature::WitnessKeys>,
     /// Introspection for anonymous callers too (development only).
     #[arg(long, env = "MEDCHAIN_DEV_TOOLS", default_value_t = false)]
     pub dev_tools: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WitnessCliArgs {
+    /// The log's public URL, e.g. https://medchain.example.org.
+    #[arg(long)]
+    pub log: String,
+    /// The witness's key: a 32-byte Ed25519 seed in hex, created 0600 when missing.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Where the witness keeps the log's pinned key, the last head it cosigned and its
+    /// status.
+    #[arg(long)]
+    pub state: PathBuf,
+    /// The witness's name for itself, shown beside its cosignatures.
+    #[arg(long, default_value = "witness")]
+    pub name: String,
+    /// The log's public key (hex); without it, the key of the first head seen is pinned.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// How long to wait between rounds.
+    #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
+    pub interval: std::time::Duration,
+    /// One round, then exit: 0 if the head was cosigned (or none is signed yet), 1 if not.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]

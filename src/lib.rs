@@ -6,7 +6,9 @@
 //! - `database`: `DATABASE_URL`, or the embedded cluster in the data directory.
 //! - `embedded`: the private PostgreSQL cluster of the embedded default.
 //! - `server`: startup as a library call (bound address in, shutdown signal in).
-//! - `ledger_cli`: `medchain ledger verify|export|checkpoint|pubkey`.
+//! - `ledger_cli`: `medchain ledger verify|export|checkpoint|pubkey|prove|consistency|
+//!   check-proof`.
+//! - `witness`: `medchain witness`, an independent witness that cosigns a log's heads.
 //! - `compliance_cli`: `medchain replay …` and `medchain report disclosures|verify`.
 //! - `checkpointer`: the automatic checkpoint (one writer across processes).
 //! - `share_expiry`, `mail_outbox`, `staging_sweep`: the other background tasks (expiring
@@ -30,3 +32,4 @@ pub mod projections_cli;
 pub mod server;
 pub mod share_expiry;
 pub mod staging_sweep;
+pub mod witness;

@@ -38,6 +38,18 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Serve(args) => serve(&cli.common, *args).await,
+        Command::Witness(args) => {
+            medchain::witness::run(medchain::witness::WitnessArgs {
+                log: args.log,
+                key: args.key,
+                state: args.state,
+                name: args.name,
+                log_key: args.log_key,
+                interval: args.interval,
+                once: args.once,
+            })
+            .await
+        }
         Command::Admin(AdminCommand::Create { email, name }) => {
             medchain::admin_cli::create(&cli.common, &email, &name).await
         }
@@ -178,6 +190,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                         every_events: args.checkpoint_every,
                         every: args.checkpoint_interval,
                     },
+                    witnesses: args.witness_keys.clone().unwrap_or_default(),
                 }
             },
         };

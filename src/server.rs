@@ -46,6 +46,8 @@ pub struct ServerConfig {
 pub struct Checkpointing {
     pub store: commands::ledger::CheckpointStore,
     pub key: Arc<commands::keys::LedgerKey>,
+    /// The witnesses whose cosignatures are accepted (`MEDCHAIN_WITNESS_KEYS`).
+    pub witnesses: domain::ledger::cosignature::WitnessKeys,
     pub policy: crate::checkpointer::Policy,
 }
 
@@ -126,6 +128,7 @@ pub async fn spawn(
         keys,
         checkpoints: config.checkpoints.store,
         ledger_key: config.checkpoints.key,
+        witnesses: Arc::new(config.checkpoints.witnesses),
         secure_cookies: public_origin.starts_with("https://"),
         session_max: config.sessions.absolute,
     };

@@ -27,6 +27,8 @@ pub struct Services {
     pub checkpoints: commands::ledger::CheckpointStore,
     /// Signs checkpoints; its public half is what they are checked against.
     pub ledger_key: Arc<commands::keys::LedgerKey>,
+    /// The witnesses whose cosignatures of tree heads are accepted and shown.
+    pub witnesses: Arc<domain::ledger::cosignature::WitnessKeys>,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// A session's absolute limit: the cookie's Max-Age.

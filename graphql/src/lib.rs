@@ -101,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/log/checkpoint", get(http::log::checkpoint))
         .route("/api/log/inclusion", get(http::log::inclusion))
         .route("/api/log/consistency", get(http::log::consistency))
+        .route(
+            "/api/log/cosignature",
+            axum::routing::post(http::log::cosignature).layer(DefaultBodyLimit::max(16 * 1024)),
+        )
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))
         .with_state(state)

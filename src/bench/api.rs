@@ -78,6 +78,7 @@ async fn bench_in(url: &str, duration: Duration, clients: usize) -> anyhow::Resu
                         .to_string(),
                 )?,
                 key: Arc::new(commands::keys::LedgerKey::generate()),
+                witnesses: Default::default(),
                 policy: crate::checkpointer::Policy {
                     every_events: 1_000_000,
                     every: std::time::Duration::from_secs(3600),

@@ -432,3 +432,248 @@ async fn the_cli_proves_and_checks_offline() {
         "{out}"
     );
 }
+
+/// A witness key file made as `medchain witness` would make it, and its public key.
+fn witness_key(dir: &Path, name: &str) -> (std::path::PathBuf, ed25519_dalek::VerifyingKey) {
+    let path = dir.join(format!("{name}.key"));
+    let key = commands::keys::LedgerKey::load_or_create(&path).unwrap();
+    (path, key.public())
+}
+
+/// Runs `medchain witness --once` against the app; returns the exit code and stderr.
+async fn witness_once(log: &str, key: &Path, state: &Path, name: &str) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
+        .args(["witness", "--once", "--log", log, "--name", name])
+        .arg("--key")
+        .arg(key)
+        .arg("--state")
+        .arg(state)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const HEAD: &str = "{ treeHead { size root cosignatures { witness name at sig } } }";
+
+/// Two witnesses cosign a growing log; the server keeps and shows both, checks each
+/// against its configured keys, and refuses a cosignature from another key or over a head
+/// it never signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_witnesses_cosign_a_growing_log_and_strangers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alpha_key, alpha) = witness_key(dir.path(), "alpha");
+    let (beta_key, beta) = witness_key(dir.path(), "beta");
+    let mut app = TestApp::start().await;
+    app.witnesses = domain::ledger::cosignature::WitnessKeys::new(vec![
+        ("alpha".into(), alpha),
+        ("beta".into(), beta),
+    ]);
+    app.restart().await;
+    let (_, admin) = app.create_admin("root@example.org", "Ada Admin").await;
+    let log = format!("http://{}", app.addr);
+    let checkpoint = || async {
+        app.gql(
+            Cred::Bearer(&admin),
+            "mutation { checkpointLedger { seq } }",
+            json!({}),
+        )
+        .await
+        .ok()["checkpointLedger"]["seq"]
+            .as_i64()
+            .unwrap()
+    };
+    for round in 0..2 {
+        append(&app, 25).await;
+        let size = checkpoint().await;
+        for (name, key) in [("alpha", &alpha_key), ("beta", &beta_key)] {
+            let state = dir.path().join(name);
+            let (code, err) = witness_once(&log, key, &state, name).await;
+            assert_eq!(code, 0, "{name}, round {round}: {err}");
+            assert_eq!(
+                std::fs::read_to_string(state.join("status")).unwrap(),
+                "0\n"
+            );
+        }
+        let head = app.gql(Cred::None, HEAD, json!({})).await;
+        let head = head.ok()["treeHead"].clone();
+        assert_eq!(head["size"], size);
+        let mut names: Vec<&str> = head["cosignatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["alpha", "beta"], "round {round}: {head}");
+        let file: Value = app
+            .http
+            .get(app.url("/api/log/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(file["cosignatures"].as_array().unwrap().len(), 2);
+    }
+
+    // A stranger's key, a head never signed, a forged signature: refused, nothing kept.
+    let head = app.gql(Cred::None, HEAD, json!({})).await;
+    let (size, root) = {
+        let h = &head.ok()["treeHead"];
+        (h["size"].as_i64().unwrap(), hash(&h["root"]))
+    };
+    let log_key = app.ledger_key.public();
+    let now = domain::Timestamp::from_micros(1_800_000_000_000_000);
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let alpha_signing = commands::keys::LedgerKey::load(&alpha_key).unwrap();
+    let post = |cosig: Value| {
+        let app = &app;
+        async move {
+            let response = app
+                .http
+                .post(app.url("/api/log/cosignature"))
+                .json(&cosig)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    use domain::ledger::cosignature::Cosignature;
+    let unknown = Cosignature::sign(&stranger, "mallory", &log_key, size, root, now);
+    let (status, body) = post(unknown.to_json()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("FORBIDDEN"))
+    );
+    let unsigned = Cosignature::sign(
+        alpha_signing.signing_key(),
+        "alpha",
+        &log_key,
+        size,
+        Hash::from_bytes([3; 32]),
+        now,
+    );
+    let (status, body) = post(unsigned.to_json()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("BAD_USER_INPUT"))
+    );
+    let mut forged = Cosignature::sign(
+        alpha_signing.signing_key(),
+        "alpha",
+        &log_key,
+        size,
+        root,
+        now,
+    )
+    .to_json();
+    forged["at"] = json!("2030-01-01T00:00:00.000000Z");
+    let (status, _) = post(forged).await;
+    assert_eq!(status, 400);
+    let head = app.gql(Cred::None, HEAD, json!({})).await;
+    assert_eq!(
+        head.ok()["treeHead"]["cosignatures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// A row of `events`, as a backup holds it.
+type EventRow = (
+    i64,
+    Uuid,
+    String,
+    i32,
+    String,
+    Option<Uuid>,
+    chrono::DateTime<chrono::Utc>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+/// The database restored from an earlier backup and given another tail, still signed with
+/// the same key: the witness that cosigned the original history refuses the fork.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_refuses_a_forked_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = witness_key(dir.path(), "alpha");
+    let witnesses = domain::ledger::cosignature::WitnessKeys::new(vec![("alpha".into(), public)]);
+    let mut original = TestApp::start().await;
+    original.witnesses = witnesses.clone();
+    original.restart().await;
+    append(&original, 30).await;
+    let backup: Vec<EventRow> = sqlx::query_as(
+        "SELECT seq, id, stream, version, type, actor, recorded_at, payload::text, prev_hash, hash \
+             FROM events WHERE seq <= 20 ORDER BY seq",
+    )
+    .fetch_all(&original.pool)
+    .await
+    .unwrap();
+    append(&original, 10).await;
+    let (_, admin) = original.create_admin("root@example.org", "Ada Admin").await;
+    original
+        .gql(
+            Cred::Bearer(&admin),
+            "mutation { checkpointLedger { seq } }",
+            json!({}),
+        )
+        .await
+        .ok();
+    let state = dir.path().join("state");
+    let (code, err) =
+        witness_once(&format!("http://{}", original.addr), &key, &state, "alpha").await;
+    assert_eq!(code, 0, "{err}");
+
+    // The fork: another database holding the backup's first 20 events, the same ledger
+    // key, and a different tail.
+    let mut fork = TestApp::start().await;
+    fork.stop().await;
+    for row in &backup {
+        sqlx::query(
+            "INSERT INTO events (seq, id, stream, version, type, actor, recorded_at, payload, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9, $10)",
+        )
+        .bind(row.0).bind(row.1).bind(&row.2).bind(row.3).bind(&row.4).bind(row.5)
+        .bind(row.6).bind(&row.7).bind(&row.8).bind(&row.9)
+        .execute(&fork.pool)
+        .await
+        .unwrap();
+    }
+    fork.ledger_key = original.ledger_key.clone();
+    fork.witnesses = witnesses;
+    fork.start_server().await;
+    append(&fork, 40).await;
+    let (_, fork_admin) = fork.create_admin("root@example.org", "Ada Admin").await;
+    fork.gql(
+        Cred::Bearer(&fork_admin),
+        "mutation { checkpointLedger { seq } }",
+        json!({}),
+    )
+    .await
+    .ok();
+    let (code, err) = witness_once(&format!("http://{}", fork.addr), &key, &state, "alpha").await;
+    assert_eq!(code, 1, "the fork was cosigned: {err}");
+    assert!(
+        err.contains("FORK") && err.contains("not consistent"),
+        "{err}"
+    );
+    let status = std::fs::read_to_string(state.join("status")).unwrap();
+    assert!(status.starts_with('1'), "{status}");
+    let head = fork.gql(Cred::None, HEAD, json!({})).await;
+    assert_eq!(head.ok()["treeHead"]["cosignatures"], json!([]));
+    // The original log is still cosigned happily.
+    let (code, err) =
+        witness_once(&format!("http://{}", original.addr), &key, &state, "alpha").await;
+    assert_eq!(code, 0, "{err}");
+}

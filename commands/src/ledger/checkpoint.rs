@@ -9,7 +9,9 @@ use crate::{
     clock::Clock,
     keys::LedgerKey,
 };
-use domain::ledger::{Checkpoint, CheckpointError, Hash, SignedCheckpoint};
+use domain::ledger::{
+    Checkpoint, CheckpointError, Hash, SignedCheckpoint, cosignature::Cosignature,
+};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
@@ -45,6 +47,16 @@ pub struct CheckpointStore {
 
 fn file_name(seq: i64) -> String {
     format!("{seq:020}.json")
+}
+
+/// Where cosignatures are kept, beside the heads: `cosignatures/<seq>/<witness>.json`.
+const COSIGNATURES: &str = "cosignatures";
+
+fn cosignature_name(seq: i64, witness: &ed25519_dalek::VerifyingKey) -> String {
+    format!(
+        "{COSIGNATURES}/{seq:020}/{}.json",
+        hex::encode(witness.as_bytes())
+    )
 }
 
 fn seq_of(name: &str) -> Option<i64> {
@@ -167,6 +179,54 @@ impl CheckpointStore {
             }
         }
         Ok(None)
+    }
+
+    /// Keeps a witness's cosignature beside the head it cosigns (one per witness and
+    /// head; a witness cosigning again replaces its own). The caller has checked it.
+    pub async fn put_cosignature(&self, cosig: &Cosignature) -> Result<(), CheckpointStoreError> {
+        self.objects
+            .put(
+                &cosignature_name(cosig.seq, &cosig.witness),
+                (cosig.to_json().to_string() + "\n").into_bytes(),
+            )
+            .await
+            .map_err(|e| self.store_error(e))
+    }
+
+    /// The cosignatures kept beside the head at `seq`, by witness key. A file that does
+    /// not read is left out with a warning (it proves nothing either way).
+    pub async fn cosignatures(&self, seq: i64) -> Result<Vec<Cosignature>, CheckpointStoreError> {
+        let prefix = format!("{COSIGNATURES}/{seq:020}");
+        let mut names: Vec<String> = self
+            .objects
+            .list(&prefix)
+            .await
+            .map_err(|e| self.store_error(e))?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        names.sort();
+        let mut found = Vec::new();
+        for name in names {
+            let Some(bytes) = self
+                .objects
+                .get(&name)
+                .await
+                .map_err(|e| self.store_error(e))?
+            else {
+                continue;
+            };
+            let read = serde_json::from_slice(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|doc| Cosignature::parse(&doc).map_err(|e| e.to_string()));
+            match read {
+                Ok(cosig) => found.push(cosig),
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "an unreadable cosignature file")
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The checkpoint at `seq`, if one was written; its signature is checked.

@@ -7,6 +7,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod hash;
 pub mod merkle;

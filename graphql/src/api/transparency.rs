@@ -6,10 +6,12 @@
 use crate::{
     context::{Services, services},
     error::{Code, ToGql as _, error},
+    scalars::DateTime,
     scalars::Long,
-    types::transparency::{ConsistencyProof, InclusionProof, TreeHead, hex_path},
+    types::transparency::{ConsistencyProof, Cosignature, InclusionProof, TreeHead, hex_path},
 };
 use async_graphql::{Context, Object, Result};
+use domain::ledger::SignedCheckpoint;
 use projections::merkle;
 
 /// The newest signed tree head, if one was signed.
@@ -19,13 +21,78 @@ pub(crate) async fn newest_head(s: &Services) -> Result<Option<TreeHead>> {
         .newest_tree_head()
         .await
         .map_err(|e| e.gql())?;
-    Ok(signed.and_then(|signed| TreeHead::of(signed, Vec::new())))
+    with_cosignatures(s, signed).await
 }
 
 /// The signed head of exactly `size`, if one was signed.
-async fn head_of_size(s: &Services, size: i64) -> Result<Option<TreeHead>> {
+pub(crate) async fn head_of_size(s: &Services, size: i64) -> Result<Option<TreeHead>> {
     let signed = s.checkpoints.read(size).await.map_err(|e| e.gql())?;
-    Ok(signed.and_then(|signed| TreeHead::of(signed, Vec::new())))
+    with_cosignatures(s, signed).await
+}
+
+/// A head with the cosignatures kept beside it that still hold: from a configured
+/// witness, over this head's root, under this log's key.
+async fn with_cosignatures(
+    s: &Services,
+    signed: Option<SignedCheckpoint>,
+) -> Result<Option<TreeHead>> {
+    let Some(signed) = signed else {
+        return Ok(None);
+    };
+    let Some(root) = signed.checkpoint.root else {
+        return Ok(None);
+    };
+    let log = s.ledger_key.public();
+    let kept = s
+        .checkpoints
+        .cosignatures(signed.checkpoint.seq)
+        .await
+        .map_err(|e| e.gql())?;
+    let cosignatures = kept
+        .into_iter()
+        .filter(|c| {
+            s.witnesses.name_of(&c.witness).is_some() && c.root == root && c.verify(&log).is_ok()
+        })
+        .map(|c| Cosignature {
+            witness: hex::encode(c.witness.as_bytes()),
+            name: c.name,
+            at: DateTime(c.at),
+            sig: hex::encode(c.sig.to_bytes()),
+        })
+        .collect();
+    Ok(TreeHead::of(signed, cosignatures))
+}
+
+/// Why a posted cosignature is refused.
+pub(crate) enum CosignatureRefused {
+    UnknownWitness,
+    UnsignedHead,
+    BadSignature,
+}
+
+/// Keeps a witness's cosignature (API.graphql: `POST /api/log/cosignature`): only from a
+/// configured witness key, only over a head this log signed (same size, same root), and
+/// only if the witness's signature holds.
+pub(crate) async fn accept_cosignature(
+    s: &Services,
+    cosig: domain::ledger::cosignature::Cosignature,
+) -> Result<std::result::Result<(), CosignatureRefused>> {
+    if s.witnesses.name_of(&cosig.witness).is_none() {
+        return Ok(Err(CosignatureRefused::UnknownWitness));
+    }
+    let head = s.checkpoints.read(cosig.seq).await.map_err(|e| e.gql())?;
+    if head.and_then(|h| h.checkpoint.root) != Some(cosig.root) {
+        return Ok(Err(CosignatureRefused::UnsignedHead));
+    }
+    if cosig.verify(&s.ledger_key.public()).is_err() {
+        return Ok(Err(CosignatureRefused::BadSignature));
+    }
+    s.checkpoints
+        .put_cosignature(&cosig)
+        .await
+        .map_err(|e| e.gql())?;
+    tracing::info!(seq = cosig.seq, witness = %cosig.name, "cosignature kept");
+    Ok(Ok(()))
 }
 
 /// A size asked for, or the newest signed head's (else the ledger's head); checked

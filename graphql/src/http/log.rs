@@ -48,6 +48,33 @@ pub async fn checkpoint(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `POST /api/log/cosignature`: a witness's cosignature of a head (DESIGN.md §9).
+pub async fn cosignature(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|doc| {
+            domain::ledger::cosignature::Cosignature::parse(&doc).map_err(|e| e.to_string())
+        });
+    let cosig = match parsed {
+        Ok(cosig) => cosig,
+        Err(e) => return bad_query(&format!("the body is not a cosignature: {e}")),
+    };
+    use transparency::CosignatureRefused as R;
+    match transparency::accept_cosignature(&state.services, cosig).await {
+        Ok(Ok(())) => Json(json!({"accepted": true})).into_response(),
+        Ok(Err(R::UnknownWitness)) => error(
+            StatusCode::FORBIDDEN,
+            Code::Forbidden,
+            "this log does not accept cosignatures from that witness key",
+        ),
+        Ok(Err(R::UnsignedHead)) => bad_query("this log never signed a head of that size and root"),
+        Ok(Err(R::BadSignature)) => {
+            bad_query("the witness's signature does not hold over that head of this log")
+        }
+        Err(e) => refused(e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct InclusionQuery {
     seq: i64,

@@ -50,6 +50,9 @@ pub struct TestApp {
     pub checkpoint_policy: medchain::checkpointer::Policy,
     /// The ledger's signing key, the same across restarts.
     pub ledger_key: Arc<commands::keys::LedgerKey>,
+    /// The witnesses whose cosignatures the log accepts (takes effect at the next
+    /// (re)start).
+    pub witnesses: domain::ledger::cosignature::WitnessKeys,
     /// The rate limits (takes effect at the next (re)start).
     pub rate_limits: commands::rate_limit::Limits,
     /// The proxies whose X-Forwarded-For is believed (takes effect at the next (re)start).
@@ -180,6 +183,7 @@ impl TestApp {
             },
             ledger_key: Arc::new(commands::keys::LedgerKey::generate()),
             rate_limits: commands::rate_limit::Limits::default(),
+            witnesses: Default::default(),
             trusted_proxies: graphql::TrustedProxies::none(),
             production_hasher: false,
             master_key,
@@ -220,6 +224,7 @@ impl TestApp {
                 store: self.checkpoint_store(),
                 key: self.ledger_key.clone(),
                 policy: self.checkpoint_policy,
+                witnesses: self.witnesses.clone(),
             },
         }
     }
@@ -229,7 +234,7 @@ impl TestApp {
         commands::ledger::CheckpointStore::open(self.checkpoints.path().to_str().unwrap()).unwrap()
     }
 
-    async fn start_server(&mut self) {
+    pub async fn start_server(&mut self) {
         assert!(self.running.is_none(), "the server is already running");
         let (addr, running) = self.spawn_server().await;
         self.addr = addr;
