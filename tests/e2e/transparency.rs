@@ -318,6 +318,29 @@ async fn an_access_entry_carries_its_proof_once_a_head_covers_it() {
     let token = app.login("pat@example.org", STRONG).await;
     let record =
         common::records::upload_ok(&app, &token, "Lab", common::records::pdf("T", 2048)).await;
+    // Reading the content answers with a signed promise of the read's event.
+    let read = app
+        .http
+        .get(app.url(&format!("/api/records/{record}/content")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let header = read.headers()["medchain-receipt"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (seq, promised) = domain::ledger::receipt::check_promise(&header, &app.ledger_key.public())
+        .expect("a receipt signed with the ledger's key");
+    let (kind, stored): (String, Vec<u8>) =
+        sqlx::query_as("SELECT type, hash FROM events WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "RecordAccessed");
+    assert_eq!(promised.as_bytes().as_slice(), stored.as_slice());
     let log = "query($id: UUID!) { record(id: $id) { accessLog { edges { node { seq action \
         proof { seq leafHash treeSize path head { size root } } } } } } }";
     let before = app

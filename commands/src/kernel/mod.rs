@@ -86,6 +86,8 @@ pub struct Executed<A, T> {
     pub seq: i64,
     /// Whether anything was appended.
     pub appended: bool,
+    /// The chain hash of the last event appended, when anything was.
+    pub hash: Option<domain::ledger::Hash>,
 }
 
 /// The kernel, shared by every command handler of a process. Cheap to clone.
@@ -228,6 +230,7 @@ impl Kernel {
                     outcome,
                     seq: loaded.last_seq,
                     appended: false,
+                    hash: None,
                 });
             }
             before_append().await?;
@@ -256,6 +259,7 @@ impl Kernel {
                         outcome,
                         seq: appended.last_seq,
                         appended: true,
+                        hash: Some(appended.last_hash),
                     });
                 }
                 Err(crate::AppendError::Conflict { .. }) if attempt < ATTEMPTS => continue,

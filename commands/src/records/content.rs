@@ -20,6 +20,8 @@ pub struct Content {
     pub size: u64,
     /// Seq of the `RecordAccessed` event that recorded this read.
     pub seq: i64,
+    /// Its chain hash: committed before the first byte, so a receipt can promise it.
+    pub hash: domain::ledger::Hash,
     pub body: BoxStream<'static, Result<Bytes, BlobCorrupt>>,
 }
 
@@ -48,6 +50,7 @@ impl Records {
         let done = self.kernel().execute(id, Some(caller.user), decide).await?;
         let (state, outcome) = (done.state, done.outcome);
         let seq = if done.appended { done.seq } else { 0 };
+        let hash = done.hash.unwrap_or(domain::ledger::Hash::ZERO);
         if let Err(denial) = outcome {
             tracing::info!(record.id = %id, user.id = %caller.user, reason = denial.reason().as_str(), "record read refused");
             return Err(ContentError::Denied(denial));
@@ -95,6 +98,7 @@ impl Records {
             file_name,
             size: stored.size as u64,
             seq,
+            hash,
             body,
         })
     }

@@ -53,6 +53,49 @@ pub enum Proven {
     Consistent { from: i64, to: i64 },
 }
 
+/// What the content route's `MedChain-Receipt` header signs: the JCS bytes of
+/// `{"seq","hash"}` of the read's event, committed before the first byte was sent.
+pub fn promise_bytes(seq: i64, hash: &Hash) -> Vec<u8> {
+    canonical_json(&json!({"seq": seq, "hash": hash.to_hex()}))
+        .expect("a seq and a hex string are I-JSON")
+        .into_bytes()
+}
+
+/// The `MedChain-Receipt` header's value: `seq=<s>; hash=<h>; sig=<hex>`.
+pub fn promise_header(seq: i64, hash: &Hash, key: &ed25519_dalek::SigningKey) -> String {
+    use ed25519_dalek::Signer as _;
+    let sig = key.sign(&promise_bytes(seq, hash));
+    format!(
+        "seq={seq}; hash={}; sig={}",
+        hash.to_hex(),
+        hex::encode(sig.to_bytes())
+    )
+}
+
+/// Checks a `MedChain-Receipt` header against the ledger's key; the seq and hash it
+/// promises.
+pub fn check_promise(header: &str, key: &VerifyingKey) -> Option<(i64, Hash)> {
+    use ed25519_dalek::Verifier as _;
+    let mut seq = None;
+    let mut hash = None;
+    let mut sig = None;
+    for part in header.split(';') {
+        match part.trim().split_once('=')? {
+            ("seq", v) => seq = v.parse::<i64>().ok(),
+            ("hash", v) => hash = Hash::parse_hex(v).ok(),
+            ("sig", v) => {
+                let mut bytes = [0u8; 64];
+                hex::decode_to_slice(v, &mut bytes).ok()?;
+                sig = Some(ed25519_dalek::Signature::from_bytes(&bytes));
+            }
+            _ => {}
+        }
+    }
+    let (seq, hash, sig) = (seq?, hash?, sig?);
+    key.verify(&promise_bytes(seq, &hash), &sig).ok()?;
+    Some((seq, hash))
+}
+
 /// A receipt file: `{"kind","event","proof":{"seq","treeSize","path"},"head"}`.
 pub fn receipt_json(event_line: &Value, seq: i64, size: i64, path: &[Hash], head: &Value) -> Value {
     json!({
@@ -230,6 +273,22 @@ mod tests {
         .sign(&key);
         let head: Value = serde_json::from_str(&head.to_json()).unwrap();
         (lines, paths, head, key)
+    }
+
+    #[test]
+    fn a_read_promise_is_signed_and_checked() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let hash = Hash::from_bytes([8; 32]);
+        let header = promise_header(17, &hash, &key);
+        assert!(header.starts_with("seq=17; hash=0808"), "{header}");
+        assert_eq!(
+            check_promise(&header, &key.verifying_key()),
+            Some((17, hash))
+        );
+        let moved = header.replace("seq=17", "seq=18");
+        assert_eq!(check_promise(&moved, &key.verifying_key()), None);
+        let other = SigningKey::from_bytes(&[6; 32]).verifying_key();
+        assert_eq!(check_promise(&header, &other), None);
     }
 
     #[test]

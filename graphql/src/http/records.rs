@@ -231,8 +231,18 @@ pub async fn content(
             .body
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
     );
+    // A signed promise that the read is on the ledger (DESIGN.md §9); the inclusion
+    // proof follows once a signed tree head covers it.
+    let receipt = domain::ledger::receipt::promise_header(
+        content.seq,
+        &content.hash,
+        state.services.ledger_key.signing_key(),
+    );
     let mut response = Response::new(body);
     let h = response.headers_mut();
+    if let Ok(receipt) = HeaderValue::from_str(&receipt) {
+        h.insert("medchain-receipt", receipt);
+    }
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&content.content_type)
