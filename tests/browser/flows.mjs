@@ -190,6 +190,44 @@ try {
     await shot(admin.page, name);
   }
 
+  step('a signed head proves the doctor\'s read, checked in the patient\'s browser');
+  await admin.page.goto('/admin/ledger');
+  await admin.page.getByRole('button', { name: 'Sign a checkpoint now' }).click();
+  await admin.page.getByText(/Checkpoint signed at seq/).first().waitFor();
+  await patient.page.goto('/records');
+  await patient.page.getByRole('link', { name: 'Knee MRI report' }).click();
+  const proven = patient.page.getByRole('table', { name: /Who did what/ });
+  await proven.getByText(/^Proven: checked in this browser/).first().waitFor();
+  await patient.page.getByText('Ledger key:').waitFor();
+  await shot(patient.page, 'patient-record-proven');
+  if (process.env.RECEIPT) {
+    const viewed = proven.getByRole('row', { name: /Viewed/ });
+    const saving = patient.page.waitForEvent('download');
+    await viewed.getByRole('button', { name: /Download the receipt/ }).click();
+    await (await saving).saveAs(process.env.RECEIPT);
+  }
+
+  step('a tampered proof is caught in the browser');
+  const tamper = async (route) => {
+    // Requests still in flight when the route is removed are let go.
+    try {
+      if (route.request().method() !== 'POST') return await route.continue();
+      const response = await route.fetch();
+      const body = await response.json();
+      const edges = body?.data?.record?.accessLog?.edges ?? [];
+      const target = edges.find((e) => e.node.receipt && e.node.receipt.proof.path.length > 0);
+      if (target) target.node.receipt.proof.path[0] = '00'.repeat(32);
+      return await route.fulfill({ response, json: body });
+    } catch {
+      return undefined;
+    }
+  };
+  await patient.page.route('**/graphql', tamper);
+  await patient.page.reload();
+  await patient.page.getByRole('table', { name: /Who did what/ })
+    .getByText(/^Check failed: the proof does not lead/).first().waitFor();
+  await patient.page.unroute('**/graphql', tamper);
+
   step('a forgotten password is reset from the mailed link');
   const stranger = await person('forgetful');
   await stranger.page.goto('/login');

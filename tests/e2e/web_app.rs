@@ -70,6 +70,8 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
          (`apt-get install chromium`); .ci/run installs both"
     );
     let shots = root.join("target").join("screenshots");
+    let downloads = tempfile::tempdir().unwrap();
+    let receipt = downloads.path().join("receipt.json");
     run_browser_script(
         &app,
         "flows.mjs",
@@ -78,9 +80,24 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
             ("ADMIN_PASSWORD", STRONG.as_ref()),
             ("SCREENSHOTS", shots.as_os_str()),
             ("OUTBOX", app.outbox.path().as_os_str()),
+            ("RECEIPT", receipt.as_os_str()),
         ],
     )
     .await;
+    // The receipt the patient downloaded checks offline against the ledger's key.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
+        .args(["ledger", "check-proof"])
+        .arg(&receipt)
+        .args(["--pubkey", &app.ledger_key.public_hex()])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("(RecordAccessed) is in the signed tree"),
+        "{said}"
+    );
     for name in [
         "patient-records",
         "patient-record",

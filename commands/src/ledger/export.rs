@@ -18,6 +18,19 @@ pub enum ExportError {
     },
 }
 
+/// Event `seq`'s line of the export, if there is such an event.
+pub async fn export_line_of(pool: &PgPool, seq: i64) -> Result<Option<String>, ExportError> {
+    let Some(row) = row_stream(pool, seq).next().await.transpose()? else {
+        return Ok(None);
+    };
+    if row.seq != seq {
+        return Ok(None);
+    }
+    row.export_line()
+        .map(Some)
+        .map_err(|source| ExportError::Payload { seq, source })
+}
+
 /// Writes every event to `out`; returns how many.
 pub async fn export_jsonl(pool: &PgPool, out: &mut impl Write) -> Result<i64, ExportError> {
     let mut rows = row_stream(pool, 1);

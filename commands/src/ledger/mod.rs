@@ -8,7 +8,7 @@ pub mod head;
 pub mod verify;
 
 pub use checkpoint::{CheckpointStore, CheckpointStoreError, read_checkpoint};
-pub use export::export_jsonl;
+pub use export::{ExportError, export_jsonl, export_line_of};
 pub use head::{LedgerHead, hash_of, ledger_head, seq_at, time_of};
 pub use verify::{
     LedgerCheck, LedgerProblem, Verification, verify_against_checkpoints, verify_ledger,

@@ -175,6 +175,29 @@ pub(crate) async fn consistency(
     })
 }
 
+/// The receipt file of DESIGN.md §9 for event `seq` in `head`.
+pub(crate) async fn receipt(s: &Services, seq: i64, head: &TreeHead) -> Result<serde_json::Value> {
+    let size = head.signed.checkpoint.seq;
+    let mut conn = s.pool.acquire().await.map_err(|e| e.gql())?;
+    let (_, path) = merkle::inclusion(&mut conn, seq, size)
+        .await
+        .map_err(|e| e.gql())?;
+    drop(conn);
+    let line = commands::ledger::export_line_of(&s.pool, seq)
+        .await
+        .map_err(|e| crate::error::internal(&e))?
+        .ok_or_else(|| error(Code::NotFound, format!("there is no event {seq}")))?;
+    let line: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| crate::error::internal(&e))?;
+    Ok(domain::ledger::receipt::receipt_json(
+        &line,
+        seq,
+        size,
+        &path,
+        &crate::http::log::head_json(head),
+    ))
+}
+
 #[derive(Default)]
 pub struct TransparencyQuery;
 

@@ -6,7 +6,7 @@
 
 use super::enums::{AccessAction, RecordStatus};
 use super::page::{PageInfo, page, page_size, parse_seq_cursor, seq_cursor};
-use super::transparency::InclusionProof;
+use super::transparency::{InclusionProof, TreeHead};
 use super::user::User;
 use crate::api::transparency;
 use crate::context::services;
@@ -257,7 +257,30 @@ pub struct AccessEntry {
     owner: bool,
     /// The newest signed tree head's size, read once for the whole page when a proof is
     /// first asked.
-    newest_head: Arc<OnceCell<Option<i64>>>,
+    newest_head: Arc<OnceCell<Option<Arc<TreeHead>>>>,
+}
+
+impl AccessEntry {
+    /// The newest signed tree head, read once for the page, if it covers this entry.
+    async fn covering_head(&self, ctx: &Context<'_>) -> Result<Option<Arc<TreeHead>>> {
+        if !self.owner {
+            return Err(error(
+                Code::Forbidden,
+                "only the records' owner may ask for the proofs of their access log",
+            ));
+        }
+        let s = services(ctx);
+        let newest = self
+            .newest_head
+            .get_or_try_init(|| async {
+                Ok::<_, async_graphql::Error>(transparency::newest_head(s).await?.map(Arc::new))
+            })
+            .await?;
+        Ok(newest
+            .as_ref()
+            .filter(|h| h.signed.checkpoint.seq >= self.row.seq)
+            .cloned())
+    }
 }
 
 #[Object]
@@ -269,31 +292,29 @@ impl AccessEntry {
     /// Owner only: this entry's event in the newest signed tree head; null until a head
     /// covers it.
     async fn proof(&self, ctx: &Context<'_>) -> Result<Option<InclusionProof>> {
-        if !self.owner {
-            return Err(error(
-                Code::Forbidden,
-                "only the records' owner may ask for the proofs of their access log",
-            ));
-        }
-        let s = services(ctx);
-        let newest = self
-            .newest_head
-            .get_or_try_init(|| async {
-                Ok::<_, async_graphql::Error>(
-                    transparency::newest_head(s)
-                        .await?
-                        .map(|h| h.signed.checkpoint.seq),
-                )
-            })
-            .await?;
-        match *newest {
-            Some(size) if size >= self.row.seq => {
-                transparency::inclusion(s, self.row.seq, Some(size))
-                    .await
-                    .map(Some)
-            }
-            _ => Ok(None),
-        }
+        let Some(head) = self.covering_head(ctx).await? else {
+            return Ok(None);
+        };
+        let size = head.signed.checkpoint.seq;
+        transparency::inclusion(services(ctx), self.row.seq, Some(size))
+            .await
+            .map(Some)
+    }
+
+    /// Owner only: the receipt file of DESIGN.md §9 for this entry's event (the event's
+    /// export line, its inclusion proof and the newest signed tree head with its
+    /// cosignatures), which `medchain ledger check-proof` and the web app check; null
+    /// until a head covers it.
+    async fn receipt(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        let Some(head) = self.covering_head(ctx).await? else {
+            return Ok(None);
+        };
+        transparency::receipt(services(ctx), self.row.seq, &head)
+            .await
+            .map(|r| Some(async_graphql::Json(r)))
     }
 
     async fn at(&self) -> DateTime {

@@ -3,6 +3,7 @@
 // and erasure behind a confirmation.
 
 import { gql, uploadRecord } from '../api.js';
+import { checkReceipt } from '../transparency.js';
 import { h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton } from '../ui.js';
 import {
   PATHS, ACCESS_ACTIONS, MAX_PAGE, RECORDS_PAGE, ERASED_NAME, SYSTEM_ACTOR, UNTIL_REVOKED, ERASURE_BASES,
@@ -168,14 +169,60 @@ function shareForm(r, refresh) {
 
 async function accessLog(id) {
   const data = await gql(`query($id: UUID!) { record(id: $id) { accessLog(first: ${MAX_PAGE}) {
-      edges { node { seq at action detail actor { id name role } } } } } }`, { id });
-  const rows = data.record.accessLog.edges.map(({ node: e }) => [
+      edges { node { seq at action detail actor { id name role } receipt } } } } }`, { id });
+  const entries = data.record.accessLog.edges.map(({ node }) => node);
+  const rows = entries.map((e) => [
     when(e.at),
     e.actor ? `${e.actor.name ?? ERASED_NAME}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}` : SYSTEM_ACTOR,
     ACCESS_ACTIONS[e.action] ?? e.action,
     e.detail ?? '',
+    ledgerCell(e),
   ]);
-  return table('Who did what with this record, newest first', ['When', 'Who', 'What', 'Detail'], rows);
+  const head = entries.find((e) => e.receipt)?.receipt.head;
+  return h('div', {},
+    table('Who did what with this record, newest first', ['When', 'Who', 'What', 'Detail', 'On the ledger'], rows),
+    head ? proofNotice(head) : h('p', { class: 'small muted' },
+      'Each entry gets a proof that it is on the ledger once MedChain signs its next tree head.'));
+}
+
+/** An entry's proof, checked here in the browser, and its receipt to download. */
+function ledgerCell(e) {
+  if (!e.receipt) return h('span', { class: 'muted' }, 'Waiting for the next signed head');
+  const status = h('span', { class: 'proof', role: 'status' }, 'Checking…');
+  checkReceipt(e.receipt).then((check) => {
+    const witnesses = e.receipt.head.cosignatures.length;
+    fill(status, check.ok
+      ? `Proven: checked in this browser (head of ${check.size}, ${witnesses} witness${witnesses === 1 ? '' : 'es'})`
+      : `Check failed: ${check.why}`);
+    status.className = check.ok ? 'proof ok' : 'proof error';
+  });
+  const download = h('button', {
+    type: 'button', class: 'link',
+    'aria-label': `Download the receipt of entry ${e.seq}`,
+    onclick: () => {
+      const blob = new Blob([JSON.stringify(e.receipt, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: `medchain-receipt-${e.seq}.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    },
+  }, 'Receipt');
+  return h('span', {}, status, ' ', download);
+}
+
+/** What the check proves, and what it cannot (DESIGN.md §9), with the keys to compare. */
+function proofNotice(head) {
+  return h('div', { class: 'card small' },
+    h('p', {}, 'A proof checked here shows that the entry is in the history MedChain signed with its ledger key. ',
+      'It cannot show that MedChain shows everyone the same history: the page and the keys below come from the server ',
+      'being checked. Independent witnesses vouch for that, and only those whose keys you can compare with keys ',
+      'published elsewhere (by your hospital, in its privacy notice).'),
+    h('p', {}, 'Ledger key: ', h('span', { class: 'mono' }, head.key)),
+    head.cosignatures.length
+      ? h('ul', {}, ...head.cosignatures.map((c) => h('li', {}, `Witness ${c.name}: `, h('span', { class: 'mono' }, c.witness))))
+      : h('p', {}, 'No witness has cosigned this head yet.'));
 }
 
 function eraseSection(r, app) {
