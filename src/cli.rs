@@ -144,6 +144,9 @@ pub struct ServeArgs {
     /// `name=<Ed25519 public key hex>,…`.
     #[arg(long, env = "MEDCHAIN_WITNESS_KEYS", value_parser = domain::ledger::cosignature::WitnessKeys::parse)]
     pub witness_keys: Option<domain::ledger::cosignature::WitnessKeys>,
+    /// A witness that has cosigned no head for this long is flagged on the dashboard.
+    #[arg(long, env = "MEDCHAIN_WITNESS_SILENCE", default_value = "2h", value_parser = crate::config::parse_duration)]
+    pub witness_silence: std::time::Duration,
     /// Introspection for anonymous callers too (development only).
     #[arg(long, env = "MEDCHAIN_DEV_TOOLS", default_value_t = false)]
     pub dev_tools: bool,

@@ -191,6 +191,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                         every: args.checkpoint_interval,
                     },
                     witnesses: args.witness_keys.clone().unwrap_or_default(),
+                    witness_silence: args.witness_silence,
                 }
             },
         };

@@ -48,6 +48,8 @@ pub struct Checkpointing {
     pub key: Arc<commands::keys::LedgerKey>,
     /// The witnesses whose cosignatures are accepted (`MEDCHAIN_WITNESS_KEYS`).
     pub witnesses: domain::ledger::cosignature::WitnessKeys,
+    /// A witness that has cosigned nothing for this long is flagged to administrators.
+    pub witness_silence: std::time::Duration,
     pub policy: crate::checkpointer::Policy,
 }
 
@@ -129,6 +131,7 @@ pub async fn spawn(
         checkpoints: config.checkpoints.store,
         ledger_key: config.checkpoints.key,
         witnesses: Arc::new(config.checkpoints.witnesses),
+        witness_silence: config.checkpoints.witness_silence,
         secure_cookies: public_origin.starts_with("https://"),
         session_max: config.sessions.absolute,
     };

@@ -29,6 +29,8 @@ pub struct Services {
     pub ledger_key: Arc<commands::keys::LedgerKey>,
     /// The witnesses whose cosignatures of tree heads are accepted and shown.
     pub witnesses: Arc<domain::ledger::cosignature::WitnessKeys>,
+    /// A witness silent for longer than this is flagged.
+    pub witness_silence: Duration,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// A session's absolute limit: the cookie's Max-Age.

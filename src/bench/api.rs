@@ -79,6 +79,7 @@ async fn bench_in(url: &str, duration: Duration, clients: usize) -> anyhow::Resu
                 )?,
                 key: Arc::new(commands::keys::LedgerKey::generate()),
                 witnesses: Default::default(),
+                witness_silence: std::time::Duration::from_secs(7200),
                 policy: crate::checkpointer::Policy {
                     every_events: 1_000_000,
                     every: std::time::Duration::from_secs(3600),

@@ -298,6 +298,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
             store: CheckpointStore::open(&checkpoints.display().to_string())?,
             key: Arc::new(LedgerKey::generate()),
             witnesses: Default::default(),
+            witness_silence: std::time::Duration::from_secs(7200),
             policy: Policy {
                 every_events: 1_000_000_000,
                 every: Duration::from_secs(3600),

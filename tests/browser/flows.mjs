@@ -123,6 +123,8 @@ try {
   await signIn(admin.page, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
   await admin.page.getByRole('heading', { name: 'Dashboard' }).waitFor();
   await admin.page.locator('svg[role=img]').first().waitFor();
+  // The server watches one witness that has never cosigned: the dashboard says so.
+  await admin.page.getByRole('alert').getByText(/Witness st-gallen has not cosigned any head yet/).waitFor();
   await shot(admin.page, 'admin-dashboard');
   await admin.page.getByRole('link', { name: 'Approvals' }).click();
   await admin.page.getByText('Dana Doc').first().waitFor();
@@ -194,6 +196,10 @@ try {
   await admin.page.goto('/admin/ledger');
   await admin.page.getByRole('button', { name: 'Sign a checkpoint now' }).click();
   await admin.page.getByText(/Checkpoint signed at seq/).first().waitFor();
+  await admin.page.reload();
+  await admin.page.getByRole('heading', { name: 'Transparency log' }).waitFor();
+  await admin.page.getByText('Newest signed tree head').waitFor();
+  await admin.page.getByRole('table', { name: 'Witnesses' }).getByRole('cell', { name: 'Silent' }).waitFor();
   await patient.page.goto('/records');
   await patient.page.getByRole('link', { name: 'Knee MRI report' }).click();
   const proven = patient.page.getByRole('table', { name: /Who did what/ });

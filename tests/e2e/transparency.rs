@@ -545,6 +545,22 @@ async fn two_witnesses_cosign_a_growing_log_and_strangers_are_refused() {
         assert_eq!(file["cosignatures"].as_array().unwrap().len(), 2);
     }
 
+    // Administrators see each witness, when it last cosigned, and silence past the set
+    // time (2 hours here).
+    let watch = "{ witnesses { name lastCosignedSize silent } }";
+    let seen = app.gql(Cred::Bearer(&admin), watch, json!({})).await;
+    let seen = seen.ok()["witnesses"].clone();
+    assert_eq!(seen[0]["name"], "alpha");
+    assert_eq!(seen[0]["silent"], false, "{seen}");
+    assert!(seen[1]["lastCosignedSize"].as_i64().is_some());
+    app.gql(Cred::None, watch, json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    app.clock.advance(Duration::from_secs(3 * 3600));
+    let admin = app.login("root@example.org", STRONG).await;
+    let later = app.gql(Cred::Bearer(&admin), watch, json!({})).await;
+    assert_eq!(later.ok()["witnesses"][0]["silent"], true);
+
     // A stranger's key, a head never signed, a forged signature: refused, nothing kept.
     let head = app.gql(Cred::None, HEAD, json!({})).await;
     let (size, root) = {

@@ -229,6 +229,50 @@ impl CheckpointStore {
         Ok(found)
     }
 
+    /// Each witness's newest cosignature kept (by the size of the head it cosigned), read
+    /// from the names alone but the newest file of each.
+    pub async fn latest_cosignatures(&self) -> Result<Vec<Cosignature>, CheckpointStoreError> {
+        let mut newest: std::collections::BTreeMap<String, (i64, String)> = Default::default();
+        for (path, _) in self
+            .objects
+            .list(COSIGNATURES)
+            .await
+            .map_err(|e| self.store_error(e))?
+        {
+            let mut parts = path.rsplit('/');
+            let (Some(file), Some(dir)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Some(witness), Ok(seq)) = (file.strip_suffix(".json"), dir.parse::<i64>()) else {
+                continue;
+            };
+            let entry = newest
+                .entry(witness.to_owned())
+                .or_insert((seq, path.clone()));
+            if seq > entry.0 {
+                *entry = (seq, path);
+            }
+        }
+        let mut found = Vec::new();
+        for (_, (_, path)) in newest {
+            let Some(bytes) = self
+                .objects
+                .get(&path)
+                .await
+                .map_err(|e| self.store_error(e))?
+            else {
+                continue;
+            };
+            if let Ok(cosig) = serde_json::from_slice(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|doc| Cosignature::parse(&doc).map_err(|e| e.to_string()))
+            {
+                found.push(cosig);
+            }
+        }
+        Ok(found)
+    }
+
     /// The checkpoint at `seq`, if one was written; its signature is checked.
     pub async fn read(&self, seq: i64) -> Result<Option<SignedCheckpoint>, CheckpointStoreError> {
         let Some(bytes) = self

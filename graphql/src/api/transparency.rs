@@ -4,11 +4,13 @@
 //! through the functions here.
 
 use crate::{
-    context::{Services, services},
+    context::{Services, admin, services},
     error::{Code, ToGql as _, error},
     scalars::DateTime,
     scalars::Long,
-    types::transparency::{ConsistencyProof, Cosignature, InclusionProof, TreeHead, hex_path},
+    types::transparency::{
+        ConsistencyProof, Cosignature, InclusionProof, TreeHead, WitnessStatus, hex_path,
+    },
 };
 use async_graphql::{Context, Object, Result};
 use domain::ledger::SignedCheckpoint;
@@ -206,6 +208,33 @@ impl TransparencyQuery {
     /// The newest signed tree head; null before the first. Anyone may ask.
     async fn tree_head(&self, ctx: &Context<'_>) -> Result<Option<TreeHead>> {
         newest_head(services(ctx)).await
+    }
+
+    /// Administrators: each configured witness, when it last cosigned, and whether it has
+    /// been silent for longer than the set time.
+    async fn witnesses(&self, ctx: &Context<'_>) -> Result<Vec<WitnessStatus>> {
+        admin(ctx)?;
+        let s = services(ctx);
+        let latest = s
+            .checkpoints
+            .latest_cosignatures()
+            .await
+            .map_err(|e| e.gql())?;
+        let now = s.clock.now();
+        let silence = i64::try_from(s.witness_silence.as_micros()).unwrap_or(i64::MAX);
+        Ok(s.witnesses
+            .iter()
+            .map(|(name, key)| {
+                let last = latest.iter().find(|c| &c.witness == key);
+                WitnessStatus {
+                    name: name.to_owned(),
+                    key: hex::encode(key.as_bytes()),
+                    last_cosigned_size: last.map(|c| Long(c.seq)),
+                    last_cosigned_at: last.map(|c| DateTime(c.at)),
+                    silent: last.is_none_or(|c| now.as_micros() - c.at.as_micros() > silence),
+                }
+            })
+            .collect())
     }
 
     /// Event `seq` in the tree of `treeSize` events (default: the newest signed head's).

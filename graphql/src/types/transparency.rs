@@ -76,6 +76,20 @@ impl TreeHead {
     }
 }
 
+/// A configured witness as administrators watch it.
+#[derive(SimpleObject)]
+pub struct WitnessStatus {
+    pub name: String,
+    /// Its Ed25519 public key, hex.
+    pub key: String,
+    /// The size of the newest head it cosigned, and when it did.
+    pub last_cosigned_size: Option<Long>,
+    pub last_cosigned_at: Option<DateTime>,
+    /// It has cosigned nothing for longer than the set time (`MEDCHAIN_WITNESS_SILENCE`),
+    /// or never.
+    pub silent: bool,
+}
+
 #[derive(SimpleObject)]
 pub struct InclusionProof {
     pub seq: Long,

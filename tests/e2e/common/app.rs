@@ -225,6 +225,7 @@ impl TestApp {
                 key: self.ledger_key.clone(),
                 policy: self.checkpoint_policy,
                 witnesses: self.witnesses.clone(),
+                witness_silence: Duration::from_secs(2 * 3600),
             },
         }
     }

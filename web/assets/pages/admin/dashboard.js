@@ -13,12 +13,19 @@ const STATS = `{ stats {
   eventsPerDay(days: 14) { day events } }`;
 
 export async function dashboard() {
-  const { stats: s, eventsPerDay } = await gql(STATS);
+  const [{ stats: s, eventsPerDay }, { witnesses }] = await Promise.all([
+    gql(STATS), gql('{ witnesses { name lastCosignedAt silent } }'),
+  ]);
+  const silent = witnesses.filter((w) => w.silent);
   const facts = (id, title, pairs) => h('section', { class: 'card', 'aria-labelledby': id },
     h('h2', { id }, title),
     h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
   return h('section', {},
     h('h1', {}, 'Dashboard'),
+    silent.length ? h('div', { class: 'error', role: 'alert' },
+      ...silent.map((w) => h('p', {}, `Witness ${w.name} has not cosigned `,
+        w.lastCosignedAt ? `since ${when(w.lastCosignedAt)}` : 'any head yet',
+        ': the log is not being watched by it. ', link(PATHS.ledger, 'See the ledger')))) : null,
     h('div', { class: 'stat-grid' },
       facts('stats-accounts', 'Accounts', [
         ['Patients', num(s.users.patients)],

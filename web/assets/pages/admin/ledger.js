@@ -107,6 +107,7 @@ export async function ledger({ query }) {
     h('h1', {}, 'Ledger'),
     filters,
     verifyAndCheckpoint(),
+    await transparency(),
     liveTail(() => root, () => newest, (seq) => { newest = Math.max(newest, seq); }, () => applied),
     list,
     paging);
@@ -116,6 +117,29 @@ export async function ledger({ query }) {
 function verdict(word, message) {
   const rest = message.startsWith(word) ? message.slice(word.length).replace(/^:\s*/, ': ') : `: ${message}`;
   return h('p', {}, h('strong', {}, word), rest);
+}
+
+/** The newest signed tree head and the witnesses that cosign the log (DESIGN.md §9). */
+async function transparency() {
+  const { treeHead: head, witnesses } = await gql(`{ treeHead { size root at key cosignatures { name at } }
+    witnesses { name key lastCosignedSize lastCosignedAt silent } }`);
+  const rows = witnesses.map((w) => [
+    w.name,
+    h('span', { class: 'mono small' }, w.key),
+    w.lastCosignedSize != null ? `head of ${num(w.lastCosignedSize)}, ${when(w.lastCosignedAt)}` : 'Never',
+    w.silent ? h('span', { class: 'error' }, 'Silent') : 'Cosigning',
+  ]);
+  return h('section', { class: 'card', 'aria-labelledby': 'tree-head' },
+    h('h2', { id: 'tree-head' }, 'Transparency log'),
+    head
+      ? h('dl', { class: 'facts' },
+        h('dt', {}, 'Newest signed tree head'), h('dd', {}, `size ${num(head.size)}, ${when(head.at)}`),
+        h('dt', {}, 'Root'), h('dd', { class: 'mono small' }, head.root),
+        h('dt', {}, 'Ledger key'), h('dd', { class: 'mono small' }, head.key),
+        h('dt', {}, 'Cosigned by'), h('dd', {}, head.cosignatures.length
+          ? head.cosignatures.map((c) => c.name).join(', ') : 'No witness yet'))
+      : h('p', { class: 'muted' }, 'No tree head has been signed yet.'),
+    table('Witnesses', ['Name', 'Key', 'Last cosigned', 'State'], rows));
 }
 
 function verifyAndCheckpoint() {
