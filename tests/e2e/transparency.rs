@@ -427,13 +427,37 @@ async fn the_cli_proves_and_checks_offline() {
         "{out}"
     );
 
+    // The independent Python checker accepts the same file (and Ed25519 by RFC 8032).
+    let python = |file: &Path, key: &str| {
+        let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify-export.py");
+        let out = std::process::Command::new("python3")
+            .arg(tool)
+            .arg("--check-proof")
+            .arg(file)
+            .args(["--pubkey", key])
+            .output()
+            .expect("python3 runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = python(&file, &pubkey);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("OK: event 7 is in the signed tree of 33 events"),
+        "{out}"
+    );
+    assert_eq!(python(&file, &"ab".repeat(32)).0, 1, "another key");
+
     let parsed: Value = serde_json::from_str(&receipt).unwrap();
     assert_eq!(parsed["kind"], "medchain-receipt/v1");
     let mut edited = parsed.clone();
     edited["event"]["payload"]["n"] = json!(999);
     let tampered = data.path().join("tampered.json");
     std::fs::write(&tampered, edited.to_string()).unwrap();
-    let (code, out, _) = check(tampered, pubkey.clone()).await;
+    let (code, out, _) = check(tampered.clone(), pubkey.clone()).await;
+    assert_eq!(python(&tampered, &pubkey).0, 1, "the Python checker too");
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("FAILED"), "{out}");
     let (code, _, _) = check(file.clone(), "ab".repeat(32)).await;
@@ -448,8 +472,10 @@ async fn the_cli_proves_and_checks_offline() {
     assert_eq!(code, 0, "{err}");
     let file = data.path().join("consistency.json");
     std::fs::write(&file, &consistency).unwrap();
-    let (code, out, err) = check(file, pubkey).await;
+    let (code, out, err) = check(file.clone(), pubkey.clone()).await;
     assert_eq!(code, 0, "{out} {err}");
+    let (code, said) = python(&file, &pubkey);
+    assert_eq!(code, 0, "{said}");
     assert!(
         out.contains("tree of 20 events is a prefix of the signed tree of 33"),
         "{out}"
