@@ -295,8 +295,9 @@ pub enum BenchCommand {
         /// Writer counts to measure.
         #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
         writers: Vec<usize>,
-        /// Events to verify at the end (appended first if the run wrote fewer).
-        #[arg(long, default_value_t = 200_000)]
+        /// Events to verify at the end, and to prove against in the transparency log's
+        /// measurements (appended first if the run wrote fewer).
+        #[arg(long, default_value_t = 1_000_000)]
         verify_events: i64,
     },
     /// The API's cost: `me` beside a bare async-graphql query, logins beside the bare

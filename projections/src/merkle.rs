@@ -183,20 +183,22 @@ pub enum TreeError {
     Database(#[from] sqlx::Error),
 }
 
-/// Runs `answer` over the subtrees it needs, read in one query from a tree that has at
-/// least `size` leaves.
+/// Runs `answer` over the subtrees it needs, read in one query, from a tree that has at
+/// least `size` leaves (else `BeyondTree`).
 async fn over_tree<T>(
     db: &mut PgConnection,
     size: i64,
     answer: impl Fn(&mut dyn FnMut(Node) -> Hash) -> T,
 ) -> Result<T, TreeError> {
-    let tree = self::size(&mut *db).await?;
-    if size > tree {
-        return Err(TreeError::BeyondTree { asked: size, tree });
-    }
     let wanted = merkle::needed(&answer);
     let nodes = read_nodes(db, &wanted).await?;
+    // One query when the tree has the size asked (the callers wait for it); only when a
+    // node is missing is the tree's size read, to say why.
     if let Some((level, idx)) = wanted.iter().find(|n| !nodes.contains_key(n)) {
+        let tree = self::size(&mut *db).await?;
+        if size > tree {
+            return Err(TreeError::BeyondTree { asked: size, tree });
+        }
         return Err(TreeError::Missing(*level, *idx));
     }
     Ok(answer(&mut |node| nodes[&node]))

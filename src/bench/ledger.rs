@@ -205,6 +205,8 @@ async fn bench_in(
         );
     }
 
+    transparency(&store, &pool, &rows, duration, verify_events).await?;
+
     let head = commands::ledger::ledger_head(&pool).await?;
     if head.seq < verify_events {
         eprintln!(
@@ -228,6 +230,157 @@ async fn bench_in(
     drop(store);
     pool.close().await;
     Ok(())
+}
+
+/// The transparency log's cost: appends @64 with the tree kept beside (the `merkle`
+/// projector running in this process) against the same without it (measured above), how
+/// fast the tree follows, and inclusion and consistency proofs at `proof_events` events
+/// beside a one-row read of the head.
+async fn transparency(
+    store: &EventStore,
+    pool: &PgPool,
+    rows: &[(usize, Run, Run)],
+    duration: Duration,
+    proof_events: i64,
+) -> anyhow::Result<()> {
+    let Some((_, without, _)) = rows.iter().find(|r| r.0 == 64) else {
+        return Ok(());
+    };
+    let tree: Arc<dyn projections::Projector> = Arc::new(projections::merkle::MerkleProjector);
+    let started = Instant::now();
+    let before = projections::merkle::size(pool).await?;
+    let running = projections::Projections::start(pool.clone(), vec![tree]).await?;
+    let head = commands::ledger::ledger_head(pool).await?.seq;
+    running
+        .wait_for(&[projections::merkle::NAME], head, Duration::from_secs(600))
+        .await?;
+    let caught_up = started.elapsed();
+    let (with, _) = group_commit_run(store, 64, duration).await?;
+    let head = commands::ledger::ledger_head(pool).await?.seq;
+    let lag_started = Instant::now();
+    running
+        .wait_for(&[projections::merkle::NAME], head, Duration::from_secs(600))
+        .await?;
+    println!();
+    println!("transparency log:");
+    println!(
+        "  the tree built over {} events in {:.2} s = {:.0} events/s",
+        head.min(i64::MAX) - before,
+        caught_up.as_secs_f64(),
+        (head - before) as f64 / caught_up.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "  group commit @64 with the tree kept beside / without: {:.2}  [>= 0.90] ({:.0} vs {:.0} events/s; the tree was {:.0} ms behind at the end)",
+        with.rate() / without.rate(),
+        with.rate(),
+        without.rate(),
+        lag_started.elapsed().as_secs_f64() * 1000.0
+    );
+    let now = commands::ledger::ledger_head(pool).await?.seq;
+    if now < proof_events {
+        eprintln!(
+            "appending {} more events for the proofs",
+            proof_events - now
+        );
+        fill(pool, proof_events - now).await?;
+    }
+    let size = commands::ledger::ledger_head(pool).await?.seq;
+    running
+        .wait_for(
+            &[projections::merkle::NAME],
+            size,
+            Duration::from_secs(1200),
+        )
+        .await?;
+    let clients = 16;
+    let half = duration / 2;
+    let proofs = |kind: u8| {
+        let pool = pool.clone();
+        async move {
+            reads(clients, half, move |i| {
+                let pool = pool.clone();
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    let seq = 1 + (i.wrapping_mul(2_654_435_761) % size as u64) as i64;
+                    match kind {
+                        0 => {
+                            projections::merkle::inclusion(&mut conn, seq, size).await?;
+                        }
+                        1 => {
+                            projections::merkle::consistency(&mut conn, seq, size).await?;
+                        }
+                        _ => {
+                            commands::ledger::ledger_head(&pool).await?;
+                        }
+                    }
+                    anyhow::Ok(())
+                }
+            })
+            .await
+        }
+    };
+    let mut head_reads = proofs(2).await?;
+    let mut inclusion = proofs(0).await?;
+    let mut consistency = proofs(1).await?;
+    head_reads.merge(proofs(2).await?);
+    inclusion.merge(proofs(0).await?);
+    consistency.merge(proofs(1).await?);
+    let head_p99 = head_reads.latencies.percentile_ms(99.0);
+    for (name, run) in [
+        ("inclusion", &mut inclusion),
+        ("consistency", &mut consistency),
+    ] {
+        let p99 = run.latencies.percentile_ms(99.0);
+        println!(
+            "  {name} proofs at {size} events / one-row head reads ({clients} clients): {:.2} per second [>= 0.50], p99 {:.2}× [<= 3] ({:.0}/s, p99 {p99:.2} ms vs {:.0}/s, {head_p99:.2} ms)",
+            run.rate() / head_reads.rate(),
+            p99 / head_p99,
+            run.rate(),
+            head_reads.rate(),
+        );
+    }
+    println!(
+        "  (proofs and head reads through the database functions the API calls; the API's own cost is `bench api`'s)"
+    );
+    Ok(())
+}
+
+/// `clients` tasks calling `read(i)` for `duration`.
+async fn reads<F, Fut>(clients: usize, duration: Duration, read: F) -> anyhow::Result<Run>
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let read = read.clone();
+            tokio::spawn(async move {
+                let mut latencies = Latencies::default();
+                let mut i = c as u64 * 1_000_003;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    read(i).await?;
+                    latencies.record(t.elapsed());
+                    i += 1;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut run = Run {
+        events: 0,
+        elapsed: Duration::ZERO,
+        latencies: Latencies::default(),
+    };
+    for task in tasks {
+        let latencies = task.await??;
+        run.events += latencies.count() as u64;
+        run.latencies.extend(latencies);
+    }
+    run.elapsed = started.elapsed();
+    Ok(run)
 }
 
 /// Nanoseconds per payload canonicalisation and per entry hash, measured alone.
