@@ -176,9 +176,19 @@ async fn serve(
     let mut operations = 0usize;
     let session_ended = session_ends(state.services.accounts.clone(), session.clone());
     tokio::pin!(session_ended);
+    // A message read from the client and not yet handed to the protocol: while there is
+    // one, the socket is not read (backpressure), and the protocol's answers go on being
+    // sent, so a client that floods cannot stall the loop on a full channel.
+    let mut pending: Option<Vec<u8>> = None;
     loop {
         tokio::select! {
-            message = incoming.next() => {
+            permit = to_protocol.reserve(), if pending.is_some() => {
+                let Ok(permit) = permit else { break };
+                if let Some(bytes) = pending.take() {
+                    permit.send(bytes);
+                }
+            }
+            message = incoming.next(), if pending.is_none() => {
                 let Some(Ok(message)) = message else { break };
                 let bytes = match message {
                     Message::Text(text) => text.as_bytes().to_vec(),
@@ -198,9 +208,7 @@ async fn serve(
                     }
                     _ => {}
                 }
-                if to_protocol.send(bytes).await.is_err() {
-                    break;
-                }
+                pending = Some(bytes);
             }
             message = outgoing.next() => {
                 let Some(message) = message else { break };
