@@ -85,6 +85,18 @@ async fn python_answers(app: &TestApp, dir: &Path, queries: &Value) -> Vec<Value
         .collect()
 }
 
+/// `GET path` on the app, as JSON.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    app.http
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn hashes(list: &Value) -> Vec<Hash> {
     list.as_array()
         .unwrap()
@@ -253,15 +265,7 @@ async fn a_signed_tree_head_carries_the_root_and_the_routes_serve_it() {
     assert_eq!(head["key"].as_str().unwrap(), app.ledger_key.public_hex());
 
     // GET /api/log/checkpoint: the head as DESIGN §9 writes it, and its signature holds.
-    let file: Value = app
-        .http
-        .get(app.url("/api/log/checkpoint"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let file: Value = get_json(&app, "/api/log/checkpoint").await;
     let parsed = SignedCheckpoint::parse(&file.to_string()).expect("a valid signed head");
     parsed.require_key(&app.ledger_key.public()).unwrap();
     assert_eq!(
@@ -271,29 +275,13 @@ async fn a_signed_tree_head_carries_the_root_and_the_routes_serve_it() {
     assert_eq!(file["cosignatures"], json!([]));
 
     // The proof routes default to the newest head, like the GraphQL fields.
-    let route: Value = app
-        .http
-        .get(app.url("/api/log/inclusion?seq=5"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let route: Value = get_json(&app, "/api/log/inclusion?seq=5").await;
     let field = app.gql(Cred::None, INCLUSION, json!({"s": 5})).await;
     let field = &field.ok()["inclusionProof"];
     assert_eq!(route["path"], field["path"]);
     assert_eq!(route["treeSize"], size);
     assert_eq!(field["head"]["root"], head["root"]);
-    let consistency: Value = app
-        .http
-        .get(app.url("/api/log/consistency?from=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let consistency: Value = get_json(&app, "/api/log/consistency?from=3").await;
     assert_eq!(consistency["toSize"], size);
     for bad in [
         "/api/log/inclusion?seq=abc",
@@ -559,15 +547,7 @@ async fn two_witnesses_cosign_a_growing_log_and_strangers_are_refused() {
             .collect();
         names.sort_unstable();
         assert_eq!(names, ["alpha", "beta"], "round {round}: {head}");
-        let file: Value = app
-            .http
-            .get(app.url("/api/log/checkpoint"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let file: Value = get_json(&app, "/api/log/checkpoint").await;
         assert_eq!(file["cosignatures"].as_array().unwrap().len(), 2);
     }
 
