@@ -38,6 +38,7 @@ pub fn spawn(
     key: Arc<LedgerKey>,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    tree: projections::merkle::NodeCache,
     mut stop: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
@@ -63,7 +64,12 @@ pub fn spawn(
                     }
                 }
             }
-            match round(&pool, &store, &key, clock.as_ref(), policy, started, last).await {
+            let signer = Signer {
+                store: &store,
+                key: &key,
+                tree: &tree,
+            };
+            match round(&pool, &signer, clock.as_ref(), policy, started, last).await {
                 Ok(Some(newest)) => last = Some(newest),
                 Ok(None) => {}
                 Err(e) => {
@@ -90,10 +96,16 @@ fn due(
 }
 
 /// Writes a checkpoint if one is due; returns the newest one known after looking.
+/// What writes a signed tree head: where it is kept, the key and the tree's cache.
+struct Signer<'a> {
+    store: &'a CheckpointStore,
+    key: &'a LedgerKey,
+    tree: &'a projections::merkle::NodeCache,
+}
+
 async fn round(
     pool: &PgPool,
-    store: &CheckpointStore,
-    key: &LedgerKey,
+    Signer { store, key, tree }: &Signer<'_>,
     clock: &dyn Clock,
     policy: Policy,
     started: Timestamp,
@@ -119,7 +131,7 @@ async fn round(
     }
     // A signed tree head: at the size the transparency log's tree has reached (the
     // `merkle` view follows the ledger within milliseconds).
-    let Some(tree) = projections::merkle::head(pool, head.seq).await? else {
+    let Some(tree) = projections::merkle::head(pool, tree, head.seq).await? else {
         return Ok(last);
     };
     let (signed, location) = store.write(pool, key, clock, Some(tree)).await?;

@@ -121,7 +121,8 @@ async fn run_with_db(db: &Database, paths: &Paths, command: LedgerCommand) -> an
             );
             let tree = caught_up_tree(&db.pool, size).await?;
             let mut conn = db.pool.acquire().await?;
-            let (_, path) = projections::merkle::inclusion(&mut conn, seq, size).await?;
+            let (_, path) =
+                projections::merkle::inclusion(&mut conn, &Default::default(), seq, size).await?;
             drop(tree);
             let line = event_line(&db.pool, seq).await?;
             let receipt = domain::ledger::receipt::receipt_json(&line, seq, size, &path, &head);
@@ -144,7 +145,8 @@ async fn run_with_db(db: &Database, paths: &Paths, command: LedgerCommand) -> an
             );
             let tree = caught_up_tree(&db.pool, to).await?;
             let mut conn = db.pool.acquire().await?;
-            let path = projections::merkle::consistency(&mut conn, from, to).await?;
+            let path =
+                projections::merkle::consistency(&mut conn, &Default::default(), from, to).await?;
             drop(tree);
             let file = domain::ledger::receipt::consistency_json(&from_head, &to_head, &path);
             println!("{file}");
@@ -185,7 +187,7 @@ async fn tree_at_head(pool: &sqlx::PgPool) -> anyhow::Result<(i64, domain::ledge
         "the ledger is empty: there is nothing to checkpoint"
     );
     let _tree = caught_up_tree(pool, head.seq).await?;
-    projections::merkle::head(pool, head.seq)
+    projections::merkle::head(pool, &Default::default(), head.seq)
         .await?
         .filter(|(size, _)| *size == head.seq)
         .ok_or_else(|| anyhow::anyhow!("the transparency log's tree is not at the head"))

@@ -111,12 +111,14 @@ pub async fn spawn(
         sweep_stopped.clone(),
     );
     crate::staging_sweep::spawn(records.clone(), sweep_stopped.clone());
+    let tree_nodes = projections::merkle::NodeCache::default();
     crate::checkpointer::spawn(
         pool.clone(),
         config.checkpoints.store.clone(),
         config.checkpoints.key.clone(),
         config.clock.clone(),
         config.checkpoints.policy,
+        tree_nodes.clone(),
         sweep_stopped,
     );
     let sessions = projections::sessions::SessionLookup::start(pool.clone(), keys.clone());
@@ -132,6 +134,7 @@ pub async fn spawn(
         ledger_key: config.checkpoints.key,
         witnesses: Arc::new(config.checkpoints.witnesses),
         witness_silence: config.checkpoints.witness_silence,
+        tree_nodes,
         secure_cookies: public_origin.starts_with("https://"),
         session_max: config.sessions.absolute,
     };

@@ -31,6 +31,9 @@ pub struct Services {
     pub witnesses: Arc<domain::ledger::cosignature::WitnessKeys>,
     /// A witness silent for longer than this is flagged.
     pub witness_silence: Duration,
+    /// The transparency log's upper subtrees, kept for proofs (shared with the
+    /// checkpointer).
+    pub tree_nodes: projections::merkle::NodeCache,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// A session's absolute limit: the cookie's Max-Age.

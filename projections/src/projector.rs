@@ -29,6 +29,13 @@ pub trait Projector: Send + Sync + 'static {
         self.event_types().contains(&event_type)
     }
 
+    /// How long, once caught up, it lets new events gather before its next batch. Zero
+    /// (the default) for the views people read their own writes from; more for one whose
+    /// readers can wait a moment and whose cost is mostly per batch, not per event.
+    fn gather(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,

@@ -299,7 +299,12 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
         if caught_up {
             let due = write_by.unwrap_or_else(|| Instant::now() + POLL);
             tokio::select! {
-                _ = head.changed() => {}
+                _ = head.changed() => {
+                    let gather = projector.gather();
+                    if !gather.is_zero() {
+                        tokio::time::sleep(gather).await;
+                    }
+                }
                 _ = tokio::time::sleep(POLL) => {}
                 _ = tokio::time::sleep_until(due) => {}
             }

@@ -13,18 +13,12 @@
 //!   and GraphQL alone) and signed in (plus the session lookup).
 
 use super::measure::Latencies;
-use crate::{
-    cli::Common,
-    server::{ServerConfig, spawn},
-};
+use crate::cli::Common;
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
-use commands::{
-    SystemClock, accounts::SessionPolicy, keys::MasterKey, password_hasher::PasswordHasher,
-};
+use commands::{keys::MasterKey, password_hasher::PasswordHasher};
 use serde_json::{Value, json};
 use std::{
     net::SocketAddr,
-    sync::Arc,
     time::{Duration, Instant},
 };
 use tokio::{net::TcpListener, sync::oneshot};
@@ -46,52 +40,8 @@ async fn bench_in(url: &str, duration: Duration, clients: usize) -> anyhow::Resu
         .await?;
     commands::db::MIGRATOR.run(&pool).await?;
 
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (server, task) = spawn(
-        pool.clone(),
-        ServerConfig {
-            master_key: MasterKey::generate(),
-            sessions: SessionPolicy::default(),
-            public_origin: None,
-            trusted_proxies: graphql::TrustedProxies::none(),
-            dev_tools: false,
-            rate_limits: commands::rate_limit::Limits::default(),
-            clock: Arc::new(SystemClock),
-            hasher: PasswordHasher::new()?,
-            mailer: commands::mail::Mailer::new(
-                None,
-                &std::env::temp_dir().join("medchain-bench-outbox"),
-                "MedChain <medchain@localhost>",
-                "http://localhost",
-            )?,
-            blobs: commands::blobs::BlobStore::open(
-                None,
-                &std::env::temp_dir().join("medchain-bench-blobs"),
-            )?,
-            uploads: commands::records::UploadLimits::default(),
-            share_sweep: std::time::Duration::from_secs(30),
-            checkpoints: crate::server::Checkpointing {
-                store: commands::ledger::CheckpointStore::open(
-                    &std::env::temp_dir()
-                        .join("medchain-bench-checkpoints")
-                        .display()
-                        .to_string(),
-                )?,
-                key: Arc::new(commands::keys::LedgerKey::generate()),
-                witnesses: Default::default(),
-                witness_silence: std::time::Duration::from_secs(7200),
-                policy: crate::checkpointer::Policy {
-                    every_events: 1_000_000,
-                    every: std::time::Duration::from_secs(3600),
-                },
-            },
-        },
-        TcpListener::bind("127.0.0.1:0").await?,
-        async {
-            let _ = stopped.await;
-        },
-    )
-    .await?;
+    let (server, stop, task) =
+        super::measure::bench_server(pool.clone(), MasterKey::generate()).await?;
     let (bare, _bare_stop) = spawn_bare().await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)

@@ -90,3 +90,68 @@ where
     db.close().await;
     result
 }
+
+/// The real server on `pool` and a free local port, as the benches drive it: keys made
+/// for the run (the master key is the caller's, so it can register people directly),
+/// throwaway folders, and automatic checkpoints out of the way. Sending on the returned
+/// sender stops it; the handle ends when it has.
+pub async fn bench_server(
+    pool: sqlx::PgPool,
+    master_key: commands::keys::MasterKey,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    use crate::server::{Checkpointing, ServerConfig, spawn};
+    use commands::{
+        SystemClock, accounts::SessionPolicy, blobs::BlobStore, keys::LedgerKey, mail::Mailer,
+        password_hasher::PasswordHasher,
+    };
+    use std::sync::Arc;
+    let scratch = std::env::temp_dir();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, task) = spawn(
+        pool,
+        ServerConfig {
+            master_key,
+            sessions: SessionPolicy::default(),
+            public_origin: None,
+            trusted_proxies: graphql::TrustedProxies::none(),
+            dev_tools: false,
+            rate_limits: commands::rate_limit::Limits::default(),
+            clock: Arc::new(SystemClock),
+            hasher: PasswordHasher::new()?,
+            mailer: Mailer::new(
+                None,
+                &scratch.join("medchain-bench-outbox"),
+                "MedChain <medchain@localhost>",
+                "http://localhost",
+            )?,
+            blobs: BlobStore::open(None, &scratch.join("medchain-bench-blobs"))?,
+            uploads: commands::records::UploadLimits::default(),
+            share_sweep: Duration::from_secs(30),
+            checkpoints: Checkpointing {
+                store: commands::ledger::CheckpointStore::open(
+                    &scratch
+                        .join("medchain-bench-checkpoints")
+                        .display()
+                        .to_string(),
+                )?,
+                key: Arc::new(LedgerKey::generate()),
+                witnesses: Default::default(),
+                witness_silence: Duration::from_secs(7200),
+                policy: crate::checkpointer::Policy {
+                    every_events: 1_000_000_000,
+                    every: Duration::from_secs(24 * 3600),
+                },
+            },
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        async {
+            let _ = stopped.await;
+        },
+    )
+    .await?;
+    Ok((addr, stop, task))
+}

@@ -59,6 +59,21 @@ fn subtree_root(start: u64, n: u64, nodes: &mut impl FnMut(Node) -> Hash) -> Has
     node_hash(&left, &right)
 }
 
+/// The hash of a complete subtree from its leaf hashes (a power of two of them, in
+/// order): for a store that keeps only the larger subtrees and computes the small ones
+/// from the events under them.
+pub fn subtree_from_leaves(leaves: &[Hash]) -> Hash {
+    debug_assert!(leaves.len().is_power_of_two());
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    level[0]
+}
+
 /// The root of the tree of the first `size` leaves.
 pub fn root(size: u64, mut nodes: impl FnMut(Node) -> Hash) -> Hash {
     if size == 0 {
@@ -361,5 +376,18 @@ mod tests {
         assert!(proof.len() <= 40, "{}", proof.len());
         let consistency = needed(|nodes| consistency_path(77_777, size, nodes));
         assert!(consistency.len() <= 60, "{}", consistency.len());
+    }
+
+    #[test]
+    fn a_subtree_from_its_leaves_is_the_root_of_those_leaves() {
+        let l: Vec<Hash> = (0..4u8)
+            .map(|i| leaf_hash(&Hash::from_bytes([i; 32])))
+            .collect();
+        assert_eq!(subtree_from_leaves(&l[..1]), l[0]);
+        assert_eq!(subtree_from_leaves(&l[..2]), node_hash(&l[0], &l[1]));
+        assert_eq!(
+            subtree_from_leaves(&l),
+            node_hash(&node_hash(&l[0], &l[1]), &node_hash(&l[2], &l[3]))
+        );
     }
 }

@@ -179,7 +179,7 @@ impl LedgerMutation {
             .await
             .map_err(|e| e.gql())?;
         s.caught_up(&[projections::merkle::NAME], head.seq).await?;
-        let tree = projections::merkle::head(&s.pool, head.seq)
+        let tree = projections::merkle::head(&s.pool, &s.tree_nodes, head.seq)
             .await
             .map_err(|e| e.gql())?;
         let (signed, location) = s

@@ -3,7 +3,7 @@
 //! so anyone may ask.
 
 use crate::scalars::{DateTime, Long};
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use domain::ledger::{Hash, SignedCheckpoint};
 
 /// A witness's cosignature over a head (kept beside it, outside its signed message).
@@ -91,14 +91,23 @@ pub struct WitnessStatus {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct InclusionProof {
     pub seq: Long,
     pub leaf_hash: String,
     pub tree_size: Long,
     /// RFC 6962 PATH(seq − 1, D[treeSize]), hex, from the leaf's sibling up.
     pub path: Vec<String>,
-    /// The signed head of that size, when one was signed.
-    pub head: Option<TreeHead>,
+}
+
+#[ComplexObject]
+impl InclusionProof {
+    /// The signed head of that size, when one was signed. Read only when asked for: a
+    /// client that holds the head already asks for the path alone.
+    async fn head(&self, ctx: &Context<'_>) -> Result<Option<TreeHead>> {
+        crate::api::transparency::head_of_size(crate::context::services(ctx), self.tree_size.0)
+            .await
+    }
 }
 
 #[derive(SimpleObject)]
