@@ -165,6 +165,10 @@ fn compose(kind: NotificationKind, link: &str) -> (&'static str, String) {
             "A profile change awaits a decision",
             "A user asked to change their profile.",
         ),
+        NotificationKind::SecurityChanged => (
+            "The security of your account changed",
+            "A sign-in factor of your MedChain account changed, or someone who knows your password typed wrong codes. If this was not you, change your password at once.",
+        ),
     };
     (
         subject,

@@ -10,6 +10,13 @@ pub enum CommandError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Forbidden until the person does what `reason` names (API.graphql's
+    /// `extensions.reason`: MFA_REQUIRED, REAUTH_REQUIRED, MFA_ENROLMENT_REQUIRED).
+    #[error("{message}")]
+    ForbiddenBecause {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]

@@ -98,7 +98,9 @@ pub trait ToGql {
 pub fn classify(e: CommandError) -> (Code, String) {
     match e {
         CommandError::Unauthenticated(m) => (Code::Unauthenticated, m),
-        CommandError::Forbidden(m) => (Code::Forbidden, m),
+        CommandError::Forbidden(m) | CommandError::ForbiddenBecause { message: m, .. } => {
+            (Code::Forbidden, m)
+        }
         CommandError::BadInput(m) => (Code::BadUserInput, m),
         CommandError::NotFound(m) => (Code::NotFound, m),
         CommandError::Conflict(m) => (Code::Conflict, m),
@@ -112,9 +114,19 @@ pub fn classify(e: CommandError) -> (Code, String) {
 
 impl ToGql for CommandError {
     fn gql(self) -> Error {
+        if let CommandError::ForbiddenBecause { reason, message } = self {
+            return forbidden_because(reason, message);
+        }
         let (code, message) = classify(self);
         error(code, message)
     }
+}
+
+/// FORBIDDEN with `extensions.reason` (API.graphql: MFA_REQUIRED, REAUTH_REQUIRED,
+/// MFA_ENROLMENT_REQUIRED), so a client knows what to ask the person for.
+pub fn forbidden_because(reason: &str, message: impl Into<String>) -> Error {
+    let reason = reason.to_owned();
+    error(Code::Forbidden, message).extend_with(move |_, e| e.set("reason", reason.as_str()))
 }
 
 impl ToGql for ReadError {

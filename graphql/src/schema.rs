@@ -6,6 +6,7 @@ use crate::{
         accounts::{AccountMutation, AccountQuery},
         administration::{AdministrationMutation, AdministrationQuery},
         compliance::ComplianceQuery,
+        factors::{FactorMutation, FactorQuery},
         ledger::{LedgerMutation, LedgerQuery},
         notifications::{NotificationMutation, NotificationQuery},
         records::{RecordMutation, RecordQuery},
@@ -27,6 +28,7 @@ pub struct Query(
     LedgerQuery,
     ComplianceQuery,
     TransparencyQuery,
+    FactorQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,6 +38,7 @@ pub struct Mutation(
     NotificationMutation,
     AdministrationMutation,
     LedgerMutation,
+    FactorMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

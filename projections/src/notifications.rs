@@ -56,7 +56,8 @@ impl Projector for NotificationsProjector {
             EventName as _,
             account::user::{
                 NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
-                ProfileChangeDecided, ProfileChangeRequested, UserApproved, UserErased,
+                ProfileChangeDecided, ProfileChangeRequested, RecoveryCodesRegenerated,
+                SecondFactorFailed, TotpDisabled, TotpEnrolled, UserApproved, UserErased,
                 UserRegistered, UserRejected, UserSuspended,
             },
             record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
@@ -71,6 +72,10 @@ impl Projector for NotificationsProjector {
             ProfileChangeDecided::NAME,
             PasswordChanged::NAME,
             PasswordReset::NAME,
+            TotpEnrolled::NAME,
+            TotpDisabled::NAME,
+            RecoveryCodesRegenerated::NAME,
+            SecondFactorFailed::NAME,
             NotificationPreferencesSet::NAME,
             NotificationsRead::NAME,
             RecordUploaded::NAME,
@@ -180,6 +185,15 @@ async fn user_event(
                 About::default(),
             )
             .await?;
+        }
+        UserEvent::TotpEnrolled(_) => security_changed(tx, event, user, "TOTP_ENABLED").await?,
+        UserEvent::TotpDisabled(_) => security_changed(tx, event, user, "TOTP_DISABLED").await?,
+        UserEvent::RecoveryCodesRegenerated(_) => {
+            security_changed(tx, event, user, "RECOVERY_CODES_REGENERATED").await?
+        }
+        // A wrong code below the limit is counted, not yet worth a notice.
+        UserEvent::SecondFactorFailed(e) if e.locked => {
+            security_changed(tx, event, user, "CODES_LOCKED").await?
         }
         UserEvent::NotificationPreferencesSet(e) => {
             for p in &e.preferences {
@@ -314,7 +328,24 @@ async fn wants(
     .fetch_optional(&mut *tx)
     .await?;
     let (in_app, email) = set.unwrap_or((kind.default_in_app(), kind.default_email()));
-    Ok((in_app || kind.is_security_notice(), email))
+    Ok((
+        in_app || kind.is_security_notice(),
+        email || kind.is_never_muted(),
+    ))
+}
+
+/// A SECURITY_CHANGED notice to the person; `detail` says what changed.
+async fn security_changed(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    user: Uuid,
+    detail: &'static str,
+) -> Result<(), ProjectionError> {
+    let about = About {
+        detail: Some(detail),
+        ..About::default()
+    };
+    notify(tx, event, user, NotificationKind::SecurityChanged, about).await
 }
 
 async fn notify(

@@ -27,6 +27,7 @@ fn sign_in(n: u128) -> UserEvent {
     LoginSucceeded {
         session: Uuid::from_u128(n),
         expires_at: Timestamp::from_micros(2_000_000_000 * 1_000_000),
+        factor: None,
     }
     .into()
 }

@@ -40,6 +40,7 @@ fn sign_ins(n: i64) -> Vec<UserEvent> {
             LoginSucceeded {
                 session: Uuid::from_u128(i as u128 + 1),
                 expires_at: Timestamp::from_micros(now - (n - i) * HOUR),
+                factor: None,
             }
             .into()
         })
@@ -125,6 +126,7 @@ async fn append_more(store: &EventStore, user: UserId, version: i32) {
     let event: UserEvent = LoginSucceeded {
         session: Uuid::new_v4(),
         expires_at: Timestamp::from_micros(1_800_000_000 * 1_000_000 + HOUR),
+        factor: None,
     }
     .into();
     let new = new_events(&[event], Some(user.as_uuid())).expect("events");

@@ -33,6 +33,7 @@ mod records_large;
 mod records_s3;
 mod records_sharing;
 mod serve_binary;
+mod strong_auth;
 mod subscription_sessions;
 mod transparency;
 mod web_app;

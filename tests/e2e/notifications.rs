@@ -135,7 +135,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 11);
     assert!(all.iter().all(|p| p["inApp"] == true));
     let mailed: Vec<_> = all
         .iter()
@@ -149,7 +149,8 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
             "ACCOUNT_APPROVED",
             "ACCOUNT_REJECTED",
             "PASSWORD_CHANGED",
-            "USER_AWAITING_APPROVAL"
+            "USER_AWAITING_APPROVAL",
+            "SECURITY_CHANGED"
         ]
     );
 
@@ -159,6 +160,14 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
         set,
         json!({"i": [{"kind": "RECORD_ACCESSED", "inApp": false, "email": false},
                      {"kind": "PASSWORD_CHANGED", "inApp": false, "email": false}]}),
+    )
+    .await
+    .expect_code("BAD_USER_INPUT");
+    // SECURITY_CHANGED cannot be muted at all: not by mail either.
+    app.gql(
+        Cred::Bearer(&c.patient.token),
+        set,
+        json!({"i": [{"kind": "SECURITY_CHANGED", "inApp": true, "email": false}]}),
     )
     .await
     .expect_code("BAD_USER_INPUT");

@@ -115,6 +115,30 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
     }
 }
 
+/// Sign-in security in Chromium (`tests/browser/security.mjs`): a code app turned on
+/// from the profile page, a code asked for and given at sign-in, the sessions saying how
+/// each signed in, and the app turned off with a recovery code. The server's clock stands
+/// still, so the script computes its codes for the steps around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
+    use commands::Clock as _;
+    let app = TestApp::start().await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let server_time = (app.clock.now().as_micros() / 1_000_000).to_string();
+    let stdout = run_browser_script(
+        &app,
+        "security.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("SERVER_TIME", server_time.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("security flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

@@ -3,9 +3,11 @@
 // `login` sets, so no token is ever held here.
 
 export class ApiError extends Error {
-  constructor(code, message) {
+  constructor(code, message, reason) {
     super(message);
     this.code = code;
+    // What the person must do first (extensions.reason): MFA_REQUIRED, REAUTH_REQUIRED.
+    this.reason = reason ?? null;
   }
 }
 
@@ -33,7 +35,7 @@ export async function gql(query, variables = {}) {
   }
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
-    throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message || UNREADABLE);
+    throw new ApiError(first.extensions?.code ?? 'INTERNAL', first.message || UNREADABLE, first.extensions?.reason);
   }
   return body.data;
 }

@@ -3,7 +3,7 @@
 //! executor, and a new session. An unknown address costs the same Argon2 work as a
 //! wrong password, so the time of an answer says nothing about which it was.
 
-use super::{Accounts, SessionToken};
+use super::{Accounts, SessionToken, factors, sessions::NewSession};
 use crate::{
     CommandError, Decision,
     keys::SubjectKey,
@@ -13,16 +13,19 @@ use domain::{
     Timestamp,
     account::{
         Email, Password, Role, User, UserId,
-        user::{Login, LoginRefused, login},
+        user::{FactorUsed, Login, LoginRefused, SignInMethod, login},
     },
 };
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// A TOTP code or a recovery code, for an account with a second factor.
+    pub otp: Option<String>,
     /// The client's address, for the per-address limit.
     pub address: Option<IpAddr>,
     pub user_agent: Option<String>,
@@ -35,6 +38,7 @@ pub struct LoggedIn {
     pub user: UserId,
     pub role: Role,
     pub expires_at: Timestamp,
+    pub method: SignInMethod,
     pub seq: i64,
 }
 
@@ -124,12 +128,28 @@ impl Accounts {
         // finds it; a sign-in the ledger does not record as granted removes it again.
         let granted = &AtomicBool::new(false);
         let opened = &AtomicBool::new(false);
+        let factor: &Mutex<Option<FactorUsed>> = &Mutex::new(None);
         let token = &SessionToken::generate();
         let user_agent = request.user_agent.as_deref();
         let open = move || async move {
             if granted.load(Ordering::SeqCst) && !opened.swap(true, Ordering::SeqCst) {
-                self.open_session(id, role, session, token, now, expires_at, user_agent)
-                    .await?;
+                let used = *factor.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(FactorUsed::RecoveryCode(_)) = used {
+                    // A recovery code is used when the device is lost: whoever may hold
+                    // it loses the sessions it had.
+                    self.revoke_sessions(id, Some(session)).await?;
+                }
+                self.open_session(NewSession {
+                    user: id,
+                    role,
+                    session,
+                    token,
+                    now,
+                    expires_at,
+                    user_agent,
+                    method: SignInMethod::of(used),
+                })
+                .await?;
             }
             Ok(())
         };
@@ -140,14 +160,26 @@ impl Accounts {
                     "someone else changed this at the same moment; try again".into(),
                 ));
             }
+            // The code is compared only once the password matched: a guesser learns
+            // nothing about it, and spends no code.
+            let code = match (&request.otp, matches && user.has_totp()) {
+                (Some(typed), true) => Some(factors::check_code(user, key, typed, now)?),
+                _ => None,
+            };
             let attempt = Login {
                 password_matches: matches,
                 now,
                 session,
                 expires_at,
+                code,
             };
             let decision = login(user, attempt);
             granted.store(decision.outcome.is_ok(), Ordering::SeqCst);
+            *factor.lock().unwrap_or_else(|e| e.into_inner()) =
+                decision.events.iter().find_map(|e| match e {
+                    domain::account::UserEvent::LoginSucceeded(s) => s.factor,
+                    _ => None,
+                });
             // A success is the user's own act; a failure is someone's claim to be them.
             let actor = decision.outcome.is_ok().then_some(id);
             Ok(Decision::new(decision.events, decision.outcome).by(actor))
@@ -167,6 +199,7 @@ impl Accounts {
                     user: id,
                     role,
                     expires_at,
+                    method: SignInMethod::of(*factor.lock().unwrap_or_else(|e| e.into_inner())),
                     seq,
                 })
             }
@@ -175,6 +208,21 @@ impl Accounts {
                     wrong().await?
                 }
                 LoginRefused::RateLimited { until } => locked(until, now),
+                LoginRefused::MfaRequired => CommandError::ForbiddenBecause {
+                    reason: factors::MFA_REQUIRED,
+                    message: refused.to_string(),
+                },
+                // Counted like a wrong password at the address; the account's own count
+                // is the ledger's (`SecondFactorFailed`), stricter.
+                LoginRefused::WrongCode => {
+                    if let Some(address) = request.address {
+                        limits
+                            .count(Bucket::Login, Subject::Address(address), now)
+                            .await?;
+                    }
+                    CommandError::Unauthenticated(refused.to_string())
+                }
+                LoginRefused::CodesLocked { .. } => CommandError::RateLimited(refused.to_string()),
                 LoginRefused::PendingApproval
                 | LoginRefused::Rejected
                 | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),

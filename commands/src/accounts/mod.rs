@@ -9,6 +9,7 @@
 
 mod approval;
 mod erase;
+pub mod factors;
 mod login;
 mod notifications;
 mod password_reset;
@@ -17,6 +18,7 @@ mod profile_change;
 mod register;
 mod session_token;
 mod sessions;
+pub mod totp;
 
 pub use login::{LoggedIn, LoginRequest};
 pub use register::{RegisterRequest, Registered};

@@ -26,6 +26,20 @@ pub struct SessionInfo {
     /// When it ends if not used again: the earlier of the idle and the absolute limit.
     pub expires_at: Timestamp,
     pub user_agent: Option<String>,
+    /// How it signed in: "password", "password+totp", "password+recovery-code".
+    pub method: String,
+}
+
+/// A session's row as sign-in writes it.
+pub(super) struct NewSession<'a> {
+    pub user: UserId,
+    pub role: Role,
+    pub session: Uuid,
+    pub token: &'a SessionToken,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+    pub user_agent: Option<&'a str>,
+    pub method: domain::account::user::SignInMethod,
 }
 
 /// `last_seen_at` is written at most this often, so reading `me` is not a write.
@@ -49,6 +63,7 @@ struct SessionRow {
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     user_agent: Option<String>,
+    method: String,
 }
 
 impl SessionRow {
@@ -63,29 +78,22 @@ impl Accounts {
         self.inner.sessions.idle.as_micros() as i64
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn open_session(
-        &self,
-        user: UserId,
-        role: Role,
-        session: Uuid,
-        token: &SessionToken,
-        now: Timestamp,
-        expires_at: Timestamp,
-        user_agent: Option<&str>,
-    ) -> Result<(), CommandError> {
-        let user_agent = user_agent.map(|ua| ua.chars().take(256).collect::<String>());
+    pub(super) async fn open_session(&self, new: NewSession<'_>) -> Result<(), CommandError> {
+        let user_agent = new
+            .user_agent
+            .map(|ua| ua.chars().take(256).collect::<String>());
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, role, token_hash, created_at, last_seen_at, expires_at, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
+            "INSERT INTO sessions (id, user_id, role, token_hash, created_at, last_seen_at, expires_at, user_agent, method, authenticated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $5)",
         )
-        .bind(session)
-        .bind(user.as_uuid())
-        .bind(role.as_str())
-        .bind(token.hash().as_slice())
-        .bind(now.to_datetime())
-        .bind(expires_at.to_datetime())
+        .bind(new.session)
+        .bind(new.user.as_uuid())
+        .bind(new.role.as_str())
+        .bind(new.token.hash().as_slice())
+        .bind(new.now.to_datetime())
+        .bind(new.expires_at.to_datetime())
         .bind(user_agent)
+        .bind(new.method.as_str())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -205,7 +213,7 @@ impl Accounts {
     /// The caller's live sessions, newest first.
     pub async fn sessions(&self, caller: &Caller) -> Result<Vec<SessionInfo>, CommandError> {
         let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT id, created_at, last_seen_at, expires_at, user_agent \
+            "SELECT id, created_at, last_seen_at, expires_at, user_agent, method \
              FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id",
         )
         .bind(caller.user.as_uuid())
@@ -222,6 +230,7 @@ impl Accounts {
                 last_seen_at: Timestamp::from_datetime(r.last_seen_at),
                 expires_at: r.ends_at(idle),
                 user_agent: r.user_agent,
+                method: r.method,
             })
             .collect())
     }

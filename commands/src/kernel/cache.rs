@@ -133,6 +133,7 @@ mod tests {
             user.apply(&UserEvent::LoginSucceeded(LoginSucceeded {
                 session: Uuid::new_v4(),
                 expires_at: Timestamp::from_micros(1),
+                factor: None,
             }));
         }
         user
@@ -174,6 +175,7 @@ mod tests {
         a2.apply(&UserEvent::LoginSucceeded(LoginSucceeded {
             session: Uuid::new_v4(),
             expires_at: Timestamp::from_micros(1),
+            factor: None,
         }));
         put(&cache, &a2, 2);
         assert_eq!(

@@ -17,6 +17,8 @@ pub enum NotificationKind {
     PasswordChanged,
     UserAwaitingApproval,
     ProfileChangeRequested,
+    /// A second factor changed, or someone with the password typed wrong codes.
+    SecurityChanged,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub enum NotificationKind {
 pub struct UnknownKind(pub String);
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 10] = [
+    pub const ALL: [NotificationKind; 11] = [
         NotificationKind::RecordShared,
         NotificationKind::ShareRevoked,
         NotificationKind::ShareExpiring,
@@ -35,6 +37,7 @@ impl NotificationKind {
         NotificationKind::PasswordChanged,
         NotificationKind::UserAwaitingApproval,
         NotificationKind::ProfileChangeRequested,
+        NotificationKind::SecurityChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl NotificationKind {
             NotificationKind::PasswordChanged => "PASSWORD_CHANGED",
             NotificationKind::UserAwaitingApproval => "USER_AWAITING_APPROVAL",
             NotificationKind::ProfileChangeRequested => "PROFILE_CHANGE_REQUESTED",
+            NotificationKind::SecurityChanged => "SECURITY_CHANGED",
         }
     }
 
@@ -66,7 +70,14 @@ impl NotificationKind {
             NotificationKind::PasswordChanged
                 | NotificationKind::AccountApproved
                 | NotificationKind::AccountRejected
+                | NotificationKind::SecurityChanged
         )
+    }
+
+    /// Cannot be muted at all, by mail either (API.graphql): a factor changing is what a
+    /// person whose account is being taken over must hear of, wherever they look.
+    pub fn is_never_muted(self) -> bool {
+        matches!(self, NotificationKind::SecurityChanged)
     }
 
     pub fn default_in_app(self) -> bool {
@@ -81,6 +92,7 @@ impl NotificationKind {
                 | NotificationKind::AccountRejected
                 | NotificationKind::PasswordChanged
                 | NotificationKind::UserAwaitingApproval
+                | NotificationKind::SecurityChanged
         )
     }
 }
@@ -107,7 +119,8 @@ mod tests {
                 "ACCOUNT_APPROVED",
                 "ACCOUNT_REJECTED",
                 "PASSWORD_CHANGED",
-                "USER_AWAITING_APPROVAL"
+                "USER_AWAITING_APPROVAL",
+                "SECURITY_CHANGED"
             ]
         );
         assert!(NotificationKind::parse("SPAM").is_err());

@@ -18,6 +18,8 @@ pub struct Preference {
 pub enum PreferenceError {
     #[error("{0} is a security notice and cannot be turned off in the app")]
     SecurityNotice(&'static str),
+    #[error("{0} cannot be muted: it is mailed and shown whatever the preferences")]
+    NeverMuted(&'static str),
     #[error("{0} is named twice")]
     Twice(&'static str),
 }
@@ -48,6 +50,9 @@ impl Preferences {
         for (i, change) in changes.iter().enumerate() {
             if !change.in_app && change.kind.is_security_notice() {
                 return Err(PreferenceError::SecurityNotice(change.kind.as_str()));
+            }
+            if !change.email && change.kind.is_never_muted() {
+                return Err(PreferenceError::NeverMuted(change.kind.as_str()));
             }
             if changes[..i].iter().any(|c| c.kind == change.kind) {
                 return Err(PreferenceError::Twice(change.kind.as_str()));
@@ -82,7 +87,7 @@ mod tests {
         prefs.apply(&change);
         assert_eq!(prefs.get(NotificationKind::RecordAccessed), change[0]);
         assert!(prefs.get(NotificationKind::RecordShared).in_app);
-        assert_eq!(prefs.all().len(), 10);
+        assert_eq!(prefs.all().len(), NotificationKind::ALL.len());
     }
 
     #[test]
@@ -107,6 +112,15 @@ mod tests {
             };
             assert_eq!(Preferences::check(&[no_mail]), Ok(()));
         }
+        // SECURITY_CHANGED: not by mail either.
+        let security = NotificationKind::SecurityChanged;
+        assert_eq!(
+            Preferences::check(&[Preference {
+                in_app: true,
+                ..mute(security)
+            }]),
+            Err(PreferenceError::NeverMuted("SECURITY_CHANGED"))
+        );
         let twice = [
             mute(NotificationKind::ShareRevoked),
             mute(NotificationKind::ShareRevoked),

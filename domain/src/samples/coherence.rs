@@ -76,10 +76,17 @@ fn user_decision(
                 reason: e.reason.clone(),
             },
         )),
+        // Each of these needs what the command layer found: a password or a code compared,
+        // when the session last signed in.
         UserEvent::UserRegistered(_)
         | UserEvent::LoginSucceeded(_)
         | UserEvent::LoginFailed(_)
-        | UserEvent::NotificationsRead(_) => return None,
+        | UserEvent::NotificationsRead(_)
+        | UserEvent::TotpEnrolled(_)
+        | UserEvent::TotpDisabled(_)
+        | UserEvent::RecoveryCodesRegenerated(_)
+        | UserEvent::SecondFactorFailed(_)
+        | UserEvent::Reauthenticated(_) => return None,
     })
 }
 

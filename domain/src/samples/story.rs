@@ -1,7 +1,8 @@
 //! The samples' story, in ledger order: an administrator, two patients and two doctors
 //! register; one doctor is approved, the other turned away; a patient signs in, sets a
 //! photo, asks for a profile change, uploads a record and shares it with the doctor, who
-//! reads it; the share is revoked, a second one runs out; the record is erased, the
+//! reads it; the share is revoked, a second one runs out; the doctor tries a second
+//! factor (TOTP) and turns it off again; the record is erased, the
 //! other patient suspended and erased. Every event type of every aggregate happens at
 //! least once; some more than once, where the story needs it (five people register; a
 //! share cannot be both revoked and expired, so there are two).
@@ -12,9 +13,10 @@ use super::cast::{
 };
 use super::{Event, Sample};
 use crate::account::user::{
-    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
+    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
     NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
-    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, SessionRevoked,
+    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated,
+    RecoveryCodesRegenerated, SecondFactorFailed, SessionRevoked, TotpDisabled, TotpEnrolled,
     UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
@@ -29,6 +31,8 @@ pub const CHANGE: uuid::Uuid = uuid::Uuid::from_u128(0xc4a9);
 /// The patient's session, and the doctor's.
 pub const PATIENT_SESSION: uuid::Uuid = uuid::Uuid::from_u128(1);
 pub const DOCTOR_SESSION: uuid::Uuid = uuid::Uuid::from_u128(2);
+/// The doctor's session while they try a second factor.
+pub const DOCTOR_TOTP_SESSION: uuid::Uuid = uuid::Uuid::from_u128(3);
 /// The second share runs until this minute.
 pub const OTHER_SHARE_ENDS: i64 = 100;
 
@@ -105,6 +109,7 @@ pub fn story() -> Vec<Sample> {
     let signed_in = LoginSucceeded {
         session: patient,
         expires_at: at(21 + 720),
+        factor: None,
     };
     s.user(21, Some(PATIENT), PATIENT, signed_in);
     let photo = ProfilePhotoChanged {
@@ -139,6 +144,7 @@ pub fn story() -> Vec<Sample> {
     let doctor_in = LoginSucceeded {
         session: doctor,
         expires_at: at(32 + 720),
+        factor: None,
     };
     s.user(32, Some(DOCTOR), DOCTOR, doctor_in);
     let read = RecordAccessed {
@@ -153,9 +159,48 @@ pub fn story() -> Vec<Sample> {
     };
     s.record(35, Some(DOCTOR), refused);
     s.user(36, Some(DOCTOR), DOCTOR, LoggedOut { session: doctor });
+
+    // The doctor turns on a second factor, is asked for it, proves themself again, and
+    // turns it off.
+    let doctor_again = LoginSucceeded {
+        session: DOCTOR_TOTP_SESSION,
+        expires_at: at(37 + 720),
+        factor: None,
+    };
+    s.user(37, Some(DOCTOR), DOCTOR, doctor_again);
+    let totp = TotpEnrolled {
+        secret: sealed("totp-secret"),
+        recovery_codes: sealed("recovery-codes"),
+        step: 76,
+    };
+    s.user(38, Some(DOCTOR), DOCTOR, totp);
+    let wrong_code = SecondFactorFailed {
+        at: at(39),
+        locked: false,
+    };
+    s.user(39, None, DOCTOR, wrong_code);
     let again = shared(OTHER_SHARE, DOCTOR, Some(OTHER_SHARE_ENDS));
     s.record(40, Some(PATIENT), again);
     s.record(41, None, ShareExpiring { share: OTHER_SHARE });
+    let proved = Reauthenticated {
+        session: DOCTOR_TOTP_SESSION,
+        factor: Some(FactorUsed::TotpStep(84)),
+    };
+    s.user(42, Some(DOCTOR), DOCTOR, proved);
+    let new_codes = RecoveryCodesRegenerated {
+        recovery_codes: sealed("recovery-codes-2"),
+        factor: FactorUsed::RecoveryCode(2),
+    };
+    s.user(43, Some(DOCTOR), DOCTOR, new_codes);
+    let off = TotpDisabled {
+        factor: FactorUsed::TotpStep(88),
+        kept_session: DOCTOR_TOTP_SESSION,
+    };
+    s.user(44, Some(DOCTOR), DOCTOR, off);
+    let done = LoggedOut {
+        session: DOCTOR_TOTP_SESSION,
+    };
+    s.user(45, Some(DOCTOR), DOCTOR, done);
     let ran_out = ShareExpired { share: OTHER_SHARE };
     s.record(OTHER_SHARE_ENDS, None, ran_out);
     s.record(101, Some(PATIENT), erased());

@@ -86,6 +86,7 @@ impl AccountQuery {
                 expires_at: DateTime(s.expires_at),
                 current: s.id == caller.session,
                 user_agent: s.user_agent,
+                method: s.method,
             })
             .collect())
     }
@@ -130,8 +131,16 @@ impl AccountMutation {
         user_after(s, registered.user.as_uuid(), registered.seq).await
     }
 
-    /// Answers the session token and sets it as an HttpOnly cookie.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<Session> {
+    /// Answers the session token and sets it as an HttpOnly cookie. `otp`: a TOTP code
+    /// or a recovery code, for an account with a second factor (without one: FORBIDDEN,
+    /// `extensions.reason` MFA_REQUIRED).
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        otp: Option<String>,
+    ) -> Result<Session> {
         let s = services(ctx);
         let client = client(ctx);
         let logged_in = s
@@ -139,6 +148,7 @@ impl AccountMutation {
             .login(LoginRequest {
                 email,
                 password,
+                otp,
                 address: client.address,
                 user_agent: client.user_agent,
             })

@@ -87,4 +87,5 @@ pub enum NotificationKind {
     PasswordChanged,
     UserAwaitingApproval,
     ProfileChangeRequested,
+    SecurityChanged,
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod enums;
+pub mod factors;
 pub mod ledger_event;
 pub mod notification;
 pub mod page;

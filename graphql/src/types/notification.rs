@@ -114,6 +114,13 @@ impl Notification {
             Kind::ProfileChangeRequested => {
                 format!("{} asked to change their profile", self.who(ctx).await?)
             }
+            Kind::SecurityChanged => match self.row.detail.as_deref() {
+                Some("TOTP_ENABLED") => "A sign-in code app (TOTP) was turned on for your account".into(),
+                Some("TOTP_DISABLED") => "The sign-in code app (TOTP) was turned off for your account".into(),
+                Some("RECOVERY_CODES_REGENERATED") => "New recovery codes were made; the old ones no longer work".into(),
+                Some("CODES_LOCKED") => "Someone who knows your password typed wrong codes; codes are locked for a while. Change your password if this was not you".into(),
+                _ => "The security of your account changed".into(),
+            },
         })
     }
 

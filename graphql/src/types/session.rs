@@ -52,4 +52,6 @@ pub struct SessionInfo {
     pub expires_at: DateTime,
     pub current: bool,
     pub user_agent: Option<String>,
+    /// How it signed in: "password", "password+totp", "password+recovery-code".
+    pub method: String,
 }

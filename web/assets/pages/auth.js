@@ -5,22 +5,34 @@ import { gql } from '../api.js';
 import { h, field, form, link, announce } from '../ui.js';
 import { PATHS, HOME, ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
-const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { expiresAt } }';
+const LOGIN = 'mutation($e: String!, $p: String!, $o: String) { login(email: $e, password: $p, otp: $o) { expiresAt } }';
 
 export async function login({ query, app }) {
   const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'username', required: true });
   const password = field('Password', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  // Shown once the server says this account has a second factor.
+  const code = field('Code', { name: 'otp', autocomplete: 'one-time-code', inputmode: 'text', spellcheck: 'false' },
+    'The six digits your authenticator app shows now, or one of your recovery codes.');
+  code.hidden = true;
   return h('section', { class: 'narrow' },
     h('h1', {}, 'Sign in'),
     form({
-      fields: [email, password],
+      fields: [email, password, code],
       submitLabel: 'Sign in',
       submit: async () => {
+        const otp = code.hidden ? null : code.input.value.trim() || null;
         try {
-          await gql(LOGIN, { e: email.input.value, p: password.input.value });
+          await gql(LOGIN, { e: email.input.value, p: password.input.value, o: otp });
         } catch (error) {
           if (error.code === 'FORBIDDEN' && /\bPENDING\b/.test(error.message)) {
             app.navigate(PATHS.pending);
+            return;
+          }
+          if (error.reason === 'MFA_REQUIRED') {
+            code.hidden = false;
+            code.input.required = true;
+            code.input.focus();
+            announce('Enter the code from your authenticator app.');
             return;
           }
           throw error;

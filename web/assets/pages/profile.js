@@ -1,7 +1,8 @@
 // The profile page, the same for every signed-in user: the photo (shown and replaced),
 // name, e-mail and phone with a change request an administrator decides, the password
-// change, the sessions signed in elsewhere (revoke), and which notices arrive in the app
-// and by e-mail.
+// change, sign-in security (a code app and its recovery codes), the sessions signed in
+// elsewhere (revoke, and how each signed in), and which notices arrive in the app and by
+// e-mail.
 
 import { gql, putPhoto } from '../api.js';
 import { h, fill, field, form, table, when, errorBox, announce, confirmDialog } from '../ui.js';
@@ -9,13 +10,14 @@ import { ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
 const ME = `{ me { id role name email phone photoUrl createdAt
     pendingProfileChange { id name phone status requestedAt } } }`;
-const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt current userAgent } }';
+const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt current userAgent method } }';
+const MFA = '{ myMfa { totp recoveryCodesLeft } }';
 const PREFERENCES = '{ notificationPreferences { kind inApp email } }';
 
 export async function page({ app }) {
   // One round trip each, in parallel: the page is shown whole or not at all.
-  const [{ me }, { mySessions }, { notificationPreferences }] =
-    await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES)]);
+  const [{ me }, { mySessions }, { notificationPreferences }, { myMfa }] =
+    await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES), gql(MFA)]);
   const sessions = sessionsSection(mySessions);
   return h('section', {},
     h('h1', {}, 'Your profile'),
@@ -23,6 +25,7 @@ export async function page({ app }) {
     detailsSection(me),
     // A password change signs the other sessions out: the table is read again after it.
     passwordSection(() => sessions.refresh()),
+    securitySection(myMfa, () => sessions.refresh()),
     sessions,
     preferencesSection(notificationPreferences, app.me?.role ?? me.role));
 }
@@ -151,6 +154,149 @@ function passwordSection(changed) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Sign-in security: a code app (TOTP) and its recovery codes. Changing them needs a
+// recent sign-in: when the server asks for one (REAUTH_REQUIRED), the password (and a
+// code) are asked for here first.
+
+const TOTP_BEGIN = 'mutation { totpEnrollBegin { secret otpauthUri qrSvg } }';
+const TOTP_FINISH = 'mutation($c: String!) { totpEnrollFinish(code: $c) }';
+const TOTP_DISABLE = 'mutation($c: String!) { disableTotp(code: $c) }';
+const NEW_CODES = 'mutation($c: String!) { regenerateRecoveryCodes(code: $c) }';
+const REAUTH = 'mutation($p: String!, $o: String) { reauthenticate(password: $p, otp: $o) }';
+
+function securitySection(initial, sessionsChanged) {
+  const slot = h('div');
+  const section = h('section', { class: 'card', 'aria-labelledby': 'security-heading' },
+    h('h2', { id: 'security-heading' }, 'Sign-in security'),
+    slot);
+  const show = async (status) => {
+    const mfa = status ?? (await gql(MFA)).myMfa;
+    fill(slot, mfa.totp ? totpOn(mfa, show, sessionsChanged) : totpOff(show));
+  };
+  show(initial);
+  return section;
+}
+
+/** Asks for the password (and a code) in `slot`; resolves once the server has them. */
+function confirmItIsYou(slot) {
+  return new Promise((resolve) => {
+    const password = field('Your password', { type: 'password', name: 'reauth-password', autocomplete: 'current-password', required: true });
+    const code = field('Code', { name: 'reauth-code', autocomplete: 'one-time-code' },
+      'From your authenticator app, or a recovery code; leave empty if you have none.');
+    fill(slot,
+      h('p', { role: 'status' }, 'For your safety, confirm it is you first.'),
+      form({
+        fields: [password, code],
+        submitLabel: 'Confirm',
+        submit: async () => {
+          await gql(REAUTH, { p: password.input.value, o: code.input.value.trim() || null });
+          fill(slot);
+          resolve();
+        },
+      }));
+  });
+}
+
+/** A step that may need a recent sign-in: asks for it in `slot` and says what to do next. */
+async function stepUp(slot, action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (error.reason !== 'REAUTH_REQUIRED') throw error;
+    await confirmItIsYou(slot);
+    fill(slot, h('p', { class: 'ok', role: 'status' }, 'Confirmed. Now do it again, with a new code if one is asked for.'));
+    return null;
+  }
+}
+
+function totpOff(show) {
+  const area = h('div');
+  const start = h('button', {
+    type: 'button',
+    onclick: async () => {
+      start.disabled = true;
+      try {
+        let begun = await stepUp(area, () => gql(TOTP_BEGIN));
+        // The step-up asked for no code here, so the secret can be made at once.
+        begun ??= await gql(TOTP_BEGIN);
+        fill(area, totpEnrol(begun.totpEnrollBegin, show));
+      } catch (error) {
+        fill(area, errorBox(error));
+      } finally {
+        start.disabled = false;
+      }
+    },
+  }, 'Turn on a code app');
+  return [
+    h('p', {}, 'A code app (an authenticator on your phone) adds a second step to signing in: after your password, the six digits it shows.'),
+    start,
+    area,
+  ];
+}
+
+function totpEnrol(begun, show) {
+  const codes = h('div');
+  const code = field('Code from the app', { name: 'totp-code', autocomplete: 'one-time-code', inputmode: 'numeric', required: true });
+  return h('div', { class: 'stack' },
+    h('p', {}, 'Scan this with your authenticator app, or type the key into it; then enter the code it shows.'),
+    // An image, never parsed into the page: the SVG comes from the server.
+    h('img', { class: 'qr', src: `data:image/svg+xml;base64,${btoa(begun.qrSvg)}`, alt: 'QR code for your authenticator app', width: 200, height: 200 }),
+    h('p', {}, 'Key: ', h('code', { class: 'totp-secret' }, begun.secret)),
+    form({
+      fields: [code],
+      submitLabel: 'Turn on',
+      submit: async () => {
+        const { totpEnrollFinish } = await gql(TOTP_FINISH, { c: code.input.value.trim() });
+        announce('The code app is on.');
+        fill(codes, recoveryCodes(totpEnrollFinish, show));
+      },
+    }),
+    codes);
+}
+
+/** The codes, shown once, to print or write down. */
+function recoveryCodes(list, show) {
+  return h('div', { class: 'recovery-codes' },
+    h('h3', {}, 'Your recovery codes'),
+    h('p', {}, 'Each signs you in once if you lose your phone. Keep them somewhere safe: they are shown only now.'),
+    h('ol', { class: 'codes' }, list.map((c) => h('li', {}, h('code', {}, c)))),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, 'Print'),
+      h('button', { type: 'button', onclick: () => show() }, 'I have kept them')));
+}
+
+function totpOn(mfa, show, sessionsChanged) {
+  const area = h('div');
+  const newCode = field('Code', { name: 'new-codes-code', autocomplete: 'one-time-code', required: true });
+  const offCode = field('Code', { name: 'disable-code', autocomplete: 'one-time-code', required: true });
+  return [
+    h('p', {}, `A code app is on. Recovery codes left: ${mfa.recoveryCodesLeft}.`),
+    area,
+    h('h3', {}, 'New recovery codes'),
+    form({
+      fields: [newCode],
+      submitLabel: 'Make new recovery codes',
+      submit: async () => {
+        const made = await stepUp(area, () => gql(NEW_CODES, { c: newCode.input.value.trim() }));
+        if (made) fill(area, recoveryCodes(made.regenerateRecoveryCodes, show));
+      },
+    }),
+    h('h3', {}, 'Turn the code app off'),
+    form({
+      fields: [offCode],
+      submitLabel: 'Turn off',
+      submit: async () => {
+        const done = await stepUp(area, () => gql(TOTP_DISABLE, { c: offCode.input.value.trim() }));
+        if (!done) return;
+        announce('The code app is off. Your other sessions were signed out.');
+        await sessionsChanged();
+        await show();
+      },
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------
 // Sessions
 
 function sessionsSection(initial) {
@@ -173,6 +319,7 @@ function sessionTable(sessions, refresh) {
     when(s.lastSeenAt),
     when(s.expiresAt),
     h('span', { class: 'small' }, s.userAgent || 'Unknown browser'),
+    METHODS[s.method] ?? s.method,
     s.current ? h('strong', {}, 'This session') : h('button', {
       type: 'button', class: 'secondary small',
       'aria-label': `Revoke the session signed in ${when(s.createdAt)}`,
@@ -190,8 +337,15 @@ function sessionTable(sessions, refresh) {
       },
     }, 'Revoke'),
   ]);
-  return table('Your sessions', ['Signed in', 'Last seen', 'Expires', 'Browser', ''], rows);
+  return table('Your sessions', ['Signed in', 'Last seen', 'Expires', 'Browser', 'How', ''], rows);
 }
+
+const METHODS = {
+  password: 'Password',
+  'password+totp': 'Password and code',
+  'password+recovery-code': 'Password and recovery code',
+  passkey: 'Passkey',
+};
 
 // ---------------------------------------------------------------------------------------
 // Notification preferences
@@ -207,10 +361,13 @@ const KINDS = {
   PASSWORD_CHANGED: ['Password changed', 'Your password is changed.'],
   USER_AWAITING_APPROVAL: ['Account awaiting approval', 'Someone registers and waits for an administrator.'],
   PROFILE_CHANGE_REQUESTED: ['Profile change requested', 'Someone asks to change their profile.'],
+  SECURITY_CHANGED: ['Sign-in security changed', 'A code app is turned on or off, new recovery codes are made, or wrong codes are typed.'],
 };
 
 // Security notices: the server refuses to mute them in the app, so the box is fixed.
-const ALWAYS_IN_APP = new Set(['PASSWORD_CHANGED', 'ACCOUNT_APPROVED', 'ACCOUNT_REJECTED']);
+const ALWAYS_IN_APP = new Set(['PASSWORD_CHANGED', 'ACCOUNT_APPROVED', 'ACCOUNT_REJECTED', 'SECURITY_CHANGED']);
+// And these by e-mail too.
+const ALWAYS_BY_EMAIL = new Set(['SECURITY_CHANGED']);
 // Only administrators are told about these; others would see boxes that do nothing.
 const ADMIN_ONLY = new Set(['USER_AWAITING_APPROVAL', 'PROFILE_CHANGE_REQUESTED']);
 
@@ -226,7 +383,11 @@ function preferencesSection(preferences, role) {
         type: 'checkbox', name: `inApp-${p.kind}`, 'aria-label': `In the app: ${label}`,
         checked: locked || p.inApp, disabled: locked, 'aria-describedby': locked ? hintId : null,
       }),
-      email: h('input', { type: 'checkbox', name: `email-${p.kind}`, 'aria-label': `By e-mail: ${label}`, checked: p.email }),
+      email: h('input', {
+        type: 'checkbox', name: `email-${p.kind}`, 'aria-label': `By e-mail: ${label}`,
+        checked: ALWAYS_BY_EMAIL.has(p.kind) || p.email, disabled: ALWAYS_BY_EMAIL.has(p.kind),
+        'aria-describedby': ALWAYS_BY_EMAIL.has(p.kind) ? hintId : null,
+      }),
     };
   });
   const rows = boxes.map((b) => {
@@ -239,7 +400,7 @@ function preferencesSection(preferences, role) {
       fields: [
         table('Which notices reach you, and how', ['Notice', 'In the app', 'By e-mail'], rows),
         h('p', { class: 'hint', id: hintId },
-          'Password changes and decisions on your account always show in the app, for your safety; their e-mail can be switched off.'),
+          'Password changes and decisions on your account always show in the app, for your safety; their e-mail can be switched off. Changes to your sign-in security always come both ways.'),
       ],
       submitLabel: 'Save preferences',
       submit: async () => {

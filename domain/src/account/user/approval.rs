@@ -96,6 +96,7 @@ mod tests {
         let login = super::super::events::LoginSucceeded {
             session: Uuid::from_u128(1),
             expires_at: super::super::given::at(60),
+            factor: None,
         };
         let after = given([registered(Role::Patient), login.into()])
             .when(|s| suspend(s, ADMIN, reason("abuse")))

@@ -63,6 +63,7 @@ mod tests {
         LoginSucceeded {
             session: session(n),
             expires_at: at(60),
+            factor: None,
         }
         .into()
     }

@@ -43,12 +43,102 @@ pub struct UserRegistered {
     pub via: Registration,
 }
 
+/// The second factor a sign-in (or a step-up) was made with, as the ledger records it:
+/// what the state needs to refuse the same code again. Nothing secret: a TOTP time step
+/// and the position of a recovery code in its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FactorUsed {
+    /// A TOTP code of this time step (RFC 6238: seconds since the epoch / 30).
+    TotpStep(u64),
+    /// The recovery code at this position of the list issued last.
+    RecoveryCode(u8),
+}
+
+/// How a session was made (API.graphql `SessionInfo.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignInMethod {
+    Password,
+    PasswordTotp,
+    PasswordRecoveryCode,
+}
+
+impl SignInMethod {
+    pub fn of(factor: Option<FactorUsed>) -> Self {
+        match factor {
+            None => SignInMethod::Password,
+            Some(FactorUsed::TotpStep(_)) => SignInMethod::PasswordTotp,
+            Some(FactorUsed::RecoveryCode(_)) => SignInMethod::PasswordRecoveryCode,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::PasswordTotp => "password+totp",
+            SignInMethod::PasswordRecoveryCode => "password+recovery-code",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginSucceeded {
     pub session: Uuid,
     #[serde(with = "crate::timestamp::text")]
     pub expires_at: Timestamp,
+    /// Absent for a password alone (and in every sign-in recorded before factors were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<FactorUsed>,
+}
+
+/// A second factor made for the person: a TOTP secret (20 random bytes) and ten
+/// recovery codes, each kept as a keyed hash, sealed under the person's subject key so
+/// that erasing them erases these too. `step` is that of the code that confirmed it, so
+/// the same code cannot sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpEnrolled {
+    pub secret: Sealed,
+    pub recovery_codes: Sealed,
+    pub step: u64,
+}
+
+/// The person turned TOTP off (with a code); their recovery codes go with it, and so do
+/// their sessions but the one they did it from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpDisabled {
+    pub factor: FactorUsed,
+    pub kept_session: Uuid,
+}
+
+/// A new list of recovery codes replaces the old (with a code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodesRegenerated {
+    pub recovery_codes: Sealed,
+    pub factor: FactorUsed,
+}
+
+/// A wrong or reused second-factor code, after the right password (so someone knows
+/// it). `locked` when this one reached the limit: the person is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondFactorFailed {
+    #[serde(with = "crate::timestamp::text")]
+    pub at: Timestamp,
+    pub locked: bool,
+}
+
+/// A session proved its person again (password, and a code when they have TOTP): it may
+/// change factors for the next few minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reauthenticated {
+    pub session: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<FactorUsed>,
 }
 
 /// `at` is the `now` the decision was made with: the rate limit is a fold over payloads,
@@ -193,6 +283,11 @@ crate::domain_events! {
         ProfilePhotoChanged,
         NotificationPreferencesSet,
         NotificationsRead,
+        TotpEnrolled,
+        TotpDisabled,
+        RecoveryCodesRegenerated,
+        SecondFactorFailed,
+        Reauthenticated,
     }
 }
 
@@ -280,6 +375,7 @@ mod tests {
         let opened = UserEvent::from(LoginSucceeded {
             session: session(1),
             expires_at: at(720),
+            factor: None,
         });
         assert_eq!(
             opened.payload()["session"],

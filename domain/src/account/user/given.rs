@@ -23,6 +23,11 @@ pub fn given(history: impl IntoIterator<Item = UserEvent>) -> Given {
 pub struct Given(User);
 
 impl Given {
+    /// The state the history folds into.
+    pub fn state(self) -> User {
+        self.0
+    }
+
     pub fn when<D: Decision>(self, decide: impl FnOnce(&User) -> D) -> When<D::Error> {
         let (events, outcome) = decide(&self.0).into_parts();
         When {
@@ -87,6 +92,20 @@ impl<E> Decision for Result<Vec<UserEvent>, E> {
             Ok(events) => (events, Ok(())),
             Err(e) => (Vec::new(), Err(e)),
         }
+    }
+}
+
+impl Decision for super::factors::FactorDecision {
+    type Error = super::factors::FactorError;
+    fn into_parts(self) -> (Vec<UserEvent>, Result<(), Self::Error>) {
+        (self.events, self.outcome)
+    }
+}
+
+impl Decision for super::factors::ReauthDecision {
+    type Error = super::factors::ReauthError;
+    fn into_parts(self) -> (Vec<UserEvent>, Result<(), Self::Error>) {
+        (self.events, self.outcome)
     }
 }
 

@@ -8,6 +8,7 @@
 //! whether or not the account exists.
 
 use super::events::{LoginFailed, LoginFailure, LoginSucceeded, UserEvent};
+use super::factors::{CodeCheck, FactorError};
 use super::state::User;
 use crate::Timestamp;
 use crate::account::AccountStatus;
@@ -26,10 +27,22 @@ pub struct Login {
     pub now: Timestamp,
     pub session: Uuid,
     pub expires_at: Timestamp,
+    /// The second-factor code typed, as the command layer found it; `None` when none
+    /// was typed. Asked only of an account that has a second factor.
+    pub code: Option<CodeCheck>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LoginRefused {
+    /// The password was right; this account needs a code too.
+    #[error(
+        "this account has a second factor: give a code from your authenticator app or a recovery code"
+    )]
+    MfaRequired,
+    #[error("the code is wrong or was already used")]
+    WrongCode,
+    #[error("too many wrong codes: codes are refused until {until}")]
+    CodesLocked { until: Timestamp },
     /// Worded as `WrongPassword` so that nobody can tell which addresses have accounts.
     #[error("the e-mail address or password is wrong")]
     NoAccount,
@@ -116,11 +129,30 @@ pub fn login(state: &User, cmd: Login) -> LoginDecision {
     if let Some(reason) = not_active {
         return LoginDecision::refused(reason);
     }
+    // The second factor comes last: asking for it tells that the password was right,
+    // which only the person (or whoever has their password) may learn.
+    let factor = match (state.has_totp(), cmd.code) {
+        (false, _) => None,
+        (true, None) => return LoginDecision::refused(LoginRefused::MfaRequired),
+        (true, Some(check)) => match state.present_code(check, cmd.now) {
+            Ok(factor) => Some(factor),
+            Err((error, events)) => {
+                return LoginDecision {
+                    events,
+                    outcome: Err(match error {
+                        FactorError::CodesLocked { until } => LoginRefused::CodesLocked { until },
+                        _ => LoginRefused::WrongCode,
+                    }),
+                };
+            }
+        },
+    };
     LoginDecision {
         events: vec![
             LoginSucceeded {
                 session: cmd.session,
                 expires_at: cmd.expires_at,
+                factor,
             }
             .into(),
         ],
@@ -145,6 +177,7 @@ mod tests {
                     now: at(minute),
                     session: session(1),
                     expires_at: at(minute + SESSION_MINUTES),
+                    code: None,
                 },
             )
         }
@@ -162,6 +195,7 @@ mod tests {
         LoginSucceeded {
             session: session(1),
             expires_at: at(minute + SESSION_MINUTES),
+            factor: None,
         }
         .into()
     }
@@ -277,5 +311,83 @@ mod tests {
         given([registered_with(Role::Doctor, AccountStatus::Active)])
             .when(attempt(true, 0))
             .then([succeeded(0)]);
+    }
+
+    fn with_totp() -> Vec<UserEvent> {
+        vec![
+            registered_with(Role::Patient, AccountStatus::Active),
+            super::super::events::TotpEnrolled {
+                secret: super::super::given::sealed("secret"),
+                recovery_codes: super::super::given::sealed("codes"),
+                step: 7,
+            }
+            .into(),
+        ]
+    }
+
+    fn with_code(code: Option<CodeCheck>) -> impl FnOnce(&User) -> LoginDecision {
+        move |state| {
+            login(
+                state,
+                Login {
+                    password_matches: true,
+                    now: at(0),
+                    session: session(1),
+                    expires_at: at(SESSION_MINUTES),
+                    code,
+                },
+            )
+        }
+    }
+
+    #[test]
+    fn the_right_password_without_a_code_asks_for_one_and_records_nothing() {
+        given(with_totp())
+            .when(with_code(None))
+            .then_err(LoginRefused::MfaRequired);
+    }
+
+    #[test]
+    fn a_wrong_code_is_refused_and_counted() {
+        given(with_totp())
+            .when(with_code(Some(CodeCheck::Wrong)))
+            .then_refused(
+                LoginRefused::WrongCode,
+                [super::super::events::SecondFactorFailed {
+                    at: at(0),
+                    locked: false,
+                }
+                .into()],
+            );
+    }
+
+    #[test]
+    fn the_right_code_opens_a_session_that_says_how() {
+        given(with_totp())
+            .when(with_code(Some(CodeCheck::Totp { step: 8 })))
+            .then([LoginSucceeded {
+                session: session(1),
+                expires_at: at(SESSION_MINUTES),
+                factor: Some(super::super::events::FactorUsed::TotpStep(8)),
+            }
+            .into()]);
+    }
+
+    #[test]
+    fn a_wrong_password_never_reaches_the_code() {
+        given(with_totp())
+            .when(|state| {
+                login(
+                    state,
+                    Login {
+                        password_matches: false,
+                        now: at(0),
+                        session: session(1),
+                        expires_at: at(SESSION_MINUTES),
+                        code: Some(CodeCheck::Totp { step: 8 }),
+                    },
+                )
+            })
+            .then_refused(LoginRefused::WrongPassword, [failed(0)]);
     }
 }

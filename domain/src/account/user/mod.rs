@@ -6,6 +6,7 @@ pub mod approval;
 pub mod change_password;
 pub mod erase;
 pub mod events;
+pub mod factors;
 pub mod login;
 pub mod password_reset;
 pub mod photo;
@@ -21,11 +22,17 @@ pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
-    LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
+    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
     NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
-    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Registration,
-    SessionRevoked, UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered,
+    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated,
+    RecoveryCodesRegenerated, Registration, SecondFactorFailed, SessionRevoked, SignInMethod,
+    TotpDisabled, TotpEnrolled, UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered,
     UserRejected, UserSuspended,
+};
+pub use factors::{
+    CodeCheck, DisableTotp, EnrolTotp, FactorDecision, FactorError, MAX_FAILED_CODES,
+    RECOVERY_CODES, ReauthDecision, ReauthError, Reauthenticate, RegenerateCodes, STEP_UP_MICROS,
+    StepUp, disable_totp, enrol_totp, reauthenticate, regenerate_recovery_codes,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
@@ -41,4 +48,4 @@ pub use sessions::{
     FORGET_SESSIONS_AFTER_MICROS, Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError,
     logout, revoke_session,
 };
-pub use state::{Account, PendingChange, User};
+pub use state::{Account, PendingChange, Totp, User};

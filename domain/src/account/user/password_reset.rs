@@ -42,6 +42,7 @@ mod tests {
         let login = LoginSucceeded {
             session: session(1),
             expires_at: at(60),
+            factor: None,
         };
         let after = given([registered(Role::Patient), login.into()])
             .when(|s| reset_password(s, sealed("newhash")))

@@ -71,6 +71,7 @@ mod tests {
         LoginSucceeded {
             session: session(n),
             expires_at: at(60),
+            factor: None,
         }
         .into()
     }

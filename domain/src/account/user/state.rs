@@ -1,13 +1,14 @@
 //! What a `user` stream amounts to: the state its events fold into, and no more than the
 //! decisions need (DESIGN.md §2). The stream's version is counted by the caller.
 
-use super::events::{PasswordChanged, UserEvent, UserRegistered};
+use super::events::{FactorUsed, PasswordChanged, UserEvent, UserRegistered};
+use super::factors::MAX_FAILED_CODES;
 use super::login::MAX_FAILED_LOGINS;
 use super::sessions::FORGET_SESSIONS_AFTER_MICROS;
 use crate::account::{AccountStatus, Role, UserId};
 use crate::{Sealed, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// Serializable for the kernel's snapshots (commands), which are derived data: a
@@ -24,6 +25,24 @@ pub struct User {
     sessions: BTreeMap<Uuid, Timestamp>,
     /// The profile change waiting for an administrator, if any.
     pending_change: Option<PendingChange>,
+    /// The TOTP factor, once enrolled.
+    #[serde(default)]
+    totp: Option<Totp>,
+    /// The times of the latest `MAX_FAILED_CODES` wrong or reused codes, oldest first.
+    #[serde(default)]
+    recent_code_failures: Vec<Timestamp>,
+}
+
+/// A person's TOTP factor and its recovery codes, as the decisions need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totp {
+    pub secret: Sealed,
+    /// The keyed hashes of the ten codes, sealed (the command layer opens and compares).
+    pub recovery_codes: Sealed,
+    /// The newest time step a code was accepted for: no code of it or before is again.
+    pub last_step: u64,
+    /// The positions of the recovery codes used.
+    pub used_codes: BTreeSet<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +72,8 @@ impl User {
             recent_failures: Vec::new(),
             sessions: BTreeMap::new(),
             pending_change: None,
+            totp: None,
+            recent_code_failures: Vec::new(),
         }
     }
 
@@ -73,7 +94,40 @@ impl User {
                 // does not grow with every sign-in nobody signed out of.
                 let began_by = e.expires_at.plus_micros(-FORGET_SESSIONS_AFTER_MICROS);
                 self.sessions.retain(|_, until| *until >= began_by);
+                self.used(e.factor, e.session);
                 self.sessions.insert(e.session, e.expires_at);
+            }
+            UserEvent::Reauthenticated(e) => self.used(e.factor, e.session),
+            UserEvent::TotpEnrolled(e) => {
+                self.totp = Some(Totp {
+                    secret: e.secret.clone(),
+                    recovery_codes: e.recovery_codes.clone(),
+                    last_step: e.step,
+                    used_codes: BTreeSet::new(),
+                });
+            }
+            UserEvent::TotpDisabled(e) => {
+                self.totp = None;
+                self.sessions.retain(|s, _| *s == e.kept_session);
+            }
+            UserEvent::RecoveryCodesRegenerated(e) => {
+                if let Some(totp) = &mut self.totp {
+                    totp.recovery_codes = e.recovery_codes.clone();
+                    totp.used_codes.clear();
+                }
+                // The code that asked for them was a TOTP code or one of the old list.
+                if let (Some(totp), FactorUsed::TotpStep(step)) = (&mut self.totp, e.factor) {
+                    totp.last_step = totp.last_step.max(step);
+                }
+            }
+            UserEvent::SecondFactorFailed(e) => {
+                let at = self.recent_code_failures.partition_point(|t| *t <= e.at);
+                self.recent_code_failures.insert(at, e.at);
+                let excess = self
+                    .recent_code_failures
+                    .len()
+                    .saturating_sub(MAX_FAILED_CODES);
+                self.recent_code_failures.drain(..excess);
             }
             UserEvent::LoginFailed(e) => {
                 // Sorted rather than appended: concurrent sign-ins may commit in another
@@ -134,11 +188,28 @@ impl User {
                 self.set_status(AccountStatus::Erased);
                 self.sessions.clear();
                 self.pending_change = None;
+                self.totp = None;
             }
             UserEvent::UserSuspended(_) => {
                 self.set_status(AccountStatus::Suspended);
                 self.sessions.clear();
             }
+        }
+    }
+
+    /// A factor accepted for `session`: its code is spent. A recovery code ends every
+    /// other session (it is used when the device is lost, perhaps to someone).
+    fn used(&mut self, factor: Option<FactorUsed>, session: Uuid) {
+        let Some(totp) = &mut self.totp else {
+            return;
+        };
+        match factor {
+            Some(FactorUsed::TotpStep(step)) => totp.last_step = totp.last_step.max(step),
+            Some(FactorUsed::RecoveryCode(index)) => {
+                totp.used_codes.insert(index);
+                self.sessions.retain(|s, _| *s == session);
+            }
+            None => {}
         }
     }
 
@@ -170,6 +241,15 @@ impl User {
 
     pub fn pending_change(&self) -> Option<&PendingChange> {
         self.pending_change.as_ref()
+    }
+
+    pub fn totp(&self) -> Option<&Totp> {
+        self.totp.as_ref()
+    }
+
+    /// The latest wrong or reused codes (at most `MAX_FAILED_CODES`), oldest first.
+    pub fn recent_failed_codes(&self) -> &[Timestamp] {
+        &self.recent_code_failures
     }
 
     /// The latest failed sign-ins (at most `MAX_FAILED_LOGINS`), oldest first.
@@ -283,6 +363,7 @@ mod tests {
             LoginSucceeded {
                 session: session(n),
                 expires_at: at(minute),
+                factor: None,
             }
             .into()
         };
@@ -308,6 +389,7 @@ mod tests {
         let opened = LoginSucceeded {
             session: session(1),
             expires_at: at(30),
+            factor: None,
         };
         let user = User::from_history(USER, &[registered(Role::Patient), opened.into()]);
         assert!(user.is_session_open(session(1)));

@@ -1,0 +1,111 @@
+//! Strong sign-in in `Query` and `Mutation` (API.graphql's authentication block, DESIGN.md
+//! §10): the caller's factors, TOTP enrolment and removal, recovery codes, and the
+//! step-up (`reauthenticate`) that changing a factor needs. `login(…, otp)` is in
+//! `accounts`.
+
+use crate::{
+    context::{caller, client, services},
+    error::ToGql as _,
+    types::factors::{MfaStatus, TotpEnrollment},
+};
+use async_graphql::{Context, Object, Result};
+
+#[derive(Default)]
+pub struct FactorQuery;
+
+#[Object]
+impl FactorQuery {
+    /// The caller's second factors.
+    async fn my_mfa(&self, ctx: &Context<'_>) -> Result<MfaStatus> {
+        let caller = caller(ctx)?;
+        let status = services(ctx)
+            .accounts
+            .mfa_status(caller.user)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(MfaStatus {
+            totp: status.totp,
+            recovery_codes_left: status.recovery_codes_left as i32,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct FactorMutation;
+
+#[Object]
+impl FactorMutation {
+    /// A new TOTP secret to scan or type; nothing is on until `totpEnrollFinish`.
+    async fn totp_enroll_begin(&self, ctx: &Context<'_>) -> Result<TotpEnrollment> {
+        let caller = caller(ctx)?;
+        let begun = services(ctx)
+            .accounts
+            .totp_enroll_begin(&caller)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(TotpEnrollment {
+            secret: begun.secret,
+            otpauth_uri: begun.otpauth_uri,
+            qr_svg: begun.qr_svg,
+        })
+    }
+
+    /// Turns TOTP on with a code from the new secret; the ten recovery codes, shown once.
+    async fn totp_enroll_finish(&self, ctx: &Context<'_>, code: String) -> Result<Vec<String>> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let (codes, seq) = s
+            .accounts
+            .totp_enroll_finish(&caller, &code)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&["notifications"], seq).await?;
+        Ok(codes)
+    }
+
+    /// Turns TOTP off with a code (TOTP or recovery); the caller's other sessions end.
+    async fn disable_totp(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .disable_totp(&caller, &code)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&["notifications"], seq).await?;
+        Ok(true)
+    }
+
+    /// A new list of recovery codes (the old one stops working), with a code.
+    async fn regenerate_recovery_codes(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<Vec<String>> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let (codes, seq) = s
+            .accounts
+            .regenerate_recovery_codes(&caller, &code)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&["notifications"], seq).await?;
+        Ok(codes)
+    }
+
+    /// Proves the caller again: changing a factor is allowed for five minutes after.
+    async fn reauthenticate(
+        &self,
+        ctx: &Context<'_>,
+        password: String,
+        otp: Option<String>,
+    ) -> Result<bool> {
+        let caller = caller(ctx)?;
+        services(ctx)
+            .accounts
+            .reauthenticate(&caller, password, otp, client(ctx).address)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(true)
+    }
+}

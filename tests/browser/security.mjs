@@ -1,0 +1,128 @@
+// Sign-in security in headless Chromium, against the real server that
+// tests/e2e/web_app.rs started: a patient turns on a code app from the profile page
+// (reading the key the page shows, computing codes as an authenticator app would), sees
+// their recovery codes once, signs out, is asked for a code at sign-in, signs in with
+// one, sees how each session signed in, and turns the code app off with a recovery code.
+//
+// The server's clock stands still at SERVER_TIME (seconds since the epoch): the codes
+// are those of the steps around it (a code is good one step either side, and each once).
+//
+// Environment: MEDCHAIN_URL, CHROMIUM, SCREENSHOTS, SERVER_TIME.
+
+import { chromium } from 'playwright-core';
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const base = process.env.MEDCHAIN_URL;
+const shots = process.env.SCREENSHOTS;
+const serverTime = Number(process.env.SERVER_TIME);
+const PASSWORD = 'Tq9#vLm2!pXz7wRb';
+const EMAIL = 'otto.totp@example.org';
+mkdirSync(shots, { recursive: true });
+
+/** RFC 4648 base32 without padding, as the page shows the key. */
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/=+$/, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** RFC 6238 (SHA-1, six digits, 30 s): what an authenticator app shows at `seconds`. */
+function totp(key, seconds) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+const problems = [];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+const context = await browser.newContext({ baseURL: base });
+const page = await context.newPage();
+page.setDefaultTimeout(15000);
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+
+function step(text) {
+  console.log(`- ${text}`);
+}
+
+async function signIn() {
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+try {
+  step('a patient registers and opens their profile');
+  await page.goto('/register');
+  await page.getByLabel('Full name').fill('Otto Totp');
+  await page.getByLabel('E-mail').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('I am a').selectOption('PATIENT');
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByRole('heading', { name: 'My records' }).waitFor();
+  await page.goto('/profile');
+  const security = page.locator('section.card', { has: page.getByRole('heading', { name: 'Sign-in security' }) });
+
+  step('turns on a code app: scans (reads) the key, types the code the app shows');
+  await security.getByRole('button', { name: 'Turn on a code app' }).click();
+  await security.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+  const key = base32Decode((await security.locator('code.totp-secret').textContent()).trim());
+  await security.getByLabel('Code from the app').fill('000000');
+  await security.getByRole('button', { name: 'Turn on', exact: true }).click();
+  await security.getByRole('alert').waitFor();
+  await security.getByLabel('Code from the app').fill(totp(key, serverTime - 30));
+  await security.getByRole('button', { name: 'Turn on', exact: true }).click();
+  await security.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+  const codes = await security.locator('ol.codes li').allTextContents();
+  if (codes.length !== 10) problems.push(`ten recovery codes were expected: ${codes}`);
+  await page.screenshot({ path: join(shots, 'security-recovery-codes.png'), fullPage: true });
+  await security.getByRole('button', { name: 'I have kept them' }).click();
+  await security.getByText('A code app is on. Recovery codes left: 10.').waitFor();
+
+  step('signs out; the sign-in page asks for the code, and takes it');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn();
+  await page.getByLabel('Code', { exact: true }).waitFor();
+  await page.getByLabel('Code', { exact: true }).fill(totp(key, serverTime));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'My records' }).waitFor();
+
+  step('the sessions say how each signed in');
+  await page.goto('/profile');
+  await page.getByRole('cell', { name: 'Password and code' }).waitFor();
+
+  step('turns the code app off with a recovery code; the password alone signs in again');
+  await security.getByLabel('Code').last().fill(codes[4]);
+  await security.getByRole('button', { name: 'Turn off' }).click();
+  await security.getByRole('button', { name: 'Turn on a code app' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn();
+  await page.getByRole('heading', { name: 'My records' }).waitFor();
+} catch (error) {
+  problems.push(`a step failed: ${error.stack ?? error}`);
+  await page.screenshot({ path: join(shots, 'security-failed.png'), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log('security flows passed');
