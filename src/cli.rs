@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// A witness that has cosigned no head for this long is flagged on the dashboard.
     #[arg(long, env = "MEDCHAIN_WITNESS_SILENCE", default_value = "2h", value_parser = crate::config::parse_duration)]
     pub witness_silence: std::time::Duration,
+    /// The roles that must have a second factor, comma-separated (patient, doctor,
+    /// admin); set but empty: none. Such a person without one may only enrol one.
+    #[arg(long, env = "MEDCHAIN_MFA_REQUIRED", default_value = "admin", value_parser = |s: &str| domain::account::MfaPolicy::parse(s))]
+    pub mfa_required: domain::account::MfaPolicy,
     /// Introspection for anonymous callers too (development only).
     #[arg(long, env = "MEDCHAIN_DEV_TOOLS", default_value_t = false)]
     pub dev_tools: bool,

@@ -135,6 +135,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 proxies
             },
             dev_tools: args.dev_tools,
+            mfa_required: args.mfa_required.clone(),
             rate_limits: commands::rate_limit::Limits::default(),
             clock: std::sync::Arc::new(commands::SystemClock),
             hasher: commands::password_hasher::PasswordHasher::new()?,

@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub trusted_proxies: graphql::TrustedProxies,
     /// Introspection for anonymous callers too.
     pub dev_tools: bool,
+    /// The roles that must have a second factor (`MEDCHAIN_MFA_REQUIRED`).
+    pub mfa_required: domain::account::MfaPolicy,
     /// The rate limits (API.graphql's by default).
     pub rate_limits: commands::rate_limit::Limits,
     pub clock: Arc<dyn Clock>,
@@ -135,6 +137,7 @@ pub async fn spawn(
         witnesses: Arc::new(config.checkpoints.witnesses),
         witness_silence: config.checkpoints.witness_silence,
         tree_nodes,
+        mfa_policy: config.mfa_required,
         secure_cookies: public_origin.starts_with("https://"),
         session_max: config.sessions.absolute,
     };

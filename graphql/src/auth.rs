@@ -86,10 +86,16 @@ pub async fn authenticate(services: &Services, token: Option<&str>) -> Result<Au
     let Some((record, view)) = found else {
         return Err(expired);
     };
-    match services.accounts.admit(&record).await? {
-        Some(caller) => Ok(Auth::User(caller, view.map(Arc::new))),
-        None => Err(expired),
-    }
+    let Some(caller) = services.accounts.admit(&record).await? else {
+        return Err(expired);
+    };
+    let has_factor = view.as_ref().is_some_and(|v| v.has_second_factor);
+    let view = view.map(Arc::new);
+    Ok(if services.mfa_policy.must_enrol(caller.role, has_factor) {
+        Auth::Enrolling(caller, view)
+    } else {
+        Auth::User(caller, view)
+    })
 }
 
 #[cfg(test)]

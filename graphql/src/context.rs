@@ -31,6 +31,8 @@ pub struct Services {
     pub witnesses: Arc<domain::ledger::cosignature::WitnessKeys>,
     /// A witness silent for longer than this is flagged.
     pub witness_silence: Duration,
+    /// The roles that must have a second factor (`MEDCHAIN_MFA_REQUIRED`).
+    pub mfa_policy: domain::account::MfaPolicy,
     /// The transparency log's upper subtrees, kept for proofs (shared with the
     /// checkpointer).
     pub tree_nodes: projections::merkle::NodeCache,
@@ -57,7 +59,15 @@ impl Services {
 pub enum Auth {
     Anonymous,
     User(Caller, Option<Arc<UserView>>),
+    /// Signed in, but their role must have a second factor and they have none
+    /// (`MfaPolicy`): the session may only enrol one (`enrolling_caller`).
+    Enrolling(Caller, Option<Arc<UserView>>),
 }
+
+/// Why a session that may only enrol is refused everything else (API.graphql).
+pub const MFA_ENROLMENT_REQUIRED: &str = "MFA_ENROLMENT_REQUIRED";
+pub const ENROL_FIRST: &str =
+    "your role must have a second factor: set one up in your profile's sign-in security first";
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -73,9 +83,10 @@ pub fn client<'a>(ctx: &Context<'a>) -> ClientInfo {
     ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
 }
 
+/// Whoever is signed in, a session that may only enrol included (`me`).
 pub fn optional_caller(ctx: &Context<'_>) -> Option<Caller> {
     match ctx.data_opt::<Auth>() {
-        Some(Auth::User(caller, _)) => Some(*caller),
+        Some(Auth::User(caller, _) | Auth::Enrolling(caller, _)) => Some(*caller),
         _ => None,
     }
 }
@@ -83,12 +94,27 @@ pub fn optional_caller(ctx: &Context<'_>) -> Option<Caller> {
 /// The caller's own view, as read with their session.
 pub fn own_view(ctx: &Context<'_>) -> Option<Arc<UserView>> {
     match ctx.data_opt::<Auth>() {
-        Some(Auth::User(_, view)) => view.clone(),
+        Some(Auth::User(_, view) | Auth::Enrolling(_, view)) => view.clone(),
         _ => None,
     }
 }
 
+/// The signed-in caller; a session that may only enrol is refused (FORBIDDEN, reason
+/// MFA_ENROLMENT_REQUIRED).
 pub fn caller(ctx: &Context<'_>) -> Result<Caller> {
+    match ctx.data_opt::<Auth>() {
+        Some(Auth::User(caller, _)) => Ok(*caller),
+        Some(Auth::Enrolling(..)) => Err(crate::error::forbidden_because(
+            MFA_ENROLMENT_REQUIRED,
+            ENROL_FIRST,
+        )),
+        _ => Err(error(Code::Unauthenticated, "sign in first")),
+    }
+}
+
+/// The signed-in caller, a session that may only enrol included: for what such a
+/// session may do (its factors, `reauthenticate`, `logout`).
+pub fn enrolling_caller(ctx: &Context<'_>) -> Result<Caller> {
     optional_caller(ctx).ok_or_else(|| error(Code::Unauthenticated, "sign in first"))
 }
 

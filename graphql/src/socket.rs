@@ -167,6 +167,10 @@ async fn serve(
             Ok(Auth::Anonymous) => Err(async_graphql::Error::new(
                 "UNAUTHENTICATED: subscriptions need a session token",
             )),
+            Ok(Auth::Enrolling(..)) => Err(async_graphql::Error::new(format!(
+                "FORBIDDEN: {}",
+                crate::context::ENROL_FIRST
+            ))),
             Err(e) => Err(async_graphql::Error::new(format!("UNAUTHENTICATED: {e}"))),
         }
     });

@@ -55,10 +55,10 @@ impl Projector for NotificationsProjector {
         use domain::{
             EventName as _,
             account::user::{
-                NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
-                ProfileChangeDecided, ProfileChangeRequested, RecoveryCodesRegenerated,
-                SecondFactorFailed, TotpDisabled, TotpEnrolled, UserApproved, UserErased,
-                UserRegistered, UserRejected, UserSuspended,
+                MfaReset, NotificationPreferencesSet, NotificationsRead, PasswordChanged,
+                PasswordReset, ProfileChangeDecided, ProfileChangeRequested,
+                RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled, TotpEnrolled,
+                UserApproved, UserErased, UserRegistered, UserRejected, UserSuspended,
             },
             record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
         };
@@ -76,6 +76,7 @@ impl Projector for NotificationsProjector {
             TotpDisabled::NAME,
             RecoveryCodesRegenerated::NAME,
             SecondFactorFailed::NAME,
+            MfaReset::NAME,
             NotificationPreferencesSet::NAME,
             NotificationsRead::NAME,
             RecordUploaded::NAME,
@@ -191,6 +192,7 @@ async fn user_event(
         UserEvent::RecoveryCodesRegenerated(_) => {
             security_changed(tx, event, user, "RECOVERY_CODES_REGENERATED").await?
         }
+        UserEvent::MfaReset(_) => security_changed(tx, event, user, "MFA_RESET").await?,
         // A wrong code below the limit is counted, not yet worth a notice.
         UserEvent::SecondFactorFailed(e) if e.locked => {
             security_changed(tx, event, user, "CODES_LOCKED").await?

@@ -33,8 +33,8 @@ impl Projector for UsersProjector {
         use domain::{
             EventName as _,
             account::user::{
-                ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, UserApproved,
-                UserErased, UserRejected, UserSuspended,
+                MfaReset, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
+                TotpDisabled, TotpEnrolled, UserApproved, UserErased, UserRejected, UserSuspended,
             },
         };
         &[
@@ -46,6 +46,9 @@ impl Projector for UsersProjector {
             ProfileChangeDecided::NAME,
             UserErased::NAME,
             ProfilePhotoChanged::NAME,
+            TotpEnrolled::NAME,
+            TotpDisabled::NAME,
+            MfaReset::NAME,
         ]
     }
 
@@ -74,6 +77,19 @@ impl Projector for UsersProjector {
                 if updated.rows_affected() != 1 {
                     return Err(ProjectionError::malformed(event, "no such user in the view"));
                 }
+            }
+            let second_factor = match &parsed {
+                UserEvent::TotpEnrolled(_) => Some(true),
+                UserEvent::TotpDisabled(_) | UserEvent::MfaReset(_) => Some(false),
+                _ => None,
+            };
+            if let Some(on) = second_factor {
+                sqlx::query("UPDATE users SET second_factor = $2, updated_seq = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(on)
+                    .bind(event.seq)
+                    .execute(&mut *tx)
+                    .await?;
             }
             match &parsed {
                 UserEvent::ProfilePhotoChanged(e) => {
@@ -172,6 +188,8 @@ pub struct UserView {
     pub created_at: Timestamp,
     /// Whether a photo was set (and the person is not erased).
     pub has_photo: bool,
+    /// Whether the person has a second factor (TOTP): what the MFA policy asks.
+    pub has_second_factor: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -184,6 +202,7 @@ struct UserRow {
     phone: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     photo_sha256: Option<String>,
+    second_factor: bool,
     /// The `subject_keys` row, joined: `has_key` false when there is none.
     has_key: bool,
     wrapped: Option<Vec<u8>>,
@@ -220,6 +239,7 @@ pub(crate) struct SessionJoined {
     phone: Option<String>,
     created_at: Option<chrono::DateTime<chrono::Utc>>,
     photo_sha256: Option<String>,
+    second_factor: Option<bool>,
     has_key: bool,
     wrapped: Option<Vec<u8>>,
 }
@@ -232,7 +252,7 @@ pub(crate) async fn by_sessions(
 ) -> Result<Vec<SessionJoined>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.token_hash, s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
-                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
+                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM sessions s \
          LEFT JOIN users u ON u.id = s.user_id \
@@ -267,6 +287,7 @@ pub(crate) fn open_session(
                 phone: row.phone,
                 created_at,
                 photo_sha256: row.photo_sha256,
+                second_factor: row.second_factor.unwrap_or(false),
                 has_key: row.has_key,
                 wrapped: row.wrapped,
             })
@@ -286,7 +307,7 @@ pub async fn find(
 ) -> Result<Option<UserView>, ReadError> {
     let id = id.as_uuid();
     let row: Option<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = $1",
     )
@@ -305,7 +326,7 @@ pub async fn find_many(
     ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = ANY($1)",
     )
@@ -351,6 +372,7 @@ fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
         phone,
         created_at: Timestamp::from_datetime(row.created_at),
         has_photo: live && row.photo_sha256.is_some(),
+        has_second_factor: row.second_factor,
     })
 }
 
@@ -365,7 +387,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id \
          WHERE ($1::text IS NULL OR u.role = $1) AND ($2::text IS NULL OR u.status = $2) \

@@ -119,6 +119,7 @@ pub async fn bench_server(
             public_origin: None,
             trusted_proxies: graphql::TrustedProxies::none(),
             dev_tools: false,
+            mfa_required: domain::account::MfaPolicy::none(),
             rate_limits: commands::rate_limit::Limits::default(),
             clock: Arc::new(SystemClock),
             hasher: PasswordHasher::new()?,

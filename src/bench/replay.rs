@@ -287,6 +287,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
         public_origin: None,
         trusted_proxies: graphql::TrustedProxies::none(),
         dev_tools: false,
+        mfa_required: domain::account::MfaPolicy::none(),
         rate_limits: commands::rate_limit::Limits::default(),
         clock,
         hasher: PasswordHasher::new()?,

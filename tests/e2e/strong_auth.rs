@@ -322,3 +322,124 @@ async fn changing_a_factor_needs_a_recent_sign_in() {
         sessions.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_without_a_factor_may_only_enrol_one() {
+    let mut app = TestApp::start().await;
+    app.mfa_required = domain::account::MfaPolicy::parse("admin").unwrap();
+    app.restart().await;
+    let (admin_id, token) = app.create_admin("ada.mfa@example.org", "Ada Mfa").await;
+
+    // Signed in, the session may see itself and its factors, and nothing else.
+    assert_eq!(
+        app.me(Cred::Bearer(&token)).await.ok()["me"]["email"],
+        "ada.mfa@example.org"
+    );
+    let status = app
+        .gql(
+            Cred::Bearer(&token),
+            "{ myMfa { required totp } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status.ok()["myMfa"],
+        json!({"required": true, "totp": false})
+    );
+    let stats = "{ stats { users { admins } } }";
+    let refused = app.gql(Cred::Bearer(&token), stats, json!({})).await;
+    refused.expect_code("FORBIDDEN");
+    assert_eq!(reason(&refused), "MFA_ENROLMENT_REQUIRED");
+    let photo = app
+        .http
+        .get(app.url(&format!("/api/users/{admin_id}/photo")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), 403);
+
+    // Once a factor is on, the same session may do everything.
+    let begun = app
+        .gql(
+            Cred::Bearer(&token),
+            "mutation { totpEnrollBegin { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret =
+        TotpSecret::from_base32(begun.ok()["totpEnrollBegin"]["secret"].as_str().unwrap()).unwrap();
+    app.gql(
+        Cred::Bearer(&token),
+        "mutation($c: String!) { totpEnrollFinish(code: $c) }",
+        json!({"c": code(&app, &secret, 0)}),
+    )
+    .await
+    .ok();
+    let allowed = app.gql(Cred::Bearer(&token), stats, json!({})).await;
+    assert_eq!(allowed.ok()["stats"]["users"]["admins"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_resets_a_lost_factor_and_the_person_is_told() {
+    let app = TestApp::start().await;
+    let (admin_id, admin) = app.create_admin("root.mfa@example.org", "Rut Admin").await;
+    let (patient, _, _) = enrolled(&app).await;
+    let patient_id = app.me(Cred::Bearer(&patient)).await.ok()["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = "mutation($u: UUID!, $r: String!) { resetMfa(userId: $u, reason: $r) { id } }";
+
+    // Not their own, and not by someone who is not an administrator.
+    app.gql(
+        Cred::Bearer(&admin),
+        reset,
+        json!({"u": admin_id, "r": "mine"}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+    app.gql(
+        Cred::Bearer(&patient),
+        reset,
+        json!({"u": patient_id, "r": "lost my phone"}),
+    )
+    .await
+    .expect_code("FORBIDDEN");
+
+    app.gql(
+        Cred::Bearer(&admin),
+        reset,
+        json!({"u": patient_id, "r": "lost the phone"}),
+    )
+    .await
+    .ok();
+    // The patient's sessions ended; the password alone signs in; they were told.
+    app.me(Cred::Bearer(&patient))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    let again = login_with(&app, None).await;
+    let again = again.ok()["login"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        mfa(&app, &again).await,
+        json!({"totp": false, "recoveryCodesLeft": 0})
+    );
+    let notices = app
+        .gql(
+            Cred::Bearer(&again),
+            "{ notifications(first: 20) { edges { node { kind message } } } }",
+            json!({}),
+        )
+        .await;
+    let text = notices.ok()["notifications"]["edges"].to_string();
+    assert!(
+        text.contains("An administrator removed your second factor"),
+        "{text}"
+    );
+    let ledger: String =
+        sqlx::query_scalar("SELECT payload::text FROM events WHERE type = 'MfaReset'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(!ledger.contains("lost the phone"), "{ledger}");
+}

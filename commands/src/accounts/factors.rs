@@ -13,8 +13,8 @@ use domain::{
         Password, User, UserId,
         user::{
             CodeCheck, DisableTotp, EnrolTotp, FactorError, RECOVERY_CODES, ReauthError,
-            Reauthenticate, RegenerateCodes, StepUp, disable_totp, enrol_totp, reauthenticate,
-            regenerate_recovery_codes,
+            Reauthenticate, RegenerateCodes, ResetMfa, StepUp, disable_totp, enrol_totp,
+            reauthenticate, regenerate_recovery_codes, reset_mfa,
         },
     },
 };
@@ -51,7 +51,9 @@ fn factor_error(e: FactorError) -> CommandError {
         FactorError::NoTotp => CommandError::BadInput(e.to_string()),
         FactorError::WrongCode => CommandError::BadInput(e.to_string()),
         FactorError::CodesLocked { .. } => CommandError::RateLimited(e.to_string()),
-        FactorError::NotActive => CommandError::Forbidden(e.to_string()),
+        FactorError::NotActive | FactorError::OwnFactors => CommandError::Forbidden(e.to_string()),
+        FactorError::NoAccount => CommandError::NotFound(e.to_string()),
+        FactorError::NoFactor => CommandError::BadInput(e.to_string()),
     }
 }
 
@@ -301,6 +303,38 @@ impl Accounts {
             .await?;
         done.outcome.map_err(factor_error)?;
         Ok((codes, done.seq))
+    }
+
+    /// An administrator takes away `user`'s second factors (never their own), with a
+    /// reason sealed under the person's key; the person's sessions end first (fail
+    /// closed) and they are told. Returns the seq.
+    pub async fn reset_mfa(
+        &self,
+        admin: &Caller,
+        user: UserId,
+        reason: &str,
+    ) -> Result<i64, CommandError> {
+        admin.require_admin()?;
+        let reason = self.seal_reason(user, "mfaResetReason", reason).await?;
+        let decide = |state: &User| {
+            reset_mfa(
+                state,
+                ResetMfa {
+                    by: admin.user,
+                    reason: reason.clone(),
+                },
+            )
+            .map(Decision::events)
+            .map_err(factor_error)
+        };
+        let done = self
+            .kernel()
+            .execute_then(user, Some(admin.user), decide, || async {
+                self.revoke_sessions(user, None).await
+            })
+            .await?;
+        tracing::info!(admin = %admin.user, user.id = %user, "second factors reset");
+        Ok(done.seq)
     }
 
     /// Proves the caller again (password, and a code when they have TOTP): their session

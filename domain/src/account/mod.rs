@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account_status;
 pub mod email;
+pub mod mfa_policy;
 pub mod name_search;
 pub mod password;
 pub mod person_name;
@@ -19,6 +20,7 @@ pub use access::{
 };
 pub use account_status::{AccountStatus, InvalidAccountStatus};
 pub use email::{Email, InvalidEmail};
+pub use mfa_policy::{InvalidMfaPolicy, MfaPolicy};
 pub use password::{Password, PasswordError, PolicySubject};
 pub use person_name::{InvalidPersonName, PersonName};
 pub use phone::{InvalidPhone, Phone};

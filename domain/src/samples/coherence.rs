@@ -87,6 +87,13 @@ fn user_decision(
         | UserEvent::RecoveryCodesRegenerated(_)
         | UserEvent::SecondFactorFailed(_)
         | UserEvent::Reauthenticated(_) => return None,
+        UserEvent::MfaReset(e) => shown(user::reset_mfa(
+            state,
+            user::ResetMfa {
+                by: admin(),
+                reason: e.reason.clone(),
+            },
+        )),
     })
 }
 

@@ -13,11 +13,11 @@ use super::cast::{
 };
 use super::{Event, Sample};
 use crate::account::user::{
-    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
-    NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
-    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated,
-    RecoveryCodesRegenerated, SecondFactorFailed, SessionRevoked, TotpDisabled, TotpEnrolled,
-    UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
+    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
+    NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
+    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
+    Reauthenticated, RecoveryCodesRegenerated, SecondFactorFailed, SessionRevoked, TotpDisabled,
+    TotpEnrolled, UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
 use crate::notification::{NotificationKind, Preference};
@@ -201,6 +201,17 @@ pub fn story() -> Vec<Sample> {
         session: DOCTOR_TOTP_SESSION,
     };
     s.user(45, Some(DOCTOR), DOCTOR, done);
+    // They turn it on again and lose their phone: an administrator takes it away.
+    let again = TotpEnrolled {
+        secret: sealed("totp-secret-2"),
+        recovery_codes: sealed("recovery-codes-3"),
+        step: 92,
+    };
+    s.user(46, Some(DOCTOR), DOCTOR, again);
+    let lost = MfaReset {
+        reason: reason("lost phone"),
+    };
+    s.user(47, Some(ADMIN), DOCTOR, lost);
     let ran_out = ShareExpired { share: OTHER_SHARE };
     s.record(OTHER_SHARE_ENDS, None, ran_out);
     s.record(101, Some(PATIENT), erased());

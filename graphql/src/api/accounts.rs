@@ -167,7 +167,8 @@ impl AccountMutation {
 
     /// Ends the caller's session and clears the cookie.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        let caller = caller(ctx)?;
+        // A session that may only enrol may still sign out.
+        let caller = crate::context::enrolling_caller(ctx)?;
         let s = services(ctx);
         s.accounts.logout(&caller).await.map_err(|e| e.gql())?;
         ctx.append_http_header("set-cookie", session_cookie::clear(s.secure_cookies));

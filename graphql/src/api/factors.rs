@@ -3,12 +3,15 @@
 //! step-up (`reauthenticate`) that changing a factor needs. `login(…, otp)` is in
 //! `accounts`.
 
+use crate::types::user::{User, user_after};
 use crate::{
-    context::{caller, client, services},
+    context::{admin, client, enrolling_caller, services},
     error::ToGql as _,
     types::factors::{MfaStatus, TotpEnrollment},
 };
 use async_graphql::{Context, Object, Result};
+use domain::account::UserId;
+use uuid::Uuid;
 
 #[derive(Default)]
 pub struct FactorQuery;
@@ -17,7 +20,7 @@ pub struct FactorQuery;
 impl FactorQuery {
     /// The caller's second factors.
     async fn my_mfa(&self, ctx: &Context<'_>) -> Result<MfaStatus> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         let status = services(ctx)
             .accounts
             .mfa_status(caller.user)
@@ -26,6 +29,7 @@ impl FactorQuery {
         Ok(MfaStatus {
             totp: status.totp,
             recovery_codes_left: status.recovery_codes_left as i32,
+            required: services(ctx).mfa_policy.requires(caller.role),
         })
     }
 }
@@ -37,7 +41,7 @@ pub struct FactorMutation;
 impl FactorMutation {
     /// A new TOTP secret to scan or type; nothing is on until `totpEnrollFinish`.
     async fn totp_enroll_begin(&self, ctx: &Context<'_>) -> Result<TotpEnrollment> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         let begun = services(ctx)
             .accounts
             .totp_enroll_begin(&caller)
@@ -52,27 +56,27 @@ impl FactorMutation {
 
     /// Turns TOTP on with a code from the new secret; the ten recovery codes, shown once.
     async fn totp_enroll_finish(&self, ctx: &Context<'_>, code: String) -> Result<Vec<String>> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         let s = services(ctx);
         let (codes, seq) = s
             .accounts
             .totp_enroll_finish(&caller, &code)
             .await
             .map_err(|e| e.gql())?;
-        s.caught_up(&["notifications"], seq).await?;
+        s.caught_up(&["users", "notifications"], seq).await?;
         Ok(codes)
     }
 
     /// Turns TOTP off with a code (TOTP or recovery); the caller's other sessions end.
     async fn disable_totp(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         let s = services(ctx);
         let seq = s
             .accounts
             .disable_totp(&caller, &code)
             .await
             .map_err(|e| e.gql())?;
-        s.caught_up(&["notifications"], seq).await?;
+        s.caught_up(&["users", "notifications"], seq).await?;
         Ok(true)
     }
 
@@ -82,15 +86,28 @@ impl FactorMutation {
         ctx: &Context<'_>,
         code: String,
     ) -> Result<Vec<String>> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         let s = services(ctx);
         let (codes, seq) = s
             .accounts
             .regenerate_recovery_codes(&caller, &code)
             .await
             .map_err(|e| e.gql())?;
-        s.caught_up(&["notifications"], seq).await?;
+        s.caught_up(&["users", "notifications"], seq).await?;
         Ok(codes)
+    }
+
+    /// An administrator takes away someone's second factors (they lost them); the
+    /// person's sessions end and they are told.
+    async fn reset_mfa(&self, ctx: &Context<'_>, user_id: Uuid, reason: String) -> Result<User> {
+        let admin = admin(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .reset_mfa(&admin, UserId::from_uuid(user_id), &reason)
+            .await
+            .map_err(|e| e.gql())?;
+        user_after(s, user_id, seq).await
     }
 
     /// Proves the caller again: changing a factor is allowed for five minutes after.
@@ -100,7 +117,7 @@ impl FactorMutation {
         password: String,
         otp: Option<String>,
     ) -> Result<bool> {
-        let caller = caller(ctx)?;
+        let caller = enrolling_caller(ctx)?;
         services(ctx)
             .accounts
             .reauthenticate(&caller, password, otp, client(ctx).address)

@@ -64,6 +64,11 @@ pub(crate) async fn caller(
     }
     match authenticate(&state.services, found.map(|c| c.token)).await {
         Ok(Auth::User(caller, _)) => Ok(caller),
+        Ok(Auth::Enrolling(..)) => Err(error(
+            StatusCode::FORBIDDEN,
+            Code::Forbidden,
+            crate::context::ENROL_FIRST,
+        )),
         Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
         Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
         Err(e) => {

@@ -7,6 +7,8 @@ use async_graphql::SimpleObject;
 pub struct MfaStatus {
     pub totp: bool,
     pub recovery_codes_left: i32,
+    /// This account's role must have a second factor (`MEDCHAIN_MFA_REQUIRED`).
+    pub required: bool,
 }
 
 #[derive(SimpleObject)]

@@ -60,6 +60,9 @@ pub struct TestApp {
     /// Argon2id at the production parameters instead of the cheap test ones (takes
     /// effect at the next (re)start).
     pub production_hasher: bool,
+    /// The roles that must have a second factor (takes effect at the next (re)start);
+    /// none unless a test sets it, so each test says what it needs.
+    pub mfa_required: domain::account::MfaPolicy,
     master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
@@ -185,6 +188,7 @@ impl TestApp {
             rate_limits: commands::rate_limit::Limits::default(),
             witnesses: Default::default(),
             trusted_proxies: graphql::TrustedProxies::none(),
+            mfa_required: domain::account::MfaPolicy::none(),
             production_hasher: false,
             master_key,
             sessions,
@@ -203,6 +207,7 @@ impl TestApp {
             public_origin: self.public_origin.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             dev_tools: false,
+            mfa_required: self.mfa_required.clone(),
             rate_limits: self.rate_limits,
             clock,
             hasher: if self.production_hasher {

@@ -38,6 +38,12 @@ export async function login({ query, app }) {
           throw error;
         }
         const me = await app.refreshMe();
+        // A role that must have a second factor, without one: set it up first.
+        const { myMfa } = await gql('{ myMfa { required totp } }');
+        if (myMfa.required && !myMfa.totp) {
+          app.navigate(PATHS.profile);
+          return;
+        }
         app.startBell();
         const next = query.get('next');
         app.navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : HOME[me.role]);

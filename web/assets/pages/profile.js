@@ -5,8 +5,8 @@
 // e-mail.
 
 import { gql, putPhoto } from '../api.js';
-import { h, fill, field, form, table, when, errorBox, announce, confirmDialog } from '../ui.js';
-import { ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
+import { h, fill, field, form, table, when, errorBox, announce, confirmDialog, link } from '../ui.js';
+import { ROLES, HOME, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
 const ME = `{ me { id role name email phone photoUrl createdAt
     pendingProfileChange { id name phone status requestedAt } } }`;
@@ -15,6 +15,16 @@ const MFA = '{ myMfa { totp recoveryCodesLeft } }';
 const PREFERENCES = '{ notificationPreferences { kind inApp email } }';
 
 export async function page({ app }) {
+  // A role that must have a second factor, without one: this session may only enrol,
+  // so the page is that section alone until it is done.
+  const { myMfa: mfa } = await gql('{ myMfa { totp recoveryCodesLeft required } }');
+  if (mfa.required && !mfa.totp) {
+    return h('section', {},
+      h('h1', {}, 'Set up a second factor'),
+      h('p', { role: 'status' }, 'Your role must sign in with a second factor. Set up a code app here; then MedChain opens to you.'),
+      securitySection(mfa, async () => {}),
+      h('p', {}, 'Once it is on and your recovery codes are kept: ', link(HOME[app.me?.role] ?? '/', 'go on to MedChain'), '.'));
+  }
   // One round trip each, in parallel: the page is shown whole or not at all.
   const [{ me }, { mySessions }, { notificationPreferences }, { myMfa }] =
     await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES), gql(MFA)]);

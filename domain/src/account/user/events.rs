@@ -131,6 +131,14 @@ pub struct SecondFactorFailed {
     pub locked: bool,
 }
 
+/// An administrator took away the person's second factors (they lost them all), with a
+/// reason sealed under the person's key; their sessions end and they are told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaReset {
+    pub reason: Sealed,
+}
+
 /// A session proved its person again (password, and a code when they have TOTP): it may
 /// change factors for the next few minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,6 +296,7 @@ crate::domain_events! {
         RecoveryCodesRegenerated,
         SecondFactorFailed,
         Reauthenticated,
+        MfaReset,
     }
 }
 

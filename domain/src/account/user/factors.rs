@@ -9,11 +9,11 @@
 //! password, and never a passkey).
 
 use super::events::{
-    FactorUsed, Reauthenticated, RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled,
-    TotpEnrolled, UserEvent,
+    FactorUsed, MfaReset, Reauthenticated, RecoveryCodesRegenerated, SecondFactorFailed,
+    TotpDisabled, TotpEnrolled, UserEvent,
 };
 use super::state::User;
-use crate::account::AccountStatus;
+use crate::account::{AccountStatus, UserId};
 use crate::{Sealed, Timestamp};
 use uuid::Uuid;
 
@@ -51,6 +51,12 @@ pub enum FactorError {
     CodesLocked { until: Timestamp },
     #[error("this needs a recent sign-in: confirm your password (and code) first")]
     ReauthRequired,
+    #[error("there is no such account")]
+    NoAccount,
+    #[error("an administrator cannot reset their own second factors; another administrator must")]
+    OwnFactors,
+    #[error("this account has no second factor to reset")]
+    NoFactor,
 }
 
 /// Like `LoginDecision`: a wrong code is refused *and* recorded (it counts toward the
@@ -237,6 +243,26 @@ pub fn regenerate_recovery_codes(state: &User, cmd: RegenerateCodes) -> FactorDe
             outcome: Err(error),
         },
     }
+}
+
+/// An administrator (`by`) takes away a person's second factors, with a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetMfa {
+    pub by: UserId,
+    pub reason: Sealed,
+}
+
+pub fn reset_mfa(state: &User, cmd: ResetMfa) -> Result<Vec<UserEvent>, FactorError> {
+    if !state.exists() {
+        return Err(FactorError::NoAccount);
+    }
+    if cmd.by == state.id() {
+        return Err(FactorError::OwnFactors);
+    }
+    if !state.has_totp() {
+        return Err(FactorError::NoFactor);
+    }
+    Ok(vec![MfaReset { reason: cmd.reason }.into()])
 }
 
 /// Proving the person again from `session`: the password (compared by the command), and
@@ -546,5 +572,28 @@ mod tests {
                 factor: None,
             }
             .into()]);
+    }
+
+    #[test]
+    fn an_administrator_resets_someone_elses_factors_and_their_sessions_end() {
+        let admin = UserId::from_uuid(Uuid::from_u128(0xad));
+        let history = [active_patient(), enrolled(7), signed_in(1, None)];
+        let cmd = |by| ResetMfa {
+            by,
+            reason: sealed("lost phone"),
+        };
+        let user = given(history.clone())
+            .when(|u| reset_mfa(u, cmd(admin)))
+            .then([MfaReset {
+                reason: sealed("lost phone"),
+            }
+            .into()]);
+        assert!(!user.has_totp() && !user.is_session_open(session(1)));
+        given(history)
+            .when(|u| reset_mfa(u, cmd(u.id())))
+            .then_err(FactorError::OwnFactors);
+        given([active_patient()])
+            .when(|u| reset_mfa(u, cmd(admin)))
+            .then_err(FactorError::NoFactor);
     }
 }

@@ -22,17 +22,18 @@ pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
-    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, NotificationPreferencesSet,
-    NotificationsRead, PasswordChanged, PasswordReset, PasswordResetRequested,
-    ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated,
-    RecoveryCodesRegenerated, Registration, SecondFactorFailed, SessionRevoked, SignInMethod,
-    TotpDisabled, TotpEnrolled, UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered,
-    UserRejected, UserSuspended,
+    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
+    NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
+    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
+    Reauthenticated, RecoveryCodesRegenerated, Registration, SecondFactorFailed, SessionRevoked,
+    SignInMethod, TotpDisabled, TotpEnrolled, UnknownEvent, UserApproved, UserErased, UserEvent,
+    UserRegistered, UserRejected, UserSuspended,
 };
 pub use factors::{
     CodeCheck, DisableTotp, EnrolTotp, FactorDecision, FactorError, MAX_FAILED_CODES,
-    RECOVERY_CODES, ReauthDecision, ReauthError, Reauthenticate, RegenerateCodes, STEP_UP_MICROS,
-    StepUp, disable_totp, enrol_totp, reauthenticate, regenerate_recovery_codes,
+    RECOVERY_CODES, ReauthDecision, ReauthError, Reauthenticate, RegenerateCodes, ResetMfa,
+    STEP_UP_MICROS, StepUp, disable_totp, enrol_totp, reauthenticate, regenerate_recovery_codes,
+    reset_mfa,
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,

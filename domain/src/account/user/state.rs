@@ -106,6 +106,10 @@ impl User {
                     used_codes: BTreeSet::new(),
                 });
             }
+            UserEvent::MfaReset(_) => {
+                self.totp = None;
+                self.sessions.clear();
+            }
             UserEvent::TotpDisabled(e) => {
                 self.totp = None;
                 self.sessions.retain(|s, _| *s == e.kept_session);

@@ -108,7 +108,25 @@ function userRow(u, app, panel, refresh) {
         },
       }),
     }, 'Erase');
-    actions = h('span', { class: 'actions' }, suspend, erase);
+    // For someone who lost their phone and their recovery codes: the server refuses it
+    // when they have no second factor, and says so.
+    const resetFactor = u.status === 'ACTIVE' ? h('button', {
+      type: 'button', class: 'secondary', 'aria-label': `Reset the second factor of ${who}`,
+      onclick: () => askReason(panel, resetFactor, {
+        title: `Reset the second factor of ${who}`,
+        intro: 'For someone who lost their code app and their recovery codes: the code app is taken away, their sessions end, and they are told. They sign in with their password and set up a new one.',
+        label: 'Why is it reset (how did you check it is them)?',
+        submitLabel: 'Reset…',
+        confirmText: `Take away the second factor of ${who}? They are signed out everywhere.`,
+        confirmLabel: 'Reset',
+        run: async (reason) => {
+          await gql('mutation($u: UUID!, $r: String!) { resetMfa(userId: $u, reason: $r) { id } }', { u: u.id, r: reason });
+          announce('The second factor is reset.');
+          await refresh();
+        },
+      }),
+    }, 'Reset second factor') : null;
+    actions = h('span', { class: 'actions' }, suspend, resetFactor, erase);
   }
   return [
     u.name ?? ERASED_NAME,
