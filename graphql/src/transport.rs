@@ -79,11 +79,22 @@ pub async fn post(
     {
         return refusal(StatusCode::FORBIDDEN, Code::Forbidden, csrf::REFUSED);
     }
+    let by_cookie = found.is_some_and(|c| c.by_cookie);
     let auth = authenticate(&state.services, found.map(|c| c.token)).await;
     let auth = match auth {
         Ok(auth) => auth,
         Err(AuthError::Refused(message)) => {
-            return refusal(StatusCode::OK, Code::Unauthenticated, message);
+            let mut refused = refusal(StatusCode::OK, Code::Unauthenticated, message);
+            // A cookie whose session ended (revoked elsewhere, reset, expired) is dropped
+            // with this answer: the browser's next request, a sign-in, goes without it.
+            if by_cookie
+                && let Ok(clear) = axum::http::HeaderValue::from_str(&crate::session_cookie::clear(
+                    state.services.secure_cookies,
+                ))
+            {
+                refused.headers_mut().insert(header::SET_COOKIE, clear);
+            }
+            return refused;
         }
         Err(e @ (AuthError::Command(_) | AuthError::Read(_))) => {
             tracing::error!(error = %e, "authentication failed");

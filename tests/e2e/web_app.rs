@@ -122,7 +122,10 @@ async fn patients_doctors_and_administrators_do_their_work_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
     use commands::Clock as _;
-    let app = TestApp::start().await;
+    let mut app = TestApp::start().await;
+    app.mfa_required = domain::account::MfaPolicy::parse("admin").unwrap();
+    app.restart().await;
+    app.create_admin("sec.admin@example.org", "Sam Admin").await;
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("screenshots");
@@ -133,6 +136,8 @@ async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
         &[
             ("SCREENSHOTS", shots.as_os_str()),
             ("SERVER_TIME", server_time.as_ref()),
+            ("ADMIN_EMAIL", "sec.admin@example.org".as_ref()),
+            ("ADMIN_PASSWORD", STRONG.as_ref()),
         ],
     )
     .await;
