@@ -61,6 +61,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("cannot start the projections: {0}")]
     Projections(#[source] sqlx::Error),
+    #[error("passkeys: {0}")]
+    RelyingParty(#[source] commands::accounts::passkeys::RelyingPartyError),
 }
 
 /// Starts everything and serves in a task until `shutdown` completes; returns the bound
@@ -91,7 +93,20 @@ pub async fn spawn(
     )
     .with_limits(config.rate_limits)
     .with_mailer(config.mailer.clone())
-    .with_blobs(config.blobs);
+    .with_blobs(config.blobs)
+    .with_relying_party(
+        commands::accounts::passkeys::RelyingParty::new(
+            config.public_origin.as_deref(),
+            &format!("http://{bound}"),
+        )
+        .map_err(StartError::RelyingParty)?,
+    );
+    // Without a configured public URL, the pages may be opened as localhost too (a
+    // passkey needs a host name; browsers refuse WebAuthn on an address).
+    let other_origins = match &config.public_origin {
+        Some(_) => Vec::new(),
+        None => vec![format!("http://localhost:{}", bound.port())],
+    };
     let projections = Projections::start(pool.clone(), projections::all())
         .await
         .map_err(StartError::Projections)?;
@@ -145,6 +160,7 @@ pub async fn spawn(
         services,
         HttpConfig {
             public_origin,
+            other_origins,
             trusted_proxies: config.trusted_proxies,
             dev_tools: config.dev_tools,
         },

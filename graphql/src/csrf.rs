@@ -26,7 +26,7 @@ pub enum Intent {
 }
 
 /// Whether the request may go on; `public_origin` is `scheme://host[:port]`.
-pub fn allowed(headers: &HeaderMap, public_origin: &str, intent: Intent) -> bool {
+pub fn allowed(headers: &HeaderMap, own_origins: &[String], intent: Intent) -> bool {
     let fetch_site = headers
         .get("sec-fetch-site")
         .map(|v| v.to_str().unwrap_or("cross-site"));
@@ -35,9 +35,10 @@ pub fn allowed(headers: &HeaderMap, public_origin: &str, intent: Intent) -> bool
         Intent::Read => true,
         Intent::RecordedRead => same_or_user,
         Intent::Change => {
-            let origin_ok = headers
-                .get(header::ORIGIN)
-                .is_none_or(|o| o.to_str().is_ok_and(|o| o == public_origin));
+            let origin_ok = headers.get(header::ORIGIN).is_none_or(|o| {
+                o.to_str()
+                    .is_ok_and(|o| own_origins.iter().any(|own| own == o))
+            });
             origin_ok && same_or_user
         }
     }
@@ -63,15 +64,15 @@ mod tests {
 
     #[test]
     fn a_change_must_come_from_the_public_origin() {
-        assert!(allowed(&with(&[]), ORIGIN, Intent::Change));
+        assert!(allowed(&with(&[]), &[ORIGIN.to_owned()], Intent::Change));
         assert!(allowed(
             &with(&[("origin", ORIGIN)]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::Change
         ));
         assert!(allowed(
             &with(&[("origin", ORIGIN), ("sec-fetch-site", "same-origin")]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::Change
         ));
         for refused in [
@@ -81,31 +82,38 @@ mod tests {
             with(&[("sec-fetch-site", "cross-site")]),
             with(&[("origin", ORIGIN), ("sec-fetch-site", "same-site")]),
         ] {
-            assert!(!allowed(&refused, ORIGIN, Intent::Change), "{refused:?}");
+            assert!(
+                !allowed(&refused, &[ORIGIN.to_owned()], Intent::Change),
+                "{refused:?}"
+            );
         }
     }
 
     #[test]
     fn a_recorded_read_must_be_same_origin_or_the_users_own() {
-        assert!(allowed(&with(&[]), ORIGIN, Intent::RecordedRead));
+        assert!(allowed(
+            &with(&[]),
+            &[ORIGIN.to_owned()],
+            Intent::RecordedRead
+        ));
         assert!(allowed(
             &with(&[("sec-fetch-site", "none")]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::RecordedRead
         ));
         assert!(allowed(
             &with(&[("sec-fetch-site", "same-origin")]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::RecordedRead
         ));
         assert!(!allowed(
             &with(&[("sec-fetch-site", "same-site")]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::RecordedRead
         ));
         assert!(allowed(
             &with(&[("sec-fetch-site", "cross-site")]),
-            ORIGIN,
+            &[ORIGIN.to_owned()],
             Intent::Read
         ));
     }

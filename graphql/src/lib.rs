@@ -47,10 +47,23 @@ pub struct HttpConfig {
     /// `scheme://host[:port]` of the public URL: the only `Origin` a browser may open a
     /// subscription from.
     pub public_origin: String,
+    /// Other origins that are this server's own: without a configured public URL, both
+    /// `http://localhost:<port>` (WebAuthn needs a name, not an address) and the listen
+    /// address.
+    pub other_origins: Vec<String>,
     /// The proxies whose `X-Forwarded-For` entries are believed.
     pub trusted_proxies: TrustedProxies,
     /// Introspection for anonymous callers too (`MEDCHAIN_DEV_TOOLS=true`).
     pub dev_tools: bool,
+}
+
+impl HttpConfig {
+    /// Every origin that is this server's own pages'.
+    pub fn own_origins(&self) -> Vec<String> {
+        std::iter::once(self.public_origin.clone())
+            .chain(self.other_origins.iter().cloned())
+            .collect()
+    }
 }
 
 /// What every handler can reach.

@@ -98,7 +98,10 @@ pub async fn websocket(
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| o == state.http.public_origin);
+        let own = state.http.own_origins();
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| own.iter().any(|own| own == o));
         if !allowed {
             let body = json!({"errors": [{
                 "message": "subscriptions are only accepted from the app's own origin",

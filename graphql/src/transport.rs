@@ -75,7 +75,7 @@ pub async fn post(
         Err(e) => return refusal(StatusCode::OK, Code::Unauthenticated, &e.to_string()),
     };
     if found.is_some_and(|c| c.by_cookie)
-        && !csrf::allowed(&headers, &state.http.public_origin, Intent::Change)
+        && !csrf::allowed(&headers, &state.http.own_origins(), Intent::Change)
     {
         return refusal(StatusCode::FORBIDDEN, Code::Forbidden, csrf::REFUSED);
     }

@@ -55,10 +55,11 @@ impl Projector for NotificationsProjector {
         use domain::{
             EventName as _,
             account::user::{
-                MfaReset, NotificationPreferencesSet, NotificationsRead, PasswordChanged,
-                PasswordReset, ProfileChangeDecided, ProfileChangeRequested,
-                RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled, TotpEnrolled,
-                UserApproved, UserErased, UserRegistered, UserRejected, UserSuspended,
+                MfaReset, NotificationPreferencesSet, NotificationsRead, PasskeyRegistered,
+                PasskeyRemoved, PasswordChanged, PasswordReset, ProfileChangeDecided,
+                ProfileChangeRequested, RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled,
+                TotpEnrolled, UserApproved, UserErased, UserRegistered, UserRejected,
+                UserSuspended,
             },
             record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
         };
@@ -77,6 +78,8 @@ impl Projector for NotificationsProjector {
             RecoveryCodesRegenerated::NAME,
             SecondFactorFailed::NAME,
             MfaReset::NAME,
+            PasskeyRegistered::NAME,
+            PasskeyRemoved::NAME,
             NotificationPreferencesSet::NAME,
             NotificationsRead::NAME,
             RecordUploaded::NAME,
@@ -193,6 +196,12 @@ async fn user_event(
             security_changed(tx, event, user, "RECOVERY_CODES_REGENERATED").await?
         }
         UserEvent::MfaReset(_) => security_changed(tx, event, user, "MFA_RESET").await?,
+        UserEvent::PasskeyRegistered(_) => {
+            security_changed(tx, event, user, "PASSKEY_ADDED").await?
+        }
+        UserEvent::PasskeyRemoved(_) => {
+            security_changed(tx, event, user, "PASSKEY_REMOVED").await?
+        }
         // A wrong code below the limit is counted, not yet worth a notice.
         UserEvent::SecondFactorFailed(e) if e.locked => {
             security_changed(tx, event, user, "CODES_LOCKED").await?

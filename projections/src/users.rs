@@ -33,8 +33,9 @@ impl Projector for UsersProjector {
         use domain::{
             EventName as _,
             account::user::{
-                MfaReset, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
-                TotpDisabled, TotpEnrolled, UserApproved, UserErased, UserRejected, UserSuspended,
+                MfaReset, PasskeyRegistered, PasskeyRemoved, ProfileChangeDecided,
+                ProfileChangeRequested, ProfilePhotoChanged, TotpDisabled, TotpEnrolled,
+                UserApproved, UserErased, UserRejected, UserSuspended,
             },
         };
         &[
@@ -49,6 +50,8 @@ impl Projector for UsersProjector {
             TotpEnrolled::NAME,
             TotpDisabled::NAME,
             MfaReset::NAME,
+            PasskeyRegistered::NAME,
+            PasskeyRemoved::NAME,
         ]
     }
 
@@ -78,18 +81,23 @@ impl Projector for UsersProjector {
                     return Err(ProjectionError::malformed(event, "no such user in the view"));
                 }
             }
-            let second_factor = match &parsed {
-                UserEvent::TotpEnrolled(_) => Some(true),
-                UserEvent::TotpDisabled(_) | UserEvent::MfaReset(_) => Some(false),
+            // `second_factor` is TOTP; `passkeys` counts passkeys.
+            let factors = match &parsed {
+                UserEvent::TotpEnrolled(_) => Some("second_factor = true"),
+                UserEvent::TotpDisabled(_) => Some("second_factor = false"),
+                UserEvent::PasskeyRegistered(_) => Some("passkeys = passkeys + 1"),
+                UserEvent::PasskeyRemoved(_) => Some("passkeys = greatest(passkeys - 1, 0)"),
+                UserEvent::MfaReset(_) => Some("second_factor = false, passkeys = 0"),
                 _ => None,
             };
-            if let Some(on) = second_factor {
-                sqlx::query("UPDATE users SET second_factor = $2, updated_seq = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(on)
-                    .bind(event.seq)
-                    .execute(&mut *tx)
-                    .await?;
+            if let Some(change) = factors {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE users SET {change}, updated_seq = $2 WHERE id = $1"
+                )))
+                .bind(id)
+                .bind(event.seq)
+                .execute(&mut *tx)
+                .await?;
             }
             match &parsed {
                 UserEvent::ProfilePhotoChanged(e) => {
@@ -252,7 +260,7 @@ pub(crate) async fn by_sessions(
 ) -> Result<Vec<SessionJoined>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.token_hash, s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
-                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
+                u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM sessions s \
          LEFT JOIN users u ON u.id = s.user_id \
@@ -307,7 +315,7 @@ pub async fn find(
 ) -> Result<Option<UserView>, ReadError> {
     let id = id.as_uuid();
     let row: Option<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = $1",
     )
@@ -326,7 +334,7 @@ pub async fn find_many(
     ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = ANY($1)",
     )
@@ -387,7 +395,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
-        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor, \
+        "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
                 k.subject_id IS NOT NULL AS has_key, k.wrapped \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id \
          WHERE ($1::text IS NULL OR u.role = $1) AND ($2::text IS NULL OR u.status = $2) \

@@ -71,7 +71,7 @@ async function signIn(page, email, password = PASSWORD) {
   await page.goto('/login');
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** The token of the newest reset link in the outbox (quoted-printable undone). */

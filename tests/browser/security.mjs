@@ -67,7 +67,7 @@ async function signIn(on = page, email = EMAIL, password = PASSWORD) {
   await on.goto('/login');
   await on.getByLabel('E-mail').fill(email);
   await on.getByLabel('Password').fill(password);
-  await on.getByRole('button', { name: 'Sign in' }).click();
+  await on.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** Turns on a code app from the profile's section; returns the key and the codes. */
@@ -117,7 +117,7 @@ try {
   await signIn();
   await page.getByLabel('Code', { exact: true }).waitFor();
   await page.getByLabel('Code', { exact: true }).fill(totp(key, serverTime));
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: 'My records' }).waitFor();
 
   step('the sessions say how each signed in');

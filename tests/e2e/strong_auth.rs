@@ -443,3 +443,100 @@ async fn an_administrator_resets_a_lost_factor_and_the_person_is_told() {
             .unwrap();
     assert!(!ledger.contains("lost the phone"), "{ledger}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_challenges_are_single_use_expire_and_need_a_recent_sign_in() {
+    let app = TestApp::start().await;
+    app.register(EMAIL, "Tess Otp", "PATIENT", STRONG).await;
+    let begin = "mutation { passkeyLoginBegin { challengeId options } }";
+    let finish = "mutation($c: UUID!, $k: JSON!) { passkeyLoginFinish(challengeId: $c, credential: $k) { token } }";
+    let forged = json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA", "userHandle": null},
+        "clientExtensionResults": {}});
+
+    // The options ask for user verification, of any passkey of this site.
+    let begun = app.gql(Cred::None, begin, json!({})).await;
+    let options = &begun.ok()["passkeyLoginBegin"]["options"]["publicKey"];
+    assert_eq!(options["userVerification"], "required");
+    assert_eq!(options["rpId"], "localhost");
+    assert_eq!(options["allowCredentials"], json!([]));
+    let id = begun.ok()["passkeyLoginBegin"]["challengeId"].clone();
+
+    // A credential that proves nothing is refused, and the challenge is spent with it.
+    app.gql(Cred::None, finish, json!({"c": id, "k": forged}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    let again = app
+        .gql(Cred::None, finish, json!({"c": id, "k": forged}))
+        .await;
+    again.expect_code("BAD_USER_INPUT");
+    assert!(
+        again.message().contains("unknown, used or expired"),
+        "{}",
+        again.body
+    );
+
+    // A challenge five minutes old is refused too.
+    let begun = app.gql(Cred::None, begin, json!({})).await;
+    let id = begun.ok()["passkeyLoginBegin"]["challengeId"].clone();
+    app.clock.advance(Duration::from_secs(5 * 60 + 1));
+    let late = app
+        .gql(Cred::None, finish, json!({"c": id, "k": forged}))
+        .await;
+    assert!(
+        late.message().contains("unknown, used or expired"),
+        "{}",
+        late.body
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM webauthn_challenges")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "used and expired challenges are gone");
+
+    // Adding a passkey an hour after signing in needs `reauthenticate` first.
+    let token = app.login(EMAIL, STRONG).await;
+    for _ in 0..3 {
+        app.clock.advance(Duration::from_secs(20 * 60));
+        app.me(Cred::Bearer(&token)).await.ok();
+    }
+    let register =
+        "mutation($n: String!) { passkeyRegisterBegin(name: $n) { challengeId options } }";
+    let stale = app
+        .gql(Cred::Bearer(&token), register, json!({"n": "My phone"}))
+        .await;
+    assert_eq!(reason(&stale), "REAUTH_REQUIRED");
+    app.gql(
+        Cred::Bearer(&token),
+        "mutation($p: String!) { reauthenticate(password: $p) }",
+        json!({"p": STRONG}),
+    )
+    .await
+    .ok();
+    let begun = app
+        .gql(Cred::Bearer(&token), register, json!({"n": "My phone"}))
+        .await;
+    let options = &begun.ok()["passkeyRegisterBegin"]["options"]["publicKey"];
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(
+        options["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert_eq!(options["rp"]["id"], "localhost");
+    // Another person cannot finish it.
+    app.register("other.person@example.org", "Olga Other", "PATIENT", STRONG)
+        .await;
+    let other = app.login("other.person@example.org", STRONG).await;
+    let taken = app
+        .gql(
+            Cred::Bearer(&other),
+            "mutation($c: UUID!, $k: JSON!) { passkeyRegisterFinish(challengeId: $c, credential: $k) { id } }",
+            json!({"c": begun.ok()["passkeyRegisterBegin"]["challengeId"], "k": forged}),
+        )
+        .await;
+    assert!(
+        taken.message().contains("unknown, used or expired"),
+        "{}",
+        taken.body
+    );
+}

@@ -144,6 +144,29 @@ async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
     assert!(stdout.contains("security flows passed"), "{stdout}");
 }
 
+/// Passkeys in Chromium with the DevTools virtual authenticator
+/// (`tests/browser/passkeys.mjs`), the pages browsed as `http://localhost:<port>`: the
+/// server without a public URL is its relying party there, and takes that origin as its
+/// own beside the listen address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_adds_a_passkey_signs_in_with_it_and_removes_it_in_a_browser() {
+    let app = TestApp::start().await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let url = format!("http://localhost:{}", app.addr.port());
+    let stdout = run_browser_script(
+        &app,
+        "passkeys.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("MEDCHAIN_URL", url.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("passkey flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

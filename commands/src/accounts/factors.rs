@@ -113,7 +113,10 @@ fn seal_new_codes(key: &SubjectKey, user: UserId) -> Result<(Vec<String>, Sealed
 
 impl Accounts {
     /// The caller's account and live key, or NOT_FOUND.
-    async fn own_account(&self, caller: &Caller) -> Result<(User, SubjectKey), CommandError> {
+    pub(super) async fn own_account(
+        &self,
+        caller: &Caller,
+    ) -> Result<(User, SubjectKey), CommandError> {
         let user = self.kernel().load::<User>(caller.user).await?.state;
         let key = self.live_key(caller.user).await?;
         match (user.account(), key) {
@@ -123,7 +126,7 @@ impl Accounts {
     }
 
     /// When the caller's session last proved its person, for a step-up.
-    async fn step_up(&self, caller: &Caller) -> Result<StepUp, CommandError> {
+    pub(super) async fn step_up(&self, caller: &Caller) -> Result<StepUp, CommandError> {
         let at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
             "SELECT coalesce(authenticated_at, created_at) FROM sessions WHERE id = $1",
         )

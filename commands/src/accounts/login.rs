@@ -233,7 +233,7 @@ impl Accounts {
     /// Removes the row of a session whose sign-in the ledger did not record as granted
     /// (refused on a second decision after a lost race, or not appended at all). Its token
     /// was never handed out; should this fail, the row is a session nobody can present.
-    async fn remove_unrecorded_session(&self, session: Uuid) {
+    pub(super) async fn remove_unrecorded_session(&self, session: Uuid) {
         let removed = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(session)
             .execute(self.pool())

@@ -12,6 +12,7 @@ mod erase;
 pub mod factors;
 mod login;
 mod notifications;
+pub mod passkeys;
 mod password_reset;
 pub mod photo;
 mod profile_change;
@@ -68,6 +69,8 @@ struct Inner {
     limits: RateLimits,
     mailer: Option<Mailer>,
     blobs: Option<BlobStore>,
+    /// Passkeys' relying party; `None`: passkeys are refused.
+    relying_party: Option<passkeys::RelyingParty>,
 }
 
 impl Accounts {
@@ -95,6 +98,7 @@ impl Accounts {
                 sessions,
                 mailer: None,
                 blobs: None,
+                relying_party: None,
             }),
         }
     }
@@ -112,6 +116,14 @@ impl Accounts {
         let inner =
             Arc::get_mut(&mut self.inner).expect("with_limits is called before Accounts is shared");
         inner.limits.limits = limits;
+        self
+    }
+
+    /// The relying party for passkeys. Call before the first clone.
+    pub fn with_relying_party(mut self, relying_party: passkeys::RelyingParty) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_relying_party is called before Accounts is shared")
+            .relying_party = Some(relying_party);
         self
     }
 

@@ -86,7 +86,9 @@ fn user_decision(
         | UserEvent::TotpDisabled(_)
         | UserEvent::RecoveryCodesRegenerated(_)
         | UserEvent::SecondFactorFailed(_)
-        | UserEvent::Reauthenticated(_) => return None,
+        | UserEvent::Reauthenticated(_)
+        | UserEvent::PasskeyRegistered(_)
+        | UserEvent::PasskeyRemoved(_) => return None,
         UserEvent::MfaReset(e) => shown(user::reset_mfa(
             state,
             user::ResetMfa {

@@ -14,10 +14,11 @@ use super::cast::{
 use super::{Event, Sample};
 use crate::account::user::{
     FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
-    NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
-    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
-    Reauthenticated, RecoveryCodesRegenerated, SecondFactorFailed, SessionRevoked, TotpDisabled,
-    TotpEnrolled, UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
+    NotificationPreferencesSet, NotificationsRead, PasskeyRegistered, PasskeyRemoved,
+    PasswordChanged, PasswordReset, PasswordResetRequested, ProfileChangeDecided,
+    ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated, RecoveryCodesRegenerated,
+    SecondFactorFailed, SessionRevoked, TotpDisabled, TotpEnrolled, UserApproved, UserErased,
+    UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
 use crate::notification::{NotificationKind, Preference};
@@ -208,6 +209,20 @@ pub fn story() -> Vec<Sample> {
         step: 92,
     };
     s.user(46, Some(DOCTOR), DOCTOR, again);
+    // And a passkey, which they remove again; then the phone is lost.
+    let passkey = PasskeyRegistered {
+        passkey: uuid::Uuid::from_u128(0x9a55),
+        name: sealed("phone"),
+        credential: sealed("passkey-credential"),
+        credential_hash: "ab".repeat(32),
+        at: at(46),
+    };
+    s.user(46, Some(DOCTOR), DOCTOR, passkey);
+    let removed = PasskeyRemoved {
+        passkey: uuid::Uuid::from_u128(0x9a55),
+        kept_session: DOCTOR_TOTP_SESSION,
+    };
+    s.user(46, Some(DOCTOR), DOCTOR, removed);
     let lost = MfaReset {
         reason: reason("lost phone"),
     };

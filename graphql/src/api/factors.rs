@@ -5,11 +5,16 @@
 
 use crate::types::user::{User, user_after};
 use crate::{
-    context::{admin, client, enrolling_caller, services},
+    context::{admin, caller, client, enrolling_caller, services},
     error::ToGql as _,
-    types::factors::{MfaStatus, TotpEnrollment},
+    scalars::DateTime,
+    session_cookie,
+    types::{
+        factors::{MfaStatus, Passkey, TotpEnrollment, WebAuthnChallenge},
+        session::Session,
+    },
 };
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Json, Object, Result};
 use domain::account::UserId;
 use uuid::Uuid;
 
@@ -26,8 +31,14 @@ impl FactorQuery {
             .mfa_status(caller.user)
             .await
             .map_err(|e| e.gql())?;
+        let passkeys = services(ctx)
+            .accounts
+            .passkeys(caller.user)
+            .await
+            .map_err(|e| e.gql())?;
         Ok(MfaStatus {
             totp: status.totp,
+            passkeys: passkeys.into_iter().map(Passkey::from).collect(),
             recovery_codes_left: status.recovery_codes_left as i32,
             required: services(ctx).mfa_policy.requires(caller.role),
         })
@@ -108,6 +119,93 @@ impl FactorMutation {
             .await
             .map_err(|e| e.gql())?;
         user_after(s, user_id, seq).await
+    }
+
+    /// Begins registering a passkey (after a recent sign-in).
+    async fn passkey_register_begin(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> Result<WebAuthnChallenge> {
+        let caller = enrolling_caller(ctx)?;
+        let begun = services(ctx)
+            .accounts
+            .passkey_register_begin(&caller, &name)
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(begun.into())
+    }
+
+    /// Finishes it with the browser's credential (`PublicKeyCredential.toJSON()`).
+    async fn passkey_register_finish(
+        &self,
+        ctx: &Context<'_>,
+        challenge_id: Uuid,
+        credential: Json<serde_json::Value>,
+    ) -> Result<Passkey> {
+        let caller = enrolling_caller(ctx)?;
+        let s = services(ctx);
+        let (passkey, seq) = s
+            .accounts
+            .passkey_register_finish(&caller, challenge_id, credential.0)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&["users", "notifications"], seq).await?;
+        Ok(passkey.into())
+    }
+
+    /// Removes one of the caller's passkeys (after a recent sign-in); their other
+    /// sessions end.
+    async fn remove_passkey(&self, ctx: &Context<'_>, id: Uuid) -> Result<bool> {
+        let caller = caller(ctx)?;
+        let s = services(ctx);
+        let seq = s
+            .accounts
+            .remove_passkey(&caller, id)
+            .await
+            .map_err(|e| e.gql())?;
+        s.caught_up(&["users", "notifications"], seq).await?;
+        Ok(true)
+    }
+
+    /// Begins a passkey sign-in (anonymous; any passkey of this site).
+    async fn passkey_login_begin(&self, ctx: &Context<'_>) -> Result<WebAuthnChallenge> {
+        let begun = services(ctx)
+            .accounts
+            .passkey_login_begin()
+            .await
+            .map_err(|e| e.gql())?;
+        Ok(begun.into())
+    }
+
+    /// Finishes it: a session made with the passkey alone, also set as the cookie.
+    async fn passkey_login_finish(
+        &self,
+        ctx: &Context<'_>,
+        challenge_id: Uuid,
+        credential: Json<serde_json::Value>,
+    ) -> Result<Session> {
+        let s = services(ctx);
+        let client = client(ctx);
+        let logged_in = s
+            .accounts
+            .passkey_login_finish(
+                challenge_id,
+                credential.0,
+                client.address,
+                client.user_agent.as_deref(),
+            )
+            .await
+            .map_err(|e| e.gql())?;
+        ctx.append_http_header(
+            "set-cookie",
+            session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
+        );
+        Ok(Session {
+            token: logged_in.token.expose().to_owned(),
+            expires_at: DateTime(logged_in.expires_at),
+            user_id: logged_in.user.as_uuid(),
+        })
     }
 
     /// Proves the caller again: changing a factor is allowed for five minutes after.

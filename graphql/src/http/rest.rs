@@ -58,7 +58,7 @@ pub(crate) async fn caller(
         .map_err(|e| unauthenticated(&e.to_string()))?;
     if let Some(found) = found
         && found.by_cookie
-        && !csrf::allowed(headers, &state.http.public_origin, intent)
+        && !csrf::allowed(headers, &state.http.own_origins(), intent)
     {
         return Err(error(StatusCode::FORBIDDEN, Code::Forbidden, csrf::REFUSED));
     }

@@ -2,10 +2,52 @@
 // the forgotten-password flow (request, then reset from the mailed link).
 
 import { gql } from '../api.js';
-import { h, field, form, link, announce } from '../ui.js';
+import { h, fill, field, form, link, announce, errorBox } from '../ui.js';
 import { PATHS, HOME, ROLES, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 
 const LOGIN = 'mutation($e: String!, $p: String!, $o: String) { login(email: $e, password: $p, otp: $o) { expiresAt } }';
+
+const PASSKEY_BEGIN = 'mutation { passkeyLoginBegin { challengeId options } }';
+const PASSKEY_FINISH = 'mutation($c: UUID!, $k: JSON!) { passkeyLoginFinish(challengeId: $c, credential: $k) { expiresAt } }';
+
+/** After a sign-in: where the person goes (setting up a factor first if they must). */
+async function signedIn(app, query) {
+  const me = await app.refreshMe();
+  const { myMfa } = await gql('{ myMfa { required totp passkeys { id } } }');
+  if (myMfa.required && !myMfa.totp && myMfa.passkeys.length === 0) {
+    app.navigate(PATHS.profile);
+    return;
+  }
+  app.startBell();
+  const next = query.get('next');
+  app.navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : HOME[me.role]);
+}
+
+/** A passkey on this device (the face or fingerprint stays on it): a session. */
+function passkeyButton(app, query) {
+  const slot = h('div', { class: 'form-error' });
+  const button = h('button', {
+    type: 'button', class: 'secondary',
+    onclick: async () => {
+      fill(slot);
+      button.disabled = true;
+      try {
+        const { passkeyLoginBegin: begun } = await gql(PASSKEY_BEGIN);
+        const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(begun.options.publicKey);
+        const credential = await navigator.credentials.get({ publicKey });
+        await gql(PASSKEY_FINISH, { c: begun.challengeId, k: credential.toJSON() });
+        await signedIn(app, query);
+      } catch (error) {
+        fill(slot, errorBox(error.name === 'NotAllowedError'
+          ? new Error('no passkey was used (cancelled, or none for this site on this device)')
+          : error));
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, 'Sign in with a passkey');
+  return h('div', { class: 'stack' }, slot, button);
+}
 
 export async function login({ query, app }) {
   const email = field('E-mail', { type: 'email', name: 'email', autocomplete: 'username', required: true });
@@ -37,18 +79,10 @@ export async function login({ query, app }) {
           }
           throw error;
         }
-        const me = await app.refreshMe();
-        // A role that must have a second factor, without one: set it up first.
-        const { myMfa } = await gql('{ myMfa { required totp } }');
-        if (myMfa.required && !myMfa.totp) {
-          app.navigate(PATHS.profile);
-          return;
-        }
-        app.startBell();
-        const next = query.get('next');
-        app.navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : HOME[me.role]);
+        await signedIn(app, query);
       },
     }),
+    window.PublicKeyCredential ? passkeyButton(app, query) : null,
     h('p', {}, link(PATHS.forgot, 'Forgotten your password?')),
     h('p', {}, 'New here? ', link(PATHS.register, 'Register')));
 }

@@ -11,14 +11,14 @@ import { ROLES, HOME, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 const ME = `{ me { id role name email phone photoUrl createdAt
     pendingProfileChange { id name phone status requestedAt } } }`;
 const SESSIONS = '{ mySessions { id createdAt lastSeenAt expiresAt current userAgent method } }';
-const MFA = '{ myMfa { totp recoveryCodesLeft } }';
+const MFA = '{ myMfa { totp recoveryCodesLeft passkeys { id name createdAt lastUsedAt } } }';
 const PREFERENCES = '{ notificationPreferences { kind inApp email } }';
 
 export async function page({ app }) {
   // A role that must have a second factor, without one: this session may only enrol,
   // so the page is that section alone until it is done.
-  const { myMfa: mfa } = await gql('{ myMfa { totp recoveryCodesLeft required } }');
-  if (mfa.required && !mfa.totp) {
+  const { myMfa: mfa } = await gql('{ myMfa { totp recoveryCodesLeft required passkeys { id name createdAt lastUsedAt } } }');
+  if (mfa.required && !mfa.totp && mfa.passkeys.length === 0) {
     return h('section', {},
       h('h1', {}, 'Set up a second factor'),
       h('p', { role: 'status' }, 'Your role must sign in with a second factor. Set up a code app here; then MedChain opens to you.'),
@@ -181,7 +181,9 @@ function securitySection(initial, sessionsChanged) {
     slot);
   const show = async (status) => {
     const mfa = status ?? (await gql(MFA)).myMfa;
-    fill(slot, mfa.totp ? totpOn(mfa, show, sessionsChanged) : totpOff(show));
+    fill(slot,
+      mfa.totp ? totpOn(mfa, show, sessionsChanged) : totpOff(show),
+      passkeysPart(mfa.passkeys, show, sessionsChanged));
   };
   show(initial);
   return section;
@@ -303,6 +305,56 @@ function totpOn(mfa, show, sessionsChanged) {
         await show();
       },
     }),
+  ];
+}
+
+/** Passkeys: a face or fingerprint on the person's own device; nothing of it reaches us. */
+function passkeysPart(passkeys, show, sessionsChanged) {
+  const area = h('div');
+  const name = field('Name of the new passkey', { name: 'passkey-name', required: true, maxlength: 64, placeholder: 'My phone' });
+  const rows = passkeys.map((p) => [
+    p.name,
+    when(p.createdAt),
+    p.lastUsedAt ? when(p.lastUsedAt) : 'Never',
+    h('button', {
+      type: 'button', class: 'secondary small', 'aria-label': `Remove the passkey ${p.name}`,
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        if (!await confirmDialog(`Remove the passkey “${p.name}”? Your other sessions are signed out.`, 'Remove')) return;
+        button.disabled = true;
+        try {
+          const done = await stepUp(area, () => gql('mutation($id: UUID!) { removePasskey(id: $id) }', { id: p.id }));
+          if (!done) return;
+          announce('The passkey is removed. Your other sessions were signed out.');
+          await sessionsChanged();
+          await show();
+        } catch (error) {
+          fill(area, errorBox(error));
+        } finally {
+          button.disabled = false;
+        }
+      },
+    }, 'Remove'),
+  ]);
+  return [
+    h('h3', {}, 'Passkeys'),
+    h('p', {}, 'A passkey signs you in with your face, fingerprint or device PIN on this device. Nothing of it is sent to MedChain but a signature.'),
+    passkeys.length ? table('Your passkeys', ['Name', 'Added', 'Last used', ''], rows) : h('p', { class: 'muted' }, 'No passkeys yet.'),
+    area,
+    window.PublicKeyCredential ? form({
+      fields: [name],
+      submitLabel: 'Add a passkey',
+      submit: async () => {
+        const begin = () => gql('mutation($n: String!) { passkeyRegisterBegin(name: $n) { challengeId options } }', { n: name.input.value.trim() });
+        const begun = (await stepUp(area, begin)) ?? await begin();
+        const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begun.passkeyRegisterBegin.options.publicKey);
+        const credential = await navigator.credentials.create({ publicKey });
+        await gql('mutation($c: UUID!, $k: JSON!) { passkeyRegisterFinish(challengeId: $c, credential: $k) { id } }',
+          { c: begun.passkeyRegisterBegin.challengeId, k: credential.toJSON() });
+        announce('The passkey is added.');
+        await show();
+      },
+    }) : h('p', { class: 'muted' }, 'This browser cannot make passkeys.'),
   ];
 }
 

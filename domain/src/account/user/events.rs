@@ -53,6 +53,14 @@ pub enum FactorUsed {
     TotpStep(u64),
     /// The recovery code at this position of the list issued last.
     RecoveryCode(u8),
+    /// A passkey, with the signature counter its authenticator reported (0 when it
+    /// keeps none) and when.
+    Passkey {
+        passkey: Uuid,
+        counter: u32,
+        #[serde(with = "crate::timestamp::text")]
+        at: Timestamp,
+    },
 }
 
 /// How a session was made (API.graphql `SessionInfo.method`).
@@ -61,6 +69,7 @@ pub enum SignInMethod {
     Password,
     PasswordTotp,
     PasswordRecoveryCode,
+    Passkey,
 }
 
 impl SignInMethod {
@@ -69,6 +78,7 @@ impl SignInMethod {
             None => SignInMethod::Password,
             Some(FactorUsed::TotpStep(_)) => SignInMethod::PasswordTotp,
             Some(FactorUsed::RecoveryCode(_)) => SignInMethod::PasswordRecoveryCode,
+            Some(FactorUsed::Passkey { .. }) => SignInMethod::Passkey,
         }
     }
 
@@ -77,6 +87,7 @@ impl SignInMethod {
             SignInMethod::Password => "password",
             SignInMethod::PasswordTotp => "password+totp",
             SignInMethod::PasswordRecoveryCode => "password+recovery-code",
+            SignInMethod::Passkey => "passkey",
         }
     }
 }
@@ -129,6 +140,29 @@ pub struct SecondFactorFailed {
     #[serde(with = "crate::timestamp::text")]
     pub at: Timestamp,
     pub locked: bool,
+}
+
+/// A passkey made for the person (WebAuthn, user verification required): its name and
+/// its credential (the authenticator's credential id and public key, as `webauthn-rs`
+/// keeps them) sealed under the person's key; `credential_hash`, the SHA-256 of the
+/// credential id, finds it at sign-in without opening the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRegistered {
+    pub passkey: Uuid,
+    pub name: Sealed,
+    pub credential: Sealed,
+    pub credential_hash: String,
+    #[serde(with = "crate::timestamp::text")]
+    pub at: Timestamp,
+}
+
+/// A passkey removed; the person's other sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRemoved {
+    pub passkey: Uuid,
+    pub kept_session: Uuid,
 }
 
 /// An administrator took away the person's second factors (they lost them all), with a
@@ -297,6 +331,8 @@ crate::domain_events! {
         SecondFactorFailed,
         Reauthenticated,
         MfaReset,
+        PasskeyRegistered,
+        PasskeyRemoved,
     }
 }
 

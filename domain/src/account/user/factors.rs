@@ -259,7 +259,7 @@ pub fn reset_mfa(state: &User, cmd: ResetMfa) -> Result<Vec<UserEvent>, FactorEr
     if cmd.by == state.id() {
         return Err(FactorError::OwnFactors);
     }
-    if !state.has_totp() {
+    if !state.has_second_factor() {
         return Err(FactorError::NoFactor);
     }
     Ok(vec![MfaReset { reason: cmd.reason }.into()])

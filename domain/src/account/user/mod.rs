@@ -8,6 +8,7 @@ pub mod erase;
 pub mod events;
 pub mod factors;
 pub mod login;
+pub mod passkeys;
 pub mod password_reset;
 pub mod photo;
 pub mod profile_change;
@@ -23,11 +24,11 @@ pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
     FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
-    NotificationPreferencesSet, NotificationsRead, PasswordChanged, PasswordReset,
-    PasswordResetRequested, ProfileChangeDecided, ProfileChangeRequested, ProfilePhotoChanged,
-    Reauthenticated, RecoveryCodesRegenerated, Registration, SecondFactorFailed, SessionRevoked,
-    SignInMethod, TotpDisabled, TotpEnrolled, UnknownEvent, UserApproved, UserErased, UserEvent,
-    UserRegistered, UserRejected, UserSuspended,
+    NotificationPreferencesSet, NotificationsRead, PasskeyRegistered, PasskeyRemoved,
+    PasswordChanged, PasswordReset, PasswordResetRequested, ProfileChangeDecided,
+    ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated, RecoveryCodesRegenerated,
+    Registration, SecondFactorFailed, SessionRevoked, SignInMethod, TotpDisabled, TotpEnrolled,
+    UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 pub use factors::{
     CodeCheck, DisableTotp, EnrolTotp, FactorDecision, FactorError, MAX_FAILED_CODES,
@@ -37,6 +38,10 @@ pub use factors::{
 };
 pub use login::{
     FAILED_LOGIN_WINDOW_MICROS, Login, LoginDecision, LoginRefused, MAX_FAILED_LOGINS, login,
+};
+pub use passkeys::{
+    MAX_PASSKEYS, PasskeyError, PasskeyLogin, RegisterPasskey, RemovePasskey, passkey_login,
+    register_passkey, remove_passkey,
 };
 pub use password_reset::{ResetError, request_password_reset, reset_password};
 pub use photo::{PhotoError, SetPreferencesError, change_photo, set_preferences};
@@ -49,4 +54,4 @@ pub use sessions::{
     FORGET_SESSIONS_AFTER_MICROS, Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError,
     logout, revoke_session,
 };
-pub use state::{Account, PendingChange, Totp, User};
+pub use state::{Account, PendingChange, StoredPasskey, Totp, User};

@@ -31,6 +31,21 @@ pub struct User {
     /// The times of the latest `MAX_FAILED_CODES` wrong or reused codes, oldest first.
     #[serde(default)]
     recent_code_failures: Vec<Timestamp>,
+    /// The person's passkeys.
+    #[serde(default)]
+    passkeys: BTreeMap<Uuid, StoredPasskey>,
+}
+
+/// A passkey as the decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPasskey {
+    pub name: Sealed,
+    pub credential: Sealed,
+    pub credential_hash: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    /// The highest signature counter seen (0: the authenticator keeps none).
+    pub counter: u32,
 }
 
 /// A person's TOTP factor and its recovery codes, as the decisions need them.
@@ -74,6 +89,7 @@ impl User {
             pending_change: None,
             totp: None,
             recent_code_failures: Vec::new(),
+            passkeys: BTreeMap::new(),
         }
     }
 
@@ -108,7 +124,25 @@ impl User {
             }
             UserEvent::MfaReset(_) => {
                 self.totp = None;
+                self.passkeys.clear();
                 self.sessions.clear();
+            }
+            UserEvent::PasskeyRegistered(e) => {
+                self.passkeys.insert(
+                    e.passkey,
+                    StoredPasskey {
+                        name: e.name.clone(),
+                        credential: e.credential.clone(),
+                        credential_hash: e.credential_hash.clone(),
+                        created_at: e.at,
+                        last_used_at: None,
+                        counter: 0,
+                    },
+                );
+            }
+            UserEvent::PasskeyRemoved(e) => {
+                self.passkeys.remove(&e.passkey);
+                self.sessions.retain(|s, _| *s == e.kept_session);
             }
             UserEvent::TotpDisabled(e) => {
                 self.totp = None;
@@ -193,6 +227,7 @@ impl User {
                 self.sessions.clear();
                 self.pending_change = None;
                 self.totp = None;
+                self.passkeys.clear();
             }
             UserEvent::UserSuspended(_) => {
                 self.set_status(AccountStatus::Suspended);
@@ -204,6 +239,17 @@ impl User {
     /// A factor accepted for `session`: its code is spent. A recovery code ends every
     /// other session (it is used when the device is lost, perhaps to someone).
     fn used(&mut self, factor: Option<FactorUsed>, session: Uuid) {
+        if let Some(FactorUsed::Passkey {
+            passkey,
+            counter,
+            at,
+        }) = factor
+            && let Some(stored) = self.passkeys.get_mut(&passkey)
+        {
+            stored.counter = stored.counter.max(counter);
+            stored.last_used_at = Some(at);
+            return;
+        }
         let Some(totp) = &mut self.totp else {
             return;
         };
@@ -213,7 +259,7 @@ impl User {
                 totp.used_codes.insert(index);
                 self.sessions.retain(|s, _| *s == session);
             }
-            None => {}
+            Some(FactorUsed::Passkey { .. }) | None => {}
         }
     }
 
@@ -249,6 +295,10 @@ impl User {
 
     pub fn totp(&self) -> Option<&Totp> {
         self.totp.as_ref()
+    }
+
+    pub fn passkeys(&self) -> &BTreeMap<Uuid, StoredPasskey> {
+        &self.passkeys
     }
 
     /// The latest wrong or reused codes (at most `MAX_FAILED_CODES`), oldest first.
