@@ -352,21 +352,7 @@ impl Accounts {
     ) -> Result<i64, CommandError> {
         let now = self.inner.clock.now();
         let limits = &self.inner.limits;
-        if let Some(address) = address
-            && let Some(until) = limits
-                .blocked_until(
-                    Bucket::Login,
-                    limits.limits.login_per_address,
-                    crate::rate_limit::Subject::Address(address),
-                    now,
-                )
-                .await?
-        {
-            return Err(CommandError::RateLimited(format!(
-                "too many failed sign-ins from this address; {}",
-                crate::rate_limit::wait_words(until, now)
-            )));
-        }
+        self.address_may_sign_in(address, now).await?;
         let (user, key) = self.own_account(caller).await?;
         let account = user.account().expect("own_account checked it");
         let phc = key

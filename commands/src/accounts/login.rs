@@ -58,21 +58,7 @@ impl Accounts {
         let limits = &self.inner.limits;
         let rules = limits.limits;
         let account = Subject::Account(&request.email);
-        if let Some(address) = request.address
-            && let Some(until) = limits
-                .blocked_until(
-                    Bucket::Login,
-                    rules.login_per_address,
-                    Subject::Address(address),
-                    now,
-                )
-                .await?
-        {
-            return Err(CommandError::RateLimited(format!(
-                "too many failed sign-ins from this address; {}",
-                wait_words(until, now)
-            )));
-        }
+        self.address_may_sign_in(request.address, now).await?;
         // Counted by the address typed, whether or not it has an account, and asked before
         // anything is looked up: a locked known address and a locked unknown one get the
         // same answer at the same cost.
@@ -228,6 +214,32 @@ impl Accounts {
                 | LoginRefused::Suspended => CommandError::Forbidden(refused.to_string()),
             }),
         }
+    }
+
+    /// The per-address limit on failed sign-ins (passwords, codes, passkeys alike), asked
+    /// before anything else a sign-in or a step-up does.
+    pub(super) async fn address_may_sign_in(
+        &self,
+        address: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Result<(), CommandError> {
+        let limits = &self.inner.limits;
+        if let Some(address) = address
+            && let Some(until) = limits
+                .blocked_until(
+                    Bucket::Login,
+                    limits.limits.login_per_address,
+                    Subject::Address(address),
+                    now,
+                )
+                .await?
+        {
+            return Err(CommandError::RateLimited(format!(
+                "too many failed sign-ins from this address; {}",
+                wait_words(until, now)
+            )));
+        }
+        Ok(())
     }
 
     /// Removes the row of a session whose sign-in the ledger did not record as granted

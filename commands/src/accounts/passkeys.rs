@@ -10,7 +10,7 @@
 use super::{Accounts, SessionToken, login::LoggedIn, sessions::NewSession};
 use crate::{
     Caller, CommandError, Decision,
-    rate_limit::{Bucket, Subject, wait_words},
+    rate_limit::{Bucket, Subject},
 };
 use domain::{
     Sealed, Timestamp,
@@ -372,21 +372,7 @@ impl Accounts {
     ) -> Result<LoggedIn, CommandError> {
         let now = self.inner.clock.now();
         let limits = &self.inner.limits;
-        if let Some(address) = address
-            && let Some(until) = limits
-                .blocked_until(
-                    Bucket::Login,
-                    limits.limits.login_per_address,
-                    Subject::Address(address),
-                    now,
-                )
-                .await?
-        {
-            return Err(CommandError::RateLimited(format!(
-                "too many failed sign-ins from this address; {}",
-                wait_words(until, now)
-            )));
-        }
+        self.address_may_sign_in(address, now).await?;
         let webauthn = self.relying_party()?;
         let state: DiscoverableAuthentication =
             self.take_challenge(challenge, None, "login").await?;

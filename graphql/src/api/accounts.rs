@@ -154,15 +154,7 @@ impl AccountMutation {
             })
             .await
             .map_err(|e| e.gql())?;
-        ctx.append_http_header(
-            "set-cookie",
-            session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
-        );
-        Ok(Session {
-            token: logged_in.token.expose().to_owned(),
-            expires_at: DateTime(logged_in.expires_at),
-            user_id: logged_in.user.as_uuid(),
-        })
+        Ok(Session::signed_in(ctx, &logged_in))
     }
 
     /// Ends the caller's session and clears the cookie.

@@ -7,8 +7,6 @@ use crate::types::user::{User, user_after};
 use crate::{
     context::{admin, caller, client, enrolling_caller, services},
     error::ToGql as _,
-    scalars::DateTime,
-    session_cookie,
     types::{
         factors::{MfaStatus, Passkey, TotpEnrollment, WebAuthnChallenge},
         session::Session,
@@ -197,15 +195,7 @@ impl FactorMutation {
             )
             .await
             .map_err(|e| e.gql())?;
-        ctx.append_http_header(
-            "set-cookie",
-            session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
-        );
-        Ok(Session {
-            token: logged_in.token.expose().to_owned(),
-            expires_at: DateTime(logged_in.expires_at),
-            user_id: logged_in.user.as_uuid(),
-        })
+        Ok(Session::signed_in(ctx, &logged_in))
     }
 
     /// Proves the caller again: changing a factor is allowed for five minutes after.

@@ -14,6 +14,26 @@ pub struct Session {
     pub user_id: Uuid,
 }
 
+impl Session {
+    /// A sign-in's answer (password or passkey): the token, also set as the HttpOnly
+    /// cookie.
+    pub fn signed_in(
+        ctx: &async_graphql::Context<'_>,
+        logged_in: &commands::accounts::LoggedIn,
+    ) -> Self {
+        let s = services(ctx);
+        ctx.append_http_header(
+            "set-cookie",
+            crate::session_cookie::set(logged_in.token.expose(), s.session_max, s.secure_cookies),
+        );
+        Self {
+            token: logged_in.token.expose().to_owned(),
+            expires_at: DateTime(logged_in.expires_at),
+            user_id: logged_in.user.as_uuid(),
+        }
+    }
+}
+
 #[Object]
 impl Session {
     /// The bearer token; also set as an HttpOnly cookie.
