@@ -6,7 +6,7 @@
 //
 // Environment: MEDCHAIN_URL (http://localhost:<port>), CHROMIUM, SCREENSHOTS.
 
-import { chromium } from 'playwright-core';
+import { finish, problems, step, watchedPage } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,20 +16,7 @@ const PASSWORD = 'Tq9#vLm2!pXz7wRb';
 const EMAIL = 'pia.passkey@example.org';
 mkdirSync(shots, { recursive: true });
 
-const problems = [];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
-const context = await browser.newContext({ baseURL: base });
-const page = await context.newPage();
-page.setDefaultTimeout(15000);
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-
-function step(text) {
-  console.log(`- ${text}`);
-}
+const { context, page } = await watchedPage(base);
 
 try {
   step('a patient registers; the page gets a virtual authenticator with user verification');
@@ -121,12 +108,6 @@ try {
 } catch (error) {
   problems.push(`a step failed: ${error.stack ?? error}`);
   await page.screenshot({ path: join(shots, 'passkeys-failed.png'), fullPage: true }).catch(() => {});
-} finally {
-  await browser.close();
 }
 
-if (problems.length) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
-console.log('passkey flows passed');
+await finish('passkey flows passed');

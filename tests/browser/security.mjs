@@ -12,7 +12,7 @@
 //
 // Environment: MEDCHAIN_URL, CHROMIUM, SCREENSHOTS, SERVER_TIME, ADMIN_EMAIL, ADMIN_PASSWORD.
 
-import { chromium } from 'playwright-core';
+import { browser, finish, problems, step, watchedPage } from './harness.mjs';
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,20 +48,7 @@ function totp(key, seconds) {
   return String(value).padStart(6, '0');
 }
 
-const problems = [];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
-const context = await browser.newContext({ baseURL: base });
-const page = await context.newPage();
-page.setDefaultTimeout(15000);
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-
-function step(text) {
-  console.log(`- ${text}`);
-}
+const { context, page } = await watchedPage(base);
 
 async function signIn(on = page, email = EMAIL, password = PASSWORD) {
   await on.goto('/login');
@@ -165,12 +152,6 @@ try {
 } catch (error) {
   problems.push(`a step failed: ${error.stack ?? error}`);
   await page.screenshot({ path: join(shots, 'security-failed.png'), fullPage: true }).catch(() => {});
-} finally {
-  await browser.close();
 }
 
-if (problems.length) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
-console.log('security flows passed');
+await finish('security flows passed');

@@ -1,0 +1,36 @@
+// What the smaller browser scripts share: Debian's Chromium, a watched page (every
+// console error and page error is a problem), numbered steps, and the ending that fails
+// the script when anything went wrong. `flows.mjs` keeps its own, with its several people.
+
+import { chromium } from 'playwright-core';
+
+export const problems = [];
+
+export const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+
+/** A page of its own context (cookies) at `base`, watched for errors. */
+export async function watchedPage(base) {
+  const context = await browser.newContext({ baseURL: base });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return { context, page };
+}
+
+export function step(text) {
+  console.log(`- ${text}`);
+}
+
+/** Closes the browser; exits 1 listing the problems, or says `passed`. */
+export async function finish(passed) {
+  await browser.close();
+  if (problems.length) {
+    console.error(problems.join('\n'));
+    process.exit(1);
+  }
+  console.log(passed);
+}
