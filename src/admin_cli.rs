@@ -8,7 +8,6 @@ use crate::{
 use commands::{
     EventStore, Kernel, SystemClock,
     accounts::{Accounts, RegisterRequest, SessionPolicy},
-    keys::KeyRing,
     password_hasher::PasswordHasher,
 };
 use domain::account::{Role, user::Registration};
@@ -18,8 +17,7 @@ pub async fn create(common: &Common, email: &str, name: &str) -> anyhow::Result<
     let password = read_password()?;
     let db = Database::open(common, Purpose::Command, 4).await?;
     let result = async {
-        let master = crate::config::master_key(common)?;
-        let keys = KeyRing::new(&master);
+        let keys = crate::config::key_ring(common)?;
         let store = EventStore::start(db.pool.clone(), Arc::new(SystemClock));
         let accounts = Accounts::new(
             Kernel::new(store, keys.clone()),

@@ -41,6 +41,15 @@ pub struct Common {
     /// with DATABASE_URL].
     #[arg(long, env = "MEDCHAIN_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// Where key-epoch keys are kept (DESIGN.md §11), wrapped by the master key: a
+    /// directory every server process shares, never inside the database [default:
+    /// <data-dir>/key-epochs].
+    #[arg(long, env = "MEDCHAIN_KEY_EPOCH_STORE", global = true)]
+    pub key_epoch_store: Option<PathBuf>,
+    /// How long a key epoch lasts before the scheduled rotation; an erasure is complete
+    /// within about twice this.
+    #[arg(long, env = "MEDCHAIN_KEY_EPOCH", default_value = "24h", value_parser = crate::config::parse_duration, global = true)]
+    pub key_epoch: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +73,12 @@ pub enum Command {
     /// Witness a MedChain log: check each new signed tree head against the last one
     /// cosigned, cosign it and post the cosignature (DESIGN.md §9). Needs no database.
     Witness(WitnessCliArgs),
+    /// Key epochs: where they stand, and rotating them (DESIGN.md §11).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Erasures: the signed certificate of one.
+    #[command(subcommand)]
+    Erasure(ErasureCommand),
     /// Benchmarks: print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -243,6 +258,22 @@ pub enum ProjectionsCommand {
     /// Replay every projection into scratch tables and compare each table's hash with the
     /// live one; print where each stands; exit 1 naming any that differs or stopped.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The epochs, the keys each wraps, and when the next rotation is due, as JSON.
+    Status,
+    /// Rotate now: a new epoch, every key moved under it, the older epochs' keys
+    /// destroyed. Waits for nothing: exit 3 when another process is rotating.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErasureCommand {
+    /// The signed certificate (DESIGN.md §11) of SUBJECT's erasure: `user-<id>` or
+    /// `record-<id>`, as JSON on stdout.
+    Certificate { subject: String },
 }
 
 #[derive(Debug, Subcommand)]

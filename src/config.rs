@@ -60,6 +60,25 @@ pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys:
     }
 }
 
+/// Where the key epochs' keys are kept: the configured directory, or one in the data
+/// directory.
+pub fn epoch_store(common: &crate::cli::Common) -> commands::keys::EpochStore {
+    commands::keys::EpochStore::directory(
+        common
+            .key_epoch_store
+            .clone()
+            .unwrap_or_else(|| common.data_dir.join("key-epochs")),
+    )
+}
+
+/// The key ring a command line tool uses: the master key and the epoch store.
+pub fn key_ring(common: &crate::cli::Common) -> anyhow::Result<commands::keys::KeyRing> {
+    Ok(commands::keys::KeyRing::new(
+        &master_key(common)?,
+        epoch_store(common),
+    ))
+}
+
 impl Paths {
     pub fn of(common: &crate::cli::Common) -> Self {
         Self::resolve(

@@ -26,6 +26,8 @@ pub mod config;
 pub mod database;
 pub mod dev;
 pub mod embedded;
+pub mod key_rotation;
+pub mod keys_cli;
 pub mod ledger_cli;
 pub mod mail_outbox;
 pub mod projections_cli;

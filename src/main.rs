@@ -57,6 +57,8 @@ async fn run(cli: Cli) -> i32 {
         Command::Ledger(command) => medchain::ledger_cli::run(&cli.common, command).await,
         Command::Replay(args) => medchain::compliance_cli::replay(&cli.common, args).await,
         Command::Report(command) => medchain::compliance_cli::report(&cli.common, command).await,
+        Command::Keys(command) => medchain::keys_cli::keys(&cli.common, command).await,
+        Command::Erasure(command) => medchain::keys_cli::erasure(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {
             seconds,
             writers,
@@ -120,8 +122,12 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
     let result = async {
         // After the database: a machine without PostgreSQL gets its one line, and no key.
         let master_key = medchain::config::master_key(common)?;
+        let key_epochs = medchain::config::epoch_store(common);
+        eprintln!("key epochs are kept in {}", key_epochs.describe());
         let config = medchain::server::ServerConfig {
             master_key,
+            key_epochs,
+            key_epoch: common.key_epoch,
             sessions: commands::accounts::SessionPolicy {
                 idle: args.session_idle,
                 absolute: args.session_max,

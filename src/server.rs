@@ -3,6 +3,7 @@
 
 use commands::{
     Clock, EventStore, Kernel,
+    key_epochs::KeyEpochs,
     accounts::{Accounts, SessionPolicy},
     blobs::BlobStore,
     keys::{KeyRing, MasterKey},
@@ -19,6 +20,10 @@ use tokio::net::TcpListener;
 /// Everything the server is made of besides its database and listener.
 pub struct ServerConfig {
     pub master_key: MasterKey,
+    /// Where key-epoch keys are kept (`MEDCHAIN_KEY_EPOCH_STORE`).
+    pub key_epochs: commands::keys::EpochStore,
+    /// How long an epoch lasts before the scheduled rotation (`MEDCHAIN_KEY_EPOCH`).
+    pub key_epoch: std::time::Duration,
     pub sessions: SessionPolicy,
     /// The public URL's origin (`scheme://host[:port]`); `None`: `http://<bound address>`.
     pub public_origin: Option<String>,
@@ -63,6 +68,8 @@ pub enum StartError {
     Projections(#[source] sqlx::Error),
     #[error("passkeys: {0}")]
     RelyingParty(#[source] commands::accounts::passkeys::RelyingPartyError),
+    #[error("key epochs: {0}")]
+    KeyEpochs(#[source] commands::CommandError),
 }
 
 /// Starts everything and serves in a task until `shutdown` completes; returns the bound
@@ -74,9 +81,18 @@ pub async fn spawn(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), StartError> {
     let bound = listener.local_addr()?;
-    let keys = KeyRing::new(&config.master_key);
+    let keys = KeyRing::new(&config.master_key, config.key_epochs);
     let store = EventStore::start(pool.clone(), config.clock.clone());
     let kernel = Kernel::new(store, keys.clone());
+    // Before anything is served: a rotation cut off is finished, keys from before epochs
+    // move into the current one, a new database gets epoch 1.
+    let key_epochs = KeyEpochs::new(
+        kernel.clone(),
+        keys.clone(),
+        config.clock.clone(),
+        config.key_epoch,
+    );
+    key_epochs.resume().await.map_err(StartError::KeyEpochs)?;
     let records = Records::new(
         kernel.clone(),
         keys.clone(),
@@ -128,6 +144,7 @@ pub async fn spawn(
         sweep_stopped.clone(),
     );
     crate::staging_sweep::spawn(records.clone(), sweep_stopped.clone());
+    crate::key_rotation::spawn(key_epochs.clone(), config.key_epoch, sweep_stopped.clone());
     let tree_nodes = projections::merkle::NodeCache::default();
     crate::checkpointer::spawn(
         pool.clone(),
@@ -147,6 +164,7 @@ pub async fn spawn(
         projections,
         sessions,
         keys,
+        key_epochs,
         checkpoints: config.checkpoints.store,
         ledger_key: config.checkpoints.key,
         witnesses: Arc::new(config.checkpoints.witnesses),

@@ -32,6 +32,7 @@ pub mod db;
 mod error;
 pub mod event_store;
 pub mod kernel;
+pub mod key_epochs;
 pub mod keys;
 pub mod ledger;
 pub mod mail;

@@ -24,8 +24,18 @@ pub trait EventName {
 
 /// The type names of every event any stream may hold, sorted: what the ledger can contain.
 pub fn all_event_types() -> Vec<&'static str> {
-    use crate::{account::UserEvent, record::RecordEvent};
-    let mut all: Vec<_> = [UserEvent::TYPES, RecordEvent::TYPES].concat();
+    use crate::{
+        account::UserEvent,
+        erasure::{ErasureEvent, KeyEpochEvent},
+        record::RecordEvent,
+    };
+    let mut all: Vec<_> = [
+        UserEvent::TYPES,
+        RecordEvent::TYPES,
+        KeyEpochEvent::TYPES,
+        ErasureEvent::TYPES,
+    ]
+    .concat();
     all.sort_unstable();
     all
 }

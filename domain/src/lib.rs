@@ -14,6 +14,7 @@
 pub mod account;
 pub mod aggregate;
 pub mod domain_event;
+pub mod erasure;
 pub mod erasure_basis;
 pub mod event_type;
 pub mod ledger;

@@ -21,6 +21,8 @@ pub struct Services {
     /// The time the access rules are asked at.
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
+    /// Key epochs: status, rotation, erasure certificates.
+    pub key_epochs: commands::key_epochs::KeyEpochs,
     /// Reads each request's session with its user's view (batched under load).
     pub sessions: projections::sessions::SessionLookup,
     /// Where the ledger's signed checkpoints are kept.

@@ -7,6 +7,7 @@ use crate::{
         administration::{AdministrationMutation, AdministrationQuery},
         compliance::ComplianceQuery,
         factors::{FactorMutation, FactorQuery},
+        keys::{KeysMutation, KeysQuery},
         ledger::{LedgerMutation, LedgerQuery},
         notifications::{NotificationMutation, NotificationQuery},
         records::{RecordMutation, RecordQuery},
@@ -29,6 +30,7 @@ pub struct Query(
     ComplianceQuery,
     TransparencyQuery,
     FactorQuery,
+    KeysQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +41,7 @@ pub struct Mutation(
     AdministrationMutation,
     LedgerMutation,
     FactorMutation,
+    KeysMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

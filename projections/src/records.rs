@@ -9,7 +9,7 @@ use crate::{
 };
 use commands::{
     RecordedEvent,
-    keys::{DataKey, DataKeyRows, DataKeyState, KeyRing},
+    keys::{DataKey, DataKeyRows, DataKeyState, KeyRing, WrappedKey},
     records::DueShare,
 };
 use domain::{
@@ -267,16 +267,16 @@ struct RecordRow {
     stored_size: i64,
     sha256: String,
     uploaded_at: chrono::DateTime<chrono::Utc>,
-    has_record_key: bool,
     record_wrapped: Option<Vec<u8>>,
-    has_owner_key: bool,
+    record_epoch: Option<i32>,
     owner_wrapped: Option<Vec<u8>>,
+    owner_epoch: Option<i32>,
 }
 
 const SELECT_RECORDS: &str = "SELECT r.id, r.owner_id, r.status, r.title, r.description, r.file_name, \
         r.content_type, r.size, r.stored_size, r.sha256, r.uploaded_at, \
-        rk.record_id IS NOT NULL AS has_record_key, rk.wrapped AS record_wrapped, \
-        sk.subject_id IS NOT NULL AS has_owner_key, sk.wrapped AS owner_wrapped \
+        rk.wrapped AS record_wrapped, rk.epoch AS record_epoch, \
+        sk.wrapped AS owner_wrapped, sk.epoch AS owner_epoch \
      FROM records r \
      LEFT JOIN record_keys rk ON rk.record_id = r.id \
      LEFT JOIN subject_keys sk ON sk.subject_id = r.owner_id ";
@@ -349,19 +349,21 @@ async fn views(
     .fetch_all(pool)
     .await?;
     let shares: Vec<ShareView> = shares.into_iter().map(share_view).collect();
-    rows.into_iter()
-        .map(|row| {
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        views.push({
             let key = keys.data_key_from_rows(DataKeyRows {
                 record: row.id,
                 owner: row.owner_id,
-                record_key: row.has_record_key.then_some(row.record_wrapped),
-                owner_key: row.has_owner_key.then_some(row.owner_wrapped),
-            })?;
+                record_key: WrappedKey::from_columns(row.record_wrapped, row.record_epoch),
+                owner_key: WrappedKey::from_columns(row.owner_wrapped, row.owner_epoch),
+            })
+            .await?;
             let key = match key {
                 DataKeyState::Live(key) => Some(key),
                 DataKeyState::Destroyed | DataKeyState::Missing => None,
             };
-            Ok(RecordView {
+            RecordView {
                 id: RecordId::from_uuid(row.id),
                 owner: UserId::from_uuid(row.owner_id),
                 erased: row.status == "ERASED" || key.is_none(),
@@ -381,9 +383,10 @@ async fn views(
                     file_name: row.file_name,
                 },
                 key,
-            })
-        })
-        .collect()
+            }
+        });
+    }
+    Ok(views)
 }
 
 pub async fn find(

@@ -57,7 +57,7 @@ impl SessionLookup {
             .map_err(|_| ReadError::Stopped)?;
         match answer.await.map_err(|_| ReadError::Stopped)?? {
             // Opened here, on the asking request's task, so the batching task only waits.
-            Some(row) => users::open_session(&self.keys, row).map(Some),
+            Some(row) => users::open_session(&self.keys, row).await.map(Some),
             None => Ok(None),
         }
     }

@@ -8,7 +8,7 @@ use crate::{
 use commands::{
     RecordedEvent,
     accounts::SessionRecord,
-    keys::{KeyError, KeyRing, SubjectKeyState},
+    keys::{KeyError, KeyRing, SubjectKeyState, WrappedKey},
 };
 use domain::{
     Sealed, Timestamp,
@@ -211,9 +211,9 @@ struct UserRow {
     created_at: chrono::DateTime<chrono::Utc>,
     photo_sha256: Option<String>,
     second_factor: bool,
-    /// The `subject_keys` row, joined: `has_key` false when there is none.
-    has_key: bool,
+    /// The `subject_keys` row, joined: NULL when there is none.
     wrapped: Option<Vec<u8>>,
+    key_epoch: Option<i32>,
 }
 
 /// Why a view could not be read: never the caller's fault.
@@ -248,8 +248,8 @@ pub(crate) struct SessionJoined {
     created_at: Option<chrono::DateTime<chrono::Utc>>,
     photo_sha256: Option<String>,
     second_factor: Option<bool>,
-    has_key: bool,
     wrapped: Option<Vec<u8>>,
+    key_epoch: Option<i32>,
 }
 
 /// The sessions of a batch of token hashes, each joined with its user's row: one round
@@ -261,7 +261,7 @@ pub(crate) async fn by_sessions(
     sqlx::query_as(
         "SELECT s.token_hash, s.id, s.user_id, s.role, s.last_seen_at, s.expires_at, s.revoked_at, \
                 u.id AS u_id, u.role AS u_role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
-                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+                k.wrapped, k.epoch AS key_epoch \
          FROM sessions s \
          LEFT JOIN users u ON u.id = s.user_id \
          LEFT JOIN subject_keys k ON k.subject_id = s.user_id \
@@ -273,7 +273,7 @@ pub(crate) async fn by_sessions(
 }
 
 /// A joined session row as the session and its user's view, sealed fields opened.
-pub(crate) fn open_session(
+pub(crate) async fn open_session(
     keys: &KeyRing,
     row: SessionJoined,
 ) -> Result<(SessionRecord, Option<UserView>), ReadError> {
@@ -296,13 +296,16 @@ pub(crate) fn open_session(
                 created_at,
                 photo_sha256: row.photo_sha256,
                 second_factor: row.second_factor.unwrap_or(false),
-                has_key: row.has_key,
                 wrapped: row.wrapped,
+                key_epoch: row.key_epoch,
             })
         }
         _ => None,
     };
-    let view = user.map(|u| open(keys, u)).transpose()?;
+    let view = match user {
+        Some(u) => Some(open(keys, u).await?),
+        None => None,
+    };
     Ok((row.session, view))
 }
 
@@ -316,14 +319,14 @@ pub async fn find(
     let id = id.as_uuid();
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
-                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+                k.wrapped, k.epoch AS key_epoch \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    open(keys, row).map(Some)
+    open(keys, row).await.map(Some)
 }
 
 /// Many users in one query (a request's `owner`s, `doctor`s and `actor`s, batched by
@@ -335,24 +338,27 @@ pub async fn find_many(
 ) -> Result<std::collections::HashMap<Uuid, UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
-                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+                k.wrapped, k.epoch AS key_epoch \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id WHERE u.id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|row| open(keys, row).map(|view| (view.id, view)))
-        .collect()
+    let mut views = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let view = open(keys, row).await?;
+        views.insert(view.id, view);
+    }
+    Ok(views)
 }
 
-fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
+async fn open(keys: &KeyRing, row: UserRow) -> Result<UserView, ReadError> {
     let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("user {}: {e}", row.id));
     let role = Role::parse(&row.role).map_err(|e| corrupt(&e))?;
     let status = AccountStatus::parse(&row.status).map_err(|e| corrupt(&e))?;
     let stream = UserId::from_uuid(row.id).stream();
-    let key_row = row.has_key.then(|| row.wrapped.clone());
-    let (name, email, phone, live) = match keys.subject_key_from_row(row.id, key_row)? {
+    let key_row = WrappedKey::from_columns(row.wrapped.clone(), row.key_epoch);
+    let (name, email, phone, live) = match keys.subject_key_from_row(row.id, key_row).await? {
         SubjectKeyState::Live(key) => {
             let field = |field: &str, text: &str| -> Result<String, ReadError> {
                 let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
@@ -396,7 +402,7 @@ pub async fn list(
 ) -> Result<Vec<UserView>, ReadError> {
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT u.id, u.role, u.status, u.name, u.email, u.phone, u.created_at, u.photo_sha256, u.second_factor OR u.passkeys > 0 AS second_factor, \
-                k.subject_id IS NOT NULL AS has_key, k.wrapped \
+                k.wrapped, k.epoch AS key_epoch \
          FROM users u LEFT JOIN subject_keys k ON k.subject_id = u.id \
          WHERE ($1::text IS NULL OR u.role = $1) AND ($2::text IS NULL OR u.status = $2) \
            AND ($3::timestamptz IS NULL OR (u.created_at, u.id) > ($3, $4)) \
@@ -409,7 +415,11 @@ pub async fn list(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(|row| open(keys, row)).collect()
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        views.push(open(keys, row).await?);
+    }
+    Ok(views)
 }
 
 /// How many users match, for `totalCount`.
@@ -452,19 +462,19 @@ struct ChangeRow {
     requested_at: chrono::DateTime<chrono::Utc>,
     decided_at: Option<chrono::DateTime<chrono::Utc>>,
     reason: Option<String>,
-    has_key: bool,
     wrapped: Option<Vec<u8>>,
+    key_epoch: Option<i32>,
 }
 
 const CHANGE_COLUMNS: &str = "c.id, c.user_id, c.name, c.phone, c.status, c.requested_at, \
-     c.decided_at, c.reason, k.subject_id IS NOT NULL AS has_key, k.wrapped \
+     c.decided_at, c.reason, k.wrapped, k.epoch AS key_epoch \
      FROM profile_changes c LEFT JOIN subject_keys k ON k.subject_id = c.user_id";
 
-fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> {
+async fn open_change(keys: &KeyRing, row: ChangeRow) -> Result<ChangeView, ReadError> {
     let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("change {}: {e}", row.id));
     let stream = UserId::from_uuid(row.user_id).stream();
-    let key_row = row.has_key.then(|| row.wrapped.clone());
-    let (name, phone, reason) = match keys.subject_key_from_row(row.user_id, key_row)? {
+    let key_row = WrappedKey::from_columns(row.wrapped.clone(), row.key_epoch);
+    let (name, phone, reason) = match keys.subject_key_from_row(row.user_id, key_row).await? {
         SubjectKeyState::Live(key) => {
             let field = |field: &str, text: &str| -> Result<String, ReadError> {
                 let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
@@ -508,7 +518,10 @@ pub async fn find_change(
     .bind(change)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| open_change(keys, r)).transpose()
+    match row {
+        Some(r) => open_change(keys, r).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The user's change waiting for an administrator, if any.
@@ -524,7 +537,10 @@ pub async fn pending_change_of(
     .bind(user)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| open_change(keys, r)).transpose()
+    match row {
+        Some(r) => open_change(keys, r).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Pending changes, oldest first; `after` is the `(requested_at, id)` of the last one of
@@ -545,7 +561,11 @@ pub async fn pending_changes(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(|r| open_change(keys, r)).collect()
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        views.push(open_change(keys, row).await?);
+    }
+    Ok(views)
 }
 
 /// Active doctors whose name contains `search` (case- and accent-insensitive), oldest

@@ -337,7 +337,9 @@ async fn proofs_through_the_api(
     use serde_json::Value;
     const PASSWORD: &str = "a long bench passphrase, 2026";
     let master = MasterKey::generate();
-    let keys = KeyRing::new(&master);
+    let epochs_dir = tempfile::tempdir()?;
+    let epochs = commands::keys::EpochStore::directory(epochs_dir.path());
+    let keys = KeyRing::new(&master, epochs.clone());
     Accounts::new(
         Kernel::new(store.clone(), keys.clone()),
         keys,
@@ -356,7 +358,7 @@ async fn proofs_through_the_api(
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (addr, stop, task) = super::measure::bench_server(pool.clone(), master).await?;
+    let (addr, stop, task) = super::measure::bench_server(pool.clone(), master, epochs).await?;
     let url = format!("http://{addr}/graphql");
     let clients = 16;
     let http = reqwest::Client::builder()

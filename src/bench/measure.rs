@@ -98,6 +98,7 @@ where
 pub async fn bench_server(
     pool: sqlx::PgPool,
     master_key: commands::keys::MasterKey,
+    key_epochs: commands::keys::EpochStore,
 ) -> anyhow::Result<(
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -115,6 +116,8 @@ pub async fn bench_server(
         pool,
         ServerConfig {
             master_key,
+            key_epochs,
+            key_epoch: std::time::Duration::from_secs(24 * 3600),
             sessions: SessionPolicy::default(),
             public_origin: None,
             trusted_proxies: graphql::TrustedProxies::none(),

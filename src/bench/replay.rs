@@ -170,7 +170,8 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     let key: [u8; 32] = std::array::from_fn(|i| Uuid::new_v4().as_bytes()[i % 16]);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = EventStore::start(pool.clone(), clock.clone());
-    let keys = KeyRing::new(&MasterKey::from_bytes(key));
+    let epochs = commands::keys::EpochStore::directory(dir.path().join("key-epochs"));
+    let keys = KeyRing::new(&MasterKey::from_bytes(key), epochs.clone());
     let sessions = SessionPolicy::default();
     let hasher = PasswordHasher::new()?;
     let kernel = Kernel::new(store.clone(), keys.clone());
@@ -283,6 +284,8 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     let (outbox, checkpoints) = (dir.path().join("outbox"), dir.path().join("checkpoints"));
     let config = server::ServerConfig {
         master_key: MasterKey::from_bytes(key),
+        key_epochs: epochs,
+        key_epoch: std::time::Duration::from_secs(24 * 3600),
         sessions,
         public_origin: None,
         trusted_proxies: graphql::TrustedProxies::none(),

@@ -102,6 +102,8 @@ fn reads_aggregate_of(projector: &dyn Projector, event: &RecordedEvent) -> bool 
     let types = match stream.category() {
         "user" => UserEvent::TYPES,
         "record" => RecordEvent::TYPES,
+        "key_epoch" => domain::erasure::KeyEpochEvent::TYPES,
+        "user_erasure" | "record_erasure" => domain::erasure::ErasureEvent::TYPES,
         other => panic!("a sample on a stream of no aggregate: {other}"),
     };
     projector.event_types().iter().any(|t| types.contains(t))

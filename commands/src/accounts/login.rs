@@ -6,7 +6,7 @@
 use super::{Accounts, SessionToken, factors, sessions::NewSession};
 use crate::{
     CommandError, Decision,
-    keys::SubjectKey,
+    keys::{SubjectKey, WrappedKey},
     rate_limit::{Bucket, Subject, wait_words},
 };
 use domain::{
@@ -262,21 +262,22 @@ impl Accounts {
         email: &Email,
     ) -> Result<Option<(UserId, Option<SubjectKey>)>, CommandError> {
         let index = self.inner.keys.blind_index(email);
-        let row: Option<(Uuid, bool, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT e.user_id, k.subject_id IS NOT NULL, k.wrapped \
+        let row: Option<(Uuid, Option<Vec<u8>>, Option<i32>)> = sqlx::query_as(
+            "SELECT e.user_id, k.wrapped, k.epoch \
              FROM email_index e LEFT JOIN subject_keys k ON k.subject_id = e.user_id \
              WHERE e.hmac = $1",
         )
         .bind(index.as_bytes().as_slice())
         .fetch_optional(self.pool())
         .await?;
-        let Some((id, has_key, wrapped)) = row else {
+        let Some((id, wrapped, epoch)) = row else {
             return Ok(None);
         };
         let key = self
             .inner
             .keys
-            .subject_key_from_row(id, has_key.then_some(wrapped))?
+            .subject_key_from_row(id, WrappedKey::from_columns(wrapped, epoch))
+            .await?
             .live();
         Ok(Some((UserId::from_uuid(id), key)))
     }

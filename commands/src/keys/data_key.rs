@@ -8,11 +8,9 @@
 //! record's row does not open there.
 
 use super::sealing::{SealError, open_with, seal_with};
-use super::subject_key::{NONCE_LEN, SubjectKey, WRAPPED_LEN};
-use aes_gcm::{
-    Aes256Gcm,
-    aead::{Aead, KeyInit, Nonce, Payload},
-};
+use super::subject_key::SubjectKey;
+use super::wrap;
+use aes_gcm::{Aes256Gcm, aead::KeyInit};
 use domain::Sealed;
 use rand::RngCore;
 use std::fmt;
@@ -74,50 +72,23 @@ impl fmt::Debug for DataKey {
 }
 
 impl SubjectKey {
-    /// `nonce ‖ encrypted key ‖ tag`, bound to `record`.
+    /// `nonce ‖ encrypted key ‖ tag`, bound to `record`: the inner of a data key's two
+    /// wraps (the epoch key's is outside it, `EpochKey::wrap_data_key`).
     pub fn wrap_data_key(&self, record: Uuid, key: &DataKey) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &Nonce::<Aes256Gcm>::from(nonce),
-                Payload {
-                    msg: &key.0,
-                    aad: &wrap_ad(record),
-                },
-            )
-            .expect("AES-GCM refuses only inputs over 64 GiB");
-        [&nonce[..], &sealed].concat()
+        wrap::wrap(&self.cipher(), &wrap::ad(WRAP_AD_PREFIX, record, None), &key.0)
     }
 
     pub fn unwrap_data_key(&self, record: Uuid, wrapped: &[u8]) -> Result<DataKey, DataKeyUnwrap> {
-        if wrapped.len() != WRAPPED_LEN {
-            return Err(DataKeyUnwrap);
-        }
-        let (nonce, sealed) = wrapped.split_at(NONCE_LEN);
-        let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| DataKeyUnwrap)?;
-        let key = self
-            .cipher()
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: &wrap_ad(record),
-                },
-            )
-            .map_err(|_| DataKeyUnwrap)?;
-        Ok(DataKey(key.try_into().map_err(|_| DataKeyUnwrap)?))
+        wrap::unwrap(&self.cipher(), &wrap::ad(WRAP_AD_PREFIX, record, None), wrapped)
+            .map(DataKey)
+            .map_err(|_| DataKeyUnwrap)
     }
-}
-
-fn wrap_ad(record: Uuid) -> Vec<u8> {
-    [WRAP_AD_PREFIX, record.as_bytes()].concat()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::subject_key::WRAPPED_LEN;
 
     #[test]
     fn a_wrapped_key_opens_only_for_its_record_and_owner() {

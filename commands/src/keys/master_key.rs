@@ -18,7 +18,8 @@ pub struct MasterKey([u8; 32]);
 /// means adding a string here, never reusing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Purpose {
-    /// Wraps (AES-256-GCM) the per-person subject keys kept in `subject_keys`.
+    /// Wrapped (AES-256-GCM) the per-person subject keys kept in `subject_keys` before
+    /// key epochs; now only reads such rows, until the first start moves them.
     SubjectKeyWrap,
     /// Keys the HMAC-SHA256 blind index of e-mail addresses.
     BlindIndex,
@@ -26,6 +27,8 @@ pub(super) enum Purpose {
     SnapshotMac,
     /// Keys the HMAC-SHA256 that names a rate limit's subject (an address, an account).
     RateLimit,
+    /// Wraps (AES-256-GCM) the key-epoch keys kept in the epoch store.
+    EpochKeyWrap,
 }
 
 impl Purpose {
@@ -35,6 +38,7 @@ impl Purpose {
             Self::BlindIndex => b"medchain blind index v1",
             Self::SnapshotMac => b"medchain snapshot mac v1",
             Self::RateLimit => b"medchain rate limit v1",
+            Self::EpochKeyWrap => b"medchain epoch key wrap v1",
         }
     }
 }

@@ -1,12 +1,16 @@
 //! Key handling, in one place: loading, creating, deriving and using the keys MedChain
-//! holds (DESIGN.md §4). Every other path calls this module; none touches key bytes.
+//! holds (DESIGN.md §4 and §11). Every other path calls this module; none touches key
+//! bytes.
 //!
 //! - `master_key`: the 32-byte master key in its 0600 file, and the HKDF-SHA256 sub-keys
 //!   derived from it, one per purpose.
 //! - `key_ring`: `KeyRing`, what callers hold: the blind index of an e-mail address, and
-//!   subject keys created, loaded and destroyed in the `subject_keys` table.
-//! - `subject_key`: one random key per person, stored only wrapped (AES-256-GCM, bound to
-//!   the subject's id); destroying it erases the person.
+//!   subject and data keys created, loaded and erased in `subject_keys`/`record_keys`.
+//! - `wrap`: the one AES-256-GCM key wrap, bound to its place by associated data.
+//! - `epoch_key`, `epoch_store`, `epochs`: key epochs. Every stored key is wrapped by
+//!   an epoch's key, kept wrapped by the master key in the epoch store (a directory),
+//!   never in the database; `rewrap` moves keys to a newer epoch for a rotation.
+//! - `subject_key`: one random key per person; erasing it erases the person.
 //! - `sealing`: sealing and opening a field under a subject key, bound to its stream and
 //!   field name, in `domain::Sealed`'s text form.
 //! - `data_key`: one random key per record, wrapped by its owner's subject key; it
@@ -18,18 +22,25 @@
 
 pub mod blind_index;
 pub mod data_key;
+pub mod epoch_key;
+pub mod epoch_store;
+mod epochs;
 pub mod key_ring;
 pub mod ledger_key;
 pub mod master_key;
 mod rate_key;
+mod rewrap;
 pub mod sealing;
 mod secret_file;
 pub mod snapshot_mac;
 pub mod subject_key;
+mod wrap;
 
 pub use blind_index::BlindIndex;
 pub use data_key::{DataKey, DataKeyState};
-pub use key_ring::{DataKeyRows, KeyError, KeyRing};
+pub use epoch_store::EpochStore;
+pub use epochs::ROTATION_LOCK;
+pub use key_ring::{DataKeyRows, KeyError, KeyRing, WrappedKey};
 pub use ledger_key::LedgerKey;
 pub use master_key::MasterKey;
 pub use sealing::SealError;

@@ -6,7 +6,8 @@
 //! run together, which keeps a sealed value from being moved to another event's or
 //! another field's place and still opening there.
 
-use super::subject_key::{NONCE_LEN, SubjectKey};
+use super::subject_key::SubjectKey;
+use super::wrap::NONCE_LEN;
 use aes_gcm::{
     Aes256Gcm,
     aead::{Aead, Nonce, Payload},

@@ -8,19 +8,15 @@
 //! pure part; `key_ring` reads and writes the `subject_keys` table.
 
 use super::master_key::{MasterKey, Purpose};
-use aes_gcm::{
-    Aes256Gcm,
-    aead::{Aead, KeyInit, Nonce, Payload},
-};
+use super::wrap::{self, UnwrapFailed};
+use aes_gcm::{Aes256Gcm, aead::KeyInit};
 use rand::RngCore;
 use std::fmt;
 use uuid::Uuid;
 
-pub(super) const NONCE_LEN: usize = 12;
-const KEY_LEN: usize = 32;
-const TAG_LEN: usize = 16;
+pub(super) const KEY_LEN: usize = 32;
 /// What a wrapped key is on disk: nonce ‖ encrypted key ‖ tag.
-pub(super) const WRAPPED_LEN: usize = NONCE_LEN + KEY_LEN + TAG_LEN;
+pub(super) const WRAPPED_LEN: usize = wrap::NONCE_LEN + KEY_LEN + wrap::TAG_LEN;
 
 const WRAP_AD_PREFIX: &[u8] = b"medchain subject key v1|";
 
@@ -28,7 +24,7 @@ const WRAP_AD_PREFIX: &[u8] = b"medchain subject key v1|";
 /// to compare keys, and a plain comparison would not be constant-time); it leaves this
 /// module only as ciphertext.
 #[derive(Clone)]
-pub struct SubjectKey([u8; KEY_LEN]);
+pub struct SubjectKey(pub(super) [u8; KEY_LEN]);
 
 /// What the key store knows about one subject.
 #[derive(Debug, Clone)]
@@ -70,13 +66,10 @@ impl fmt::Debug for SubjectKey {
     }
 }
 
-/// The key-wrapping key, derived from the master key for this one purpose.
+/// The key-wrapping key derived from the master key, as subject keys were wrapped before
+/// key epochs (rows whose `epoch` is NULL). Only reads and the move into epoch 1 use it.
 #[derive(Clone)]
 pub(super) struct WrapKey(Aes256Gcm);
-
-/// A wrapped key did not open: the wrong master key, another subject's row, or damage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct UnwrapFailed;
 
 impl WrapKey {
     pub(super) fn derive(master: &MasterKey) -> Self {
@@ -85,42 +78,13 @@ impl WrapKey {
         ))
     }
 
+    #[cfg(test)]
     pub(super) fn wrap(&self, subject: Uuid, key: &SubjectKey) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .0
-            .encrypt(
-                &Nonce::<Aes256Gcm>::from(nonce),
-                Payload {
-                    msg: &key.0,
-                    aad: &wrap_ad(subject),
-                },
-            )
-            .expect("AES-GCM refuses only inputs over 64 GiB");
-        let mut out = Vec::with_capacity(WRAPPED_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        out
+        wrap::wrap(&self.0, &wrap::ad(WRAP_AD_PREFIX, subject, None), &key.0)
     }
 
     pub(super) fn unwrap(&self, subject: Uuid, wrapped: &[u8]) -> Result<SubjectKey, UnwrapFailed> {
-        if wrapped.len() != WRAPPED_LEN {
-            return Err(UnwrapFailed);
-        }
-        let (nonce, sealed) = wrapped.split_at(NONCE_LEN);
-        let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| UnwrapFailed)?;
-        let key = self
-            .0
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: &wrap_ad(subject),
-                },
-            )
-            .map_err(|_| UnwrapFailed)?;
-        Ok(SubjectKey(key.try_into().map_err(|_| UnwrapFailed)?))
+        wrap::unwrap(&self.0, &wrap::ad(WRAP_AD_PREFIX, subject, None), wrapped).map(SubjectKey)
     }
 }
 
@@ -128,11 +92,6 @@ impl fmt::Debug for WrapKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WrapKey(***)")
     }
-}
-
-/// Fixed-length (prefix and 16 id bytes), so no two subjects' data can coincide.
-fn wrap_ad(subject: Uuid) -> Vec<u8> {
-    [WRAP_AD_PREFIX, subject.as_bytes()].concat()
 }
 
 #[cfg(test)]
@@ -164,7 +123,7 @@ mod tests {
     fn a_damaged_or_cut_wrapped_key_does_not_open() {
         let (wk, subject) = (wrap_key(1), Uuid::new_v4());
         let wrapped = wk.wrap(subject, &SubjectKey::generate());
-        for i in [0, NONCE_LEN, WRAPPED_LEN - 1] {
+        for i in [0, wrap::NONCE_LEN, WRAPPED_LEN - 1] {
             let mut bad = wrapped.clone();
             bad[i] ^= 1;
             assert!(wk.unwrap(subject, &bad).is_err(), "byte {i}");

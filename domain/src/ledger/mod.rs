@@ -22,4 +22,6 @@ pub use entry::Entry;
 pub use hash::Hash;
 pub use payload::{CanonicalPayload, PayloadError, canonical_json};
 pub use row::Row;
-pub use signed_report::{ReportError, VerifiedReport, sign_report, verify_report};
+pub use signed_report::{
+    ReportError, VerifiedReport, sign_document, sign_report, verify_document, verify_report,
+};

@@ -2,7 +2,9 @@
 //! to the ledger head it reflects and signed with the ledger's Ed25519 key, so anyone
 //! holding the public key can check it offline:
 //! `{"report":…, "head":{"seq","hash"}, "key":"<hex>", "sig":"<hex>"}`, where `sig` signs
-//! the JCS bytes of `{"report","head"}` (hex as in checkpoints).
+//! the JCS bytes of `{"report","head"}` (hex as in checkpoints). An erasure certificate
+//! (DESIGN.md §11) is signed the same way with its body under `"certificate"`: one
+//! construction for every signed answer (`sign_document`, `verify_document`).
 
 use super::{Hash, PayloadError, payload::canonical_json};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -18,10 +20,20 @@ pub enum ReportError {
     BadSignature,
 }
 
-/// The JCS bytes a report's signature covers.
-fn signed_bytes(report: &Value, head_seq: i64, head_hash: Hash) -> Result<Vec<u8>, ReportError> {
-    let body = json!({"report": report, "head": {"seq": head_seq, "hash": head_hash.to_hex()}});
-    Ok(canonical_json(&body)?.into_bytes())
+/// The JCS bytes a signature covers: `{<name>: body, "head": …}`.
+fn signed_bytes(
+    name: &str,
+    body: &Value,
+    head_seq: i64,
+    head_hash: Hash,
+) -> Result<Vec<u8>, ReportError> {
+    let mut signed = serde_json::Map::new();
+    signed.insert(name.to_owned(), body.clone());
+    signed.insert(
+        "head".to_owned(),
+        json!({"seq": head_seq, "hash": head_hash.to_hex()}),
+    );
+    Ok(canonical_json(&Value::Object(signed))?.into_bytes())
 }
 
 /// Signs `report` as reflecting the ledger up to `head_seq`, whose hash is `head_hash`;
@@ -32,14 +44,30 @@ pub fn sign_report(
     head_hash: Hash,
     key: &SigningKey,
 ) -> Result<String, ReportError> {
-    let sig = key.sign(&signed_bytes(report, head_seq, head_hash)?);
-    let doc = json!({
-        "report": report,
-        "head": {"seq": head_seq, "hash": head_hash.to_hex()},
-        "key": hex::encode(key.verifying_key().as_bytes()),
-        "sig": hex::encode(sig.to_bytes()),
-    });
-    Ok(canonical_json(&doc)?)
+    sign_document("report", report, head_seq, head_hash, key)
+}
+
+/// Signs `body` under the field `name` (`report`, `certificate`), bound to the head.
+pub fn sign_document(
+    name: &str,
+    body: &Value,
+    head_seq: i64,
+    head_hash: Hash,
+    key: &SigningKey,
+) -> Result<String, ReportError> {
+    let sig = key.sign(&signed_bytes(name, body, head_seq, head_hash)?);
+    let mut doc = serde_json::Map::new();
+    doc.insert(name.to_owned(), body.clone());
+    doc.insert(
+        "head".to_owned(),
+        json!({"seq": head_seq, "hash": head_hash.to_hex()}),
+    );
+    doc.insert(
+        "key".to_owned(),
+        Value::String(hex::encode(key.verifying_key().as_bytes())),
+    );
+    doc.insert("sig".to_owned(), Value::String(hex::encode(sig.to_bytes())));
+    Ok(canonical_json(&Value::Object(doc))?)
 }
 
 /// A report whose signature verified against the key it names.
@@ -54,12 +82,17 @@ pub struct VerifiedReport {
 /// Parses a signed report and checks its signature (the caller compares `key` with the
 /// ledger's own).
 pub fn verify_report(text: &str) -> Result<VerifiedReport, ReportError> {
+    verify_document("report", text)
+}
+
+/// Parses a document signed under the field `name` and checks its signature.
+pub fn verify_document(name: &str, text: &str) -> Result<VerifiedReport, ReportError> {
     let bad = |what: &str| ReportError::Malformed(what.to_owned());
     let doc: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
     let report = doc
-        .get("report")
+        .get(name)
         .cloned()
-        .ok_or_else(|| bad("no \"report\""))?;
+        .ok_or_else(|| bad(&format!("no \"{name}\"")))?;
     let head = doc.get("head").ok_or_else(|| bad("no \"head\""))?;
     let head_seq = head
         .get("seq")
@@ -82,7 +115,7 @@ pub fn verify_report(text: &str) -> Result<VerifiedReport, ReportError> {
     let key = VerifyingKey::from_bytes(&key_bytes)
         .map_err(|_| bad("\"key\" is not an Ed25519 public key"))?;
     key.verify(
-        &signed_bytes(&report, head_seq, head_hash)?,
+        &signed_bytes(name, &report, head_seq, head_hash)?,
         &Signature::from_bytes(&sig_bytes),
     )
     .map_err(|_| ReportError::BadSignature)?;

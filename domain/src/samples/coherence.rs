@@ -149,6 +149,7 @@ fn every_step_is_what_its_decision_decides() {
     let mut people: BTreeMap<UserId, User> = BTreeMap::new();
     let mut record = Record::new(RECORD);
     let mut last = None;
+    let mut retired = Vec::new();
     for (index, sample) in story().iter().enumerate() {
         assert!(last <= Some(sample.at), "step {index} goes back in time");
         last = Some(sample.at);
@@ -165,6 +166,21 @@ fn every_step_is_what_its_decision_decides() {
                 let decided = record_decision(&record, sample, event, &people);
                 assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
                 record.apply(event);
+            }
+            Event::KeyEpoch(n, event) => {
+                let epoch = crate::erasure::KeyEpoch::new(*n);
+                assert_eq!(crate::erasure::retire(&epoch), vec![event.clone()]);
+                retired.push(*n);
+            }
+            Event::Erasure(subject, event) => {
+                let crate::erasure::ErasureEvent::ErasureCompleted(done) = event;
+                let epochs: Vec<_> = done.epochs.iter().map(|n| (*n, retired.contains(n))).collect();
+                let state = crate::erasure::ErasureCompletion::new(*subject);
+                assert_eq!(
+                    crate::erasure::complete(&state, done.owner, &epochs),
+                    Ok(vec![event.clone()]),
+                    "step {index}"
+                );
             }
         }
     }

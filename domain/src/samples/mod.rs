@@ -16,7 +16,11 @@ pub use cast::{
 };
 pub use story::{CHANGE, DOCTOR_SESSION, OTHER_SHARE_ENDS, PATIENT_SESSION, story};
 
+use crate::Aggregate as _;
 use crate::account::{UserEvent, UserId};
+use crate::erasure::{
+    EpochNumber, ErasureCompletion, ErasureEvent, ErasureSubject, KeyEpoch, KeyEpochEvent,
+};
 use crate::record::{RecordEvent, RecordId};
 use crate::{StreamName, Timestamp};
 use serde_json::Value;
@@ -30,11 +34,13 @@ pub struct Sample {
     pub event: Event,
 }
 
-/// An event of either aggregate, with the id of the stream it is on.
+/// An event of any aggregate, with the id of the stream it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     User(UserId, UserEvent),
     Record(RecordId, RecordEvent),
+    KeyEpoch(EpochNumber, KeyEpochEvent),
+    Erasure(ErasureSubject, ErasureEvent),
 }
 
 impl Sample {
@@ -42,6 +48,8 @@ impl Sample {
         match &self.event {
             Event::User(id, _) => id.stream(),
             Event::Record(id, _) => id.stream(),
+            Event::KeyEpoch(n, _) => KeyEpoch::stream(*n),
+            Event::Erasure(subject, _) => ErasureCompletion::stream(*subject),
         }
     }
 
@@ -49,6 +57,8 @@ impl Sample {
         match &self.event {
             Event::User(_, e) => e.event_type(),
             Event::Record(_, e) => e.event_type(),
+            Event::KeyEpoch(_, e) => e.event_type(),
+            Event::Erasure(_, e) => e.event_type(),
         }
     }
 
@@ -56,6 +66,8 @@ impl Sample {
         match &self.event {
             Event::User(_, e) => e.payload(),
             Event::Record(_, e) => e.payload(),
+            Event::KeyEpoch(_, e) => e.payload(),
+            Event::Erasure(_, e) => e.payload(),
         }
     }
 }
@@ -66,7 +78,7 @@ pub fn user_events() -> Vec<UserEvent> {
         .into_iter()
         .filter_map(|s| match s.event {
             Event::User(_, e) => Some(e),
-            Event::Record(..) => None,
+            _ => None,
         })
         .collect()
 }
@@ -77,7 +89,7 @@ pub fn record_events() -> Vec<RecordEvent> {
         .into_iter()
         .filter_map(|s| match s.event {
             Event::Record(_, e) => Some(e),
-            Event::User(..) => None,
+            _ => None,
         })
         .collect()
 }

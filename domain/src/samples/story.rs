@@ -21,6 +21,7 @@ use crate::account::user::{
     UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
+use crate::erasure::{ErasureCompleted, ErasureSubject, KeyEpochRetired};
 use crate::notification::{NotificationKind, Preference};
 use crate::record::{
     DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, ShareExpired,
@@ -266,5 +267,29 @@ pub fn story() -> Vec<Sample> {
         password_hash: sealed("hash3"),
     };
     s.user(108, None, PATIENT, reset);
+
+    // A rotation retires the key epoch that wrapped both erased keys: both erasures are
+    // complete, and the record's owner is told.
+    s.push(109, None, Event::KeyEpoch(1, KeyEpochRetired { epoch: 1 }.into()));
+    let record_gone = ErasureCompleted {
+        subject: ErasureSubject::Record(RECORD),
+        owner: PATIENT,
+        epochs: vec![1],
+    };
+    s.push(
+        110,
+        None,
+        Event::Erasure(ErasureSubject::Record(RECORD), record_gone.into()),
+    );
+    let person_gone = ErasureCompleted {
+        subject: ErasureSubject::User(OTHER_PATIENT),
+        owner: OTHER_PATIENT,
+        epochs: vec![1],
+    };
+    s.push(
+        110,
+        None,
+        Event::Erasure(ErasureSubject::User(OTHER_PATIENT), person_gone.into()),
+    );
     s.0
 }

@@ -1,12 +1,13 @@
 //! The GraphQL API by area, each with its part of `Query` and `Mutation` (merged in
 //! `schema`): accounts, records, notifications, administration (people) and the ledger
-//! (administrators), compliance, the transparency log, second factors. Resolvers stay thin: they parse, call one command or
+//! (administrators), compliance, the transparency log, second factors, key epochs and erasure certificates. Resolvers stay thin: they parse, call one command or
 //! view, and map (`error`).
 
 pub mod accounts;
 pub mod administration;
 pub mod compliance;
 pub mod factors;
+pub mod keys;
 pub mod ledger;
 pub mod notifications;
 pub mod records;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod enums;
 pub mod factors;
+pub mod keys;
 pub mod ledger_event;
 pub mod notification;
 pub mod page;

@@ -45,6 +45,10 @@ pub struct TestApp {
     pub uploads: commands::records::UploadLimits,
     /// Where checkpoints are kept.
     pub checkpoints: tempfile::TempDir,
+    /// The key-epoch store (DESIGN.md §11), shared by every server of the test.
+    pub key_epochs: tempfile::TempDir,
+    /// How long a key epoch lasts (takes effect at the next (re)start).
+    pub key_epoch: Duration,
     /// When the server checkpoints by itself (takes effect at the next (re)start);
     /// by default, not during a test.
     pub checkpoint_policy: medchain::checkpointer::Policy,
@@ -63,7 +67,7 @@ pub struct TestApp {
     /// The roles that must have a second factor (takes effect at the next (re)start);
     /// none unless a test sets it, so each test says what it needs.
     pub mfa_required: domain::account::MfaPolicy,
-    master_key: [u8; 32],
+    pub master_key: [u8; 32],
     sessions: SessionPolicy,
     public_origin: Option<String>,
     running: Option<Running>,
@@ -180,6 +184,8 @@ impl TestApp {
             blobs: tempfile::tempdir().unwrap(),
             uploads: commands::records::UploadLimits::default(),
             checkpoints: tempfile::tempdir().unwrap(),
+            key_epochs: tempfile::tempdir().unwrap(),
+            key_epoch: Duration::from_secs(24 * 3600),
             checkpoint_policy: medchain::checkpointer::Policy {
                 every_events: i64::MAX,
                 every: Duration::from_secs(1 << 30),
@@ -203,6 +209,8 @@ impl TestApp {
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
         ServerConfig {
             master_key: MasterKey::from_bytes(self.master_key),
+            key_epochs: self.epoch_store(),
+            key_epoch: self.key_epoch,
             sessions: self.sessions,
             public_origin: self.public_origin.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
@@ -233,6 +241,16 @@ impl TestApp {
                 witness_silence: Duration::from_secs(2 * 3600),
             },
         }
+    }
+
+    /// The servers' key-epoch store.
+    pub fn epoch_store(&self) -> commands::keys::EpochStore {
+        commands::keys::EpochStore::directory(self.key_epochs.path())
+    }
+
+    /// A key ring like the servers' (the same master key and epoch store).
+    pub fn key_ring(&self) -> commands::keys::KeyRing {
+        commands::keys::KeyRing::new(&MasterKey::from_bytes(self.master_key), self.epoch_store())
     }
 
     /// The server's checkpoint store, for looking at what is kept.
@@ -279,11 +297,10 @@ impl TestApp {
         use commands::{
             EventStore, Kernel,
             accounts::{Accounts, RegisterRequest},
-            keys::KeyRing,
         };
         use domain::account::{Role, user::Registration};
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
-        let keys = KeyRing::new(&MasterKey::from_bytes(self.master_key));
+        let keys = self.key_ring();
         let store = EventStore::start(self.pool.clone(), clock.clone());
         let accounts = Accounts::new(
             Kernel::new(store, keys.clone()),

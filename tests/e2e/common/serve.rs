@@ -31,6 +31,11 @@ pub fn master_key_file(dir: &Path) -> std::path::PathBuf {
     key
 }
 
+/// The key-epoch store the processes sharing the master key `key` share.
+pub fn epoch_store_beside(key: &Path) -> std::path::PathBuf {
+    key.parent().unwrap().join("key-epochs")
+}
+
 /// Starts `serve` on port 0 against `db_url` with `env` set too, and returns it with the
 /// address it printed.
 pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
@@ -40,6 +45,8 @@ pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -
         .arg(dir)
         .env("DATABASE_URL", db_url)
         .env("MEDCHAIN_MASTER_KEY_FILE", key)
+        // Beside the shared master key: every process of a test shares the key epochs.
+        .env("MEDCHAIN_KEY_EPOCH_STORE", epoch_store_beside(key))
         .env("RUST_LOG", "warn")
         // No role must have a second factor unless a test says so.
         .env("MEDCHAIN_MFA_REQUIRED", "")
@@ -88,6 +95,7 @@ pub async fn admin_create(db_url: &str, key: &Path, dir: &Path, email: &str, pas
         .arg(dir)
         .env("DATABASE_URL", db_url)
         .env("MEDCHAIN_MASTER_KEY_FILE", key)
+        .env("MEDCHAIN_KEY_EPOCH_STORE", epoch_store_beside(key))
         .env("MEDCHAIN_ADMIN_PASSWORD", password)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

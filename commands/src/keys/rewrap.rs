@@ -1,0 +1,176 @@
+//! What a rotation does to the key rows (DESIGN.md §11): moves every wrapped key of an
+//! older epoch (or from before epochs) under the new epoch's key, a batch at a time, in
+//! key order, so reads and uploads go on meanwhile. A subject key is unwrapped and wrapped
+//! again; a data key only loses its outer wrap and gets the new one, never opened down to
+//! the key itself (its owner's wrap inside is untouched).
+//!
+//! Each batch is one UPDATE that names the epoch each row was read at, so a row erased
+//! (deleted) in between is simply not there to update.
+
+use super::{
+    KeyError, KeyRing,
+    epoch_key::EpochKey,
+    key_ring::vacuum_key_tables,
+};
+use domain::erasure::EpochNumber;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+impl KeyRing {
+    /// Begins epoch `number`: its key made and durably in the store. The caller records
+    /// the epoch in `key_epochs` next.
+    pub async fn create_epoch_key(&self, number: EpochNumber) -> Result<(), KeyError> {
+        self.epochs().create(number).await.map(|_| ())
+    }
+
+    /// Destroys epoch `number`'s key, in the store and in this process's memory.
+    pub async fn destroy_epoch_key(&self, number: EpochNumber) -> Result<(), KeyError> {
+        self.epochs().destroy(number).await
+    }
+
+    /// Whether the store still holds epoch `number`'s key (a rotation cut off after
+    /// destroying it but before recording so, or the other way round).
+    pub async fn epoch_key_stored(&self, number: EpochNumber) -> Result<bool, KeyError> {
+        let store = self.epoch_store().clone();
+        tokio::task::spawn_blocking(move || store.list())
+            .await
+            .map_err(|e| KeyError::Store(std::io::Error::other(e)))?
+            .map(|stored| stored.contains(&number))
+            .map_err(KeyError::Store)
+    }
+
+    /// Forgets which epoch is current (another process may have begun one) and drops the
+    /// keys of `retired` epochs from memory.
+    pub fn refresh_epochs(&self, retired: &[EpochNumber]) {
+        self.epochs().forget(retired);
+        self.epochs().forget_current();
+    }
+
+    /// Moves up to `limit` subject keys and `limit` data keys wrapped by an epoch older
+    /// than `to` (or by none) under `to`. Returns how many moved: 0 when none is left.
+    pub async fn rewrap_batch(
+        &self,
+        db: &PgPool,
+        to: EpochNumber,
+        limit: i64,
+    ) -> Result<u64, KeyError> {
+        let target = self.epochs().key(to).await?;
+        let subjects = self.rewrap_subject_keys(db, &target, limit).await?;
+        let records = self.rewrap_data_keys(db, &target, limit).await?;
+        Ok(subjects + records)
+    }
+
+    /// How many live keys each epoch wraps (`None`: from before key epochs).
+    pub async fn keys_per_epoch(&self, db: &PgPool) -> Result<Vec<(Option<i32>, i64)>, KeyError> {
+        sqlx::query_as(
+            "SELECT epoch, sum(n)::bigint FROM ( \
+                 SELECT epoch, count(*) AS n FROM subject_keys GROUP BY epoch \
+                 UNION ALL SELECT epoch, count(*) FROM record_keys GROUP BY epoch) k \
+             GROUP BY epoch ORDER BY epoch NULLS FIRST",
+        )
+        .fetch_all(db)
+        .await
+        .map_err(KeyError::Database)
+    }
+
+    /// After the last batch: the old versions of the moved rows go from the live files.
+    pub async fn vacuum_keys(&self, db: &PgPool) -> Result<(), KeyError> {
+        vacuum_key_tables(db).await
+    }
+
+    async fn rewrap_subject_keys(
+        &self,
+        db: &PgPool,
+        target: &EpochKey,
+        limit: i64,
+    ) -> Result<u64, KeyError> {
+        let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
+            "SELECT subject_id, wrapped, epoch FROM subject_keys \
+             WHERE epoch IS NULL OR epoch < $1 ORDER BY subject_id LIMIT $2",
+        )
+        .bind(target.number() as i32)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+        .map_err(KeyError::Database)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, bytes, epoch) in rows {
+            let key = self
+                .subject_key_from_row(id, Some(super::WrappedKey { wrapped: bytes, epoch }))
+                .await?
+                .live()
+                .ok_or(KeyError::Unwrap { subject: id })?;
+            wrapped.push(target.wrap_subject_key(id, &key));
+            ids.push(id);
+            old.push(epoch);
+        }
+        let moved = sqlx::query(
+            "UPDATE subject_keys k SET wrapped = v.wrapped, epoch = $1 \
+             FROM unnest($2::uuid[], $3::int[], $4::bytea[]) AS v(id, old, wrapped) \
+             WHERE k.subject_id = v.id AND k.epoch IS NOT DISTINCT FROM v.old",
+        )
+        .bind(target.number() as i32)
+        .bind(&ids)
+        .bind(&old)
+        .bind(&wrapped)
+        .execute(db)
+        .await
+        .map_err(KeyError::Database)?
+        .rows_affected();
+        // Rows erased since they were read are gone, not moved: count them as done.
+        Ok(moved.max(1))
+    }
+
+    async fn rewrap_data_keys(
+        &self,
+        db: &PgPool,
+        target: &EpochKey,
+        limit: i64,
+    ) -> Result<u64, KeyError> {
+        let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
+            "SELECT record_id, wrapped, epoch FROM record_keys \
+             WHERE epoch IS NULL OR epoch < $1 ORDER BY record_id LIMIT $2",
+        )
+        .bind(target.number() as i32)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+        .map_err(KeyError::Database)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, bytes, epoch) in rows {
+            let inner = match epoch {
+                None => bytes,
+                Some(e) => self
+                    .epochs()
+                    .key(e as EpochNumber)
+                    .await?
+                    .unwrap_data_key(id, &bytes)
+                    .map_err(|_| KeyError::DataKeyUnwrap { record: id })?
+                    .to_vec(),
+            };
+            wrapped.push(target.wrap_data_key(id, &inner));
+            ids.push(id);
+            old.push(epoch);
+        }
+        let moved = sqlx::query(
+            "UPDATE record_keys k SET wrapped = v.wrapped, epoch = $1 \
+             FROM unnest($2::uuid[], $3::int[], $4::bytea[]) AS v(id, old, wrapped) \
+             WHERE k.record_id = v.id AND k.epoch IS NOT DISTINCT FROM v.old",
+        )
+        .bind(target.number() as i32)
+        .bind(&ids)
+        .bind(&old)
+        .bind(&wrapped)
+        .execute(db)
+        .await
+        .map_err(KeyError::Database)?
+        .rows_affected();
+        Ok(moved.max(1))
+    }
+}
