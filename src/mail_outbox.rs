@@ -169,6 +169,10 @@ fn compose(kind: NotificationKind, link: &str) -> (&'static str, String) {
             "The security of your account changed",
             "A sign-in factor of your MedChain account changed, or someone who knows your password typed wrong codes. If this was not you, change your password at once.",
         ),
+        NotificationKind::ErasureCompleted => (
+            "A record's erasure is complete",
+            "The erasure of one of your records is complete: no copy of its key, in the database's files or its backups, can be opened any more.",
+        ),
     };
     (
         subject,

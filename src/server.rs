@@ -3,9 +3,9 @@
 
 use commands::{
     Clock, EventStore, Kernel,
-    key_epochs::KeyEpochs,
     accounts::{Accounts, SessionPolicy},
     blobs::BlobStore,
+    key_epochs::KeyEpochs,
     keys::{KeyRing, MasterKey},
     mail::Mailer,
     password_hasher::PasswordHasher,

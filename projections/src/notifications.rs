@@ -17,6 +17,7 @@ use crate::{
 use commands::RecordedEvent;
 use domain::{
     account::{AccountStatus, Role, UserEvent, UserId, UserRegistered},
+    erasure::ErasureEvent,
     notification::{NotificationKind, Preference, Preferences},
     record::RecordEvent,
 };
@@ -61,6 +62,7 @@ impl Projector for NotificationsProjector {
                 TotpEnrolled, UserApproved, UserErased, UserRegistered, UserRejected,
                 UserSuspended,
             },
+            erasure::ErasureCompleted,
             record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
         };
         &[
@@ -87,6 +89,7 @@ impl Projector for NotificationsProjector {
             ShareRevoked::NAME,
             ShareExpiring::NAME,
             RecordAccessed::NAME,
+            ErasureCompleted::NAME,
         ]
     }
 
@@ -100,6 +103,9 @@ impl Projector for NotificationsProjector {
             match stream.category() {
                 "user" => user_event(tx, event, stream.id(), read_as(event)?).await,
                 "record" => record_event(tx, event, stream.id(), read_as(event)?).await,
+                "record_erasure" => {
+                    erasure_completed(tx, event, stream.id(), read_as(event)?).await
+                }
                 _ => Ok(()),
             }
         }
@@ -309,6 +315,23 @@ async fn record_event(
         _ => {}
     }
     Ok(())
+}
+
+/// A record's erasure is complete: its owner is told (a person's own erasure tells no
+/// one: there is no one left to tell).
+async fn erasure_completed(
+    tx: &mut PgConnection,
+    event: &RecordedEvent,
+    record: Uuid,
+    parsed: ErasureEvent,
+) -> Result<(), ProjectionError> {
+    let ErasureEvent::ErasureCompleted(e) = parsed;
+    let about = About {
+        record: Some(record),
+        ..About::default()
+    };
+    let kind = NotificationKind::ErasureCompleted;
+    notify(tx, event, e.owner.as_uuid(), kind, about).await
 }
 
 /// The doctor a share went to, as the view recorded it.

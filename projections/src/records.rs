@@ -352,13 +352,14 @@ async fn views(
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
         views.push({
-            let key = keys.data_key_from_rows(DataKeyRows {
-                record: row.id,
-                owner: row.owner_id,
-                record_key: WrappedKey::from_columns(row.record_wrapped, row.record_epoch),
-                owner_key: WrappedKey::from_columns(row.owner_wrapped, row.owner_epoch),
-            })
-            .await?;
+            let key = keys
+                .data_key_from_rows(DataKeyRows {
+                    record: row.id,
+                    owner: row.owner_id,
+                    record_key: WrappedKey::from_columns(row.record_wrapped, row.record_epoch),
+                    owner_key: WrappedKey::from_columns(row.owner_wrapped, row.owner_epoch),
+                })
+                .await?;
             let key = match key {
                 DataKeyState::Live(key) => Some(key),
                 DataKeyState::Destroyed | DataKeyState::Missing => None,

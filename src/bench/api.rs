@@ -41,13 +41,12 @@ async fn bench_in(url: &str, duration: Duration, clients: usize) -> anyhow::Resu
     commands::db::MIGRATOR.run(&pool).await?;
 
     let epochs_dir = tempfile::tempdir()?;
-    let (server, stop, task) =
-        super::measure::bench_server(
-            pool.clone(),
-            MasterKey::generate(),
-            commands::keys::EpochStore::directory(epochs_dir.path()),
-        )
-        .await?;
+    let (server, stop, task) = super::measure::bench_server(
+        pool.clone(),
+        MasterKey::generate(),
+        commands::keys::EpochStore::directory(epochs_dir.path()),
+    )
+    .await?;
     let (bare, _bare_stop) = spawn_bare().await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)

@@ -39,7 +39,13 @@ async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
     commands::db::MIGRATOR.run(&pool).await.expect("migrate");
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(1)));
     let store = EventStore::start(pool.clone(), clock);
-    let kernel = Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([7; 32]), EpochStore::directory("/nonexistent")));
+    let kernel = Kernel::new(
+        store.clone(),
+        KeyRing::new(
+            &MasterKey::from_bytes([7; 32]),
+            EpochStore::directory("/nonexistent"),
+        ),
+    );
     let user = UserId::from_uuid(Uuid::new_v4());
 
     // Given a stream of one sign-in ...

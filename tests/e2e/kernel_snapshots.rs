@@ -49,7 +49,13 @@ fn sign_ins(n: i64) -> Vec<UserEvent> {
 
 /// A fresh kernel: what another process would have, with the same master key.
 fn kernel(store: &EventStore) -> Kernel {
-    Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([7; 32]), EpochStore::directory("/nonexistent")))
+    Kernel::new(
+        store.clone(),
+        KeyRing::new(
+            &MasterKey::from_bytes([7; 32]),
+            EpochStore::directory("/nonexistent"),
+        ),
+    )
 }
 
 async fn append_all(store: &EventStore, user: UserId, events: &[UserEvent]) {
@@ -109,7 +115,13 @@ async fn a_fresh_process_folds_a_long_stream_from_its_snapshot() {
     // A snapshot is only a shortcut: one written by anyone but the kernel (here, a state
     // edited in the table, so its MAC no longer holds) is ignored, and the stream is
     // folded from its first event to the same state. So is one under another master key.
-    let other_key = Kernel::new(store.clone(), KeyRing::new(&MasterKey::from_bytes([8; 32]), EpochStore::directory("/nonexistent")));
+    let other_key = Kernel::new(
+        store.clone(),
+        KeyRing::new(
+            &MasterKey::from_bytes([8; 32]),
+            EpochStore::directory("/nonexistent"),
+        ),
+    );
     assert_eq!(other_key.load::<User>(long).await.unwrap().read, 100_001);
     let forged = serde_json::to_string(&User::new(long)).unwrap();
     sqlx::query("UPDATE snapshots SET state = $1")

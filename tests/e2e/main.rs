@@ -20,6 +20,7 @@ mod hardening_doors;
 mod hardening_limits;
 mod kernel_races;
 mod kernel_snapshots;
+mod key_epochs;
 mod ledger_integrity;
 mod ledger_store;
 mod notifications;

@@ -103,12 +103,7 @@ impl KeyEpochs {
     pub async fn status(&self) -> Result<KeyStatus, CommandError> {
         let rows = self.epoch_rows().await?;
         let counts = self.inner.keys.keys_per_epoch(self.pool()).await?;
-        let count = |n: Option<i32>| {
-            counts
-                .iter()
-                .find(|(e, _)| *e == n)
-                .map_or(0, |(_, c)| *c)
-        };
+        let count = |n: Option<i32>| counts.iter().find(|(e, _)| *e == n).map_or(0, |(_, c)| *c);
         let ts = Timestamp::from_datetime;
         let epochs: Vec<EpochView> = rows
             .iter()

@@ -16,9 +16,7 @@ use crate::{CommandError, Decision, keys::ROTATION_LOCK};
 use domain::{
     Timestamp,
     account::UserId,
-    erasure::{
-        EpochNumber, ErasureCompletion, ErasureSubject, KeyEpoch, complete, retire,
-    },
+    erasure::{EpochNumber, ErasureCompletion, ErasureSubject, KeyEpoch, complete, retire},
     record::RecordId,
 };
 use sqlx::{Connection as _, PgConnection};
@@ -105,8 +103,7 @@ impl KeyEpochs {
         let now = self.inner.clock.now();
         let due = match rows.iter().rev().find(|r| r.closed_at.is_none()) {
             Some(open) => {
-                Timestamp::from_datetime(open.started_at).plus_micros(self.interval_micros())
-                    <= now
+                Timestamp::from_datetime(open.started_at).plus_micros(self.interval_micros()) <= now
             }
             None => true,
         };
@@ -216,9 +213,7 @@ impl KeyEpochs {
         let done = self
             .inner
             .kernel
-            .execute::<KeyEpoch, ()>(epoch, None, |state| {
-                Ok(Decision::events(retire(state)))
-            })
+            .execute::<KeyEpoch, ()>(epoch, None, |state| Ok(Decision::events(retire(state))))
             .await?;
         sqlx::query(
             "UPDATE key_epochs SET retired_at = coalesce(retired_at, $2), \

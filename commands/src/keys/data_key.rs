@@ -75,13 +75,21 @@ impl SubjectKey {
     /// `nonce ‖ encrypted key ‖ tag`, bound to `record`: the inner of a data key's two
     /// wraps (the epoch key's is outside it, `EpochKey::wrap_data_key`).
     pub fn wrap_data_key(&self, record: Uuid, key: &DataKey) -> Vec<u8> {
-        wrap::wrap(&self.cipher(), &wrap::ad(WRAP_AD_PREFIX, record, None), &key.0)
+        wrap::wrap(
+            &self.cipher(),
+            &wrap::ad(WRAP_AD_PREFIX, record, None),
+            &key.0,
+        )
     }
 
     pub fn unwrap_data_key(&self, record: Uuid, wrapped: &[u8]) -> Result<DataKey, DataKeyUnwrap> {
-        wrap::unwrap(&self.cipher(), &wrap::ad(WRAP_AD_PREFIX, record, None), wrapped)
-            .map(DataKey)
-            .map_err(|_| DataKeyUnwrap)
+        wrap::unwrap(
+            &self.cipher(),
+            &wrap::ad(WRAP_AD_PREFIX, record, None),
+            wrapped,
+        )
+        .map(DataKey)
+        .map_err(|_| DataKeyUnwrap)
     }
 }
 

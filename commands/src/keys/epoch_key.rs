@@ -122,12 +122,23 @@ mod tests {
 
     #[test]
     fn a_subject_key_opens_only_under_its_epoch_and_subject() {
-        let (epoch, subject, key) = (EpochKey::generate(1), Uuid::new_v4(), SubjectKey::generate());
+        let (epoch, subject, key) = (
+            EpochKey::generate(1),
+            Uuid::new_v4(),
+            SubjectKey::generate(),
+        );
         let wrapped = epoch.wrap_subject_key(subject, &key);
         assert_eq!(wrapped.len(), WRAPPED_LEN);
-        assert_eq!(epoch.unwrap_subject_key(subject, &wrapped).unwrap().0, key.0);
+        assert_eq!(
+            epoch.unwrap_subject_key(subject, &wrapped).unwrap().0,
+            key.0
+        );
         assert!(epoch.unwrap_subject_key(Uuid::new_v4(), &wrapped).is_err());
-        assert!(EpochKey::generate(1).unwrap_subject_key(subject, &wrapped).is_err());
+        assert!(
+            EpochKey::generate(1)
+                .unwrap_subject_key(subject, &wrapped)
+                .is_err()
+        );
         // The same bytes under another number are another epoch's key.
         let renumbered = EpochKey::from_bytes(2, epoch.bytes);
         assert!(renumbered.unwrap_subject_key(subject, &wrapped).is_err());
@@ -135,7 +146,11 @@ mod tests {
 
     #[test]
     fn a_data_key_takes_both_wraps_to_open() {
-        let (epoch, owner, record) = (EpochKey::generate(4), SubjectKey::generate(), Uuid::new_v4());
+        let (epoch, owner, record) = (
+            EpochKey::generate(4),
+            SubjectKey::generate(),
+            Uuid::new_v4(),
+        );
         let data = DataKey::generate();
         let inner = owner.wrap_data_key(record, &data);
         let outer = epoch.wrap_data_key(record, &inner);

@@ -123,7 +123,10 @@ impl Epochs {
                     store: self.store.describe(),
                 });
             }
-            tracing::warn!(epoch = number, "removing an epoch key a cut-off rotation left");
+            tracing::warn!(
+                epoch = number,
+                "removing an epoch key a cut-off rotation left"
+            );
             self.destroy(number).await?;
         }
         let key = EpochKey::generate(number);
@@ -166,7 +169,9 @@ impl Epochs {
         if let Some(number) = any {
             // Every epoch closed: a rotation was cut off after closing the old epoch and
             // before the new one was recorded. It cannot be: the new one is recorded first.
-            return Err(KeyError::NoOpenEpoch { newest: number as EpochNumber });
+            return Err(KeyError::NoOpenEpoch {
+                newest: number as EpochNumber,
+            });
         }
         let key = self.create(1).await?;
         sqlx::query("INSERT INTO key_epochs (number, started_at) VALUES (1, now())")

@@ -157,7 +157,9 @@ impl KeyRing {
     async fn insert_under_current<'q>(
         &self,
         db: &PgPool,
-        insert: impl Fn(&EpochKey) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        insert: impl Fn(
+            &EpochKey,
+        ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     ) -> Result<Option<()>, KeyError> {
         for _ in 0..5 {
             let epoch = self.0.epochs.current(db).await?;
@@ -205,15 +207,22 @@ impl KeyRing {
     }
 
     /// The subject's key as it stands now.
-    pub async fn subject_key(&self, db: &PgPool, subject: Uuid) -> Result<SubjectKeyState, KeyError> {
+    pub async fn subject_key(
+        &self,
+        db: &PgPool,
+        subject: Uuid,
+    ) -> Result<SubjectKeyState, KeyError> {
         let row: Option<(Vec<u8>, Option<i32>)> =
             sqlx::query_as("SELECT wrapped, epoch FROM subject_keys WHERE subject_id = $1")
                 .bind(subject)
                 .fetch_optional(db)
                 .await
                 .map_err(KeyError::Database)?;
-        self.subject_key_from_row(subject, row.map(|(wrapped, epoch)| WrappedKey { wrapped, epoch }))
-            .await
+        self.subject_key_from_row(
+            subject,
+            row.map(|(wrapped, epoch)| WrappedKey { wrapped, epoch }),
+        )
+        .await
     }
 
     /// The subject's key from a `subject_keys` row a caller read itself (joined to the
@@ -344,7 +353,10 @@ impl KeyRing {
         let Some(record_key) = rows.record_key else {
             return Ok(DataKeyState::Destroyed);
         };
-        let owner_key = match self.subject_key_from_row(rows.owner, rows.owner_key).await? {
+        let owner_key = match self
+            .subject_key_from_row(rows.owner, rows.owner_key)
+            .await?
+        {
             SubjectKeyState::Live(key) => key,
             SubjectKeyState::Destroyed | SubjectKeyState::Missing => {
                 return Ok(DataKeyState::Destroyed);
@@ -423,7 +435,10 @@ mod tests {
 
     #[test]
     fn clones_share_the_keys_and_debug_hides_them() {
-        let ring = KeyRing::new(&MasterKey::generate(), EpochStore::directory("/nonexistent"));
+        let ring = KeyRing::new(
+            &MasterKey::generate(),
+            EpochStore::directory("/nonexistent"),
+        );
         let clone = ring.clone();
         assert!(Arc::ptr_eq(&ring.0, &clone.0));
         let alice = Email::parse("alice@x.org").unwrap();

@@ -7,11 +7,7 @@
 //! Each batch is one UPDATE that names the epoch each row was read at, so a row erased
 //! (deleted) in between is simply not there to update.
 
-use super::{
-    KeyError, KeyRing,
-    epoch_key::EpochKey,
-    key_ring::vacuum_key_tables,
-};
+use super::{KeyError, KeyRing, epoch_key::EpochKey, key_ring::vacuum_key_tables};
 use domain::erasure::EpochNumber;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -99,7 +95,13 @@ impl KeyRing {
         let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
         for (id, bytes, epoch) in rows {
             let key = self
-                .subject_key_from_row(id, Some(super::WrappedKey { wrapped: bytes, epoch }))
+                .subject_key_from_row(
+                    id,
+                    Some(super::WrappedKey {
+                        wrapped: bytes,
+                        epoch,
+                    }),
+                )
                 .await?
                 .live()
                 .ok_or(KeyError::Unwrap { subject: id })?;

@@ -45,7 +45,13 @@ pub(super) fn unwrap<const LEN: usize>(
     let (nonce, sealed) = wrapped.split_at(NONCE_LEN);
     let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| UnwrapFailed)?;
     let key = cipher
-        .decrypt(&nonce, Payload { msg: sealed, aad: ad })
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: sealed,
+                aad: ad,
+            },
+        )
         .map_err(|_| UnwrapFailed)?;
     key.try_into().map_err(|_| UnwrapFailed)
 }

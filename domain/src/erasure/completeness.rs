@@ -95,7 +95,11 @@ mod tests {
         assert_eq!(midway.due_by, Some(t(27)));
         let after = completeness(
             &[1, 2],
-            &[epoch(1, 0, Some(3)), epoch(2, 3, Some(5)), epoch(3, 5, None)],
+            &[
+                epoch(1, 0, Some(3)),
+                epoch(2, 3, Some(5)),
+                epoch(3, 5, None),
+            ],
             24 * HOUR,
         );
         assert_eq!(

@@ -133,7 +133,10 @@ mod tests {
             complete(&state, OWNER, &[(0, true), (1, true)]),
             Err(CompleteError::BeforeEpochs)
         );
-        assert_eq!(complete(&state, OWNER, &[]), Err(CompleteError::BeforeEpochs));
+        assert_eq!(
+            complete(&state, OWNER, &[]),
+            Err(CompleteError::BeforeEpochs)
+        );
     }
 
     #[test]

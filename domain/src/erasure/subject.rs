@@ -76,7 +76,13 @@ mod tests {
         ] {
             assert_eq!(ErasureSubject::parse(&subject.to_string()), Ok(subject));
         }
-        for bad in ["", "user", "user-", "users-00000000-0000-0000-0000-000000000007", "record-x"] {
+        for bad in [
+            "",
+            "user",
+            "user-",
+            "users-00000000-0000-0000-0000-000000000007",
+            "record-x",
+        ] {
             assert!(ErasureSubject::parse(bad).is_err(), "{bad}");
         }
     }

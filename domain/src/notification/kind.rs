@@ -19,6 +19,9 @@ pub enum NotificationKind {
     ProfileChangeRequested,
     /// A second factor changed, or someone with the password typed wrong codes.
     SecurityChanged,
+    /// A record's erasure became complete: every key epoch that wrapped its key is
+    /// retired (DESIGN.md §11).
+    ErasureCompleted,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub enum NotificationKind {
 pub struct UnknownKind(pub String);
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 11] = [
+    pub const ALL: [NotificationKind; 12] = [
         NotificationKind::RecordShared,
         NotificationKind::ShareRevoked,
         NotificationKind::ShareExpiring,
@@ -38,6 +41,7 @@ impl NotificationKind {
         NotificationKind::UserAwaitingApproval,
         NotificationKind::ProfileChangeRequested,
         NotificationKind::SecurityChanged,
+        NotificationKind::ErasureCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl NotificationKind {
             NotificationKind::UserAwaitingApproval => "USER_AWAITING_APPROVAL",
             NotificationKind::ProfileChangeRequested => "PROFILE_CHANGE_REQUESTED",
             NotificationKind::SecurityChanged => "SECURITY_CHANGED",
+            NotificationKind::ErasureCompleted => "ERASURE_COMPLETED",
         }
     }
 

@@ -174,7 +174,11 @@ fn every_step_is_what_its_decision_decides() {
             }
             Event::Erasure(subject, event) => {
                 let crate::erasure::ErasureEvent::ErasureCompleted(done) = event;
-                let epochs: Vec<_> = done.epochs.iter().map(|n| (*n, retired.contains(n))).collect();
+                let epochs: Vec<_> = done
+                    .epochs
+                    .iter()
+                    .map(|n| (*n, retired.contains(n)))
+                    .collect();
                 let state = crate::erasure::ErasureCompletion::new(*subject);
                 assert_eq!(
                     crate::erasure::complete(&state, done.owner, &epochs),

@@ -270,7 +270,11 @@ pub fn story() -> Vec<Sample> {
 
     // A rotation retires the key epoch that wrapped both erased keys: both erasures are
     // complete, and the record's owner is told.
-    s.push(109, None, Event::KeyEpoch(1, KeyEpochRetired { epoch: 1 }.into()));
+    s.push(
+        109,
+        None,
+        Event::KeyEpoch(1, KeyEpochRetired { epoch: 1 }.into()),
+    );
     let record_gone = ErasureCompleted {
         subject: ErasureSubject::Record(RECORD),
         owner: PATIENT,

@@ -20,7 +20,11 @@ impl KeysQuery {
     /// Administrators: every key epoch, oldest first.
     async fn key_epochs(&self, ctx: &Context<'_>) -> Result<Vec<KeyEpoch>> {
         admin(ctx)?;
-        let status = services(ctx).key_epochs.status().await.map_err(|e| e.gql())?;
+        let status = services(ctx)
+            .key_epochs
+            .status()
+            .await
+            .map_err(|e| e.gql())?;
         Ok(status.epochs.into_iter().map(Into::into).collect())
     }
 
@@ -32,16 +36,15 @@ impl KeysQuery {
         subject: String,
     ) -> Result<ErasureCertificate> {
         let caller = caller(ctx)?;
-        let subject = ErasureSubject::parse(&subject)
-            .map_err(|e| CommandError::bad_input(e).gql())?;
+        let subject =
+            ErasureSubject::parse(&subject).map_err(|e| CommandError::bad_input(e).gql())?;
         let s = services(ctx);
         let certificate = s
             .key_epochs
             .certificate(Some(&caller), subject, &s.ledger_key)
             .await
             .map_err(|e| e.gql())?;
-        ErasureCertificate::from_command(certificate)
-            .map_err(|e| CommandError::internal(e).gql())
+        ErasureCertificate::from_command(certificate).map_err(|e| CommandError::internal(e).gql())
     }
 }
 

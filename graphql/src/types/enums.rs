@@ -88,4 +88,5 @@ pub enum NotificationKind {
     UserAwaitingApproval,
     ProfileChangeRequested,
     SecurityChanged,
+    ErasureCompleted,
 }

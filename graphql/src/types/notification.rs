@@ -124,6 +124,9 @@ impl Notification {
                 Some("CODES_LOCKED") => "Someone who knows your password typed wrong codes; codes are locked for a while. Change your password if this was not you".into(),
                 _ => "The security of your account changed".into(),
             },
+            Kind::ErasureCompleted => "The erasure of one of your records is complete: no \
+                 copy of its key, in the database's files or its backups, can be opened any more"
+                .into(),
         })
     }
 

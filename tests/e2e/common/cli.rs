@@ -9,6 +9,28 @@ pub async fn medchain(app: &TestApp, data_dir: &Path, args: &[&str]) -> (i32, St
     medchain_with(app, data_dir, args, &[]).await
 }
 
+/// The binary's command line on the test's database, the server's master key and
+/// key-epoch store, and `data_dir`, for a test that runs it its own way.
+pub fn command(app: &TestApp, data_dir: &Path, args: &[&str]) -> tokio::process::Command {
+    let key = data_dir.join("master.key");
+    if !key.exists() {
+        std::fs::create_dir_all(data_dir).unwrap();
+        std::fs::write(&key, hex::encode(app.master_key)).unwrap();
+    }
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"));
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("DATABASE_URL", &app.db.url)
+        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
+        .env("MEDCHAIN_KEY_EPOCH_STORE", app.key_epochs.path())
+        .env_remove("MEDCHAIN_CHECKPOINT_DIR")
+        .env_remove("MEDCHAIN_LEDGER_KEY_FILE")
+        .env("RUST_LOG", "warn");
+    command
+}
+
 /// `medchain`, with more environment.
 pub async fn medchain_with(
     app: &TestApp,
@@ -16,22 +38,8 @@ pub async fn medchain_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (i32, String, String) {
-    let key = data_dir.join("master.key");
-    if !key.exists() {
-        std::fs::create_dir_all(data_dir).unwrap();
-        std::fs::write(&key, hex::encode(app.master_key)).unwrap();
-    }
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("DATABASE_URL", &app.db.url)
-        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
-        .env("MEDCHAIN_KEY_EPOCH_STORE", app.key_epochs.path())
+    let out = command(app, data_dir, args)
         .envs(env.iter().copied())
-        .env_remove("MEDCHAIN_CHECKPOINT_DIR")
-        .env_remove("MEDCHAIN_LEDGER_KEY_FILE")
-        .env("RUST_LOG", "warn")
         .output()
         .await
         .unwrap();

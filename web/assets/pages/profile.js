@@ -424,6 +424,7 @@ const KINDS = {
   USER_AWAITING_APPROVAL: ['Account awaiting approval', 'Someone registers and waits for an administrator.'],
   PROFILE_CHANGE_REQUESTED: ['Profile change requested', 'Someone asks to change their profile.'],
   SECURITY_CHANGED: ['Sign-in security changed', 'A code app is turned on or off, new recovery codes are made, or wrong codes are typed.'],
+  ERASURE_COMPLETED: ['Erasure complete', 'A record you erased can no longer be recovered from any copy of the database.'],
 };
 
 // Security notices: the server refuses to mute them in the app, so the box is fixed.
