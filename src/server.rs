@@ -100,6 +100,7 @@ pub async fn spawn(
         config.clock.clone(),
         config.uploads,
     );
+    let kernel_for_holds = kernel.clone();
     let accounts = Accounts::new(
         kernel,
         keys.clone(),
@@ -163,6 +164,7 @@ pub async fn spawn(
         clock: config.clock,
         projections,
         sessions,
+        legal_holds: commands::legal_holds::LegalHolds::new(kernel_for_holds, keys.clone()),
         keys,
         key_epochs,
         checkpoints: config.checkpoints.store,

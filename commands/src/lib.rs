@@ -13,8 +13,11 @@
 //! - `records`: medical records: streaming encrypted upload, reading content (recorded
 //!   first), sharing, expiry, erasure.
 //! - `keys`: every key MedChain holds, in one place: the master key and what it derives
-//!   (subject-key wrapping, the e-mail blind index), subject keys and sealed fields, the
-//!   ledger's Ed25519 signing key.
+//!   (the e-mail blind index, the epoch keys' wrap), key epochs and their store, subject
+//!   and data keys and sealed fields, the ledger's Ed25519 signing key.
+//! - `key_epochs`: the rotation (one process at a time, resumable), where the epochs
+//!   stand, and erasure certificates (DESIGN.md §11).
+//! - `legal_holds`: placing and lifting holds, and the check every erasure makes.
 //! - `blobs`: the blob store (object_store), ciphertext only.
 //! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
 //! - `rate_limit`: limits that hold across processes (failed sign-ins, resets,
@@ -35,6 +38,7 @@ pub mod kernel;
 pub mod key_epochs;
 pub mod keys;
 pub mod ledger;
+pub mod legal_holds;
 pub mod mail;
 pub mod password_hasher;
 pub mod rate_limit;

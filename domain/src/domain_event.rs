@@ -26,7 +26,7 @@ pub trait EventName {
 pub fn all_event_types() -> Vec<&'static str> {
     use crate::{
         account::UserEvent,
-        erasure::{ErasureEvent, KeyEpochEvent},
+        erasure::{ErasureEvent, KeyEpochEvent, LegalHoldEvent},
         record::RecordEvent,
     };
     let mut all: Vec<_> = [
@@ -34,6 +34,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         RecordEvent::TYPES,
         KeyEpochEvent::TYPES,
         ErasureEvent::TYPES,
+        LegalHoldEvent::TYPES,
     ]
     .concat();
     all.sort_unstable();

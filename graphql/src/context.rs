@@ -23,6 +23,8 @@ pub struct Services {
     pub keys: KeyRing,
     /// Key epochs: status, rotation, erasure certificates.
     pub key_epochs: commands::key_epochs::KeyEpochs,
+    /// Legal holds: placing and lifting.
+    pub legal_holds: commands::legal_holds::LegalHolds,
     /// Reads each request's session with its user's view (batched under load).
     pub sessions: projections::sessions::SessionLookup,
     /// Where the ledger's signed checkpoints are kept.

@@ -9,6 +9,7 @@ use crate::{
         factors::{FactorMutation, FactorQuery},
         keys::{KeysMutation, KeysQuery},
         ledger::{LedgerMutation, LedgerQuery},
+        legal_holds::{LegalHoldMutation, LegalHoldQuery},
         notifications::{NotificationMutation, NotificationQuery},
         records::{RecordMutation, RecordQuery},
         transparency::TransparencyQuery,
@@ -31,6 +32,7 @@ pub struct Query(
     TransparencyQuery,
     FactorQuery,
     KeysQuery,
+    LegalHoldQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -42,6 +44,7 @@ pub struct Mutation(
     LedgerMutation,
     FactorMutation,
     KeysMutation,
+    LegalHoldMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

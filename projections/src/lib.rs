@@ -12,6 +12,7 @@
 //! - `sessions`: session lookups (joined with the users view), batched under load.
 //! - `records`: the records view, shares and access log.
 //! - `notifications`: who is notified of what, by their preferences; read marks.
+//! - `legal_holds`: every legal hold, and whether it stands.
 //! - `merkle`: the transparency log's tree (RFC 6962) over every event; roots and proofs.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
 //! - `check`: rebuild into scratch tables and compare with the live ones.
@@ -19,6 +20,7 @@
 
 mod batch;
 pub mod check;
+pub mod legal_holds;
 pub mod merkle;
 pub mod notifications;
 pub mod projector;
@@ -44,6 +46,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(records::RecordsProjector),
         Arc::new(notifications::NotificationsProjector),
         Arc::new(merkle::MerkleProjector),
+        Arc::new(legal_holds::LegalHoldsProjector),
     ]
 }
 

@@ -23,6 +23,7 @@ mod kernel_snapshots;
 mod key_epochs;
 mod ledger_integrity;
 mod ledger_store;
+mod legal_holds;
 mod notifications;
 mod notifications_live;
 mod notifications_mail;

@@ -26,6 +26,23 @@ impl Accounts {
         basis: Option<ErasureBasis>,
     ) -> Result<i64, CommandError> {
         admin.require_admin()?;
+        // No erasure under a legal hold, on the person or on any record of theirs (they
+        // are erased with them). An erasure already made is finished whatever stands.
+        let erased_before =
+            self.kernel().load::<User>(user).await?.state.status() == Some(AccountStatus::Erased);
+        if !erased_before {
+            let records: Vec<uuid::Uuid> =
+                sqlx::query_scalar("SELECT record_id FROM record_keys WHERE owner_id = $1")
+                    .bind(user.as_uuid())
+                    .fetch_all(self.pool())
+                    .await?;
+            crate::legal_holds::erasure_allowed(
+                self.kernel(),
+                domain::erasure::ErasureSubject::User(user),
+                &records,
+            )
+            .await?;
+        }
         // An administrator erases on someone's behalf: OTHER unless they say.
         let basis = basis.unwrap_or(ErasureBasis::Other);
         let reason = self.seal_reason(user, "erasureReason", reason).await?;

@@ -29,13 +29,27 @@ impl Records {
         let reason = Reason::parse(reason).map_err(CommandError::bad_input)?;
         // The free text is sealed under the owner's subject key, bound to the record's
         // stream: it outlives the record's data key and dies with the owner.
-        let owner = self
-            .kernel()
-            .load::<Record>(record)
-            .await?
-            .state
-            .stored()
-            .map(|s| s.owner);
+        let loaded = self.kernel().load::<Record>(record).await?.state;
+        let owner = loaded.stored().map(|s| s.owner);
+        // No erasure under a legal hold on the record or its owner; one already made is
+        // finished whatever stands.
+        if let Some(owner) = owner
+            && !loaded.is_erased()
+        {
+            let held = crate::legal_holds::erasure_allowed(
+                self.kernel(),
+                domain::erasure::ErasureSubject::Record(record),
+                &[],
+            )
+            .await;
+            let held_owner = crate::legal_holds::erasure_allowed(
+                self.kernel(),
+                domain::erasure::ErasureSubject::User(owner),
+                &[],
+            )
+            .await;
+            held.and(held_owner)?;
+        }
         let sealed = match owner {
             Some(owner) => {
                 self.inner

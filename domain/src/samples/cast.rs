@@ -14,6 +14,7 @@ pub const OTHER_PATIENT: UserId = UserId::from_uuid(Uuid::from_u128(0xa2));
 pub const DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd1));
 pub const OTHER_DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd2));
 pub const ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(0xad));
+pub const OTHER_ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(0xae));
 pub const RECORD: RecordId = RecordId::from_uuid(Uuid::from_u128(0x5ec0_0001));
 pub const SHARE: ShareId = ShareId::from_uuid(Uuid::from_u128(0x5a1));
 pub const OTHER_SHARE: ShareId = ShareId::from_uuid(Uuid::from_u128(0x5a2));

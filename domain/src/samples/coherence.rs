@@ -150,6 +150,7 @@ fn every_step_is_what_its_decision_decides() {
     let mut record = Record::new(RECORD);
     let mut last = None;
     let mut retired = Vec::new();
+    let mut holds = BTreeMap::new();
     for (index, sample) in story().iter().enumerate() {
         assert!(last <= Some(sample.at), "step {index} goes back in time");
         last = Some(sample.at);
@@ -171,6 +172,21 @@ fn every_step_is_what_its_decision_decides() {
                 let epoch = crate::erasure::KeyEpoch::new(*n);
                 assert_eq!(crate::erasure::retire(&epoch), vec![event.clone()]);
                 retired.push(*n);
+            }
+            Event::LegalHold(id, event) => {
+                let state = holds
+                    .entry(*id)
+                    .or_insert_with(|| crate::erasure::LegalHold::new(*id));
+                let decided = match event {
+                    crate::erasure::LegalHoldEvent::LegalHoldPlaced(e) => {
+                        crate::erasure::place(state, e.by, e.subject, e.reason.clone())
+                    }
+                    crate::erasure::LegalHoldEvent::LegalHoldLifted(e) => {
+                        crate::erasure::lift(state, e.by)
+                    }
+                };
+                assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
+                state.apply(event);
             }
             Event::Erasure(subject, event) => {
                 let crate::erasure::ErasureEvent::ErasureCompleted(done) = event;

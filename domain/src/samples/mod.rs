@@ -11,8 +11,8 @@ mod cast;
 mod story;
 
 pub use cast::{
-    ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE, at, erased,
-    registered, registered_with, sealed, session, shared, uploaded,
+    ADMIN, DOCTOR, OTHER_ADMIN, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE,
+    at, erased, registered, registered_with, sealed, session, shared, uploaded,
 };
 pub use story::{CHANGE, DOCTOR_SESSION, OTHER_SHARE_ENDS, PATIENT_SESSION, story};
 
@@ -20,10 +20,12 @@ use crate::Aggregate as _;
 use crate::account::{UserEvent, UserId};
 use crate::erasure::{
     EpochNumber, ErasureCompletion, ErasureEvent, ErasureSubject, KeyEpoch, KeyEpochEvent,
+    LegalHold, LegalHoldEvent,
 };
 use crate::record::{RecordEvent, RecordId};
 use crate::{StreamName, Timestamp};
 use serde_json::Value;
+use uuid::Uuid;
 
 /// One step of the story: what happened, on which stream, when, and who did it (`None`:
 /// the system, or someone not signed in).
@@ -41,6 +43,7 @@ pub enum Event {
     Record(RecordId, RecordEvent),
     KeyEpoch(EpochNumber, KeyEpochEvent),
     Erasure(ErasureSubject, ErasureEvent),
+    LegalHold(Uuid, LegalHoldEvent),
 }
 
 impl Sample {
@@ -50,6 +53,7 @@ impl Sample {
             Event::Record(id, _) => id.stream(),
             Event::KeyEpoch(n, _) => KeyEpoch::stream(*n),
             Event::Erasure(subject, _) => ErasureCompletion::stream(*subject),
+            Event::LegalHold(id, _) => LegalHold::stream(*id),
         }
     }
 
@@ -59,6 +63,7 @@ impl Sample {
             Event::Record(_, e) => e.event_type(),
             Event::KeyEpoch(_, e) => e.event_type(),
             Event::Erasure(_, e) => e.event_type(),
+            Event::LegalHold(_, e) => e.event_type(),
         }
     }
 
@@ -68,6 +73,7 @@ impl Sample {
             Event::Record(_, e) => e.payload(),
             Event::KeyEpoch(_, e) => e.payload(),
             Event::Erasure(_, e) => e.payload(),
+            Event::LegalHold(_, e) => e.payload(),
         }
     }
 }

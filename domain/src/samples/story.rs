@@ -8,8 +8,8 @@
 //! share cannot be both revoked and expired, so there are two).
 
 use super::cast::{
-    ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE, at, erased,
-    registered, sealed, shared, uploaded,
+    ADMIN, DOCTOR, OTHER_ADMIN, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE,
+    at, erased, registered, sealed, shared, uploaded,
 };
 use super::{Event, Sample};
 use crate::account::user::{
@@ -21,12 +21,15 @@ use crate::account::user::{
     UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
-use crate::erasure::{ErasureCompleted, ErasureSubject, KeyEpochRetired};
+use crate::erasure::{
+    ErasureCompleted, ErasureSubject, KeyEpochRetired, LegalHoldLifted, LegalHoldPlaced,
+};
 use crate::notification::{NotificationKind, Preference};
 use crate::record::{
     DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, ShareExpired,
     ShareExpiring, ShareRevoked,
 };
+use uuid::Uuid;
 
 /// The profile change the patient asks for.
 pub const CHANGE: uuid::Uuid = uuid::Uuid::from_u128(0xc4a9);
@@ -267,6 +270,22 @@ pub fn story() -> Vec<Sample> {
         password_hash: sealed("hash3"),
     };
     s.user(108, None, PATIENT, reset);
+
+    // An administrator holds the patient's records for a court; another, made at the
+    // machine, lifts it.
+    s.user(108, None, OTHER_ADMIN, registered(Role::Admin));
+    let hold = Uuid::from_u128(0x401d);
+    let held = LegalHoldPlaced {
+        subject: ErasureSubject::User(PATIENT),
+        by: ADMIN,
+        reason: sealed("court order"),
+    };
+    s.push(108, Some(ADMIN), Event::LegalHold(hold, held.into()));
+    s.push(
+        108,
+        Some(OTHER_ADMIN),
+        Event::LegalHold(hold, LegalHoldLifted { by: OTHER_ADMIN }.into()),
+    );
 
     // A rotation retires the key epoch that wrapped both erased keys: both erasures are
     // complete, and the record's owner is told.

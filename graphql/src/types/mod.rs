@@ -6,6 +6,7 @@ pub mod enums;
 pub mod factors;
 pub mod keys;
 pub mod ledger_event;
+pub mod legal_hold;
 pub mod notification;
 pub mod page;
 pub mod profile_change;

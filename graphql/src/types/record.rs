@@ -120,6 +120,22 @@ impl Record {
         DateTime(self.view.uploaded_at)
     }
 
+    /// The owner and administrators: whether a legal hold stands on the record (or on its
+    /// owner), which keeps it from being erased. Never why. Null for anyone else.
+    async fn legal_hold(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        if !(self.access.is_owner() || self.access == Access::Oversight) {
+            return Ok(None);
+        }
+        let held = projections::legal_holds::record_held(
+            &services(ctx).pool,
+            self.view.id.as_uuid(),
+            self.view.owner.as_uuid(),
+        )
+        .await
+        .map_err(|e| e.gql())?;
+        Ok(Some(held))
+    }
+
     async fn status(&self) -> RecordStatus {
         if self.view.erased {
             RecordStatus::Erased
