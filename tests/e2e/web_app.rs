@@ -167,6 +167,37 @@ async fn a_patient_adds_a_passkey_signs_in_with_it_and_removes_it_in_a_browser()
     assert!(stdout.contains("passkey flows passed"), "{stdout}");
 }
 
+/// Erasure in Chromium (`tests/browser/erasure.mjs`): a legal hold placed and seen by
+/// the patient, a record erased with its erasure pending, the hold lifted and the epochs
+/// rotated by another administrator, and the certificate complete and downloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_completes_after_a_rotation_and_a_hold_keeps_a_record_in_a_browser() {
+    use crate::common::records::{cast, pdf, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    app.create_admin("second@example.org", "Bea Admin").await;
+    let held = upload_ok(&app, &c.patient.token, "Court file", pdf("H", 2048)).await;
+    let erased = upload_ok(&app, &c.patient.token, "Duplicate scan", pdf("E", 2048)).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let stdout = run_browser_script(
+        &app,
+        "erasure.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("ADMIN_EMAIL", "root@example.org".as_ref()),
+            ("OTHER_ADMIN_EMAIL", "second@example.org".as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("HELD_RECORD", held.as_ref()),
+            ("ERASED_RECORD", erased.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("erasure flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

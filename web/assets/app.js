@@ -43,6 +43,7 @@ const routes = [
   [PATHS.users, admin.users, 'ADMIN'],
   [PATHS.ledger, admin.ledger, 'ADMIN'],
   [PATHS.compliance, admin.compliance, 'ADMIN'],
+  [PATHS.erasure, admin.erasure, 'ADMIN'],
 ];
 
 function match(path) {
@@ -120,7 +121,7 @@ const NAV = {
   PATIENT: [[PATHS.records, 'My records']],
   DOCTOR: [[PATHS.shared, 'Shared with me']],
   ADMIN: [[PATHS.admin, 'Dashboard'], [PATHS.approvals, 'Approvals'], [PATHS.users, 'Users'],
-    [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance']],
+    [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance'], [PATHS.erasure, 'Erasure']],
 };
 
 const bellCount = h('span', { class: 'count', 'aria-hidden': 'true' });

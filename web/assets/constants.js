@@ -18,6 +18,7 @@ export const PATHS = {
   users: '/admin/users',
   ledger: '/admin/ledger',
   compliance: '/admin/compliance',
+  erasure: '/admin/erasure',
 };
 
 /** Where each role starts: after signing in, and at `/`. */

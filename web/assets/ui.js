@@ -168,3 +168,14 @@ export function moreButton(pageInfo, next) {
 export function link(href, text, attrs = {}) {
   return h('a', { href, 'data-link': true, ...attrs }, text);
 }
+
+/** Offers `value` as a JSON file named `name` (a receipt, a certificate). */
+export function downloadJson(name, value) {
+  const blob = new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -1,10 +1,13 @@
 // The patient's pages: their records with an upload (progress, refusals in words), and
 // one record with its shares (add from the doctor directory, revoke), its access log,
-// and erasure behind a confirmation.
+// erasure behind a confirmation (or, under a legal hold, word that it is kept), and once
+// erased, whether the erasure is complete, with its signed certificate.
 
 import { gql, uploadRecord } from '../api.js';
 import { checkReceipt } from '../transparency.js';
-import { h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton } from '../ui.js';
+import {
+  h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton, downloadJson,
+} from '../ui.js';
 import {
   PATHS, ACCESS_ACTIONS, MAX_PAGE, RECORDS_PAGE, ERASED_NAME, SYSTEM_ACTOR, UNTIL_REVOKED, ERASURE_BASES,
 } from '../constants.js';
@@ -76,7 +79,7 @@ function uploadForm(app, uploaded) {
 }
 
 const RECORD = `query($id: UUID!) { record(id: $id) {
-    id title description fileName contentType size sha256 uploadedAt status contentUrl
+    id title description fileName contentType size sha256 uploadedAt status contentUrl legalHold
     shares { id active grantedAt expiresAt revokedAt doctor { id name } } } }`;
 
 export async function record({ params, app }) {
@@ -110,7 +113,33 @@ export async function record({ params, app }) {
     erased ? null : shareForm(r, refresh),
     h('h2', {}, 'Access log'),
     log,
-    erased ? null : eraseSection(r, app));
+    erased ? await erasureSection(r) : (r.legalHold ? heldNotice() : eraseSection(r, app)));
+}
+
+/** A hold stands: the record is kept, and the patient is told so (never why). */
+function heldNotice() {
+  return h('section', { class: 'card', 'aria-labelledby': 'hold-heading' },
+    h('h2', { id: 'hold-heading' }, 'Legal hold'),
+    h('p', {}, 'A legal hold stands on this record: the law requires it to be kept, so it cannot '
+      + 'be erased until an administrator lifts the hold.'));
+}
+
+const CERTIFICATE = `query($s: String!) { erasureCertificate(subject: $s) {
+    erasedAt complete completeAt dueBy epochs document } }`;
+
+/** An erased record: whether its erasure is complete, and the signed certificate. */
+async function erasureSection(r) {
+  const { erasureCertificate: c } = await gql(CERTIFICATE, { s: `record-${r.id}` });
+  const status = c.complete
+    ? `Complete since ${when(c.completeAt)}: no copy of the record's key, in the database's files or its backups, can be opened any more.`
+    : `Erased on ${when(c.erasedAt)}. Old copies of its key, in the database's files and backups, become unreadable ${c.dueBy ? `by ${when(c.dueBy)}, at the next key rotation` : 'only when the master key is replaced (it was erased before key epochs)'}.`;
+  return h('section', { class: 'card', 'aria-labelledby': 'erasure-heading' },
+    h('h2', { id: 'erasure-heading' }, 'Erasure'),
+    h('p', { role: 'status', class: 'erasure-status' }, status),
+    h('p', { class: 'actions' }, h('button', {
+      type: 'button', class: 'secondary',
+      onclick: () => downloadJson(`medchain-erasure-${r.id}.json`, c.document),
+    }, 'Download the signed certificate')));
 }
 
 function shareTable(r, refresh) {
@@ -199,15 +228,7 @@ function ledgerCell(e) {
   const download = h('button', {
     type: 'button', class: 'link',
     'aria-label': `Download the receipt of entry ${e.seq}`,
-    onclick: () => {
-      const blob = new Blob([JSON.stringify(e.receipt, null, 2)], { type: 'application/json' });
-      const url = URL.createObjectURL(blob);
-      const a = h('a', { href: url, download: `medchain-receipt-${e.seq}.json` });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
-    },
+    onclick: () => downloadJson(`medchain-receipt-${e.seq}.json`, e.receipt),
   }, 'Receipt');
   return h('span', {}, status, ' ', download);
 }
