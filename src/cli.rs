@@ -41,6 +41,16 @@ pub struct Common {
     /// with DATABASE_URL].
     #[arg(long, env = "MEDCHAIN_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// The master key in a hardware security module instead of a file: a PKCS#11 URI,
+    /// `pkcs11:token=<label>;object=<label>?module-path=<library>&pin-source=<file>`
+    /// (or `pin-value=<pin>`). The key is made in the module on first use if absent.
+    #[arg(
+        long,
+        env = "MEDCHAIN_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
     /// Where key-epoch keys are kept (DESIGN.md §11), wrapped by the master key: a
     /// directory every server process shares, never inside the database [default:
     /// <data-dir>/key-epochs].
@@ -267,6 +277,14 @@ pub enum KeysCommand {
     /// Rotate now: a new epoch, every key moved under it, the older epochs' keys
     /// destroyed. Waits for nothing: exit 3 when another process is rotating.
     Rotate,
+    /// Move the master key from its file into a hardware security module: the epoch keys
+    /// sealed again by the module, the file's bytes kept sealed as the derivation root so
+    /// every sign-in still works. Then set MEDCHAIN_MASTER_KEY to the same URI.
+    MoveToHsm {
+        /// The PKCS#11 URI of the key in the module (made there if absent).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

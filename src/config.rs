@@ -42,13 +42,32 @@ pub fn parse_session_max(raw: &str) -> Result<std::time::Duration, String> {
 /// data directory (said once, loudly). With an external database every process must use
 /// the same key, so it has to be configured.
 pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys::MasterKey> {
+    if let Some(uri) = &common.master_key {
+        anyhow::ensure!(
+            common.master_key_file.is_none(),
+            "set MEDCHAIN_MASTER_KEY (an HSM) or MEDCHAIN_MASTER_KEY_FILE, not both"
+        );
+        let uri = commands::keys::hsm::HsmUri::parse(uri)?;
+        let store = epoch_store(common);
+        // The module and the store block: briefly, once, at start.
+        return tokio::task::block_in_place(|| {
+            let hsm = std::sync::Arc::new(commands::keys::hsm::Hsm::connect(&uri, true)?);
+            anyhow::Ok(commands::keys::MasterKey::in_hsm(hsm, &store)?)
+        });
+    }
+    file_master_key(common)
+}
+
+/// The master key file's key, whatever MEDCHAIN_MASTER_KEY says (moving it to an HSM).
+pub fn file_master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys::MasterKey> {
     use anyhow::Context as _;
     match (&common.master_key_file, &common.database_url) {
         (Some(path), _) => commands::keys::MasterKey::load(path)
             .with_context(|| format!("reading the master key {}", path.display())),
         (None, Some(_)) => anyhow::bail!(
             "with DATABASE_URL set, MEDCHAIN_MASTER_KEY_FILE must name the master key file \
-             (32 random bytes as hex) that every server process shares"
+             (32 random bytes as hex) that every server process shares, or \
+             MEDCHAIN_MASTER_KEY the key in an HSM"
         ),
         (None, None) => {
             std::fs::create_dir_all(&common.data_dir)?;
@@ -58,6 +77,56 @@ pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys:
             Ok(key)
         }
     }
+}
+
+/// With DATABASE_URL: refuses a master key file or an epoch store inside the database
+/// server's own data directory, where base backups and copies of the cluster would carry
+/// them beside what they protect. Asked of the server; a server that does not say (no
+/// privilege to read `data_directory`, or on another machine) is not checked.
+pub async fn keys_outside_the_database(
+    common: &crate::cli::Common,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<()> {
+    if common.database_url.is_none() {
+        return Ok(());
+    }
+    let Ok(data_dir) = sqlx::query_scalar::<_, String>("SHOW data_directory")
+        .fetch_one(pool)
+        .await
+    else {
+        return Ok(());
+    };
+    let Ok(data_dir) = std::path::Path::new(&data_dir).canonicalize() else {
+        return Ok(());
+    };
+    let store = common
+        .key_epoch_store
+        .clone()
+        .unwrap_or_else(|| common.data_dir.join("key-epochs"));
+    for (what, path) in [
+        (
+            "the master key file (MEDCHAIN_MASTER_KEY_FILE)",
+            common.master_key_file.clone(),
+        ),
+        (
+            "the key epoch store (MEDCHAIN_KEY_EPOCH_STORE)",
+            Some(store),
+        ),
+    ] {
+        let Some(path) = path else { continue };
+        let Ok(path) = path.canonicalize() else {
+            continue;
+        };
+        anyhow::ensure!(
+            !path.starts_with(&data_dir),
+            "{what} {} is inside the database's own data directory {}: every backup and \
+             copy of the database would carry the keys with what they protect. Keep it \
+             elsewhere.",
+            path.display(),
+            data_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Where the key epochs' keys are kept: the configured directory, or one in the data

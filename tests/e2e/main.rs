@@ -21,6 +21,7 @@ mod hardening_limits;
 mod kernel_races;
 mod kernel_snapshots;
 mod key_epochs;
+mod key_epochs_hsm;
 mod ledger_integrity;
 mod ledger_store;
 mod legal_holds;

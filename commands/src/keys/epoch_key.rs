@@ -7,13 +7,14 @@
 //! An epoch key itself is kept only wrapped by the master key (`EpochWrapKey`), in the
 //! epoch store (`epoch_store`), never in the database.
 
+use super::hsm::{Hsm, HsmError};
 use super::master_key::{MasterKey, Purpose};
 use super::subject_key::{KEY_LEN, SubjectKey, WRAPPED_LEN};
 use super::wrap::{self, UnwrapFailed};
 use aes_gcm::{Aes256Gcm, aead::KeyInit};
 use domain::erasure::EpochNumber;
 use rand::RngCore;
-use std::fmt;
+use std::{fmt, sync::Arc};
 use uuid::Uuid;
 
 const SUBJECT_AD: &[u8] = b"medchain subject key v2|";
@@ -85,17 +86,39 @@ impl fmt::Debug for EpochKey {
     }
 }
 
-/// Wraps epoch keys for the epoch store: a sub-key of the master key, for this purpose
-/// only, bound to the epoch's number.
-pub(super) struct EpochWrapKey(Aes256Gcm);
+/// Wraps epoch keys for the epoch store, bound to the epoch's number: with a key file, a
+/// sub-key of the master key for this purpose only; with an HSM, the module's own key,
+/// inside the module (calls that block: callers run them on the blocking pool).
+pub(super) enum EpochWrapKey {
+    // Boxed: the cipher's key schedule is large beside a handle.
+    Derived(Box<Aes256Gcm>),
+    Hsm(Arc<Hsm>),
+}
 
 impl EpochWrapKey {
-    pub(super) fn derive(master: &MasterKey) -> Self {
-        Self(Aes256Gcm::new(&master.derive(Purpose::EpochKeyWrap).into()))
+    pub(super) fn of(master: &MasterKey) -> Self {
+        match master.hsm() {
+            Some(hsm) => Self::Hsm(hsm.clone()),
+            None => Self::derived(master),
+        }
     }
 
-    pub(super) fn seal(&self, key: &EpochKey) -> Vec<u8> {
-        wrap::wrap(&self.0, &epoch_ad(key.number), &key.bytes)
+    /// The key-file form, whatever the master key is now: what `move-to-hsm` reads.
+    pub(super) fn derived(master: &MasterKey) -> Self {
+        Self::Derived(Box::new(Aes256Gcm::new(
+            &master.derive(Purpose::EpochKeyWrap).into(),
+        )))
+    }
+
+    pub(super) fn seal(&self, key: &EpochKey) -> Result<Vec<u8>, HsmError> {
+        self.seal_bytes(key.number, &key.bytes)
+    }
+
+    fn seal_bytes(&self, number: EpochNumber, bytes: &[u8]) -> Result<Vec<u8>, HsmError> {
+        match self {
+            Self::Derived(cipher) => Ok(wrap::wrap(cipher, &epoch_ad(number), bytes)),
+            Self::Hsm(hsm) => hsm.seal(&epoch_ad(number), bytes),
+        }
     }
 
     pub(super) fn open(
@@ -103,9 +126,37 @@ impl EpochWrapKey {
         number: EpochNumber,
         stored: &[u8],
     ) -> Result<EpochKey, UnwrapFailed> {
-        wrap::unwrap(&self.0, &epoch_ad(number), stored)
-            .map(|bytes| EpochKey::from_bytes(number, bytes))
+        let bytes: [u8; KEY_LEN] = match self {
+            Self::Derived(cipher) => wrap::unwrap(cipher, &epoch_ad(number), stored)?,
+            Self::Hsm(hsm) => hsm
+                .unseal(&epoch_ad(number), stored)
+                .map_err(|_| UnwrapFailed)?
+                .try_into()
+                .map_err(|_| UnwrapFailed)?,
+        };
+        Ok(EpochKey::from_bytes(number, bytes))
     }
+
+    /// `stored` as `from` sealed it, sealed by `self` instead (moving to an HSM).
+    pub(super) fn reseal(
+        &self,
+        from: &Self,
+        number: EpochNumber,
+        stored: &[u8],
+    ) -> Result<Vec<u8>, ResealError> {
+        let key = from
+            .open(number, stored)
+            .map_err(|_| ResealError::DoesNotOpen)?;
+        Ok(self.seal_bytes(number, &key.bytes)?)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResealError {
+    #[error("the stored epoch key does not open under the old master key")]
+    DoesNotOpen,
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
 }
 
 fn epoch_ad(number: EpochNumber) -> Vec<u8> {
@@ -163,13 +214,13 @@ mod tests {
 
     #[test]
     fn the_master_key_wraps_an_epoch_key_for_its_number_only() {
-        let wrap = EpochWrapKey::derive(&MasterKey::from_bytes([3; 32]));
+        let wrap = EpochWrapKey::of(&MasterKey::from_bytes([3; 32]));
         let epoch = EpochKey::generate(7);
-        let stored = wrap.seal(&epoch);
+        let stored = wrap.seal(&epoch).unwrap();
         assert_eq!(stored.len(), STORED_LEN);
         assert_eq!(wrap.open(7, &stored).unwrap().bytes, epoch.bytes);
         assert!(wrap.open(8, &stored).is_err());
-        let other = EpochWrapKey::derive(&MasterKey::from_bytes([4; 32]));
+        let other = EpochWrapKey::of(&MasterKey::from_bytes([4; 32]));
         assert!(other.open(7, &stored).is_err());
         assert_eq!(format!("{epoch:?}"), "EpochKey(7, ***)");
     }

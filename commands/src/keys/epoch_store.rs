@@ -18,6 +18,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
+/// The derivation root's file, beside the epoch keys.
+const ROOT: &str = "derivation-root.key";
+
 #[derive(Debug, Clone)]
 pub struct EpochStore {
     dir: PathBuf,
@@ -81,6 +84,45 @@ impl EpochStore {
         }
         numbers.sort_unstable();
         Ok(numbers)
+    }
+
+    /// The derivation root sealed by an HSM master key (`master_key`), when there is one.
+    pub fn read_root(&self) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.dir.join(ROOT)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the sealed derivation root, replacing it whole or not at all.
+    pub fn write_root(&self, sealed: &[u8]) -> io::Result<()> {
+        self.replace(&self.dir.join(ROOT), sealed)
+    }
+
+    /// Replaces epoch `number`'s stored key (moving it under another master key), whole
+    /// or not at all.
+    pub fn rewrite(&self, number: EpochNumber, stored: &[u8]) -> io::Result<()> {
+        self.replace(&self.path(number), stored)
+    }
+
+    /// Writes `bytes` beside `path`, syncs, renames over it, syncs the directory.
+    fn replace(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let temporary = path.with_extension("new");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)?;
+        sync_dir(&self.dir)
     }
 
     /// Destroys an epoch's key: bytes overwritten and synced, the file unlinked, the

@@ -23,7 +23,7 @@ pub const ROTATION_LOCK: i64 = 0x6570_6f63_6873;
 
 pub(super) struct Epochs {
     store: EpochStore,
-    wrap: EpochWrapKey,
+    wrap: Arc<EpochWrapKey>,
     loaded: RwLock<BTreeMap<EpochNumber, Arc<EpochKey>>>,
     current: RwLock<Option<EpochNumber>>,
 }
@@ -32,7 +32,7 @@ impl Epochs {
     pub(super) fn new(store: EpochStore, wrap: EpochWrapKey) -> Self {
         Self {
             store,
-            wrap,
+            wrap: Arc::new(wrap),
             loaded: RwLock::default(),
             current: RwLock::default(),
         }
@@ -47,19 +47,21 @@ impl Epochs {
         if let Some(key) = self.loaded.read().expect("not poisoned").get(&number) {
             return Ok(key.clone());
         }
-        let store = self.store.clone();
-        let stored = tokio::task::spawn_blocking(move || store.read(number))
-            .await
-            .map_err(|e| KeyError::Store(std::io::Error::other(e)))?
-            .map_err(KeyError::Store)?
-            .ok_or_else(|| KeyError::EpochGone {
-                epoch: number,
-                store: self.store.describe(),
-            })?;
-        let key = self
-            .wrap
-            .open(number, &stored)
-            .map_err(|_| KeyError::EpochUnwrap { epoch: number })?;
+        let (store, wrap) = (self.store.clone(), self.wrap.clone());
+        // Off the executor: the file, and with an HSM the module, block.
+        let key = tokio::task::spawn_blocking(move || {
+            let stored = store
+                .read(number)
+                .map_err(KeyError::Store)?
+                .ok_or_else(|| KeyError::EpochGone {
+                    epoch: number,
+                    store: store.describe(),
+                })?;
+            wrap.open(number, &stored)
+                .map_err(|_| KeyError::EpochUnwrap { epoch: number })
+        })
+        .await
+        .map_err(|e| KeyError::Store(std::io::Error::other(e)))??;
         Ok(self.keep(key))
     }
 
@@ -111,13 +113,17 @@ impl Epochs {
     /// behind, wrapping nothing: replaced, if it opens under our master key. One that
     /// does not is another deployment's: refused, never touched.
     pub(super) async fn create(&self, number: EpochNumber) -> Result<Arc<EpochKey>, KeyError> {
-        let store = self.store.clone();
-        let stray = tokio::task::spawn_blocking(move || store.read(number))
-            .await
-            .map_err(|e| KeyError::Store(std::io::Error::other(e)))?
-            .map_err(KeyError::Store)?;
-        if let Some(stray) = stray {
-            if self.wrap.open(number, &stray).is_err() {
+        let (store, wrap) = (self.store.clone(), self.wrap.clone());
+        let stray_is_ours = tokio::task::spawn_blocking(move || {
+            store
+                .read(number)
+                .map(|stray| stray.map(|stray| wrap.open(number, &stray).is_ok()))
+        })
+        .await
+        .map_err(|e| KeyError::Store(std::io::Error::other(e)))?
+        .map_err(KeyError::Store)?;
+        if let Some(ours) = stray_is_ours {
+            if !ours {
                 return Err(KeyError::ForeignEpoch {
                     epoch: number,
                     store: self.store.describe(),
@@ -129,13 +135,15 @@ impl Epochs {
             );
             self.destroy(number).await?;
         }
-        let key = EpochKey::generate(number);
-        let stored = self.wrap.seal(&key);
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.write(number, &stored))
-            .await
-            .map_err(|e| KeyError::Store(std::io::Error::other(e)))?
-            .map_err(KeyError::Store)?;
+        let (store, wrap) = (self.store.clone(), self.wrap.clone());
+        let key = tokio::task::spawn_blocking(move || {
+            let key = EpochKey::generate(number);
+            let stored = wrap.seal(&key).map_err(KeyError::Hsm)?;
+            store.write(number, &stored).map_err(KeyError::Store)?;
+            Ok::<_, KeyError>(key)
+        })
+        .await
+        .map_err(|e| KeyError::Store(std::io::Error::other(e)))??;
         Ok(self.keep(key))
     }
 

@@ -51,6 +51,8 @@ pub enum KeyError {
     NoOpenEpoch { newest: EpochNumber },
     #[error("the epoch store: {0}")]
     Store(#[source] std::io::Error),
+    #[error(transparent)]
+    Hsm(#[from] super::hsm::HsmError),
     #[error("database error on keys: {0}")]
     Database(#[source] sqlx::Error),
 }
@@ -89,7 +91,7 @@ impl KeyRing {
     pub fn new(master: &MasterKey, epochs: EpochStore) -> Self {
         Self(Arc::new(Keys {
             legacy_wrap: WrapKey::derive(master),
-            epochs: Epochs::new(epochs, EpochWrapKey::derive(master)),
+            epochs: Epochs::new(epochs, EpochWrapKey::of(master)),
             blind_index: BlindIndexKey::derive(master),
             snapshot: SnapshotKey::derive(master),
             rate: RateKey::derive(master),

@@ -1,18 +1,49 @@
-//! The master key (DESIGN.md §4): 32 random bytes in a file outside the database (0600),
-//! from which every other key MedChain holds is derived or wrapped.
+//! The master key (DESIGN.md §4, §11): 32 random bytes in a file outside the database
+//! (0600), or an AES key inside a hardware security module (`hsm`) that never lets it out.
+//! It wraps the epoch keys; the keys derived from it (the blind index, the snapshots'
+//! MAC, the rate limits' names) come from its derivation root.
 //!
-//! Its bytes are never used directly: each purpose gets its own sub-key through
+//! With a key file, the root is the file's bytes. With an HSM, the root is 32 bytes kept
+//! sealed by the module's key beside the epoch keys (`derivation-root.key`); moving a
+//! deployment from its file to an HSM (`medchain keys move-to-hsm`) seals the old file's
+//! bytes as the root, so every derived key, and so every sign-in, stays the same.
+//!
+//! The root's bytes are never used directly: each purpose gets its own sub-key through
 //! HKDF-SHA256 with a distinct info string, so a blind index can never be confused with,
 //! or help to attack, a key wrap. The list of purposes lives here, in one place, so two
 //! purposes cannot end up sharing an info string.
 
+use super::epoch_store::EpochStore;
+use super::hsm::{Hsm, HsmError};
 use super::secret_file::{self, KeyFileError};
 use hkdf::Hkdf;
 use rand::RngCore;
 use sha2::Sha256;
-use std::{fmt, path::Path};
+use std::{fmt, path::Path, sync::Arc};
 
-pub struct MasterKey([u8; 32]);
+pub struct MasterKey {
+    /// What the sub-keys are derived from: the key file's bytes, or the root the HSM
+    /// keeps sealed.
+    root: [u8; 32],
+    /// The HSM holding the master key itself, when it is there.
+    hsm: Option<Arc<Hsm>>,
+}
+
+/// The associated data the HSM seals the derivation root with.
+const ROOT_AD: &[u8] = b"medchain derivation root v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HsmRootError {
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    #[error("the epoch store: {0}")]
+    Store(#[source] std::io::Error),
+    #[error(
+        "the epoch store {0} holds epoch keys but no derivation root sealed by the HSM: \
+         they are wrapped by a master key file; move them with `medchain keys move-to-hsm`"
+    )]
+    NotMoved(String),
+}
 
 /// What a derived sub-key is for. Each has its own HKDF info string; adding a purpose
 /// means adding a string here, never reusing one.
@@ -55,29 +86,69 @@ impl MasterKey {
                 "created a new master key; back it up, without it no sealed data can be read"
             );
         }
-        Ok((Self(bytes), created))
+        Ok((Self::from_bytes(bytes), created))
     }
 
     /// Loads an existing key; never creates one.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        Ok(Self(secret_file::read::<32>(path)?))
+        Ok(Self::from_bytes(secret_file::read::<32>(path)?))
     }
 
     /// A fresh random key that lives only in memory: for tests and throw-away setups.
     pub fn generate() -> Self {
-        Self(random_bytes())
+        Self::from_bytes(random_bytes())
     }
 
     /// A key from bytes the caller already holds (a test vector, another key store).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self {
+            root: bytes,
+            hsm: None,
+        }
+    }
+
+    /// The master key in `hsm`, with the derivation root it keeps sealed in `store`. A
+    /// new deployment (an empty store) gets a new random root. Blocking (the module, the
+    /// file system).
+    pub fn in_hsm(hsm: Arc<Hsm>, store: &EpochStore) -> Result<Self, HsmRootError> {
+        let root = match store.read_root().map_err(HsmRootError::Store)? {
+            Some(sealed) => hsm.unseal(ROOT_AD, &sealed)?,
+            None => {
+                if !store.list().map_err(HsmRootError::Store)?.is_empty() {
+                    return Err(HsmRootError::NotMoved(store.describe()));
+                }
+                let root = random_bytes();
+                store
+                    .write_root(&hsm.seal(ROOT_AD, &root)?)
+                    .map_err(HsmRootError::Store)?;
+                tracing::warn!(store = %store.describe(), "created a new derivation root, sealed by the HSM");
+                root.to_vec()
+            }
+        };
+        Ok(Self {
+            root: root.try_into().map_err(|_| HsmError::DoesNotOpen)?,
+            hsm: Some(hsm),
+        })
+    }
+
+    /// Seals this key's root under `hsm` into `store`: the last step of moving a key
+    /// file's deployment into the HSM.
+    pub fn seal_root_into(&self, hsm: &Hsm, store: &EpochStore) -> Result<(), HsmRootError> {
+        store
+            .write_root(&hsm.seal(ROOT_AD, &self.root)?)
+            .map_err(HsmRootError::Store)
+    }
+
+    /// The HSM, when the master key is in one.
+    pub fn hsm(&self) -> Option<&Arc<Hsm>> {
+        self.hsm.as_ref()
     }
 
     /// The sub-key for one purpose. No salt: the master key is already uniformly random,
     /// which is what HKDF's extract step would otherwise provide (RFC 5869 §3.1).
     pub(super) fn derive(&self, purpose: Purpose) -> [u8; 32] {
         let mut out = [0u8; 32];
-        Hkdf::<Sha256>::new(None, &self.0)
+        Hkdf::<Sha256>::new(None, &self.root)
             .expand(purpose.info(), &mut out)
             .expect("32 bytes is far below HKDF-SHA256's limit of 8160");
         out
@@ -127,8 +198,8 @@ mod tests {
         assert!(created);
         let (again, created) = MasterKey::load_or_create(&path).unwrap();
         assert!(!created);
-        assert_eq!(first.0, again.0);
-        assert_eq!(MasterKey::load(&path).unwrap().0, first.0);
+        assert_eq!(first.root, again.root);
+        assert_eq!(MasterKey::load(&path).unwrap().root, first.root);
     }
 
     #[test]

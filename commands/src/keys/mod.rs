@@ -10,6 +10,8 @@
 //! - `epoch_key`, `epoch_store`, `epochs`: key epochs. Every stored key is wrapped by
 //!   an epoch's key, kept wrapped by the master key in the epoch store (a directory),
 //!   never in the database; `rewrap` moves keys to a newer epoch for a rotation.
+//! - `hsm`, `hsm_move`: the master key in a hardware security module (PKCS#11), and
+//!   moving a key file's deployment there.
 //! - `subject_key`: one random key per person; erasing it erases the person.
 //! - `sealing`: sealing and opening a field under a subject key, bound to its stream and
 //!   field name, in `domain::Sealed`'s text form.
@@ -25,6 +27,8 @@ pub mod data_key;
 pub mod epoch_key;
 pub mod epoch_store;
 mod epochs;
+pub mod hsm;
+pub mod hsm_move;
 pub mod key_ring;
 pub mod ledger_key;
 pub mod master_key;

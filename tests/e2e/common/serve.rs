@@ -54,6 +54,10 @@ pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -
     for (name, value) in env {
         command.env(name, value);
     }
+    // A master key in an HSM replaces the file's.
+    if env.iter().any(|(name, _)| *name == "MEDCHAIN_MASTER_KEY") {
+        command.env_remove("MEDCHAIN_MASTER_KEY_FILE");
+    }
     let mut server = Server(command.spawn().unwrap());
     let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
     let mut line = String::new();
