@@ -93,13 +93,18 @@ pub async fn spawn(
         config.key_epoch,
     );
     key_epochs.resume().await.map_err(StartError::KeyEpochs)?;
+    let journal = commands::ledger::ErasureJournal {
+        store: config.checkpoints.store.clone(),
+        key: config.checkpoints.key.clone(),
+    };
     let records = Records::new(
         kernel.clone(),
         keys.clone(),
         config.blobs.clone(),
         config.clock.clone(),
         config.uploads,
-    );
+    )
+    .with_erasure_journal(journal.clone());
     let kernel_for_holds = kernel.clone();
     let accounts = Accounts::new(
         kernel,
@@ -109,6 +114,7 @@ pub async fn spawn(
         config.sessions,
     )
     .with_limits(config.rate_limits)
+    .with_erasure_journal(journal)
     .with_mailer(config.mailer.clone())
     .with_blobs(config.blobs)
     .with_relying_party(

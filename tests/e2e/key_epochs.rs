@@ -11,11 +11,8 @@ use crate::common::{
     app::{Cred, TestApp, eventually},
     records::{Person, cast, content, pdf, person, upload_ok},
 };
-use aes_gcm::{
-    Aes256Gcm,
-    aead::{Aead, KeyInit, Payload},
-};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use std::{
@@ -31,22 +28,26 @@ const CERTIFICATE: &str = "query($s: String!) { erasureCertificate(subject: $s) 
 const ROTATE: &str = "mutation { rotateKeyEpoch { number startedAt retiredAt } }";
 
 /// Someone who has the master key and can read every file, and reads the formats of
-/// DESIGN.md §11 with their own code.
+/// DESIGN.md §11 with their own code (and another AES-GCM than the server's: ring's).
 struct Adversary {
     master: [u8; 32],
 }
 
+/// An AES-256-GCM key (ring's).
+fn cipher(key: &[u8]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).unwrap())
+}
+
 /// `nonce ‖ ciphertext ‖ tag`, opened under `key` with associated data `ad`.
-fn open(key: &Aes256Gcm, ad: &[u8], wrapped: &[u8]) -> Option<Vec<u8>> {
+fn open(key: &LessSafeKey, ad: &[u8], wrapped: &[u8]) -> Option<Vec<u8>> {
     let (nonce, sealed) = wrapped.split_at(12);
-    key.decrypt(
-        nonce.try_into().ok()?,
-        Payload {
-            msg: sealed,
-            aad: ad,
-        },
-    )
-    .ok()
+    let mut buffer = [0u8; 128];
+    let buffer = buffer.get_mut(..sealed.len())?;
+    buffer.copy_from_slice(sealed);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    key.open_in_place(nonce, Aad::from(ad), buffer)
+        .ok()
+        .map(|plain| plain.to_vec())
 }
 
 fn ad(prefix: &[u8], id: Uuid, epoch: Option<u32>) -> Vec<u8> {
@@ -57,74 +58,122 @@ fn ad(prefix: &[u8], id: Uuid, epoch: Option<u32>) -> Vec<u8> {
     ad
 }
 
-/// Every place a wrapped key of `len` bytes could be: anywhere in a small file (a key
-/// store), and in the database's files wherever a bytea of that length starts (its 1-byte
-/// varlena header, `(len + 1) << 1 | 1`, in the table's pages and in the WAL alike).
-fn windows<'a>(data: &'a [u8], len: usize, small: bool) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let header = (((len + 1) << 1) | 1) as u8;
-    (0..(data.len() + 1).saturating_sub(len)).filter_map(move |i| {
-        if small {
-            Some(&data[i..i + len])
-        } else {
-            (data[i] == header && i + 1 + len <= data.len()).then(|| &data[i + 1..i + 1 + len])
+/// Calls `try_window` on every `len`-byte window of every file that could be a wrapped
+/// key: every offset, except windows holding a run of 8 zero bytes (random bytes never
+/// do: the chance is about 2^-59 per window), which skips the empty space of pages and
+/// WAL segments. Every offset matters: PostgreSQL's WAL may log an updated row without
+/// the bytes it shares with the old one, length headers included. Two threads.
+fn scan(files: &[(PathBuf, Vec<u8>)], len: usize, try_window: impl Fn(&[u8]) + Sync) {
+    let half = files.len() / 2;
+    std::thread::scope(|s| {
+        for part in [&files[..half], &files[half..]] {
+            let try_window = &try_window;
+            s.spawn(move || {
+                for (_, data) in part {
+                    if data.len() < len {
+                        continue;
+                    }
+                    // zeros[j]: how many runs of 8 zeros start before offset j.
+                    let mut zeros = vec![0u32; data.len() + 1];
+                    let mut run = 0usize;
+                    for j in (0..data.len()).rev() {
+                        run = if data[j] == 0 { run + 1 } else { 0 };
+                        zeros[j] = u32::from(run >= 8);
+                    }
+                    let mut before = 0u32;
+                    for z in zeros.iter_mut() {
+                        let here = *z;
+                        *z = before;
+                        before += here;
+                    }
+                    for i in 0..=data.len() - len {
+                        if zeros[i + len - 7] == zeros[i] {
+                            try_window(&data[i..i + len]);
+                        }
+                    }
+                }
+            });
         }
-    })
+    });
+}
+
+fn found_once(found: std::sync::Mutex<Vec<Vec<u8>>>) -> Vec<Vec<u8>> {
+    let mut found = found.into_inner().unwrap();
+    found.sort();
+    found.dedup();
+    found
 }
 
 impl Adversary {
-    fn derive(&self, info: &[u8]) -> Aes256Gcm {
+    fn derive(&self, info: &[u8]) -> LessSafeKey {
         let mut out = [0u8; 32];
         hkdf::Hkdf::<sha2::Sha256>::new(None, &self.master)
             .expand(info, &mut out)
             .unwrap();
-        Aes256Gcm::new(&out.into())
+        cipher(&out)
     }
 
-    /// Every epoch key any file yields under the master key.
-    fn epoch_keys(&self, files: &[(PathBuf, Vec<u8>)]) -> Vec<(u32, Aes256Gcm)> {
+    /// Every epoch key (of epochs 1 to 3, all there are) any file yields under the master
+    /// key.
+    fn epoch_keys(&self, files: &[(PathBuf, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
         let wrap = self.derive(b"medchain epoch key wrap v1");
-        let mut found: Vec<(u32, Aes256Gcm)> = Vec::new();
-        for (_, data) in files {
-            for window in windows(data, 60, data.len() < 4096) {
-                for n in 1..=16u32 {
-                    let ad = [&b"medchain epoch key v1|"[..], &n.to_be_bytes()].concat();
-                    if let Some(key) = open(&wrap, &ad, window)
-                        && !found.iter().any(|(m, _)| *m == n)
-                    {
-                        found.push((n, Aes256Gcm::new_from_slice(&key).unwrap()));
-                    }
+        let ads: Vec<(u32, Vec<u8>)> = (1..=3u32)
+            .map(|n| {
+                (
+                    n,
+                    [&b"medchain epoch key v1|"[..], &n.to_be_bytes()].concat(),
+                )
+            })
+            .collect();
+        let found = std::sync::Mutex::new(Vec::new());
+        scan(files, 60, |window| {
+            for (n, ad) in &ads {
+                if let Some(key) = open(&wrap, ad, window) {
+                    found
+                        .lock()
+                        .unwrap()
+                        .push([&n.to_be_bytes()[..], &key].concat());
                 }
             }
-        }
-        found
+        });
+        found_once(found)
+            .into_iter()
+            .map(|k| {
+                (
+                    u32::from_be_bytes(k[..4].try_into().unwrap()),
+                    k[4..].to_vec(),
+                )
+            })
+            .collect()
     }
 
     /// Every copy of `subject`'s key the files give up: under the master key's own wrap
     /// (before key epochs) or under any epoch key found.
-    fn subject_keys(&self, subject: Uuid, files: &[(PathBuf, Vec<u8>)]) -> Vec<Vec<u8>> {
-        let epochs = self.epoch_keys(files);
-        let legacy = self.derive(b"medchain subject key wrap v1");
-        let mut found = Vec::new();
-        for (_, data) in files {
-            for window in windows(data, 60, false) {
-                let mut keys = vec![open(
-                    &legacy,
-                    &ad(b"medchain subject key v1|", subject, None),
-                    window,
-                )];
-                for (n, epoch) in &epochs {
-                    keys.push(open(
-                        epoch,
-                        &ad(b"medchain subject key v2|", subject, Some(*n)),
-                        window,
-                    ));
-                }
-                found.extend(keys.into_iter().flatten());
-            }
+    fn subject_keys(
+        &self,
+        subject: Uuid,
+        epochs: &[(u32, Vec<u8>)],
+        files: &[(PathBuf, Vec<u8>)],
+    ) -> Vec<Vec<u8>> {
+        let mut keys = vec![(
+            self.derive(b"medchain subject key wrap v1"),
+            ad(b"medchain subject key v1|", subject, None),
+        )];
+        for (n, epoch) in epochs {
+            keys.push((
+                cipher(epoch),
+                ad(b"medchain subject key v2|", subject, Some(*n)),
+            ));
         }
-        found.sort();
-        found.dedup();
-        found
+        let found = std::sync::Mutex::new(Vec::new());
+        scan(files, 60, |window| {
+            for (key, ad) in &keys {
+                if let Some(k) = open(key, ad, window) {
+                    found.lock().unwrap().push(k);
+                }
+            }
+        });
+        found_once(found)
     }
 
     /// Every copy of `record`'s data key the files give up, given its owner's key.
@@ -132,28 +181,31 @@ impl Adversary {
         &self,
         record: Uuid,
         owner_key: &[u8],
+        epochs: &[(u32, Vec<u8>)],
         files: &[(PathBuf, Vec<u8>)],
     ) -> Vec<Vec<u8>> {
-        let epochs = self.epoch_keys(files);
-        let owner = Aes256Gcm::new_from_slice(owner_key).unwrap();
-        let mut found = Vec::new();
-        for (_, data) in files {
-            for window in windows(data, 88, false) {
-                for (n, epoch) in &epochs {
-                    let inner = open(
-                        epoch,
-                        &ad(b"medchain data key epoch v2|", record, Some(*n)),
-                        window,
-                    );
-                    found.extend(inner.and_then(|inner| {
-                        open(&owner, &ad(b"medchain data key v1|", record, None), &inner)
-                    }));
+        let owner = cipher(owner_key);
+        let inner_ad = ad(b"medchain data key v1|", record, None);
+        let outer: Vec<_> = epochs
+            .iter()
+            .map(|(n, epoch)| {
+                (
+                    cipher(epoch),
+                    ad(b"medchain data key epoch v2|", record, Some(*n)),
+                )
+            })
+            .collect();
+        let found = std::sync::Mutex::new(Vec::new());
+        scan(files, 88, |window| {
+            for (epoch, ad) in &outer {
+                if let Some(k) =
+                    open(epoch, ad, window).and_then(|inner| open(&owner, &inner_ad, &inner))
+                {
+                    found.lock().unwrap().push(k);
                 }
             }
-        }
-        found.sort();
-        found.dedup();
-        found
+        });
+        found_once(found)
     }
 }
 
@@ -168,52 +220,317 @@ fn open_field(key: &[u8], stream: &str, field: &str, sealed: &str) -> Option<Str
         ad.extend_from_slice(&(part.len() as u64).to_be_bytes());
         ad.extend_from_slice(part.as_bytes());
     }
-    let key = Aes256Gcm::new_from_slice(key).ok()?;
-    String::from_utf8(open(&key, &ad, &bytes)?).ok()
+    if bytes.len() > 128 {
+        return None;
+    }
+    String::from_utf8(open(&cipher(key), &ad, &bytes)?).ok()
 }
 
-/// Every file of the deployment: this database's own files in the PostgreSQL data
-/// directory with the cluster's WAL and shared files (other tests' databases excepted),
-/// the blob store, the outbox, the checkpoints, the key-epoch store.
-async fn deployment_files(app: &TestApp) -> Vec<(PathBuf, Vec<u8>)> {
-    sqlx::query("CHECKPOINT").execute(&app.pool).await.ok();
-    let data_dir: String = sqlx::query_scalar("SHOW data_directory")
-        .fetch_one(&app.pool)
+/// `medchain serve` on the embedded default in `dir`: the whole deployment (its private
+/// PostgreSQL cluster with its WAL, the master key, the key epochs, blobs, outbox and
+/// checkpoints) is that one directory.
+fn serve_embedded(dir: &Path) -> (common::serve::Server, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = common::serve::Server(
+        std::process::Command::new(common::serve::BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("MEDCHAIN_MASTER_KEY_FILE")
+            .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
+            .env("MEDCHAIN_MFA_REQUIRED", "")
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
+            let addr = addr.to_owned();
+            std::thread::spawn(move || for _ in stderr.lines() {});
+            return (server, addr);
+        }
+    }
+}
+
+/// A `medchain` command on the embedded deployment in `dir` (borrowing its cluster).
+async fn cli(dir: &Path, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(common::serve::BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MEDCHAIN_MASTER_KEY_FILE")
+        .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
+        .env("MEDCHAIN_ADMIN_PASSWORD", common::app::STRONG)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
         .await
         .unwrap();
-    let own: (u32,) = sqlx::query_as(
-        "SELECT oid::int8::int4 FROM pg_database WHERE datname = current_database()",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .map(|(o,): (i32,)| (o as u32,))
-    .unwrap();
-    let others: Vec<i32> = sqlx::query_scalar(
-        "SELECT oid::int8::int4 FROM pg_database WHERE datname <> current_database()",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    let base = Path::new(&data_dir).join("base");
-    let skip: Vec<PathBuf> = others
-        .iter()
-        .map(|o| base.join(o.to_string()))
-        .filter(|p| !p.ends_with(own.0.to_string()))
-        .collect();
-    let mut paths = common::records::files_under(Path::new(&data_dir));
-    paths.retain(|p| !skip.iter().any(|s| p.starts_with(s)));
-    for dir in [
-        app.blobs.path(),
-        app.outbox.path(),
-        app.checkpoints.path(),
-        app.key_epochs.path(),
-    ] {
-        paths.extend(common::records::files_under(dir));
-    }
-    paths
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every file of the deployment, read.
+fn deployment_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    common::records::files_under(dir)
         .into_iter()
         .filter_map(|p| std::fs::read(&p).ok().map(|data| (p, data)))
         .collect()
+}
+
+async fn gql_ok(addr: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let answer = common::serve::gql(addr, token, query, variables).await;
+    assert!(answer["errors"].is_null(), "{query}: {answer}");
+    answer["data"].clone()
+}
+
+async fn login(addr: &str, email: &str) -> String {
+    gql_ok(
+        addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        json!({"e": email, "p": common::app::STRONG}),
+    )
+    .await["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn register(addr: &str, email: &str, name: &str) -> (String, String) {
+    let data = gql_ok(
+        addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": email, "password": common::app::STRONG, "name": name, "role": "PATIENT"}}),
+    )
+    .await;
+    (
+        data["register"]["id"].as_str().unwrap().to_owned(),
+        login(addr, email).await,
+    )
+}
+
+async fn upload_to(addr: &str, token: &str, title: &str, bytes: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("title", title.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("report.pdf"),
+        );
+    let answer: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/records"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+/// A sealed field of the first event of `event_type` on `stream`, as the ledger holds it.
+async fn sealed_field(
+    addr: &str,
+    admin: &str,
+    stream: &str,
+    event_type: &str,
+    field: &str,
+) -> String {
+    let data = gql_ok(
+        addr,
+        Some(admin),
+        "query($s: String!, $t: String!) { ledger(stream: $s, type: $t, first: 1) { edges { node { payload } } } }",
+        json!({"s": stream, "t": event_type}),
+    )
+    .await;
+    data["ledger"]["edges"][0]["node"]["payload"][field]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn count_of(addr: &str, admin: &str, event_type: &str) -> usize {
+    let data = gql_ok(
+        addr,
+        Some(admin),
+        "query($t: String!) { ledger(type: $t, first: 100) { edges { node { seq } } } }",
+        json!({"t": event_type}),
+    )
+    .await;
+    data["ledger"]["edges"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (_server, addr) = serve_embedded(dir);
+    cli(
+        dir,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.org",
+            "--name",
+            "Ada Admin",
+        ],
+    )
+    .await;
+    let admin = login(&addr, "root@example.org").await;
+    let (pat_id, pat) = register(&addr, "pat@example.org", "Pat Lee").await;
+    let (bo_id, bo) = register(&addr, "bo@example.org", "Bo Reyes").await;
+    let record = upload_to(&addr, &pat, "HIV test, positive", pdf("R", 4096)).await;
+    upload_to(&addr, &bo, "Bo's scan", pdf("B", 2048)).await;
+    let pat_uuid = Uuid::parse_str(&pat_id).unwrap();
+    let record_id = Uuid::parse_str(&record).unwrap();
+    let master = std::fs::read_to_string(dir.join("master.key")).unwrap();
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(master.trim(), &mut key).unwrap();
+    let adversary = Adversary { master: key };
+    let name = sealed_field(
+        &addr,
+        &admin,
+        &format!("user-{pat_id}"),
+        "UserRegistered",
+        "name",
+    )
+    .await;
+    let title = sealed_field(
+        &addr,
+        &admin,
+        &format!("record-{record}"),
+        "RecordUploaded",
+        "title",
+    )
+    .await;
+
+    let erased = gql_ok(&addr, Some(&admin), ERASE_USER, json!({"id": pat_id})).await;
+    assert_eq!(erased["eraseUser"]["status"], "ERASED");
+    let cert = |s: String| {
+        let (addr, admin) = (addr.clone(), admin.clone());
+        async move {
+            gql_ok(&addr, Some(&admin), CERTIFICATE, json!({"s": s})).await["erasureCertificate"]
+                .clone()
+        }
+    };
+
+    // Before a rotation the erasure is not complete, and rightly: the WAL still holds
+    // the rows, and epoch 1's key opens them.
+    let before = cert(format!("user-{pat_id}")).await;
+    assert_eq!(before["complete"], false, "{before}");
+    assert_eq!(before["epochs"], json!([1]));
+    assert!(
+        before["dueBy"].is_string() && before["completeAt"].is_null(),
+        "{before}"
+    );
+    let files = deployment_files(dir);
+    let epochs = adversary.epoch_keys(&files);
+    assert_eq!(epochs.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1]);
+    let keys = adversary.subject_keys(pat_uuid, &epochs, &files);
+    assert!(
+        !keys.is_empty(),
+        "the search finds the key while epoch 1 lives"
+    );
+    let opened: Vec<_> = keys
+        .iter()
+        .filter_map(|k| open_field(k, &format!("user-{pat_id}"), "name", &name))
+        .collect();
+    assert_eq!(opened, ["Pat Lee"], "and with it the name");
+    let data_keys = adversary.data_keys(record_id, &keys[0], &epochs, &files);
+    let titles: Vec<_> = data_keys
+        .iter()
+        .filter_map(|k| open_field(k, &format!("record-{record}"), "title", &title))
+        .collect();
+    assert_eq!(titles, ["HIV test, positive"], "and the record's title");
+
+    let rotated = gql_ok(&addr, Some(&admin), ROTATE, json!({})).await;
+    assert_eq!(rotated["rotateKeyEpoch"]["number"], 2);
+
+    let files = deployment_files(dir);
+    let epochs = adversary.epoch_keys(&files);
+    assert_eq!(
+        epochs.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [2],
+        "epoch 1's key is gone from every file"
+    );
+    assert!(
+        adversary.subject_keys(pat_uuid, &epochs, &files).is_empty(),
+        "no key of the erased person opens"
+    );
+    assert!(
+        !adversary
+            .subject_keys(Uuid::parse_str(&bo_id).unwrap(), &epochs, &files)
+            .is_empty(),
+        "while the same search still finds a live person's key, under epoch 2"
+    );
+
+    let after = cert(format!("user-{pat_id}")).await;
+    assert_eq!(after["complete"], true, "{after}");
+    assert!(after["completeAt"].is_string() && after["dueBy"].is_null());
+    assert_eq!(after["basis"], "OTHER");
+    let document = after["document"].to_string();
+    let verified = domain::ledger::verify_document("certificate", &document).unwrap();
+    assert_eq!(
+        hex::encode(verified.key.as_bytes()),
+        cli(dir, &["ledger", "pubkey"]).await.trim()
+    );
+    assert_eq!(verified.report["subject"], format!("user-{pat_id}"));
+    assert_eq!(verified.report["complete"], true);
+    let record_cert = cert(format!("record-{record}")).await;
+    assert_eq!(record_cert["complete"], true, "{record_cert}");
+
+    // Journalled beside the checkpoints, signed, for a restore to re-apply.
+    let journal = commands::ledger::ErasureJournal {
+        store: commands::ledger::CheckpointStore::open(dir.join("checkpoints").to_str().unwrap())
+            .unwrap(),
+        key: std::sync::Arc::new(
+            commands::keys::LedgerKey::load_or_create(&dir.join("ledger.key")).unwrap(),
+        ),
+    };
+    let journalled: Vec<String> = journal
+        .entries()
+        .await
+        .unwrap()
+        .iter()
+        .map(|(subject, _)| subject.to_string())
+        .collect();
+    assert_eq!(
+        journalled,
+        [format!("user-{pat_id}"), format!("record-{record}")]
+    );
+
+    // The ledger says so too, and still verifies, by our code and an auditor's.
+    assert_eq!(count_of(&addr, &admin, "KeyEpochRetired").await, 1);
+    assert_eq!(count_of(&addr, &admin, "ErasureCompleted").await, 2);
+    assert!(cli(dir, &["ledger", "verify"]).await.starts_with("OK: "));
+    let export = dir.join("export.jsonl");
+    cli(
+        dir,
+        &["ledger", "export", "--out", export.to_str().unwrap()],
+    )
+    .await;
+    let out = common::python_verify_export(&export, None);
+    assert!(out.starts_with("OK: "), "{out}");
 }
 
 async fn certificate(app: &TestApp, token: &str, subject: &str) -> Value {
@@ -221,133 +538,6 @@ async fn certificate(app: &TestApp, token: &str, subject: &str) -> Value {
         .await
         .ok()["erasureCertificate"]
         .clone()
-}
-
-/// The person's name, sealed on the ledger at registration.
-async fn sealed_name(app: &TestApp, person: &str) -> String {
-    sqlx::query_scalar(
-        "SELECT payload->>'name' FROM events WHERE stream = $1 AND type = 'UserRegistered'",
-    )
-    .bind(format!("user-{person}"))
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
-}
-
-async fn sealed_title(app: &TestApp, record: &str) -> String {
-    sqlx::query_scalar(
-        "SELECT payload->>'title' FROM events WHERE stream = $1 AND type = 'RecordUploaded'",
-    )
-    .bind(format!("record-{record}"))
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
-    let app = TestApp::start().await;
-    let cast = cast(&app).await;
-    let bo = person(&app, &cast.admin, "bo@example.org", "Bo Reyes", "PATIENT").await;
-    let record = upload_ok(
-        &app,
-        &cast.patient.token,
-        "HIV test, positive",
-        pdf("R", 4096),
-    )
-    .await;
-    upload_ok(&app, &bo.token, "Bo's scan", pdf("B", 2048)).await;
-    let pat = Uuid::parse_str(&cast.patient.id).unwrap();
-    let record_id = Uuid::parse_str(&record).unwrap();
-    let adversary = Adversary {
-        master: app.master_key,
-    };
-    let name = sealed_name(&app, &cast.patient.id).await;
-    let title = sealed_title(&app, &record).await;
-
-    let erased = app
-        .gql(
-            Cred::Bearer(&cast.admin.token),
-            ERASE_USER,
-            json!({"id": cast.patient.id}),
-        )
-        .await;
-    assert_eq!(erased.ok()["eraseUser"]["status"], "ERASED");
-    let left: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM subject_keys WHERE subject_id = $1) \
-              + (SELECT count(*) FROM record_keys WHERE owner_id = $1)",
-    )
-    .bind(pat)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(left, 0, "erasure deletes the rows");
-
-    // Before a rotation the erasure is not complete, and rightly: the WAL still holds
-    // the rows, and epoch 1's key opens them.
-    let before = certificate(&app, &cast.admin.token, &format!("user-{pat}")).await;
-    assert_eq!(before["complete"], false, "{before}");
-    assert_eq!(before["epochs"], json!([1]));
-    assert!(
-        before["dueBy"].is_string() && before["completeAt"].is_null(),
-        "{before}"
-    );
-    let files = deployment_files(&app).await;
-    let keys = adversary.subject_keys(pat, &files);
-    assert!(
-        !keys.is_empty(),
-        "the search finds the key while epoch 1 lives"
-    );
-    let opened: Vec<_> = keys
-        .iter()
-        .filter_map(|k| open_field(k, &format!("user-{pat}"), "name", &name))
-        .collect();
-    assert_eq!(opened, ["Pat Lee"], "and with it the name");
-    let data_keys = adversary.data_keys(record_id, &keys[0], &files);
-    let titles: Vec<_> = data_keys
-        .iter()
-        .filter_map(|k| open_field(k, &format!("record-{record}"), "title", &title))
-        .collect();
-    assert_eq!(titles, ["HIV test, positive"], "and the record's title");
-
-    let rotated = app
-        .gql(Cred::Bearer(&cast.admin.token), ROTATE, json!({}))
-        .await;
-    assert_eq!(rotated.ok()["rotateKeyEpoch"]["number"], 2);
-
-    let files = deployment_files(&app).await;
-    let epochs: Vec<u32> = adversary
-        .epoch_keys(&files)
-        .iter()
-        .map(|(n, _)| *n)
-        .collect();
-    assert_eq!(epochs, [2], "epoch 1's key is gone from every file");
-    assert!(
-        adversary.subject_keys(pat, &files).is_empty(),
-        "no key of the erased person opens"
-    );
-    let bo_id = Uuid::parse_str(&bo.id).unwrap();
-    assert!(
-        !adversary.subject_keys(bo_id, &files).is_empty(),
-        "while the same search still finds a live person's key, under epoch 2"
-    );
-
-    let after = certificate(&app, &cast.admin.token, &format!("user-{pat}")).await;
-    assert_eq!(after["complete"], true, "{after}");
-    assert!(after["completeAt"].is_string() && after["dueBy"].is_null());
-    assert_eq!(after["basis"], "OTHER");
-    let document = after["document"].to_string();
-    let verified = domain::ledger::verify_document("certificate", &document).unwrap();
-    assert_eq!(verified.key, app.ledger_key.public());
-    assert_eq!(verified.report["subject"], format!("user-{pat}"));
-    assert_eq!(verified.report["complete"], true);
-    let record_cert = certificate(&app, &cast.admin.token, &format!("record-{record}")).await;
-    assert_eq!(record_cert["complete"], true, "{record_cert}");
-
-    // The ledger says so too, and still verifies, by our code and an auditor's.
-    assert_eq!(app.count_events("KeyEpochRetired").await, 1);
-    assert_eq!(app.count_events("ErasureCompleted").await, 2);
-    ledger_verifies(&app).await;
 }
 
 /// `ledger verify`'s check, and the auditor's independent verifier over an export.

@@ -80,6 +80,16 @@ impl Accounts {
             .keys
             .destroy_subject_key(self.pool(), user.as_uuid())
             .await?;
+        if let Some(journal) = &self.inner.journal {
+            journal
+                .record(
+                    self.pool(),
+                    domain::erasure::ErasureSubject::User(user),
+                    seq,
+                )
+                .await
+                .map_err(CommandError::internal)?;
+        }
         self.delete_photo(user).await?;
         sqlx::query("DELETE FROM email_index WHERE user_id = $1")
             .bind(user.as_uuid())

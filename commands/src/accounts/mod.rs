@@ -68,6 +68,8 @@ struct Inner {
     sessions: SessionPolicy,
     limits: RateLimits,
     mailer: Option<Mailer>,
+    /// Where erasures are journalled, beside the checkpoints.
+    journal: Option<crate::ledger::ErasureJournal>,
     blobs: Option<BlobStore>,
     /// Passkeys' relying party; `None`: passkeys are refused.
     relying_party: Option<passkeys::RelyingParty>,
@@ -97,6 +99,7 @@ impl Accounts {
                 clock,
                 sessions,
                 mailer: None,
+                journal: None,
                 blobs: None,
                 relying_party: None,
             }),
@@ -108,6 +111,14 @@ impl Accounts {
         Arc::get_mut(&mut self.inner)
             .expect("with_mailer is called before Accounts is shared")
             .mailer = Some(mailer);
+        self
+    }
+
+    /// Journals each erasure beside the checkpoints. Call before the first clone.
+    pub fn with_erasure_journal(mut self, journal: crate::ledger::ErasureJournal) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_erasure_journal is called before Accounts is shared")
+            .journal = Some(journal);
         self
     }
 

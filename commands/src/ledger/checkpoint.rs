@@ -181,6 +181,42 @@ impl CheckpointStore {
         Ok(None)
     }
 
+    /// Keeps another signed document beside the checkpoints (the erasure journal).
+    pub async fn put_object(&self, name: &str, bytes: Vec<u8>) -> Result<(), CheckpointStoreError> {
+        self.objects
+            .put(name, bytes)
+            .await
+            .map_err(|e| self.store_error(e))
+    }
+
+    /// Every object under `prefix`, by name, with its bytes.
+    pub async fn objects_under(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, CheckpointStoreError> {
+        let mut names: Vec<String> = self
+            .objects
+            .list(prefix)
+            .await
+            .map_err(|e| self.store_error(e))?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(bytes) = self
+                .objects
+                .get(&name)
+                .await
+                .map_err(|e| self.store_error(e))?
+            {
+                out.push((name, bytes));
+            }
+        }
+        Ok(out)
+    }
+
     /// Keeps a witness's cosignature beside the head it cosigns (one per witness and
     /// head; a witness cosigning again replaces its own). The caller has checked it.
     pub async fn put_cosignature(&self, cosig: &Cosignature) -> Result<(), CheckpointStoreError> {

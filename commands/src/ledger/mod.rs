@@ -3,11 +3,13 @@
 
 pub mod activity;
 pub mod checkpoint;
+pub mod erasure_journal;
 pub mod export;
 pub mod head;
 pub mod verify;
 
 pub use checkpoint::{CheckpointStore, CheckpointStoreError, read_checkpoint};
+pub use erasure_journal::{ErasureJournal, JournalError};
 pub use export::{ExportError, export_jsonl, export_line_of};
 pub use head::{LedgerHead, hash_of, ledger_head, seq_at, time_of};
 pub use verify::{

@@ -94,6 +94,16 @@ impl Records {
             .delete(&blob_path(&stored.sha256))
             .await
             .map_err(CommandError::internal)?;
+        if let Some(journal) = &self.inner.journal {
+            journal
+                .record(
+                    self.pool(),
+                    domain::erasure::ErasureSubject::Record(record),
+                    seq,
+                )
+                .await
+                .map_err(CommandError::internal)?;
+        }
         tracing::info!(record.id = %record, actor.id = %by.id, "record erased: data key destroyed, blob deleted");
         Ok(seq)
     }

@@ -37,6 +37,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: UploadLimits,
     turns: turns::Turns,
+    /// Where erasures are journalled, beside the checkpoints.
+    journal: Option<crate::ledger::ErasureJournal>,
 }
 
 /// The blob of a record's file: named by the SHA-256 of its ciphertext.
@@ -83,12 +85,21 @@ impl Records {
                 clock,
                 turns: turns::Turns::new(limits.transfers),
                 limits,
+                journal: None,
             }),
         }
     }
 
     pub fn limits(&self) -> &UploadLimits {
         &self.inner.limits
+    }
+
+    /// Journals each erasure beside the checkpoints. Call before the first clone.
+    pub fn with_erasure_journal(mut self, journal: crate::ledger::ErasureJournal) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_erasure_journal is called before Records is shared")
+            .journal = Some(journal);
+        self
     }
 
     fn pool(&self) -> &sqlx::PgPool {
