@@ -66,6 +66,11 @@ async fn run(cli: Cli) -> i32 {
         }) => medchain::bench::ledger::run(&cli.common, seconds, &writers, verify_events)
             .await
             .map(|()| 0),
+        Command::Bench(BenchCommand::Keys { keys }) => {
+            medchain::bench::keys::run(&cli.common, keys)
+                .await
+                .map(|()| 0)
+        }
         Command::Bench(BenchCommand::Records) => {
             medchain::bench::records::run(&cli.common).await.map(|()| 0)
         }

@@ -2,6 +2,7 @@
 //! one run on this machine (never asserted in tests: shared machines are noisy).
 
 pub mod api;
+pub mod keys;
 pub mod ledger;
 mod measure;
 pub mod notifications;
