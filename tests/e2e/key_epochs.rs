@@ -810,3 +810,50 @@ async fn the_scheduled_rotation_completes_a_record_erasure_and_tells_its_owner()
         .await;
     not_admin.expect_code("FORBIDDEN");
 }
+
+/// A data directory from before key epochs (its keys wrapped as the earlier code wrapped
+/// them): the first start moves them into epoch 1, and everything written before still
+/// opens. An erasure of a key made before epochs says honestly that no rotation completes
+/// it: an old copy of its row opens with the master key itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_from_before_epochs_move_into_epoch_1_and_everything_still_opens() {
+    let mut app = TestApp::start().await;
+    let c = cast(&app).await;
+    let records = vec![(
+        c.patient.token.clone(),
+        upload_ok(&app, &c.patient.token, "Old scan", pdf("old", 3000)).await,
+        pdf("old", 3000),
+    )];
+    app.stop().await;
+    app.key_ring()
+        .downgrade_to_before_epochs(&app.pool)
+        .await
+        .unwrap();
+    let before: Vec<(Option<i32>, i64)> = keys_per_epoch(&app).await;
+    assert!(before.iter().all(|(e, _)| e.is_none()), "{before:?}");
+
+    app.start_server().await;
+    let after = keys_per_epoch(&app).await;
+    assert!(after.iter().all(|(e, _)| *e == Some(1)), "{after:?}");
+    let patient = app.login("pat@example.org", common::app::STRONG).await;
+    let me = app.me(Cred::Bearer(&patient)).await;
+    assert_eq!(me.ok()["me"]["name"], "Pat Lee", "sealed fields still open");
+    all_download(&app, &records).await;
+
+    // An erasure of a key made before epochs is never complete by rotation.
+    let record = &records[0].1;
+    app.gql(
+        Cred::Bearer(&patient),
+        "mutation($id: UUID!) { eraseRecord(recordId: $id, reason: \"old\") { status } }",
+        json!({"id": record}),
+    )
+    .await
+    .ok();
+    app.gql(Cred::Bearer(&c.admin.token), ROTATE, json!({}))
+        .await
+        .ok();
+    let c2 = certificate(&app, &c.admin.token, &format!("record-{record}")).await;
+    assert_eq!(c2["epochs"], json!([0, 1]), "{c2}");
+    assert_eq!(c2["complete"], false);
+    assert!(c2["dueBy"].is_null(), "{c2}");
+}

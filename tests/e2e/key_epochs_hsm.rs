@@ -179,6 +179,40 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
     let second = upload(&addr, &patient, later.clone()).await;
     assert_eq!(download(&addr, &patient, &second).await, later);
 
+    // Erasure completes the same way: the record made under epoch 2, rotated once more.
+    let erased = gql(
+        &addr,
+        Some(&patient),
+        "mutation($id: UUID!) { eraseRecord(recordId: $id, reason: \"a duplicate\") { status } }",
+        json!({"id": second}),
+    )
+    .await;
+    assert_eq!(
+        erased["data"]["eraseRecord"]["status"], "ERASED",
+        "{erased}"
+    );
+    let rotated = gql(
+        &addr,
+        Some(&admin),
+        "mutation { rotateKeyEpoch { number } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(rotated["data"]["rotateKeyEpoch"]["number"], 3, "{rotated}");
+    let certificate = gql(
+        &addr,
+        Some(&patient),
+        "query($s: String!) { erasureCertificate(subject: $s) { complete epochs } }",
+        json!({"s": format!("record-{second}")}),
+    )
+    .await;
+    assert_eq!(
+        certificate["data"]["erasureCertificate"],
+        json!({"complete": true, "epochs": [2]}),
+        "{certificate}"
+    );
+    assert_eq!(download(&addr, &patient, &record).await, bytes);
+
     let status = tokio::process::Command::new(BIN)
         .args(["keys", "status", "--data-dir"])
         .arg(&data)
@@ -205,7 +239,10 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
         .iter()
         .map(|e| (e["number"].clone(), e["retiredAt"].is_string()))
         .collect();
-    assert_eq!(epochs, [(json!(1), true), (json!(2), false)]);
+    assert_eq!(
+        epochs,
+        [(json!(1), true), (json!(2), true), (json!(3), false)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

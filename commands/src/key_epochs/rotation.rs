@@ -12,7 +12,10 @@
 //! only by a destroyed epoch.
 
 use super::KeyEpochs;
-use crate::{CommandError, Decision, keys::ROTATION_LOCK};
+use crate::{
+    CommandError, Decision,
+    keys::{ROTATION_LOCK, RewrapCursor},
+};
 use domain::{
     Timestamp,
     account::UserId,
@@ -40,7 +43,7 @@ pub struct RotationHooks {
     pub pause_after_batches: Option<u64>,
 }
 
-const BATCH: i64 = 1000;
+const BATCH: i64 = 2000;
 
 impl RotationHooks {
     pub fn none() -> Self {
@@ -183,28 +186,31 @@ impl KeyEpochs {
         })
     }
 
-    /// Moves every key under an older epoch (or none) under `current`, batch by batch.
+    /// Moves every key under an older epoch (or none) under `current`: one pass over
+    /// each key table in key order, batch by batch.
     async fn move_all(&self, current: EpochNumber) -> Result<u64, CommandError> {
         let hooks = self.inner.hooks;
         let mut moved = 0;
         let mut batches = 0u64;
-        loop {
-            let n = self
+        let mut cursor = Some(RewrapCursor::START);
+        while let Some(at) = cursor {
+            let (n, next) = self
                 .inner
                 .keys
-                .rewrap_batch(self.pool(), current, hooks.batch)
+                .rewrap_batch(self.pool(), current, at, hooks.batch)
                 .await?;
-            if n == 0 {
-                return Ok(moved);
-            }
             moved += n;
-            batches += 1;
-            if hooks.pause_after_batches == Some(batches) {
-                // A test kills the process here, halfway through a rotation.
-                eprintln!("medchain: rotation paused after {batches} batches");
-                std::future::pending::<()>().await;
+            cursor = next;
+            if n > 0 {
+                batches += 1;
+                if hooks.pause_after_batches == Some(batches) {
+                    // A test kills the process here, halfway through a rotation.
+                    eprintln!("medchain: rotation paused after {batches} batches");
+                    std::future::pending::<()>().await;
+                }
             }
         }
+        Ok(moved)
     }
 
     /// Destroys a closed epoch's key, then records it: on the ledger and in `key_epochs`.

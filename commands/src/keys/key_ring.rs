@@ -123,6 +123,13 @@ impl KeyRing {
         &self.0.epochs
     }
 
+    /// A subject key as it was wrapped before key epochs (test builds: a data directory
+    /// from before them).
+    #[cfg(feature = "test-hooks")]
+    pub(super) fn legacy_wrap(&self, subject: Uuid, key: &SubjectKey) -> Vec<u8> {
+        self.0.legacy_wrap.wrap(subject, key)
+    }
+
     /// Makes and stores the key of a new subject. A subject has one key for life: if it
     /// has one, or had one and was erased, this refuses rather than replace it, since a new
     /// key would bring an erased person back or orphan what the old key sealed.

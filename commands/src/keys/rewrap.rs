@@ -4,8 +4,9 @@
 //! again; a data key only loses its outer wrap and gets the new one, never opened down to
 //! the key itself (its owner's wrap inside is untouched).
 //!
-//! Each batch is one UPDATE that names the epoch each row was read at, so a row erased
-//! (deleted) in between is simply not there to update.
+//! A pass walks each table in key order with a cursor (each batch an index range scan,
+//! never a scan of what is left); each batch is one UPDATE that names the epoch each row
+//! was read at, so a row erased (deleted) in between is simply not there to update.
 
 use super::{KeyError, KeyRing, epoch_key::EpochKey, key_ring::vacuum_key_tables};
 use domain::erasure::EpochNumber;
@@ -42,18 +43,31 @@ impl KeyRing {
         self.epochs().forget_current();
     }
 
-    /// Moves up to `limit` subject keys and `limit` data keys wrapped by an epoch older
-    /// than `to` (or by none) under `to`. Returns how many moved: 0 when none is left.
+    /// Moves the next keys of a pass, after `cursor`, wrapped by an epoch older than `to`
+    /// (or by none) under `to`: up to `limit` subject keys, then, once those are done,
+    /// data keys. Returns how many moved and where the pass stands (`None`: done).
     pub async fn rewrap_batch(
         &self,
         db: &PgPool,
         to: EpochNumber,
+        cursor: RewrapCursor,
         limit: i64,
-    ) -> Result<u64, KeyError> {
+    ) -> Result<(u64, Option<RewrapCursor>), KeyError> {
         let target = self.epochs().key(to).await?;
-        let subjects = self.rewrap_subject_keys(db, &target, limit).await?;
-        let records = self.rewrap_data_keys(db, &target, limit).await?;
-        Ok(subjects + records)
+        match cursor {
+            RewrapCursor::Subjects(after) => {
+                let (moved, last) = self.rewrap_subject_keys(db, &target, after, limit).await?;
+                let next = match last {
+                    Some(last) => RewrapCursor::Subjects(Some(last)),
+                    None => RewrapCursor::Records(None),
+                };
+                Ok((moved, Some(next)))
+            }
+            RewrapCursor::Records(after) => {
+                let (moved, last) = self.rewrap_data_keys(db, &target, after, limit).await?;
+                Ok((moved, last.map(|last| RewrapCursor::Records(Some(last)))))
+            }
+        }
     }
 
     /// How many live keys each epoch wraps (`None`: from before key epochs).
@@ -74,24 +88,28 @@ impl KeyRing {
         vacuum_key_tables(db).await
     }
 
+    /// `(moved, the last key looked at)`; `None` once the table is done.
     async fn rewrap_subject_keys(
         &self,
         db: &PgPool,
         target: &EpochKey,
+        after: Option<Uuid>,
         limit: i64,
-    ) -> Result<u64, KeyError> {
+    ) -> Result<(u64, Option<Uuid>), KeyError> {
         let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
             "SELECT subject_id, wrapped, epoch FROM subject_keys \
-             WHERE epoch IS NULL OR epoch < $1 ORDER BY subject_id LIMIT $2",
+             WHERE ($3::uuid IS NULL OR subject_id > $3) AND (epoch IS NULL OR epoch < $1) \
+             ORDER BY subject_id LIMIT $2",
         )
         .bind(target.number() as i32)
         .bind(limit)
+        .bind(after)
         .fetch_all(db)
         .await
         .map_err(KeyError::Database)?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok((0, None));
+        };
         let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
         for (id, bytes, epoch) in rows {
             let key = self
@@ -122,28 +140,31 @@ impl KeyRing {
         .await
         .map_err(KeyError::Database)?
         .rows_affected();
-        // Rows erased since they were read are gone, not moved: count them as done.
-        Ok(moved.max(1))
+        // Rows erased since they were read are gone, not moved.
+        Ok((moved, Some(last)))
     }
 
     async fn rewrap_data_keys(
         &self,
         db: &PgPool,
         target: &EpochKey,
+        after: Option<Uuid>,
         limit: i64,
-    ) -> Result<u64, KeyError> {
+    ) -> Result<(u64, Option<Uuid>), KeyError> {
         let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
             "SELECT record_id, wrapped, epoch FROM record_keys \
-             WHERE epoch IS NULL OR epoch < $1 ORDER BY record_id LIMIT $2",
+             WHERE ($3::uuid IS NULL OR record_id > $3) AND (epoch IS NULL OR epoch < $1) \
+             ORDER BY record_id LIMIT $2",
         )
         .bind(target.number() as i32)
         .bind(limit)
+        .bind(after)
         .fetch_all(db)
         .await
         .map_err(KeyError::Database)?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok((0, None));
+        };
         let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
         for (id, bytes, epoch) in rows {
             let inner = match epoch {
@@ -173,6 +194,85 @@ impl KeyRing {
         .await
         .map_err(KeyError::Database)?
         .rows_affected();
-        Ok(moved.max(1))
+        Ok((moved, Some(last)))
+    }
+}
+
+/// Where a rotation's pass over the key tables stands: subject keys first, then data keys,
+/// each after the last key looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewrapCursor {
+    Subjects(Option<Uuid>),
+    Records(Option<Uuid>),
+}
+
+impl RewrapCursor {
+    pub const START: Self = Self::Subjects(None);
+}
+
+/// Test builds only: turns this database's keys back into the form MedChain wrote before
+/// key epochs (subject keys wrapped by the master key's own sub-key, data keys by their
+/// owner's key alone, no epochs), so a test can start a server on a data directory from
+/// before key epochs and watch it move them.
+#[cfg(feature = "test-hooks")]
+impl KeyRing {
+    pub async fn downgrade_to_before_epochs(&self, db: &PgPool) -> Result<(), KeyError> {
+        let subjects: Vec<(Uuid, Vec<u8>, Option<i32>)> =
+            sqlx::query_as("SELECT subject_id, wrapped, epoch FROM subject_keys")
+                .fetch_all(db)
+                .await
+                .map_err(KeyError::Database)?;
+        for (id, wrapped, epoch) in subjects {
+            let key = self
+                .subject_key_from_row(id, Some(super::WrappedKey { wrapped, epoch }))
+                .await?
+                .live()
+                .ok_or(KeyError::Unwrap { subject: id })?;
+            sqlx::query(
+                "UPDATE subject_keys SET wrapped = $2, epoch = NULL, created_epoch = 0 \
+                 WHERE subject_id = $1",
+            )
+            .bind(id)
+            .bind(self.legacy_wrap(id, &key))
+            .execute(db)
+            .await
+            .map_err(KeyError::Database)?;
+        }
+        let records: Vec<(Uuid, Vec<u8>, Option<i32>)> =
+            sqlx::query_as("SELECT record_id, wrapped, epoch FROM record_keys")
+                .fetch_all(db)
+                .await
+                .map_err(KeyError::Database)?;
+        for (id, wrapped, epoch) in records {
+            let inner = match epoch {
+                None => wrapped,
+                Some(e) => self
+                    .epochs()
+                    .key(e as EpochNumber)
+                    .await?
+                    .unwrap_data_key(id, &wrapped)
+                    .map_err(|_| KeyError::DataKeyUnwrap { record: id })?
+                    .to_vec(),
+            };
+            sqlx::query(
+                "UPDATE record_keys SET wrapped = $2, epoch = NULL, created_epoch = 0 \
+                 WHERE record_id = $1",
+            )
+            .bind(id)
+            .bind(inner)
+            .execute(db)
+            .await
+            .map_err(KeyError::Database)?;
+        }
+        sqlx::query("DELETE FROM key_epochs")
+            .execute(db)
+            .await
+            .map_err(KeyError::Database)?;
+        let store = self.epoch_store().clone();
+        for number in store.list().map_err(KeyError::Store)? {
+            store.destroy(number).map_err(KeyError::Store)?;
+        }
+        self.refresh_epochs(&[]);
+        Ok(())
     }
 }

@@ -78,7 +78,7 @@ impl WrapKey {
         ))
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-hooks"))]
     pub(super) fn wrap(&self, subject: Uuid, key: &SubjectKey) -> Vec<u8> {
         wrap::wrap(&self.0, &wrap::ad(WRAP_AD_PREFIX, subject, None), &key.0)
     }
