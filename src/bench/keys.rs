@@ -95,7 +95,7 @@ async fn bench_in(url: &str, count: u64) -> anyhow::Result<()> {
     .register(RegisterRequest {
         email: "bench-patient@example.org".to_owned(),
         password: PASSWORD.to_owned(),
-        name: "Pat Bench".to_owned(),
+        name: "Robin Moss".to_owned(),
         role: domain::account::Role::Patient,
         phone: None,
         via: domain::account::user::Registration::Cli,
