@@ -298,16 +298,7 @@ async fn gql_ok(addr: &str, token: Option<&str>, query: &str, variables: Value) 
 }
 
 async fn login(addr: &str, email: &str) -> String {
-    gql_ok(
-        addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-        json!({"e": email, "p": common::app::STRONG}),
-    )
-    .await["login"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    common::serve::login_at(addr, email, common::app::STRONG).await
 }
 
 async fn register(addr: &str, email: &str, name: &str) -> (String, String) {
@@ -322,29 +313,6 @@ async fn register(addr: &str, email: &str, name: &str) -> (String, String) {
         data["register"]["id"].as_str().unwrap().to_owned(),
         login(addr, email).await,
     )
-}
-
-async fn upload_to(addr: &str, token: &str, title: &str, bytes: Vec<u8>) -> String {
-    let form = reqwest::multipart::Form::new()
-        .text("title", title.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("report.pdf"),
-        );
-    let answer: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{answer}"))
-        .to_owned()
 }
 
 /// A sealed field of the first event of `event_type` on `stream`, as the ledger holds it.
@@ -399,8 +367,8 @@ async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
     let admin = login(&addr, "root@example.org").await;
     let (pat_id, pat) = register(&addr, "pat@example.org", "Pat Lee").await;
     let (bo_id, bo) = register(&addr, "bo@example.org", "Bo Reyes").await;
-    let record = upload_to(&addr, &pat, "HIV test, positive", pdf("R", 4096)).await;
-    upload_to(&addr, &bo, "Bo's scan", pdf("B", 2048)).await;
+    let record = common::serve::upload_at(&addr, &pat, "HIV test, positive", pdf("R", 4096)).await;
+    common::serve::upload_at(&addr, &bo, "Bo's scan", pdf("B", 2048)).await;
     let pat_uuid = Uuid::parse_str(&pat_id).unwrap();
     let record_id = Uuid::parse_str(&record).unwrap();
     let master = std::fs::read_to_string(dir.join("master.key")).unwrap();

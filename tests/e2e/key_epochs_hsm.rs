@@ -7,7 +7,10 @@
 
 use crate::common::{
     self,
-    serve::{BIN, admin_create, epoch_store_beside, gql, master_key_file, start_serve},
+    serve::{
+        BIN, admin_create, download_at, epoch_store_beside, gql, login_at, master_key_file,
+        start_serve, upload_at,
+    },
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -55,49 +58,7 @@ fn softhsm_token(dir: &Path) -> std::path::PathBuf {
 }
 
 async fn login(addr: &str, email: &str) -> String {
-    let answer = gql(
-        addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-        json!({"e": email, "p": PASSWORD}),
-    )
-    .await;
-    answer["data"]["login"]["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{email} signs in: {answer}"))
-        .to_owned()
-}
-
-async fn upload(addr: &str, token: &str, bytes: Vec<u8>) -> String {
-    let form = reqwest::multipart::Form::new().text("title", "Scan").part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name("scan.pdf"),
-    );
-    let answer: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{answer}"))
-        .to_owned()
-}
-
-async fn download(addr: &str, token: &str, id: &str) -> Vec<u8> {
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}/api/records/{id}/content"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.bytes().await.unwrap().to_vec()
+    login_at(addr, email, PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,7 +86,7 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
     assert!(registered["errors"].is_null(), "{registered}");
     let patient = login(&addr, "pat@example.org").await;
     let bytes = common::records::pdf("before the move", 6000);
-    let record = upload(&addr, &patient, bytes.clone()).await;
+    let record = upload_at(&addr, &patient, "Scan", bytes.clone()).await;
     drop(server);
 
     // Moved into the module; the key file then goes.
@@ -157,7 +118,7 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
     let admin = login(&addr, "root@example.org").await;
     let patient = login(&addr, "pat@example.org").await;
     assert_eq!(
-        download(&addr, &patient, &record).await,
+        download_at(&addr, &patient, &record).await,
         bytes,
         "the record opens"
     );
@@ -171,13 +132,13 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
     .await;
     assert_eq!(rotated["data"]["rotateKeyEpoch"]["number"], 2, "{rotated}");
     assert_eq!(
-        download(&addr, &patient, &record).await,
+        download_at(&addr, &patient, &record).await,
         bytes,
         "and after a rotation"
     );
     let later = common::records::pdf("after the move", 3000);
-    let second = upload(&addr, &patient, later.clone()).await;
-    assert_eq!(download(&addr, &patient, &second).await, later);
+    let second = upload_at(&addr, &patient, "Scan", later.clone()).await;
+    assert_eq!(download_at(&addr, &patient, &second).await, later);
 
     // Erasure completes the same way: the record made under epoch 2, rotated once more.
     let erased = gql(
@@ -211,7 +172,7 @@ async fn a_deployment_moves_its_master_key_into_softhsm_and_keeps_working() {
         json!({"complete": true, "epochs": [2]}),
         "{certificate}"
     );
-    assert_eq!(download(&addr, &patient, &record).await, bytes);
+    assert_eq!(download_at(&addr, &patient, &record).await, bytes);
 
     let status = tokio::process::Command::new(BIN)
         .args(["keys", "status", "--data-dir"])

@@ -96,54 +96,27 @@ impl KeyRing {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<(u64, Option<Uuid>), KeyError> {
-        let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
-            "SELECT subject_id, wrapped, epoch FROM subject_keys \
-             WHERE ($3::uuid IS NULL OR subject_id > $3) AND (epoch IS NULL OR epoch < $1) \
-             ORDER BY subject_id LIMIT $2",
-        )
-        .bind(target.number() as i32)
-        .bind(limit)
-        .bind(after)
-        .fetch_all(db)
-        .await
-        .map_err(KeyError::Database)?;
-        let Some(last) = rows.last().map(|r| r.0) else {
-            return Ok((0, None));
-        };
-        let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, bytes, epoch) in rows {
+        let rows = SUBJECT_KEYS.older(db, target, after, limit).await?;
+        let mut wrapped = Vec::with_capacity(rows.len());
+        for row in &rows {
             let key = self
                 .subject_key_from_row(
-                    id,
+                    row.id,
                     Some(super::WrappedKey {
-                        wrapped: bytes,
-                        epoch,
+                        wrapped: row.wrapped.clone(),
+                        epoch: row.epoch,
                     }),
                 )
                 .await?
                 .live()
-                .ok_or(KeyError::Unwrap { subject: id })?;
-            wrapped.push(target.wrap_subject_key(id, &key));
-            ids.push(id);
-            old.push(epoch);
+                .ok_or(KeyError::Unwrap { subject: row.id })?;
+            wrapped.push(target.wrap_subject_key(row.id, &key));
         }
-        let moved = sqlx::query(
-            "UPDATE subject_keys k SET wrapped = v.wrapped, epoch = $1 \
-             FROM unnest($2::uuid[], $3::int[], $4::bytea[]) AS v(id, old, wrapped) \
-             WHERE k.subject_id = v.id AND k.epoch IS NOT DISTINCT FROM v.old",
-        )
-        .bind(target.number() as i32)
-        .bind(&ids)
-        .bind(&old)
-        .bind(&wrapped)
-        .execute(db)
-        .await
-        .map_err(KeyError::Database)?
-        .rows_affected();
-        // Rows erased since they were read are gone, not moved.
-        Ok((moved, Some(last)))
+        SUBJECT_KEYS.replace(db, target, &rows, wrapped).await
     }
 
+    /// A data key loses its old epoch's wrap and gets the new one; its owner's wrap
+    /// inside is never opened.
     async fn rewrap_data_keys(
         &self,
         db: &PgPool,
@@ -151,41 +124,93 @@ impl KeyRing {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<(u64, Option<Uuid>), KeyError> {
-        let rows: Vec<(Uuid, Vec<u8>, Option<i32>)> = sqlx::query_as(
-            "SELECT record_id, wrapped, epoch FROM record_keys \
-             WHERE ($3::uuid IS NULL OR record_id > $3) AND (epoch IS NULL OR epoch < $1) \
-             ORDER BY record_id LIMIT $2",
-        )
+        let rows = RECORD_KEYS.older(db, target, after, limit).await?;
+        let mut wrapped = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let inner = match row.epoch {
+                None => row.wrapped.clone(),
+                Some(e) => self
+                    .epochs()
+                    .key(e as EpochNumber)
+                    .await?
+                    .unwrap_data_key(row.id, &row.wrapped)
+                    .map_err(|_| KeyError::DataKeyUnwrap { record: row.id })?
+                    .to_vec(),
+            };
+            wrapped.push(target.wrap_data_key(row.id, &inner));
+        }
+        RECORD_KEYS.replace(db, target, &rows, wrapped).await
+    }
+}
+
+/// A key row as a pass reads it.
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: Uuid,
+    wrapped: Vec<u8>,
+    epoch: Option<i32>,
+}
+
+/// One of the two key tables, for the statements a pass runs on either.
+struct KeyTable {
+    name: &'static str,
+    id: &'static str,
+}
+
+const SUBJECT_KEYS: KeyTable = KeyTable {
+    name: "subject_keys",
+    id: "subject_id",
+};
+const RECORD_KEYS: KeyTable = KeyTable {
+    name: "record_keys",
+    id: "record_id",
+};
+
+impl KeyTable {
+    /// The next `limit` rows after `after`, in key order, under an epoch older than the
+    /// target's (or none): an index range scan.
+    async fn older(
+        &self,
+        db: &PgPool,
+        target: &EpochKey,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<KeyRow>, KeyError> {
+        let (table, id) = (self.name, self.id);
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {id} AS id, wrapped, epoch FROM {table} \
+             WHERE ($3::uuid IS NULL OR {id} > $3) AND (epoch IS NULL OR epoch < $1) \
+             ORDER BY {id} LIMIT $2"
+        )))
         .bind(target.number() as i32)
         .bind(limit)
         .bind(after)
         .fetch_all(db)
         .await
-        .map_err(KeyError::Database)?;
-        let Some(last) = rows.last().map(|r| r.0) else {
+        .map_err(KeyError::Database)
+    }
+
+    /// Writes the rows' new wraps in one statement, each only if its row still stands
+    /// at the epoch it was read at (a row erased meanwhile is gone, not moved). Returns
+    /// how many moved and the pass's new cursor.
+    async fn replace(
+        &self,
+        db: &PgPool,
+        target: &EpochKey,
+        rows: &[KeyRow],
+        wrapped: Vec<Vec<u8>>,
+    ) -> Result<(u64, Option<Uuid>), KeyError> {
+        let Some(last) = rows.last().map(|r| r.id) else {
             return Ok((0, None));
         };
-        let (mut ids, mut old, mut wrapped) = (Vec::new(), Vec::new(), Vec::new());
-        for (id, bytes, epoch) in rows {
-            let inner = match epoch {
-                None => bytes,
-                Some(e) => self
-                    .epochs()
-                    .key(e as EpochNumber)
-                    .await?
-                    .unwrap_data_key(id, &bytes)
-                    .map_err(|_| KeyError::DataKeyUnwrap { record: id })?
-                    .to_vec(),
-            };
-            wrapped.push(target.wrap_data_key(id, &inner));
-            ids.push(id);
-            old.push(epoch);
-        }
-        let moved = sqlx::query(
-            "UPDATE record_keys k SET wrapped = v.wrapped, epoch = $1 \
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let old: Vec<Option<i32>> = rows.iter().map(|r| r.epoch).collect();
+        let (table, id) = (self.name, self.id);
+        let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} k SET wrapped = v.wrapped, epoch = $1 \
              FROM unnest($2::uuid[], $3::int[], $4::bytea[]) AS v(id, old, wrapped) \
-             WHERE k.record_id = v.id AND k.epoch IS NOT DISTINCT FROM v.old",
-        )
+             WHERE k.{id} = v.id AND k.epoch IS NOT DISTINCT FROM v.old"
+        )))
         .bind(target.number() as i32)
         .bind(&ids)
         .bind(&old)

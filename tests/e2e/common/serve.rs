@@ -123,3 +123,54 @@ pub async fn gql(addr: &str, token: Option<&str>, query: &str, variables: Value)
     }
     request.send().await.unwrap().json().await.unwrap()
 }
+
+/// Signs in at `addr`; the session's token.
+pub async fn login_at(addr: &str, email: &str, password: &str) -> String {
+    let answer = gql(
+        addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        json!({"e": email, "p": password}),
+    )
+    .await;
+    answer["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{email} signs in: {answer}"))
+        .to_owned()
+}
+
+/// `POST /api/records` at `addr`; the new record's id.
+pub async fn upload_at(addr: &str, token: &str, title: &str, bytes: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new()
+        .text("title", title.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("report.pdf"),
+        );
+    let answer: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/records"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+/// `GET /api/records/{id}/content` at `addr`, which must succeed; the bytes.
+pub async fn download_at(addr: &str, token: &str, id: &str) -> Vec<u8> {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/api/records/{id}/content"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
