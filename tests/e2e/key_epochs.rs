@@ -230,34 +230,7 @@ fn open_field(key: &[u8], stream: &str, field: &str, sealed: &str) -> Option<Str
 /// PostgreSQL cluster with its WAL, the master key, the key epochs, blobs, outbox and
 /// checkpoints) is that one directory.
 fn serve_embedded(dir: &Path) -> (common::serve::Server, String) {
-    use std::io::{BufRead, BufReader};
-    let mut server = common::serve::Server(
-        std::process::Command::new(common::serve::BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("DATABASE_URL")
-            .env_remove("MEDCHAIN_MASTER_KEY_FILE")
-            .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
-            .env("MEDCHAIN_MFA_REQUIRED", "")
-            .env("RUST_LOG", "warn")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited before listening"
-        );
-        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
-            let addr = addr.to_owned();
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (server, addr);
-        }
-    }
+    common::serve::start_embedded(dir, &[("MEDCHAIN_MFA_REQUIRED", "")])
 }
 
 /// A `medchain` command on the embedded deployment in `dir` (borrowing its cluster).

@@ -2,12 +2,12 @@
 //! restart on the same data directory, a second serve refused, commands borrowing the
 //! running cluster.
 
+use crate::common::serve::Server;
 use commands::{EventStore, ExpectedVersion, NewEvent, SystemClock};
 use domain::{EventType, StreamName};
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -15,45 +15,10 @@ use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_medchain");
 
-/// A running `serve`; killed and reaped if the test ends without stopping it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `serve` on port 0 and returns it with the address it printed.
+/// Starts `serve` on the embedded default in `dir` and returns it with the address it
+/// printed.
 fn start_serve(dir: &Path) -> (Server, String) {
-    let mut server = Server(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited before listening"
-        );
-        if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
-            let addr = addr.to_owned();
-            // Keep draining stderr so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (server, addr);
-        }
-    }
+    crate::common::serve::start_embedded(dir, &[])
 }
 
 fn signal(server: &Server, name: &str) {

@@ -58,6 +58,29 @@ pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -
     if env.iter().any(|(name, _)| *name == "MEDCHAIN_MASTER_KEY") {
         command.env_remove("MEDCHAIN_MASTER_KEY_FILE");
     }
+    listening(command)
+}
+
+/// `medchain serve` on the embedded default in `dir` (its own PostgreSQL cluster there;
+/// no database URL or key settings from the environment), with `env` set too.
+pub fn start_embedded(dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MEDCHAIN_MASTER_KEY_FILE")
+        .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    listening(command)
+}
+
+/// Spawns `command` (a `serve`) and waits for the address it prints.
+fn listening(mut command: Command) -> (Server, String) {
     let mut server = Server(command.spawn().unwrap());
     let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
     let mut line = String::new();
