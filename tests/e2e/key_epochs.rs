@@ -257,7 +257,18 @@ async fn cli(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Every file of the deployment, read.
-fn deployment_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+/// Every file of the deployment in `dir`, read after a checkpoint: without one the
+/// newest rows live only in the WAL, where a page header may fall inside a wrapped key
+/// (a WAL record is not contiguous across its 8 KiB pages), and the control search for
+/// a live person's key would then miss by chance. The checkpoint only adds to what the
+/// adversary reads, so it never weakens the "nothing opens" checks.
+async fn deployment_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let url = medchain::embedded::DataDir::open(dir)
+        .unwrap()
+        .url("postgres");
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("CHECKPOINT").execute(&mut db).await.unwrap();
+    db.close().await.unwrap();
     common::records::files_under(dir)
         .into_iter()
         .filter_map(|p| std::fs::read(&p).ok().map(|data| (p, data)))
@@ -384,7 +395,7 @@ async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
         before["dueBy"].is_string() && before["completeAt"].is_null(),
         "{before}"
     );
-    let files = deployment_files(dir);
+    let files = deployment_files(dir).await;
     let epochs = adversary.epoch_keys(&files);
     assert_eq!(epochs.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1]);
     let keys = adversary.subject_keys(pat_uuid, &epochs, &files);
@@ -407,7 +418,7 @@ async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
     let rotated = gql_ok(&addr, Some(&admin), ROTATE, json!({})).await;
     assert_eq!(rotated["rotateKeyEpoch"]["number"], 2);
 
-    let files = deployment_files(dir);
+    let files = deployment_files(dir).await;
     let epochs = adversary.epoch_keys(&files);
     assert_eq!(
         epochs.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
