@@ -52,10 +52,11 @@ pub struct Common {
     )]
     pub master_key: Option<String>,
     /// Where key-epoch keys are kept (DESIGN.md §11), wrapped by the master key: a
-    /// directory every server process shares, never inside the database [default:
+    /// directory every server process shares, or s3://bucket[/prefix] on a bucket without
+    /// versioning (checked at start); never inside the database [default:
     /// <data-dir>/key-epochs].
     #[arg(long, env = "MEDCHAIN_KEY_EPOCH_STORE", global = true)]
-    pub key_epoch_store: Option<PathBuf>,
+    pub key_epoch_store: Option<String>,
     /// How long a key epoch lasts before the scheduled rotation; an erasure is complete
     /// within about twice this.
     #[arg(long, env = "MEDCHAIN_KEY_EPOCH", default_value = "24h", value_parser = crate::config::parse_duration, global = true)]

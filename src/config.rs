@@ -48,7 +48,7 @@ pub fn master_key(common: &crate::cli::Common) -> anyhow::Result<commands::keys:
             "set MEDCHAIN_MASTER_KEY (an HSM) or MEDCHAIN_MASTER_KEY_FILE, not both"
         );
         let uri = commands::keys::hsm::HsmUri::parse(uri)?;
-        let store = epoch_store(common);
+        let store = epoch_store(common)?;
         // The module and the store block: briefly, once, at start.
         return tokio::task::block_in_place(|| {
             let hsm = std::sync::Arc::new(commands::keys::hsm::Hsm::connect(&uri, true)?);
@@ -99,19 +99,15 @@ pub async fn keys_outside_the_database(
     let Ok(data_dir) = std::path::Path::new(&data_dir).canonicalize() else {
         return Ok(());
     };
-    let store = common
-        .key_epoch_store
-        .clone()
-        .unwrap_or_else(|| common.data_dir.join("key-epochs"));
+    let store = epoch_store(common)?
+        .local_dir()
+        .map(std::path::Path::to_path_buf);
     for (what, path) in [
         (
             "the master key file (MEDCHAIN_MASTER_KEY_FILE)",
             common.master_key_file.clone(),
         ),
-        (
-            "the key epoch store (MEDCHAIN_KEY_EPOCH_STORE)",
-            Some(store),
-        ),
+        ("the key epoch store (MEDCHAIN_KEY_EPOCH_STORE)", store),
     ] {
         let Some(path) = path else { continue };
         let Ok(path) = path.canonicalize() else {
@@ -129,22 +125,21 @@ pub async fn keys_outside_the_database(
     Ok(())
 }
 
-/// Where the key epochs' keys are kept: the configured directory, or one in the data
+/// Where the key epochs' keys are kept: the configured directory or S3 prefix (a bucket
+/// is checked for versioning here, blocking briefly), or a directory in the data
 /// directory.
-pub fn epoch_store(common: &crate::cli::Common) -> commands::keys::EpochStore {
-    commands::keys::EpochStore::directory(
-        common
-            .key_epoch_store
-            .clone()
-            .unwrap_or_else(|| common.data_dir.join("key-epochs")),
-    )
+pub fn epoch_store(common: &crate::cli::Common) -> anyhow::Result<commands::keys::EpochStore> {
+    Ok(match &common.key_epoch_store {
+        Some(location) => commands::keys::EpochStore::open(location)?,
+        None => commands::keys::EpochStore::directory(common.data_dir.join("key-epochs")),
+    })
 }
 
 /// The key ring a command line tool uses: the master key and the epoch store.
 pub fn key_ring(common: &crate::cli::Common) -> anyhow::Result<commands::keys::KeyRing> {
     Ok(commands::keys::KeyRing::new(
         &master_key(common)?,
-        epoch_store(common),
+        epoch_store(common)?,
     ))
 }
 

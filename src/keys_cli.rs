@@ -19,16 +19,16 @@ const BUSY: i32 = 3;
 
 /// The service over `master` (loaded once: a PKCS#11 module is initialised once per
 /// process).
-fn service(common: &Common, db: &Database, master: &MasterKey) -> KeyEpochs {
-    let keys = KeyRing::new(master, crate::config::epoch_store(common));
+fn service(common: &Common, db: &Database, master: &MasterKey) -> anyhow::Result<KeyEpochs> {
+    let keys = KeyRing::new(master, crate::config::epoch_store(common)?);
     let clock = Arc::new(SystemClock);
     let store = EventStore::start(db.pool.clone(), clock.clone());
-    KeyEpochs::new(
+    Ok(KeyEpochs::new(
         Kernel::new(store, keys.clone()),
         keys,
         clock,
         common.key_epoch,
-    )
+    ))
 }
 
 pub async fn keys(common: &Common, command: KeysCommand) -> anyhow::Result<i32> {
@@ -38,7 +38,7 @@ pub async fn keys(common: &Common, command: KeysCommand) -> anyhow::Result<i32> 
             return move_to_hsm(common, &db, to).await;
         }
         let master = crate::config::master_key(common)?;
-        let epochs = service(common, &db, &master);
+        let epochs = service(common, &db, &master)?;
         match command {
             KeysCommand::MoveToHsm { .. } => unreachable!("handled above"),
             KeysCommand::Status => {
@@ -106,7 +106,7 @@ async fn move_to_hsm(common: &Common, db: &Database, to: &str) -> anyhow::Result
     use sqlx::{Connection as _, PgConnection};
     let file_key = crate::config::file_master_key(common)?;
     let uri = commands::keys::hsm::HsmUri::parse(to)?;
-    let store = crate::config::epoch_store(common);
+    let store = crate::config::epoch_store(common)?;
     let mut lock = PgConnection::connect_with(&db.pool.connect_options()).await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(commands::keys::ROTATION_LOCK)
@@ -138,7 +138,7 @@ pub async fn erasure(common: &Common, command: ErasureCommand) -> anyhow::Result
     let db = Database::open(common, Purpose::Command, 4).await?;
     let result = async {
         let master = crate::config::master_key(common)?;
-        let epochs = service(common, &db, &master);
+        let epochs = service(common, &db, &master)?;
         let paths = crate::config::Paths::of(common);
         let signer = LedgerKey::load_or_create(&paths.ledger_key_file)?;
         match epochs.certificate(None, subject, &signer).await {

@@ -128,7 +128,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
         // After the database: a machine without PostgreSQL gets its one line, and no key.
         medchain::config::keys_outside_the_database(common, &db.pool).await?;
         let master_key = medchain::config::master_key(common)?;
-        let key_epochs = medchain::config::epoch_store(common);
+        let key_epochs = medchain::config::epoch_store(common)?;
         eprintln!("key epochs are kept in {}", key_epochs.describe());
         let config = medchain::server::ServerConfig {
             master_key,

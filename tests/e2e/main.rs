@@ -22,6 +22,7 @@ mod kernel_races;
 mod kernel_snapshots;
 mod key_epochs;
 mod key_epochs_hsm;
+mod key_epochs_s3;
 mod ledger_integrity;
 mod ledger_store;
 mod legal_holds;

@@ -7,38 +7,12 @@
 
 use crate::common;
 
-use common::serve::{Server, admin_create, gql, master_key_file, start_serve};
+use common::serve::{admin_create, gql, master_key_file, start_serve};
 use serde_json::json;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
 const BUCKET: &str = "medchain-test";
-
-/// Starts `moto_server` on a free port; returns it with its URL once it answers.
-async fn start_moto() -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (pip install 'moto[server]'; .ci/run installs it)");
-    let server = Server(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    common::app::eventually(Duration::from_secs(30), "moto_server answering", || {
-        let client = client.clone();
-        let url = url.clone();
-        async move { client.get(&url).send().await.ok().map(|_| ()) }
-    })
-    .await;
-    (server, url)
-}
 
 async fn login(addr: &str, email: &str) -> (String, String) {
     let answer = gql(
@@ -69,14 +43,10 @@ async fn register(addr: &str, email: &str, name: &str, role: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_live_in_an_s3_bucket_when_configured() {
-    let (_moto, s3) = start_moto().await;
+    let moto = common::moto::Moto::start().await;
+    moto.create_bucket(BUCKET).await;
+    let s3 = moto.url.clone();
     let client = reqwest::Client::new();
-    let created = client.put(format!("{s3}/{BUCKET}")).send().await.unwrap();
-    assert!(
-        created.status().is_success(),
-        "creating the bucket: {}",
-        created.status()
-    );
 
     let db = common::test_db().await;
     let tmp = tempfile::tempdir().unwrap();

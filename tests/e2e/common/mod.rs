@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod moto;
 pub mod records;
 pub mod serve;
 pub mod smtp;

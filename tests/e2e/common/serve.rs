@@ -39,6 +39,11 @@ pub fn epoch_store_beside(key: &Path) -> std::path::PathBuf {
 /// Starts `serve` on port 0 against `db_url` with `env` set too, and returns it with the
 /// address it printed.
 pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    listening(serve_command(db_url, key, dir, env))
+}
+
+/// The command [`start_serve`] runs, for a test that expects it to refuse to start.
+pub fn serve_command(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -58,7 +63,7 @@ pub fn start_serve(db_url: &str, key: &Path, dir: &Path, env: &[(&str, &str)]) -
     if env.iter().any(|(name, _)| *name == "MEDCHAIN_MASTER_KEY") {
         command.env_remove("MEDCHAIN_MASTER_KEY_FILE");
     }
-    listening(command)
+    command
 }
 
 /// `medchain serve` on the embedded default in `dir` (its own PostgreSQL cluster there;

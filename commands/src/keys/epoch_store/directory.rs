@@ -1,14 +1,12 @@
-//! Where epoch keys live (DESIGN.md §11): outside the database, so never in its WAL, its
-//! backups or a replica, and where deleting is real. A directory, local or one every
-//! server process shares: one file per epoch, `epoch-00000001.key`, holding the epoch key
-//! wrapped by the master key (60 bytes), created 0600 in a 0700 directory.
+//! The epoch store in a directory, local or one every server process shares: one file per
+//! epoch, `epoch-00000001.key`, holding the epoch key wrapped by the master key (60
+//! bytes), created 0600 in a 0700 directory.
 //!
 //! Destroying an epoch key overwrites the file's bytes, syncs them, unlinks the file and
 //! syncs the directory, so neither the name nor the bytes survive a crash. (On a
 //! copy-on-write or log-structured file system, or an SSD that remaps blocks, the old
 //! blocks may linger below the file system; the README says so, and the key is useless
-//! without the master key anyway.) These are blocking calls: callers run them on the
-//! blocking pool.
+//! without the master key anyway.)
 
 use domain::erasure::EpochNumber;
 use std::{
@@ -18,25 +16,28 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The derivation root's file, beside the epoch keys.
-const ROOT: &str = "derivation-root.key";
+use super::ROOT;
 
 #[derive(Debug, Clone)]
-pub struct EpochStore {
+pub struct DirectoryStore {
     dir: PathBuf,
 }
 
-impl EpochStore {
-    pub fn directory(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+impl DirectoryStore {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     pub fn describe(&self) -> String {
         self.dir.display().to_string()
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, number: EpochNumber) -> PathBuf {
-        self.dir.join(format!("epoch-{number:08}.key"))
+        self.dir.join(super::file_name(number))
     }
 
     /// Writes a new epoch's key and makes it durable (file and directory synced) before
@@ -75,12 +76,7 @@ impl EpochStore {
         let mut numbers = Vec::new();
         for entry in entries {
             let name = entry?.file_name();
-            let number = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("epoch-"))
-                .and_then(|n| n.strip_suffix(".key"))
-                .and_then(|n| n.parse::<EpochNumber>().ok());
-            numbers.extend(number);
+            numbers.extend(name.to_str().and_then(super::number_of));
         }
         numbers.sort_unstable();
         Ok(numbers)
@@ -159,7 +155,7 @@ mod tests {
     #[test]
     fn written_privately_listed_and_destroyed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = EpochStore::directory(dir.path().join("epochs"));
+        let store = DirectoryStore::new(dir.path().join("epochs"));
         assert_eq!(store.list().unwrap(), Vec::<u32>::new());
         assert_eq!(store.read(1).unwrap(), None);
         store.write(1, &[7; 60]).unwrap();
