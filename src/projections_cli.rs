@@ -27,16 +27,21 @@ async fn rebuild(pool: &sqlx::PgPool, name: Option<&str>) -> anyhow::Result<i32>
         })?],
         None => projections::all(),
     };
-    for projector in chosen {
-        let rebuilt = projections::rebuild(pool, projector.as_ref()).await?;
-        eprintln!(
-            "rebuilt {}: {} events replayed, up to seq {}",
-            projector.name(),
-            rebuilt.events,
-            rebuilt.last_seq
-        );
+    // Together: one read of the ledger, the projectors in parallel.
+    let mut failed = false;
+    for (name, rebuilt) in projections::rebuild_many(pool, &chosen).await {
+        match rebuilt {
+            Ok(rebuilt) => eprintln!(
+                "rebuilt {name}: {} events replayed, up to seq {}",
+                rebuilt.events, rebuilt.last_seq
+            ),
+            Err(e) => {
+                eprintln!("{name} was not rebuilt: {e}");
+                failed = true;
+            }
+        }
     }
-    Ok(0)
+    Ok(i32::from(failed))
 }
 
 /// Where each projector stands, then each one replayed into scratch tables up to that

@@ -40,12 +40,18 @@ pub async fn apply_batch(
     events: &[RecordedEvent],
     target: Target<'_>,
 ) -> Result<BatchOutcome, sqlx::Error> {
-    match try_batch(conn, projector, events, target).await? {
+    let mut tried = try_batch(conn, projector, events, target, Whole).await?;
+    if let Tried::Failed(_, ProjectionError::Database(_)) = tried {
+        // A set-based write names no event when the database refuses it: apply the batch
+        // again an event at a time to find which one (or to succeed, if it was passing).
+        tried = try_batch(conn, projector, events, target, OneByOne).await?;
+    }
+    match tried {
         Tried::Applied(last_seq) => Ok(BatchOutcome::Applied { last_seq }),
         Tried::Busy => Ok(BatchOutcome::Busy),
         Tried::Failed(index, error) => {
             if index > 0 {
-                match try_batch(conn, projector, &events[..index], target).await? {
+                match try_batch(conn, projector, &events[..index], target, Whole).await? {
                     Tried::Applied(_) => {}
                     Tried::Busy => return Ok(BatchOutcome::Busy),
                     // It applied a moment ago; failing now means the database changed
@@ -72,15 +78,25 @@ enum Tried {
     Busy,
 }
 
+/// How a batch's events are handed to the projector: all at once (its set-based writes),
+/// or one at a time, to find the event a database error belongs to.
+#[derive(Clone, Copy)]
+enum Pace {
+    Whole,
+    OneByOne,
+}
+use Pace::{OneByOne, Whole};
+
 /// The class half of the per-projector advisory lock `(class, hashtext(name))`: two-key
 /// advisory locks live apart from the ledger's one-key lock.
-pub(crate) const LOCK_CLASS: i32 = 0x6d63;
+pub const LOCK_CLASS: i32 = 0x6d63;
 
 async fn try_batch(
     conn: &mut PgConnection,
     projector: &dyn Projector,
     events: &[RecordedEvent],
     target: Target<'_>,
+    pace: Pace,
 ) -> Result<Tried, sqlx::Error> {
     let Some(last) = events.last() else {
         return Ok(Tried::Busy);
@@ -141,7 +157,20 @@ async fn try_batch(
         .enumerate()
         .filter(|(_, event)| projector.reads(&event.event_type))
         .unzip();
-    if let Err((index, error)) = projector.apply_many(&mut tx, &wanted).await {
+    let applied = match pace {
+        Whole => projector.apply_many(&mut tx, &wanted).await,
+        OneByOne => {
+            let mut applied = Ok(());
+            for (index, event) in wanted.iter().enumerate() {
+                if let Err((_, error)) = projector.apply_many(&mut tx, &[*event]).await {
+                    applied = Err((index, error));
+                    break;
+                }
+            }
+            applied
+        }
+    };
+    if let Err((index, error)) = applied {
         tx.rollback().await?;
         return Ok(Tried::Failed(positions[index], error));
     }

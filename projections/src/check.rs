@@ -3,14 +3,17 @@
 //! and each table is hashed on both sides (SHA-256 over its rows' text, in sorted order)
 //! and compared; a table that differs is named, with how many rows differ each way.
 //!
-//! The check holds the projector's advisory lock (as a rebuild does) from reading the
-//! live checkpoint to the last comparison, so the live tables stand still meanwhile; a
-//! running server's batches for that projector wait until it is done.
+//! The check never stops the live views: it replays into its scratch tables without the
+//! projector's lock, catches up with where the live tables stand, and compares inside one
+//! REPEATABLE READ snapshot, in which the live tables and their checkpoint agree (a batch
+//! commits both at once). If the live tables moved on before the snapshot was taken, the
+//! scratch tables catch up again; only a view that keeps moving through every attempt is
+//! held still (its lock taken) for the last catch-up and the comparison.
 
 use crate::{
     Projector,
     batch::{LOCK_CLASS, quote_ident},
-    rebuild::{RebuildError, replay_into},
+    rebuild::{RebuildError, replay_into, replay_more},
 };
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
@@ -54,37 +57,83 @@ pub async fn check(
     projector: &dyn Projector,
 ) -> Result<ProjectionCheck, RebuildError> {
     let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
-    sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
-        .bind(LOCK_CLASS)
-        .bind(projector.name())
-        .execute(&mut conn)
-        .await?;
     let schema = format!("check_{}", projector.name());
-    let result = check_locked(pool, &mut conn, projector, &schema).await;
+    let result = check_in(pool, &mut conn, projector, &schema).await;
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS {} CASCADE",
         quote_ident(&schema)
     )))
     .execute(&mut conn)
     .await;
-    // Closing the connection releases the session lock.
+    // Closing the connection releases the lock, if the last attempt took it.
     let _ = conn.close().await;
     result
 }
 
-async fn check_locked(
+/// Tries at comparing inside a snapshot before the view is held still.
+const ATTEMPTS: usize = 5;
+
+async fn check_in(
     pool: &PgPool,
     conn: &mut PgConnection,
     projector: &dyn Projector,
     schema: &str,
 ) -> Result<ProjectionCheck, RebuildError> {
-    let seq: i64 = sqlx::query_scalar(
+    let mut at = checkpoint(&mut *conn, projector).await?;
+    replay_into(pool, conn, projector, schema, Some(at)).await?;
+    for _ in 0..ATTEMPTS {
+        let mut tx = conn.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let now = checkpoint(&mut tx, projector).await?;
+        if now == at {
+            let tables = compare(&mut tx, projector, schema).await?;
+            tx.commit().await?;
+            return Ok(checked(projector, at, tables));
+        }
+        tx.rollback().await?;
+        replay_more(pool, conn, projector, schema, at, Some(now)).await?;
+        at = now;
+    }
+    sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+        .bind(LOCK_CLASS)
+        .bind(projector.name())
+        .execute(&mut *conn)
+        .await?;
+    let now = checkpoint(&mut *conn, projector).await?;
+    replay_more(pool, conn, projector, schema, at, Some(now)).await?;
+    let tables = compare(conn, projector, schema).await?;
+    Ok(checked(projector, now, tables))
+}
+
+fn checked(projector: &dyn Projector, seq: i64, tables: Vec<TableCheck>) -> ProjectionCheck {
+    ProjectionCheck {
+        name: projector.name(),
+        seq,
+        tables,
+    }
+}
+
+/// Where the projector's live tables stand.
+async fn checkpoint(
+    conn: &mut PgConnection,
+    projector: &dyn Projector,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "SELECT coalesce((SELECT last_seq FROM projection_checkpoints WHERE name = $1), 0)",
     )
     .bind(projector.name())
     .fetch_one(&mut *conn)
-    .await?;
-    replay_into(pool, conn, projector, schema, Some(seq)).await?;
+    .await
+}
+
+/// Each of the projector's tables, live and in `schema`.
+async fn compare(
+    conn: &mut PgConnection,
+    projector: &dyn Projector,
+    schema: &str,
+) -> Result<Vec<TableCheck>, sqlx::Error> {
     let mut tables = Vec::new();
     for &table in projector.tables() {
         let live = format!("public.{}", quote_ident(table));
@@ -108,11 +157,7 @@ async fn check_locked(
             only_replayed,
         });
     }
-    Ok(ProjectionCheck {
-        name: projector.name(),
-        seq,
-        tables,
-    })
+    Ok(tables)
 }
 
 /// How many rows and SHA-256 over every row's text, in sorted order, streamed: the same

@@ -34,9 +34,10 @@ pub mod users;
 
 use std::sync::Arc;
 
+pub use batch::LOCK_CLASS;
 pub use check::{ProjectionCheck, TableCheck, check};
 pub use projector::{ProjectionError, Projector};
-pub use rebuild::{RebuildError, Rebuilt, rebuild};
+pub use rebuild::{RebuildError, Rebuilt, rebuild, rebuild_many};
 pub use runner::{PROJECTIONS_CHANNEL, Progress, Projections, WaitError};
 
 /// Every projector of this version, in the order they are listed to operators.

@@ -45,7 +45,8 @@ pub trait Projector: Send + Sync + 'static {
     /// Applies a run of the events it reads, in seq order, inside the batch's
     /// transaction; on failure, the index of the event that failed. By default each in
     /// turn through `apply`; a projector that writes a run with set-based statements
-    /// overrides it.
+    /// overrides it. A database error may be reported at any index (a set-based write
+    /// belongs to every event): the batch is then applied again an event at a time.
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,

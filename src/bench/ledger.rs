@@ -22,7 +22,7 @@ use std::{
 };
 use uuid::Uuid;
 
-struct Run {
+pub(super) struct Run {
     events: u64,
     elapsed: Duration,
     latencies: Latencies,
@@ -43,7 +43,7 @@ impl Run {
         self.latencies.extend(other.latencies);
     }
 
-    fn rate(&self) -> f64 {
+    pub(super) fn rate(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64()
     }
 }
@@ -524,7 +524,7 @@ fn event_type() -> EventType {
 }
 
 /// Returns the run and the nanoseconds writers spent canonicalising payloads.
-async fn group_commit_run(
+pub(super) async fn group_commit_run(
     store: &EventStore,
     writers: usize,
     duration: Duration,

@@ -437,6 +437,43 @@ async fn disclosures_are_the_reads_by_others_and_the_signed_report_says_the_same
     assert_eq!(doc["report"]["from"], between.to_string());
 }
 
+/// A check never holds a live view still: with every projector's lock held elsewhere
+/// (as a writer in the middle of its batch holds it), every check still completes, and
+/// agrees. (It compares inside one snapshot instead of taking the lock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_check_runs_beside_the_live_views_without_holding_them() {
+    use sqlx::Connection as _;
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    let id = upload_ok(&app, &c.patient.token, "Scan", pdf("s", 1_000)).await;
+    share(&app, &c.patient.token, &id, &c.doctor.id, None)
+        .await
+        .ok();
+    records_view_settled(&app).await;
+    app.view_settled("notifications").await;
+    let mut holder = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    for projector in projections::all() {
+        sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+            .bind(projections::LOCK_CLASS)
+            .bind(projector.name())
+            .execute(&mut holder)
+            .await
+            .unwrap();
+    }
+    let all = projections::all();
+    let checks = all
+        .iter()
+        .map(|projector| projections::check(&app.pool, projector.as_ref()));
+    let checked = tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(checks))
+        .await
+        .expect("a check waited for a projector's lock");
+    for check in checked {
+        let check = check.unwrap();
+        assert!(check.same(), "{check:?}");
+    }
+    holder.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projections_check_names_a_row_changed_by_hand() {
     let app = TestApp::start().await;

@@ -30,6 +30,7 @@ mod notifications;
 mod notifications_live;
 mod notifications_mail;
 mod projections_writers;
+mod projector_batches;
 mod projector_filters;
 mod records;
 mod records_integrity;

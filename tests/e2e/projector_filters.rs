@@ -20,7 +20,7 @@ use uuid::Uuid;
 /// The story as a ledger that began with it would hold it: seqs from 1, versions counted
 /// per stream, each hash distinct and linked to the one before (`apply` checks no
 /// chain, so any distinct values do).
-fn ledger() -> Vec<RecordedEvent> {
+pub(crate) fn ledger() -> Vec<RecordedEvent> {
     let mut versions: BTreeMap<String, i32> = BTreeMap::new();
     let hash_of = |seq: i64| -> Hash {
         use sha2::Digest as _;
@@ -54,7 +54,7 @@ fn ledger() -> Vec<RecordedEvent> {
 }
 
 /// Writes `ledger` to the events table, inside the caller's transaction.
-async fn write_ledger(conn: &mut PgConnection, ledger: &[RecordedEvent]) {
+pub(crate) async fn write_ledger(conn: &mut PgConnection, ledger: &[RecordedEvent]) {
     for e in ledger {
         sqlx::query(
             "INSERT INTO events (seq, id, stream, version, type, actor, recorded_at, payload, prev_hash, hash) \
@@ -77,7 +77,7 @@ async fn write_ledger(conn: &mut PgConnection, ledger: &[RecordedEvent]) {
 }
 
 /// Every row of each of the projector's tables, as text, in a stable order.
-async fn rows(
+pub(crate) async fn rows(
     conn: &mut PgConnection,
     projector: &dyn Projector,
 ) -> BTreeMap<&'static str, String> {

@@ -2,188 +2,22 @@
 //! rules allow, with the record's data key), every share ever granted, and the access log:
 //! one row per event about a record, keyed by its seq.
 
-use crate::{
-    ProjectionError, Projector,
-    projector::{read_as, stream_of},
-    users::ReadError,
-};
+use crate::users::ReadError;
 use commands::{
-    RecordedEvent,
     keys::{DataKey, DataKeyRows, DataKeyState, KeyRing, WrappedKey},
     records::DueShare,
 };
 use domain::{
     Sealed, Timestamp,
     account::UserId,
-    record::{RecordEvent, RecordFacts, RecordId, Share, ShareEnd, ShareId},
+    record::{RecordFacts, RecordId, Share, ShareEnd, ShareId},
 };
-use futures::{FutureExt, future::BoxFuture};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-pub struct RecordsProjector;
+mod projector;
 
-impl Projector for RecordsProjector {
-    fn name(&self) -> &'static str {
-        "records"
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["records", "shares", "access_log"]
-    }
-
-    fn event_types(&self) -> &'static [&'static str] {
-        RecordEvent::TYPES
-    }
-
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        async move {
-            let id = stream_of(event)?.id();
-            let parsed: RecordEvent = read_as(event)?;
-            let at = event.at.to_datetime();
-            if let RecordEvent::RecordUploaded(e) = &parsed {
-                sqlx::query(
-                    "INSERT INTO records (id, owner_id, status, title, description, file_name, \
-                        content_type, size, stored_size, sha256, uploaded_at, uploaded_seq, updated_seq) \
-                     VALUES ($1, $2, 'ACTIVE', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-                )
-                .bind(id)
-                .bind(e.owner.as_uuid())
-                .bind(e.title.as_str())
-                .bind(e.description.as_ref().map(Sealed::as_str))
-                .bind(e.file_name.as_str())
-                .bind(&e.content_type)
-                .bind(e.size)
-                .bind(e.stored_size)
-                .bind(&e.sha256)
-                .bind(at)
-                .bind(event.seq)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let owner: Option<Uuid> = sqlx::query_scalar("SELECT owner_id FROM records WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(owner) = owner else {
-                return Err(ProjectionError::malformed(event, "no such record in the view"));
-            };
-            if let RecordEvent::ShareExpiring(e) = &parsed {
-                // Not an access: only the shares view remembers it.
-                sqlx::query("UPDATE shares SET noticed_at = $2, updated_seq = $3 WHERE id = $1")
-                    .bind(e.share.as_uuid())
-                    .bind(at)
-                    .bind(event.seq)
-                    .execute(&mut *tx)
-                    .await?;
-                return Ok(());
-            }
-            let (action, detail): (&str, Option<String>) = match &parsed {
-                RecordEvent::RecordUploaded(_) => ("UPLOADED", None),
-                RecordEvent::RecordShared(e) => {
-                    sqlx::query(
-                        "INSERT INTO shares (id, record_id, doctor_id, granted_at, granted_seq, expires_at, updated_seq) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $5)",
-                    )
-                    .bind(e.share.as_uuid())
-                    .bind(id)
-                    .bind(e.doctor.as_uuid())
-                    .bind(at)
-                    .bind(event.seq)
-                    .bind(e.expires_at.map(Timestamp::to_datetime))
-                    .execute(&mut *tx)
-                    .await?;
-                    ("SHARED", Some(share_detail(e.doctor.as_uuid(), e.expires_at)))
-                }
-                RecordEvent::ShareRevoked(e) => {
-                    let doctor = end_share(tx, event, e.share, "revoked_at").await?;
-                    ("REVOKED", Some(share_detail(doctor, None)))
-                }
-                RecordEvent::ShareExpired(e) => {
-                    let doctor = end_share(tx, event, e.share, "expired_at").await?;
-                    ("EXPIRED", Some(share_detail(doctor, None)))
-                }
-                RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
-                RecordEvent::ShareExpiring(_) => unreachable!("handled above"),
-                RecordEvent::RecordAccessDenied(e) => (
-                    "DENIED",
-                    Some(format!("{} refused: {}", e.action.as_str().to_lowercase(), e.reason.as_str())),
-                ),
-                RecordEvent::RecordErased(e) => {
-                    sqlx::query(
-                        "UPDATE records SET status = 'ERASED', erased_at = $2, updated_seq = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .bind(event.seq)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE shares SET revoked_at = $2, updated_seq = $3 \
-                         WHERE record_id = $1 AND revoked_at IS NULL AND expired_at IS NULL",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .bind(event.seq)
-                    .execute(&mut *tx)
-                    .await?;
-                    // The basis only: the free text is sealed under the owner's key.
-                    ("ERASED", Some(format!("basis: {}", e.basis)))
-                }
-            };
-            sqlx::query(
-                "INSERT INTO access_log (seq, record_id, owner_id, actor_id, action, at, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(event.seq)
-            .bind(id)
-            .bind(owner)
-            .bind(event.actor)
-            .bind(action)
-            .bind(at)
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        }
-        .boxed()
-    }
-}
-
-fn share_detail(doctor: Uuid, expires_at: Option<Timestamp>) -> String {
-    match expires_at {
-        Some(at) => format!("doctor {doctor}, until {at}"),
-        None => format!("doctor {doctor}"),
-    }
-}
-
-/// Ends a share (`column`: `revoked_at` or `expired_at`); returns its doctor.
-async fn end_share(
-    tx: &mut PgConnection,
-    event: &RecordedEvent,
-    share: ShareId,
-    column: &'static str,
-) -> Result<Uuid, ProjectionError> {
-    let sql = match column {
-        "revoked_at" => {
-            "UPDATE shares SET revoked_at = $2, updated_seq = $3 WHERE id = $1 RETURNING doctor_id"
-        }
-        _ => {
-            "UPDATE shares SET expired_at = $2, updated_seq = $3 WHERE id = $1 RETURNING doctor_id"
-        }
-    };
-    let doctor: Option<Uuid> = sqlx::query_scalar(sql)
-        .bind(share.as_uuid())
-        .bind(event.at.to_datetime())
-        .bind(event.seq)
-        .fetch_optional(&mut *tx)
-        .await?;
-    doctor.ok_or_else(|| ProjectionError::malformed(event, "no such share in the view"))
-}
+pub use projector::RecordsProjector;
 
 /// A record as the view holds it. Medical fields stay sealed until `medical` opens them,
 /// which callers do only when the access rules allow.

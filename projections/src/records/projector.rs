@@ -1,0 +1,539 @@
+//! The records projector, set-based: a batch is read into memory (the records and shares
+//! its events touch, in two queries), its events are folded there in seq order, exactly
+//! as one-at-a-time statements would change the rows, and the result is written with one
+//! statement per table and kind of change (rows bound as arrays and `UNNEST`ed). A
+//! rebuild of a million events is then a few thousand statements, not millions.
+//!
+//! What the database would refuse one event at a time (a record or share already in the
+//! view) is refused by the fold, at that event, so a batch stops exactly where a single
+//! event would have.
+
+use crate::{
+    ProjectionError, Projector,
+    projector::{read_as, stream_of},
+};
+use chrono::{DateTime, Utc};
+use commands::RecordedEvent;
+use domain::{
+    Sealed, Timestamp,
+    record::{RecordEvent, RecordUploaded},
+};
+use futures::{FutureExt, future::BoxFuture};
+use sqlx::PgConnection;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub struct RecordsProjector;
+
+impl Projector for RecordsProjector {
+    fn name(&self) -> &'static str {
+        "records"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["records", "shares", "access_log"]
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        RecordEvent::TYPES
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        async move { apply(tx, &[event]).await.map_err(|(_, e)| e) }.boxed()
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), (usize, ProjectionError)>> {
+        apply(tx, events).boxed()
+    }
+}
+
+type Time = DateTime<Utc>;
+
+/// A record's row: its columns, and whether the batch made or changed it.
+struct RecordRow {
+    owner: Uuid,
+    status: &'static str,
+    erased_at: Option<Time>,
+    updated_seq: i64,
+    /// The upload that made it in this batch (with its seq and time): inserted whole.
+    new: Option<(i64, Time, RecordUploaded)>,
+    changed: bool,
+}
+
+struct ShareRow {
+    record: Uuid,
+    doctor: Uuid,
+    granted: Option<(Time, i64, Option<Time>)>,
+    revoked_at: Option<Time>,
+    expired_at: Option<Time>,
+    noticed_at: Option<Time>,
+    updated_seq: i64,
+    changed: bool,
+}
+
+struct AccessRow {
+    seq: i64,
+    record: Uuid,
+    owner: Uuid,
+    actor: Option<Uuid>,
+    action: String,
+    at: Time,
+    detail: Option<String>,
+}
+
+#[derive(Default)]
+struct Fold {
+    records: HashMap<Uuid, RecordRow>,
+    shares: HashMap<Uuid, ShareRow>,
+    access: Vec<AccessRow>,
+}
+
+async fn apply(
+    tx: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), (usize, ProjectionError)> {
+    let mut parsed = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        let read = || -> Result<_, ProjectionError> {
+            Ok((stream_of(event)?.id(), read_as::<RecordEvent>(event)?))
+        };
+        parsed.push(read().map_err(|e| (index, e))?);
+    }
+    let mut fold = load(tx, &parsed).await.map_err(|e| (0, e.into()))?;
+    for (index, (event, (id, parsed))) in events.iter().zip(parsed).enumerate() {
+        fold.event(event, id, parsed).map_err(|e| (index, e))?;
+    }
+    fold.write(tx).await.map_err(|e| (0, e.into()))
+}
+
+/// The rows the batch's events touch: every record they name, every share they name,
+/// and every share of a record they erase.
+async fn load(tx: &mut PgConnection, parsed: &[(Uuid, RecordEvent)]) -> Result<Fold, sqlx::Error> {
+    let mut record_ids: Vec<Uuid> = parsed.iter().map(|(id, _)| *id).collect();
+    record_ids.sort_unstable();
+    record_ids.dedup();
+    let mut share_ids = Vec::new();
+    let mut erased = Vec::new();
+    for (id, event) in parsed {
+        match event {
+            RecordEvent::ShareRevoked(e) => share_ids.push(e.share.as_uuid()),
+            RecordEvent::ShareExpired(e) => share_ids.push(e.share.as_uuid()),
+            RecordEvent::ShareExpiring(e) => share_ids.push(e.share.as_uuid()),
+            RecordEvent::RecordShared(e) => share_ids.push(e.share.as_uuid()),
+            RecordEvent::RecordErased(_) => erased.push(*id),
+            _ => {}
+        }
+    }
+    let mut fold = Fold::default();
+    let rows: Vec<(Uuid, Uuid, String, Option<Time>, i64)> = sqlx::query_as(
+        "SELECT id, owner_id, status, erased_at, updated_seq FROM records WHERE id = ANY($1)",
+    )
+    .bind(&record_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, owner, status, erased_at, updated_seq) in rows {
+        let status = if status == "ERASED" {
+            "ERASED"
+        } else {
+            "ACTIVE"
+        };
+        fold.records.insert(
+            id,
+            RecordRow {
+                owner,
+                status,
+                erased_at,
+                updated_seq,
+                new: None,
+                changed: false,
+            },
+        );
+    }
+    if share_ids.is_empty() && erased.is_empty() {
+        return Ok(fold);
+    }
+    type Row = (
+        Uuid,
+        Uuid,
+        Uuid,
+        Option<Time>,
+        Option<Time>,
+        Option<Time>,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, record_id, doctor_id, revoked_at, expired_at, noticed_at, updated_seq \
+         FROM shares WHERE id = ANY($1) OR record_id = ANY($2)",
+    )
+    .bind(&share_ids)
+    .bind(&erased)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, record, doctor, revoked_at, expired_at, noticed_at, updated_seq) in rows {
+        fold.shares.insert(
+            id,
+            ShareRow {
+                record,
+                doctor,
+                granted: None,
+                revoked_at,
+                expired_at,
+                noticed_at,
+                updated_seq,
+                changed: false,
+            },
+        );
+    }
+    Ok(fold)
+}
+
+impl Fold {
+    /// One event, as its statements would change the rows.
+    fn event(
+        &mut self,
+        event: &RecordedEvent,
+        id: Uuid,
+        parsed: RecordEvent,
+    ) -> Result<(), ProjectionError> {
+        let at = event.at.to_datetime();
+        let seq = event.seq;
+        if let RecordEvent::RecordUploaded(e) = &parsed {
+            if self.records.contains_key(&id) {
+                return Err(ProjectionError::malformed(
+                    event,
+                    "the record is in the view already",
+                ));
+            }
+            self.records.insert(
+                id,
+                RecordRow {
+                    owner: e.owner.as_uuid(),
+                    status: "ACTIVE",
+                    erased_at: None,
+                    updated_seq: seq,
+                    new: Some((seq, at, e.clone())),
+                    changed: false,
+                },
+            );
+        }
+        let Some(owner) = self.records.get(&id).map(|r| r.owner) else {
+            return Err(ProjectionError::malformed(
+                event,
+                "no such record in the view",
+            ));
+        };
+        let (action, detail): (&str, Option<String>) = match parsed {
+            RecordEvent::ShareExpiring(e) => {
+                // Not an access: only the shares view remembers it.
+                if let Some(share) = self.shares.get_mut(&e.share.as_uuid()) {
+                    share.noticed_at = Some(at);
+                    share.updated_seq = seq;
+                    share.changed = true;
+                }
+                return Ok(());
+            }
+            RecordEvent::RecordUploaded(_) => ("UPLOADED", None),
+            RecordEvent::RecordShared(e) => {
+                let share = e.share.as_uuid();
+                if self.shares.contains_key(&share) {
+                    return Err(ProjectionError::malformed(
+                        event,
+                        "the share is in the view already",
+                    ));
+                }
+                let expires_at = e.expires_at.map(Timestamp::to_datetime);
+                self.shares.insert(
+                    share,
+                    ShareRow {
+                        record: id,
+                        doctor: e.doctor.as_uuid(),
+                        granted: Some((at, seq, expires_at)),
+                        revoked_at: None,
+                        expired_at: None,
+                        noticed_at: None,
+                        updated_seq: seq,
+                        changed: false,
+                    },
+                );
+                (
+                    "SHARED",
+                    Some(share_detail(e.doctor.as_uuid(), e.expires_at)),
+                )
+            }
+            RecordEvent::ShareRevoked(e) => {
+                let share = self.share(event, e.share.as_uuid())?;
+                share.revoked_at = Some(at);
+                share.updated_seq = seq;
+                ("REVOKED", Some(share_detail(share.doctor, None)))
+            }
+            RecordEvent::ShareExpired(e) => {
+                let share = self.share(event, e.share.as_uuid())?;
+                share.expired_at = Some(at);
+                share.updated_seq = seq;
+                ("EXPIRED", Some(share_detail(share.doctor, None)))
+            }
+            RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
+            RecordEvent::RecordAccessDenied(e) => (
+                "DENIED",
+                Some(format!(
+                    "{} refused: {}",
+                    e.action.as_str().to_lowercase(),
+                    e.reason.as_str()
+                )),
+            ),
+            RecordEvent::RecordErased(e) => {
+                let record = self.records.get_mut(&id).expect("checked above");
+                record.status = "ERASED";
+                record.erased_at = Some(at);
+                record.updated_seq = seq;
+                record.changed = true;
+                for share in self.shares.values_mut() {
+                    if share.record == id
+                        && share.revoked_at.is_none()
+                        && share.expired_at.is_none()
+                    {
+                        share.revoked_at = Some(at);
+                        share.updated_seq = seq;
+                        share.changed = true;
+                    }
+                }
+                // The basis only: the free text is sealed under the owner's key.
+                ("ERASED", Some(format!("basis: {}", e.basis)))
+            }
+        };
+        self.access.push(AccessRow {
+            seq,
+            record: id,
+            owner,
+            actor: event.actor,
+            action: action.to_owned(),
+            at,
+            detail,
+        });
+        Ok(())
+    }
+
+    /// A share the event ends, marked changed; a share not in the view stops the batch.
+    fn share(&mut self, event: &RecordedEvent, id: Uuid) -> Result<&mut ShareRow, ProjectionError> {
+        let share = self
+            .shares
+            .get_mut(&id)
+            .ok_or_else(|| ProjectionError::malformed(event, "no such share in the view"))?;
+        share.changed = true;
+        Ok(share)
+    }
+
+    /// The folded rows, one statement per table and kind of change.
+    async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        self.write_records(tx).await?;
+        self.write_shares(tx).await?;
+        self.write_access(tx).await
+    }
+
+    async fn write_records(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let mut new = Columns::default();
+        let mut changed = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, row) in &self.records {
+            match &row.new {
+                Some((seq, at, e)) => {
+                    new.ids.push(*id);
+                    new.owners.push(row.owner);
+                    new.statuses.push(row.status);
+                    new.titles.push(e.title.as_str().to_owned());
+                    new.descriptions
+                        .push(e.description.as_ref().map(|d| Sealed::as_str(d).to_owned()));
+                    new.file_names.push(e.file_name.as_str().to_owned());
+                    new.content_types.push(e.content_type.clone());
+                    new.sizes.push(e.size);
+                    new.stored_sizes.push(e.stored_size);
+                    new.sha256s.push(e.sha256.clone());
+                    new.uploaded_ats.push(*at);
+                    new.uploaded_seqs.push(*seq);
+                    new.erased_ats.push(row.erased_at);
+                    new.updated_seqs.push(row.updated_seq);
+                }
+                None if row.changed => {
+                    changed.0.push(*id);
+                    changed.1.push(row.status);
+                    changed.2.push(row.erased_at);
+                    changed.3.push(row.updated_seq);
+                }
+                None => {}
+            }
+        }
+        if !new.ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO records (id, owner_id, status, title, description, file_name, \
+                    content_type, size, stored_size, sha256, uploaded_at, uploaded_seq, \
+                    erased_at, updated_seq) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], \
+                    $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], \
+                    $11::timestamptz[], $12::int8[], $13::timestamptz[], $14::int8[])",
+            )
+            .bind(&new.ids)
+            .bind(&new.owners)
+            .bind(&new.statuses)
+            .bind(&new.titles)
+            .bind(&new.descriptions)
+            .bind(&new.file_names)
+            .bind(&new.content_types)
+            .bind(&new.sizes)
+            .bind(&new.stored_sizes)
+            .bind(&new.sha256s)
+            .bind(&new.uploaded_ats)
+            .bind(&new.uploaded_seqs)
+            .bind(&new.erased_ats)
+            .bind(&new.updated_seqs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !changed.0.is_empty() {
+            sqlx::query(
+                "UPDATE records r SET status = u.status, erased_at = u.erased_at, \
+                    updated_seq = u.updated_seq \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::int8[]) \
+                    AS u(id, status, erased_at, updated_seq) \
+                 WHERE r.id = u.id",
+            )
+            .bind(&changed.0)
+            .bind(&changed.1)
+            .bind(&changed.2)
+            .bind(&changed.3)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_shares(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        #[derive(Default)]
+        struct Ends {
+            ids: Vec<Uuid>,
+            revoked: Vec<Option<Time>>,
+            expired: Vec<Option<Time>>,
+            noticed: Vec<Option<Time>>,
+            updated: Vec<i64>,
+        }
+        let (mut new, mut changed) = (Ends::default(), Ends::default());
+        let mut granted = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, row) in &self.shares {
+            let ends = match row.granted {
+                Some((at, seq, expires_at)) => {
+                    granted.0.push(row.record);
+                    granted.1.push(row.doctor);
+                    granted.2.push(at);
+                    granted.3.push(seq);
+                    granted.4.push(expires_at);
+                    &mut new
+                }
+                None if row.changed => &mut changed,
+                None => continue,
+            };
+            ends.ids.push(*id);
+            ends.revoked.push(row.revoked_at);
+            ends.expired.push(row.expired_at);
+            ends.noticed.push(row.noticed_at);
+            ends.updated.push(row.updated_seq);
+        }
+        if !new.ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO shares (id, record_id, doctor_id, granted_at, granted_seq, \
+                    expires_at, revoked_at, expired_at, noticed_at, updated_seq) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], \
+                    $5::int8[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], \
+                    $9::timestamptz[], $10::int8[])",
+            )
+            .bind(&new.ids)
+            .bind(&granted.0)
+            .bind(&granted.1)
+            .bind(&granted.2)
+            .bind(&granted.3)
+            .bind(&granted.4)
+            .bind(&new.revoked)
+            .bind(&new.expired)
+            .bind(&new.noticed)
+            .bind(&new.updated)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !changed.ids.is_empty() {
+            sqlx::query(
+                "UPDATE shares s SET revoked_at = u.revoked_at, expired_at = u.expired_at, \
+                    noticed_at = u.noticed_at, updated_seq = u.updated_seq \
+                 FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[], \
+                    $4::timestamptz[], $5::int8[]) \
+                    AS u(id, revoked_at, expired_at, noticed_at, updated_seq) \
+                 WHERE s.id = u.id",
+            )
+            .bind(&changed.ids)
+            .bind(&changed.revoked)
+            .bind(&changed.expired)
+            .bind(&changed.noticed)
+            .bind(&changed.updated)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_access(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.access.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&AccessRow) -> Uuid| self.access.iter().map(f).collect::<Vec<_>>();
+        let seqs: Vec<i64> = self.access.iter().map(|a| a.seq).collect();
+        let actors: Vec<Option<Uuid>> = self.access.iter().map(|a| a.actor).collect();
+        let actions: Vec<&str> = self.access.iter().map(|a| a.action.as_str()).collect();
+        let ats: Vec<Time> = self.access.iter().map(|a| a.at).collect();
+        let details: Vec<Option<&str>> = self.access.iter().map(|a| a.detail.as_deref()).collect();
+        sqlx::query(
+            "INSERT INTO access_log (seq, record_id, owner_id, actor_id, action, at, detail) \
+             SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], \
+                $6::timestamptz[], $7::text[])",
+        )
+        .bind(&seqs)
+        .bind(column(|a| a.record))
+        .bind(column(|a| a.owner))
+        .bind(&actors)
+        .bind(&actions)
+        .bind(&ats)
+        .bind(&details)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The columns of records made in a batch.
+#[derive(Default)]
+struct Columns {
+    ids: Vec<Uuid>,
+    owners: Vec<Uuid>,
+    statuses: Vec<&'static str>,
+    titles: Vec<String>,
+    descriptions: Vec<Option<String>>,
+    file_names: Vec<String>,
+    content_types: Vec<String>,
+    sizes: Vec<i64>,
+    stored_sizes: Vec<i64>,
+    sha256s: Vec<String>,
+    uploaded_ats: Vec<Time>,
+    uploaded_seqs: Vec<i64>,
+    erased_ats: Vec<Option<Time>>,
+    updated_seqs: Vec<i64>,
+}
+
+fn share_detail(doctor: Uuid, expires_at: Option<Timestamp>) -> String {
+    match expires_at {
+        Some(at) => format!("doctor {doctor}, until {at}"),
+        None => format!("doctor {doctor}"),
+    }
+}
