@@ -364,14 +364,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         clients: usize,
     },
-    /// Record upload and download rates (1 MiB, 64 MiB, 1 GiB) through a `serve` child
-    /// process, with its peak memory, beside bare AES-256-GCM and SHA-256.
     /// Key rotation at scale: a million wrapped keys moved into epoch 1 and rotated to
     /// epoch 2 (keys/s), downloads' p99 during the rotation beside without.
     Keys {
         #[arg(long, default_value_t = 1_000_000)]
         keys: u64,
     },
+    /// Record upload and download rates (1 MiB, 64 MiB, 1 GiB) through a `serve` child
+    /// process, with its peak memory, beside bare AES-256-GCM and SHA-256.
     Records,
     /// Latency from an event to its notification, with 1 000 subscriptions open across
     /// two `serve` child processes.

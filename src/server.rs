@@ -70,6 +70,8 @@ pub enum StartError {
     RelyingParty(#[source] commands::accounts::passkeys::RelyingPartyError),
     #[error("key epochs: {0}")]
     KeyEpochs(#[source] commands::CommandError),
+    #[error("no {0} projector in this build")]
+    NoProjector(&'static str),
 }
 
 /// Starts everything and serves in a task until `shutdown` completes; returns the bound
@@ -163,7 +165,14 @@ pub async fn spawn(
         sweep_stopped,
     );
     let sessions = projections::sessions::SessionLookup::start(pool.clone(), keys.clone());
+    let notices = graphql::notification_hub::NotificationHub::start(
+        pool.clone(),
+        projections
+            .watch("notifications")
+            .ok_or(StartError::NoProjector("notifications"))?,
+    );
     let services = Services {
+        notices,
         pool,
         accounts,
         records,

@@ -18,6 +18,8 @@ pub struct Services {
     pub accounts: Accounts,
     pub records: Records,
     pub projections: Projections,
+    /// Reads new notifications once for every open subscription of this process.
+    pub notices: crate::notification_hub::NotificationHub,
     /// The time the access rules are asked at.
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,

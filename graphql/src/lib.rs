@@ -26,6 +26,7 @@ mod health;
 mod http;
 pub mod limits;
 mod loaders;
+pub mod notification_hub;
 pub mod scalars;
 mod schema;
 mod session_cookie;

@@ -3,15 +3,28 @@
 
 use crate::{
     context::{admin, caller, services},
-    error::{Code, ToGql as _, error},
+    error::ToGql as _,
     scalars::Long,
     types::{ledger_event::LedgerEvent, notification::Notification},
 };
 use async_graphql::{Context, Result, Subscription as SubscriptionTrait};
 use futures::{Stream, stream};
-use std::{collections::VecDeque, time::Duration};
+use projections::notifications::NotificationRow;
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 pub struct Subscription;
+
+/// A `notifications` subscription: catching up on what it missed, then fed by the hub.
+struct Catching {
+    /// Where the catch-up reads from next.
+    next: i64,
+    /// The last notification sent, in `(seq, id)` order.
+    sent: (i64, uuid::Uuid),
+    caught_up: bool,
+    buffer: VecDeque<Arc<NotificationRow>>,
+    feed: tokio::sync::mpsc::UnboundedReceiver<Arc<NotificationRow>>,
+    pool: sqlx::PgPool,
+}
 
 const PAGE: i64 = 500;
 /// Looks again this often even without a NOTIFY, so a lost one only delays.
@@ -33,43 +46,50 @@ impl Subscription {
         let pool = s.pool.clone();
         let user = caller.user;
         let viewer = caller.viewer();
-        let moved = s
-            .projections
-            .watch("notifications")
-            .ok_or_else(|| error(Code::Internal, "internal error"))?;
+        // Registered before catching up, so nothing falls between the two (hub module).
+        let feed = s.notices.subscribe(user.as_uuid());
         let start = match after_seq {
             Some(Long(seq)) => seq,
             None => projections::notifications::newest_seq(&pool, user)
                 .await
                 .map_err(|e| e.gql())?,
         };
-        Ok(stream::unfold(
-            (start, VecDeque::new(), moved, pool),
-            move |(mut next, mut buffer, mut moved, pool)| async move {
-                loop {
-                    if let Some(row) = buffer.pop_front() {
-                        let node = Notification { row, viewer };
-                        return Some((node, (next, buffer, moved, pool)));
+        let state = Catching {
+            next: start,
+            sent: (start, uuid::Uuid::max()),
+            caught_up: false,
+            buffer: VecDeque::new(),
+            feed,
+            pool,
+        };
+        Ok(stream::unfold(state, move |mut state| async move {
+            loop {
+                if let Some(row) = state.buffer.pop_front() {
+                    // What the catch-up and the hub both had goes once.
+                    if (row.seq, row.id) <= state.sent {
+                        continue;
                     }
-                    match projections::notifications::after(&pool, user, next, PAGE).await {
-                        Ok(rows) if !rows.is_empty() => {
-                            next = rows.last().map_or(next, |r| r.seq);
-                            buffer.extend(rows);
-                        }
-                        Ok(_) => {
-                            tokio::select! {
-                                changed = moved.changed() => if changed.is_err() { return None },
-                                _ = tokio::time::sleep(POLL) => {}
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "notifications could not be read; retrying");
-                            tokio::time::sleep(POLL).await;
-                        }
+                    state.sent = (row.seq, row.id);
+                    let row = Arc::unwrap_or_clone(row);
+                    return Some((Notification { row, viewer }, state));
+                }
+                if state.caught_up {
+                    state.buffer.push_back(state.feed.recv().await?);
+                    continue;
+                }
+                match projections::notifications::after(&state.pool, user, state.next, PAGE).await {
+                    Ok(rows) if rows.is_empty() => state.caught_up = true,
+                    Ok(rows) => {
+                        state.next = rows.last().map_or(state.next, |r| r.seq);
+                        state.buffer.extend(rows.into_iter().map(Arc::new));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notifications could not be read; retrying");
+                        tokio::time::sleep(POLL).await;
                     }
                 }
-            },
-        ))
+            }
+        }))
     }
 
     /// Administrators: every ledger event from `fromSeq` (default: the next one), then
