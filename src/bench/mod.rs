@@ -8,3 +8,4 @@ mod measure;
 pub mod notifications;
 pub mod records;
 pub mod replay;
+mod small_files;

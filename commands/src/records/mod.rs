@@ -18,7 +18,7 @@ mod upload;
 pub use content::{Content, ContentError};
 pub use expiry::DueShare;
 pub use turns::TransferLimits;
-pub use upload::{Upload, UploadError, UploadLimits, Uploaded};
+pub use upload::{Upload, UploadError, UploadLimits, UploadTimings, Uploaded};
 
 use crate::{Clock, Kernel, blobs::BlobStore, keys::KeyRing};
 use domain::record::RecordId;

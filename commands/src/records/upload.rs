@@ -26,6 +26,7 @@ use futures::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Display;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -65,6 +66,22 @@ pub struct Uploaded {
     pub id: RecordId,
     pub sha256: String,
     pub seq: i64,
+    /// Where the upload's time went, for `Server-Timing` and `bench records`.
+    pub timings: UploadTimings,
+}
+
+/// An upload's phases, one after another: `checks` (the first bytes sniffed, the owner's
+/// key, the quota, a turn), `receive` (until the last byte was handed to sealing, which
+/// runs meanwhile with hashing and the blob writes), `seal` (sealing and hashing what was
+/// left), `blob` (the last writes, the blob synced and named), `append` (the data key
+/// stored and the event on the ledger).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadTimings {
+    pub checks: Duration,
+    pub receive: Duration,
+    pub seal: Duration,
+    pub blob: Duration,
+    pub append: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +130,7 @@ impl Records {
         E: Display,
     {
         self.check_uploader(caller)?;
+        let began = Instant::now();
         let limits = self.limits().clone();
 
         // Decide the kind from the first bytes, before anything is stored.
@@ -192,11 +210,13 @@ impl Records {
                 return Err(e.into());
             }
         };
-        let stored = match self.store_encrypted(id, &data_key, head, file, cap).await {
+        let checked = Instant::now();
+        let (stored, times) = match self.store_encrypted(id, &data_key, head, file, cap).await {
             Err(UploadError::TooLarge(_)) if cap < limits.max_bytes => return Err(over_quota()),
             other => other?,
         };
 
+        let appending = Instant::now();
         let result = self
             .record_upload(caller, id, &owner_key, &data_key, meta, kind, &stored)
             .await;
@@ -210,10 +230,18 @@ impl Records {
         }
         let seq = result?;
         tracing::info!(record.id = %id, user.id = %caller.user, bytes = stored.plaintext, "record uploaded");
+        let timings = UploadTimings {
+            checks: checked - began,
+            receive: times.received - checked,
+            seal: times.sealed - times.received,
+            blob: appending - times.sealed,
+            append: appending.elapsed(),
+        };
         Ok(Uploaded {
             id,
             sha256: stored.sha256,
             seq,
+            timings,
         })
     }
 
@@ -292,7 +320,8 @@ impl Records {
             .seq)
     }
 
-    /// Encrypts the file into the blob store; returns what was stored.
+    /// Encrypts the file into the blob store; returns what was stored, and when the last
+    /// byte was handed to sealing and when sealing and hashing were done.
     async fn store_encrypted<S, E>(
         &self,
         id: RecordId,
@@ -300,7 +329,7 @@ impl Records {
         head: Vec<Bytes>,
         mut file: S,
         max_bytes: u64,
-    ) -> Result<Stored, UploadError>
+    ) -> Result<(Stored, StoreTimes), UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: Display,
@@ -343,7 +372,7 @@ impl Records {
                 drop(plain_tx);
                 discard_rest(&mut file).await;
             }
-            fed
+            (fed, Instant::now())
         };
         let drain = async {
             // Owned here, so a failed write drops it: the hashing thread's next hand-over
@@ -354,7 +383,7 @@ impl Records {
             }
             Ok::<(), crate::blobs::BlobError>(())
         };
-        let (fed, drained) = tokio::join!(feed, drain);
+        let ((fed, received), drained) = tokio::join!(feed, drain);
         let sealed = match (sealing.await, hashing.await) {
             (Ok(Ok((plaintext, ciphertext))), Ok(Some(sha256))) => Ok(Ok(Stored {
                 sha256,
@@ -366,6 +395,10 @@ impl Records {
             (Ok(Ok(_)), Ok(None)) => Ok(Err(BlobCorrupt::Truncated)),
         };
 
+        let times = StoreTimes {
+            received,
+            sealed: Instant::now(),
+        };
         let stored = match (fed, drained, sealed) {
             (Ok(()), Ok(()), Ok(Ok(stored))) => stored,
             (fed, drained, sealed) => {
@@ -386,7 +419,7 @@ impl Records {
             let _ = blobs.delete(&staging).await;
             return Err(CommandError::internal(e).into());
         }
-        Ok(stored)
+        Ok((stored, times))
     }
 }
 
@@ -460,6 +493,11 @@ where
 
 /// What the blob store holds after an upload.
 #[derive(Debug, Clone)]
+struct StoreTimes {
+    received: Instant,
+    sealed: Instant,
+}
+
 struct Stored {
     sha256: String,
     plaintext: u64,

@@ -104,6 +104,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                 let stream = field.map_err(|e| e.to_string());
                 return match records.upload(&caller, meta, Box::pin(stream)).await {
                     Ok(uploaded) => {
+                        let waiting = std::time::Instant::now();
                         if let Err(e) = state
                             .services
                             .projections
@@ -114,6 +115,10 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                         }
                         (
                             StatusCode::CREATED,
+                            [(
+                                "server-timing",
+                                server_timing(&uploaded.timings, waiting.elapsed()),
+                            )],
                             Json(json!({
                                 "id": uploaded.id.as_uuid(),
                                 "sha256": uploaded.sha256,
@@ -128,6 +133,23 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
             _ => return bad_input("the form's fields are title, description and file"),
         }
     }
+}
+
+/// The upload's phases as a `Server-Timing` header (milliseconds), which browsers'
+/// developer tools show and `bench records` reads; `wait` is read-your-writes.
+fn server_timing(t: &commands::records::UploadTimings, wait: std::time::Duration) -> String {
+    [
+        ("checks", t.checks),
+        ("receive", t.receive),
+        ("seal", t.seal),
+        ("blob", t.blob),
+        ("append", t.append),
+        ("wait", wait),
+    ]
+    .iter()
+    .map(|(name, d)| format!("{name};dur={:.3}", d.as_secs_f64() * 1000.0))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn upload_error(e: UploadError) -> Response {
@@ -195,10 +217,12 @@ pub async fn content(
     PathId(id): PathId,
     Query(query): Query<ContentQuery>,
 ) -> Response {
+    let began = std::time::Instant::now();
     let caller = match caller(&state, &headers, Intent::RecordedRead).await {
         Ok(c) => c,
         Err(r) => return r,
     };
+    let authenticated = std::time::Instant::now();
     let inline = query.inline.is_some_and(|v| v == "1" || v == "true");
     let action = if inline {
         ReadAction::Viewed
@@ -238,10 +262,20 @@ pub async fn content(
         &content.hash,
         state.services.ledger_key.signing_key(),
     );
+    // Before the first byte: who asks, then the access decision, the read's event on
+    // the ledger and the blob opened (`bench records` reads these).
+    let timing = format!(
+        "auth;dur={:.3}, open;dur={:.3}",
+        (authenticated - began).as_secs_f64() * 1000.0,
+        authenticated.elapsed().as_secs_f64() * 1000.0
+    );
     let mut response = Response::new(body);
     let h = response.headers_mut();
     if let Ok(receipt) = HeaderValue::from_str(&receipt) {
         h.insert("medchain-receipt", receipt);
+    }
+    if let Ok(timing) = HeaderValue::from_str(&timing) {
+        h.insert("server-timing", timing);
     }
     h.insert(
         header::CONTENT_TYPE,
