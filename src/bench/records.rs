@@ -200,19 +200,30 @@ fn serve_with_blobs(
             .arg(dir)
             .env("DATABASE_URL", url)
             .env("MEDCHAIN_MASTER_KEY_FILE", key)
+            // Every process of a deployment shares the key epochs, as it shares the key.
+            .env(
+                "MEDCHAIN_KEY_EPOCH_STORE",
+                key.parent().unwrap_or(dir).join("key-epochs"),
+            )
             .env("MEDCHAIN_UPLOAD_MAX", "2GiB")
+            // The bench's administrator signs in with a password alone.
+            .env("MEDCHAIN_MFA_REQUIRED", "")
+            // The bench stands in front as the proxy of many clients' addresses.
+            .env("MEDCHAIN_TRUST_PROXY", "true")
             .env("MEDCHAIN_BLOB_STORE", format!("file://{}", blobs.display()))
             .env("RUST_LOG", "warn")
             .stderr(Stdio::piped())
             .spawn()?,
     );
     let mut stderr = BufReader::new(child.0.stderr.take().expect("piped"));
+    let mut said = String::new();
     let addr = loop {
         let mut line = String::new();
         anyhow::ensure!(
             stderr.read_line(&mut line)? > 0,
-            "the server exited before listening"
+            "the server exited before listening: {said}"
         );
+        said.push_str(&line);
         if let Some(addr) = line.trim().strip_prefix("medchain listening on http://") {
             break addr.to_owned();
         }
