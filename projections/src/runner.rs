@@ -142,6 +142,13 @@ impl Projections {
         timeout: Duration,
     ) -> Result<(), WaitError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Whoever waits for `seq` knows it is committed: the projectors of this process
+        // start on it now rather than when the ledger's NOTIFY comes round.
+        self.inner.head.send_if_modified(|h| {
+            let moved = seq > *h;
+            *h = (*h).max(seq);
+            moved
+        });
         for &name in names {
             let sender = self
                 .inner

@@ -154,6 +154,14 @@ async fn records_live_in_an_s3_bucket_when_configured() {
     assert_eq!(got.status().as_u16(), 200);
     assert_eq!(got.bytes().await.unwrap().to_vec(), file);
 
+    // A small file goes up in one PUT (no staging, no multipart) and comes back whole.
+    let small = file[..100_000].to_vec();
+    let small_id = common::serve::upload_at(&addr, &patient, "Small", small.clone()).await;
+    assert_eq!(
+        common::serve::download_at(&addr, &patient, &small_id).await,
+        small
+    );
+
     // In the bucket, under the prefix, by the ciphertext's hash; nothing staged is left,
     // and nothing of it is in the local data directory.
     let signed = gql(

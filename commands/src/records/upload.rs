@@ -105,6 +105,10 @@ pub enum UploadError {
 
 /// Ciphertext is handed to the blob writer in blocks of this size.
 const BLOCK: usize = 256 * 1024;
+/// Ciphertext up to this size is kept in memory and written in one call once its hash
+/// (its name) is known: no staging file, no rename across directories. Most medical
+/// files are this small; the memory it holds is bounded by the upload turns.
+const SMALL_BLOB: usize = 4 * 1024 * 1024;
 /// How long an upload may go without a byte arriving. Far below the staging sweep's
 /// idle time, so a staged upload that old is never a live one.
 const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
@@ -336,10 +340,9 @@ impl Records {
     {
         let blobs = &self.inner.blobs;
         let staging = staging_path(id);
-        let mut writer = blobs
-            .writer(&staging)
-            .await
-            .map_err(CommandError::internal)?;
+        // Started only once the ciphertext outgrows `SMALL_BLOB` (below).
+        let mut writer: Option<crate::blobs::BlobWriter> = None;
+        let mut held: Vec<Bytes> = Vec::new();
 
         let (plain_tx, mut plain_rx) = mpsc::channel::<Bytes>(4);
         let (cipher_tx, cipher_rx) = mpsc::channel::<Vec<u8>>(2);
@@ -378,8 +381,22 @@ impl Records {
             // Owned here, so a failed write drops it: the hashing thread's next hand-over
             // fails, and every stage before it unwinds in turn instead of waiting.
             let mut cipher_rx = cipher_rx;
+            let mut held_bytes = 0;
             while let Some(block) = cipher_rx.recv().await {
-                writer.write(Bytes::from(block)).await?;
+                let block = Bytes::from(block);
+                if let Some(writer) = writer.as_mut() {
+                    writer.write(block).await?;
+                    continue;
+                }
+                held_bytes += block.len();
+                held.push(block);
+                if held_bytes > SMALL_BLOB {
+                    // A large blob: streamed to its staging name from here on.
+                    let started = writer.insert(blobs.writer(&staging).await?);
+                    for block in held.drain(..) {
+                        started.write(block).await?;
+                    }
+                }
             }
             Ok::<(), crate::blobs::BlobError>(())
         };
@@ -402,7 +419,9 @@ impl Records {
         let stored = match (fed, drained, sealed) {
             (Ok(()), Ok(()), Ok(Ok(stored))) => stored,
             (fed, drained, sealed) => {
-                writer.abort().await;
+                if let Some(writer) = writer {
+                    writer.abort().await;
+                }
                 // The first failure down the pipeline is the cause: a stage stops early
                 // only on its own error, and the stages before it then fail on hand-over.
                 return Err(match (fed, drained, sealed) {
@@ -413,6 +432,17 @@ impl Records {
                     (Ok(()), Ok(()), Ok(Ok(_))) => unreachable!("handled above"),
                 });
             }
+        };
+        let Some(writer) = writer else {
+            // A small blob: written whole under its name in one call (a local file is
+            // staged beside it, synced, renamed and its directory synced; on S3, one PUT),
+            // durable when it returns, like a large one after its rename.
+            let whole: Vec<u8> = held.concat();
+            blobs
+                .put(&blob_path(&stored.sha256), whole)
+                .await
+                .map_err(CommandError::internal)?;
+            return Ok((stored, times));
         };
         writer.finish().await.map_err(CommandError::internal)?;
         if let Err(e) = blobs.rename(&staging, &blob_path(&stored.sha256)).await {
