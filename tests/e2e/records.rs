@@ -209,3 +209,56 @@ async fn others_are_refused_and_learn_nothing() {
         .await
         .expect_code("CONFLICT");
 }
+
+/// An upload says where its time went in `Server-Timing` (what `bench records` reads and
+/// browsers' developer tools show), a download the part before its first byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_and_downloads_say_where_their_time_went() {
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    let phases = |header: Option<&reqwest::header::HeaderValue>| -> Vec<(String, f64)> {
+        let header = header.expect("a Server-Timing header").to_str().unwrap();
+        header
+            .split(", ")
+            .map(|part| {
+                let (name, ms) = part.split_once(";dur=").expect("name;dur=ms");
+                (name.to_owned(), ms.parse::<f64>().expect("milliseconds"))
+            })
+            .collect()
+    };
+    let form = reqwest::multipart::Form::new().text("title", "Timed").part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf("timed", 300_000)).file_name("t.pdf"),
+    );
+    let uploaded = app
+        .http
+        .post(app.url("/api/records"))
+        .bearer_auth(&c.patient.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status().as_u16(), 201);
+    let up = phases(uploaded.headers().get("server-timing"));
+    let names: Vec<&str> = up.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["checks", "receive", "seal", "blob", "append", "wait"]
+    );
+    assert!(up.iter().all(|(_, ms)| *ms >= 0.0), "{up:?}");
+    let id = uploaded.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let downloaded = app
+        .http
+        .get(app.url(&format!("/api/records/{id}/content")))
+        .bearer_auth(&c.patient.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(downloaded.status().as_u16(), 200);
+    let down = phases(downloaded.headers().get("server-timing"));
+    let names: Vec<&str> = down.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["auth", "open"]);
+}
