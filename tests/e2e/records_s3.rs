@@ -7,28 +7,12 @@
 
 use crate::common;
 
-use common::serve::{admin_create, gql, master_key_file, start_serve};
+use common::serve::{admin_create, gql, login_at, master_key_file, start_serve};
 use serde_json::json;
 use std::time::Duration;
 
 const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
 const BUCKET: &str = "medchain-test";
-
-async fn login(addr: &str, email: &str) -> (String, String) {
-    let answer = gql(
-        addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }",
-        json!({"e": email, "p": PASSWORD}),
-    )
-    .await;
-    let login = &answer["data"]["login"];
-    assert!(login.is_object(), "{answer}");
-    (
-        login["token"].as_str().unwrap().to_owned(),
-        login["user"]["id"].as_str().unwrap().to_owned(),
-    )
-}
 
 async fn register(addr: &str, email: &str, name: &str, role: &str) {
     let answer = gql(
@@ -93,7 +77,7 @@ async fn records_live_in_an_s3_bucket_when_configured() {
         }
     })
     .await;
-    let (patient, _) = login(&addr, "pat@example.org").await;
+    let patient = login_at(&addr, "pat@example.org", PASSWORD).await;
     let pending = gql(
         &addr,
         Some(&admin),
@@ -112,7 +96,7 @@ async fn records_live_in_an_s3_bucket_when_configured() {
         json!({"id": doctor_id}),
     )
     .await;
-    let (doctor, _) = login(&addr, "dana@example.org").await;
+    let doctor = login_at(&addr, "dana@example.org", PASSWORD).await;
 
     // 12 MiB: more than one multipart part on S3.
     let mut file = b"%PDF-1.7\n".to_vec();
