@@ -152,6 +152,15 @@ pub struct ServeArgs {
     /// are refused from the moment itself).
     #[arg(long, env = "MEDCHAIN_SHARE_SWEEP", default_value = "30s", value_parser = crate::config::parse_duration)]
     pub share_sweep: std::time::Duration,
+    /// How long an emergency access (break-glass) lasts once opened.
+    #[arg(long, env = "MEDCHAIN_EMERGENCY_TTL", default_value = "1h", value_parser = crate::config::parse_duration)]
+    pub emergency_ttl: std::time::Duration,
+    /// How many emergency accesses a doctor may hold open at once.
+    #[arg(long, env = "MEDCHAIN_EMERGENCY_MAX_OPEN", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub emergency_max_open: u16,
+    /// How many emergency accesses a doctor may open in any 24 hours.
+    #[arg(long, env = "MEDCHAIN_EMERGENCY_MAX_PER_DAY", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub emergency_max_per_day: u16,
     /// Sign the ledger's head after this many new events...
     #[arg(long, env = "MEDCHAIN_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..))]
     pub checkpoint_every: i64,

@@ -173,6 +173,26 @@ fn compose(kind: NotificationKind, link: &str) -> (&'static str, String) {
             "A record's erasure is complete",
             "The erasure of one of your records is complete: no copy of its key, in the database's files or its backups, can be opened any more.",
         ),
+        NotificationKind::RecordAdded => (
+            "A doctor added a record to your file",
+            "A doctor added a medical record to your file. It is yours: you can read, share, revoke or erase it.",
+        ),
+        NotificationKind::ReferralRequested => (
+            "A doctor asks to refer one of your records",
+            "A doctor you shared a record with asks you to let another doctor read it. Approve or decline it in MedChain.",
+        ),
+        NotificationKind::ReferralDecided => (
+            "A referral was decided",
+            "A patient decided on a referral of one of their records.",
+        ),
+        NotificationKind::EmergencyAccess => (
+            "Emergency access to medical records",
+            "A doctor opened emergency access to medical records, giving a reason. Every read is recorded, and an administrator reviews it.",
+        ),
+        NotificationKind::EmergencyReviewed => (
+            "An emergency access to your records was reviewed",
+            "An administrator reviewed an emergency access to your records.",
+        ),
     };
     (
         subject,

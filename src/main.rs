@@ -190,6 +190,13 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 }
             },
             share_sweep: args.share_sweep,
+            emergency: commands::records::EmergencySettings {
+                ttl: args.emergency_ttl,
+                limits: domain::emergency::EmergencyLimits {
+                    max_open: usize::from(args.emergency_max_open),
+                    max_per_day: usize::from(args.emergency_max_per_day),
+                },
+            },
             checkpoints: {
                 let paths = medchain::config::Paths::of(common);
                 let store = paths.checkpoint_store()?;

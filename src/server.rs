@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub uploads: UploadLimits,
     /// How often expired shares are looked for (their reads are refused at once anyway).
     pub share_sweep: std::time::Duration,
+    /// How long an emergency access lasts and how many a doctor may hold and open.
+    pub emergency: commands::records::EmergencySettings,
     /// Where checkpoints go, the key that signs them, and how often they are made.
     pub checkpoints: Checkpointing,
 }
@@ -106,7 +108,8 @@ pub async fn spawn(
         config.clock.clone(),
         config.uploads,
     )
-    .with_erasure_journal(journal.clone());
+    .with_erasure_journal(journal.clone())
+    .with_emergency(config.emergency);
     let kernel_for_holds = kernel.clone();
     let accounts = Accounts::new(
         kernel,

@@ -1,5 +1,6 @@
 //! The background task that records `ShareExpiring` a day before a share's time and
-//! `ShareExpired` once it has passed.
+//! `ShareExpired` once it has passed, and `EmergencyAccessExpired` once an emergency
+//! access's time has passed.
 //! Reads are refused from the moment itself whatever this task does; it keeps the ledger
 //! (and so the access log and replay) saying when a share ended.
 //!
@@ -47,6 +48,9 @@ async fn sweep(
     let ending = projections::records::expiring_shares(pool, clock.now(), BATCH).await?;
     for share in ending {
         records.notice_expiry(share).await?;
+    }
+    for (doctor, access) in projections::emergency::due(pool, clock.now(), BATCH).await? {
+        records.expire_emergency(doctor, access).await?;
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub trait EventName {
 pub fn all_event_types() -> Vec<&'static str> {
     use crate::{
         account::UserEvent,
+        emergency::EmergencyEvent,
         erasure::{ErasureEvent, KeyEpochEvent, LegalHoldEvent},
         record::RecordEvent,
     };
@@ -35,6 +36,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         KeyEpochEvent::TYPES,
         ErasureEvent::TYPES,
         LegalHoldEvent::TYPES,
+        EmergencyEvent::TYPES,
     ]
     .concat();
     all.sort_unstable();

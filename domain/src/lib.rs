@@ -1,7 +1,7 @@
 //! MedChain's pure core: the types and rules every other crate builds on.
 //!
 //! This crate owns the medical-record rules (`record`: the aggregate and the access
-//! rules of DESIGN.md §6), the accounts (`account`), the ledger format of DESIGN.md §3 (the entry, its RFC 8785 canonical
+//! rules of DESIGN.md §6; `emergency`: break-glass access), the accounts (`account`), the ledger format of DESIGN.md §3 (the entry, its RFC 8785 canonical
 //! bytes, the SHA-256 chain, checkpoints and their signatures, chain verification as a
 //! fold over rows) and the value types made at the edge (`Timestamp`, `StreamName`,
 //! `EventType`).
@@ -14,6 +14,7 @@
 pub mod account;
 pub mod aggregate;
 pub mod domain_event;
+pub mod emergency;
 pub mod erasure;
 pub mod erasure_basis;
 pub mod event_type;

@@ -5,6 +5,7 @@ use crate::{
     api::{
         accounts::{AccountMutation, AccountQuery},
         administration::{AdministrationMutation, AdministrationQuery},
+        care::{CareMutation, CareQuery},
         compliance::ComplianceQuery,
         factors::{FactorMutation, FactorQuery},
         keys::{KeysMutation, KeysQuery},
@@ -33,6 +34,7 @@ pub struct Query(
     FactorQuery,
     KeysQuery,
     LegalHoldQuery,
+    CareQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +47,7 @@ pub struct Mutation(
     FactorMutation,
     KeysMutation,
     LegalHoldMutation,
+    CareMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

@@ -13,6 +13,7 @@
 //! - `records`: the records view, shares and access log.
 //! - `notifications`: who is notified of what, by their preferences; read marks.
 //! - `legal_holds`: every legal hold, and whether it stands.
+//! - `emergency`: every emergency access, how it ended, its review.
 //! - `merkle`: the transparency log's tree (RFC 6962) over every event; roots and proofs.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
 //! - `check`: rebuild into scratch tables and compare with the live ones.
@@ -20,6 +21,7 @@
 
 mod batch;
 pub mod check;
+pub mod emergency;
 pub mod legal_holds;
 pub mod merkle;
 pub mod notifications;
@@ -48,6 +50,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(notifications::NotificationsProjector),
         Arc::new(merkle::MerkleProjector),
         Arc::new(legal_holds::LegalHoldsProjector),
+        Arc::new(emergency::EmergencyProjector),
     ]
 }
 

@@ -12,7 +12,9 @@ use commands::event_store::read_stream_until;
 use commands::ledger::{ledger_head, seq_at, time_of};
 use domain::Timestamp;
 use domain::account::{UserEvent, UserId, user::User};
+use domain::emergency::{Emergencies, EmergencyEvent};
 use domain::record::{Record, RecordEvent, RecordId, readers};
+use domain::{Aggregate as _, EventName as _};
 use sqlx::PgPool;
 
 /// A point of the ledger's history.
@@ -84,9 +86,21 @@ pub async fn who_could_read(
     for event in read_stream_until(pool, &record_id.stream(), as_of.seq).await? {
         record.apply(&parse(&event, RecordEvent::from_stored)?);
     }
+    let mut candidates = readers::candidates(&record);
+    // And every doctor who had opened an emergency access to the owner by then.
+    if let Some(owner) = record.owner() {
+        for doctor in emergency_doctors(pool, owner, as_of.seq).await? {
+            if !candidates.contains(&doctor) {
+                candidates.push(doctor);
+            }
+        }
+    }
     let mut people = Vec::new();
-    for id in readers::candidates(&record) {
-        if let Some(person) = person_as_of(pool, id, as_of.seq).await? {
+    for id in candidates {
+        if let Some(mut person) = person_as_of(pool, id, as_of.seq).await? {
+            if let Some(owner) = record.owner() {
+                person.emergency = emergency_as_of(pool, id, owner, as_of).await?;
+            }
             people.push(person);
         }
     }
@@ -96,6 +110,49 @@ pub async fn who_could_read(
         existed: record.owner().is_some(),
         readers: readers::readers(&record, &people, as_of.at),
     })
+}
+
+/// The doctors whose emergency streams name `patient` up to `seq`.
+async fn emergency_doctors(
+    pool: &PgPool,
+    patient: UserId,
+    seq: i64,
+) -> Result<Vec<UserId>, ReplayError> {
+    let streams: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT stream FROM events \
+         WHERE type = $3 AND seq <= $2 AND payload->>'patient' = $1",
+    )
+    .bind(patient.to_string())
+    .bind(seq)
+    .bind(domain::emergency::EmergencyAccessOpened::NAME)
+    .fetch_all(pool)
+    .await?;
+    streams
+        .iter()
+        .map(|s| {
+            domain::StreamName::parse(s)
+                .map(|name| UserId::from_uuid(name.id()))
+                .map_err(|e| ReplayError::Malformed {
+                    seq: 0,
+                    reason: format!("stream {s:?}: {e}"),
+                })
+        })
+        .collect()
+}
+
+/// The doctor's emergency access to `patient` open at the moment, from their stream
+/// folded up to it.
+async fn emergency_as_of(
+    pool: &PgPool,
+    doctor: UserId,
+    patient: UserId,
+    as_of: AsOf,
+) -> Result<Option<domain::emergency::EmergencyId>, ReplayError> {
+    let mut state = Emergencies::new(doctor);
+    for event in read_stream_until(pool, &Emergencies::stream(doctor), as_of.seq).await? {
+        state.apply(&parse(&event, EmergencyEvent::from_stored)?);
+    }
+    Ok(state.open_for(patient, as_of.at))
 }
 
 /// A person's account folded from their stream up to `seq`.
@@ -111,7 +168,12 @@ async fn person_as_of(
     Ok(user
         .role()
         .zip(user.status())
-        .map(|(role, status)| readers::Person { id, role, status }))
+        .map(|(role, status)| readers::Person {
+            id,
+            role,
+            status,
+            emergency: None,
+        }))
 }
 
 fn parse<T, E: std::fmt::Display>(
@@ -131,7 +193,8 @@ pub struct Disclosure {
     pub at: Timestamp,
     pub actor: Option<uuid::Uuid>,
     pub record: uuid::Uuid,
-    /// DOWNLOADED or VIEWED.
+    /// DOWNLOADED or VIEWED; EMERGENCY for a read under emergency access (marked so in
+    /// the report: nobody consented to it).
     pub action: &'static str,
 }
 
@@ -173,7 +236,11 @@ pub async fn disclosures_from_ledger(
                     at: event.at,
                     actor: event.actor,
                     record: record_of_stream(&stream),
-                    action: read.action.as_str(),
+                    action: if read.emergency.is_some() {
+                        "EMERGENCY"
+                    } else {
+                        read.action.as_str()
+                    },
                 });
             }
         }

@@ -135,6 +135,7 @@ pub async fn bench_server(
             blobs: BlobStore::open(None, &scratch.join("medchain-bench-blobs"))?,
             uploads: commands::records::UploadLimits::default(),
             share_sweep: Duration::from_secs(30),
+            emergency: Default::default(),
             checkpoints: Checkpointing {
                 store: commands::ledger::CheckpointStore::open(
                     &scratch

@@ -79,7 +79,11 @@ fn by(actor: UserId, event: RecordEvent) -> anyhow::Result<NewEvent> {
 fn read((doctor, share): (UserId, ShareId), n: usize) -> anyhow::Result<NewEvent> {
     let action = [ReadAction::Viewed, ReadAction::Downloaded][usize::from(n.is_multiple_of(3))];
     let share = Some(share);
-    let read = RecordAccessed { action, share };
+    let read = RecordAccessed {
+        action,
+        share,
+        emergency: None,
+    };
     by(doctor, RecordEvent::RecordAccessed(read))
 }
 
@@ -124,6 +128,7 @@ async fn fill(store: &EventStore, filled: &mut [Filled], budget: i64) -> anyhow:
                     share,
                     doctor,
                     expires_at: None,
+                    referral: None,
                 };
                 let revoked = RecordEvent::ShareRevoked(ShareRevoked { share: old });
                 events.push(by(r.owner, revoked)?);
@@ -209,6 +214,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
             title: Title::parse(&format!("Lab {i}"))?,
             description: None,
             file_name: None,
+            patient: None,
         };
         let pdf = Bytes::from_static(b"%PDF-1.7\n% bench record\n");
         let file = futures::stream::iter([Ok::<_, std::io::Error>(pdf)]);
@@ -314,6 +320,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
         blobs,
         uploads: UploadLimits::default(),
         share_sweep: Duration::from_secs(30),
+        emergency: Default::default(),
         checkpoints: server::Checkpointing {
             store: CheckpointStore::open(&checkpoints.display().to_string())?,
             key: Arc::new(LedgerKey::generate()),

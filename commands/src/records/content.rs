@@ -43,8 +43,15 @@ impl Records {
         // Before the read is recorded: a read on the ledger is one that was served.
         let turn = self.inner.turns.download().await?;
         let now = self.inner.clock.now();
+        // A doctor's emergency accesses, from their own stream: the rules take the one
+        // open to this record's owner as a fact.
+        let emergencies = self.emergencies_of(caller).await?;
         let decide = |state: &Record| {
-            let decision = read_content(state, caller.viewer(), action, now);
+            let emergency = state
+                .owner()
+                .zip(emergencies.as_ref())
+                .and_then(|(owner, e)| e.open_for(owner, now));
+            let decision = read_content(state, caller.viewer(), action, now, emergency);
             Ok(Decision::new(decision.events, decision.outcome))
         };
         let done = self.kernel().execute(id, Some(caller.user), decide).await?;

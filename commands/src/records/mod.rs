@@ -4,18 +4,25 @@
 //! `domain::record` on the record's stream through the kernel.
 //!
 //! - `blob_cipher`: the file format, AES-256-GCM STREAM segments.
-//! - `upload`, `content`, `sharing`, `erase`, `expiry`: the actions.
+//! - `upload` (a patient's own, or a doctor adding to a patient's file), `content`,
+//!   `sharing`, `referrals`, `emergency` (break-glass access), `erase`, `expiry`: the
+//!   actions; `care`: a doctor's standing towards a patient, from the ledger.
 //! - `turns`: how many uploads and downloads run at once.
 
 pub mod blob_cipher;
+mod care;
 mod content;
+pub mod emergency;
 mod erase;
 mod expiry;
+pub mod referrals;
 mod sharing;
 mod turns;
 mod upload;
 
+pub use care::emergency_stream;
 pub use content::{Content, ContentError};
+pub use emergency::EmergencySettings;
 pub use expiry::DueShare;
 pub use turns::TransferLimits;
 pub use upload::{Upload, UploadError, UploadLimits, UploadTimings, Uploaded};
@@ -39,6 +46,7 @@ struct Inner {
     turns: turns::Turns,
     /// Where erasures are journalled, beside the checkpoints.
     journal: Option<crate::ledger::ErasureJournal>,
+    emergency: EmergencySettings,
 }
 
 /// The blob of a record's file: named by the SHA-256 of its ciphertext.
@@ -86,8 +94,17 @@ impl Records {
                 turns: turns::Turns::new(limits.transfers),
                 limits,
                 journal: None,
+                emergency: EmergencySettings::default(),
             }),
         }
+    }
+
+    /// Bounds emergency access. Call before the first clone.
+    pub fn with_emergency(mut self, settings: EmergencySettings) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_emergency is called before Records is shared")
+            .emergency = settings;
+        self
     }
 
     pub fn limits(&self) -> &UploadLimits {

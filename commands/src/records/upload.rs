@@ -18,9 +18,10 @@ use super::{Records, blob_path, staging_path};
 use crate::keys::{DataKey, SubjectKeyState};
 use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
+use domain::account::UserId;
 use domain::record::{
-    ContentKind, Description, FileName, Record, RecordId, RecordUploaded, SNIFF_BYTES, Title,
-    UploadError as Refused, may_upload, sniff, upload,
+    CareFacts, ContentKind, Description, FileName, Record, RecordId, RecordUploaded, SNIFF_BYTES,
+    ShareId, Title, UploadError as Refused, UploadRecord, may_begin_upload, sniff, upload,
 };
 use futures::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
@@ -59,6 +60,8 @@ pub struct Upload {
     pub title: Title,
     pub description: Option<Description>,
     pub file_name: Option<FileName>,
+    /// A doctor adding to a patient's file names the patient; a patient names nobody.
+    pub patient: Option<UserId>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,9 +117,11 @@ const SMALL_BLOB: usize = 4 * 1024 * 1024;
 const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Records {
-    /// Refuses, before a byte of the body is read, a caller who may not upload.
+    /// Refuses, before a byte of the body is read, a caller who may not upload at all
+    /// (whether a doctor may add to a patient's file is `check_care`'s, once the patient
+    /// is named).
     pub fn check_uploader(&self, caller: &Caller) -> Result<(), CommandError> {
-        if may_upload(caller.viewer()) {
+        if may_begin_upload(caller.viewer()) {
             Ok(())
         } else {
             Err(CommandError::Forbidden(Refused::NotAPatient.to_string()))
@@ -134,6 +139,21 @@ impl Records {
         E: Display,
     {
         self.check_uploader(caller)?;
+        // Whose file it goes into: the caller's own, or the patient a doctor named, which
+        // the care rules allow before a byte is stored.
+        let owner = match meta.patient {
+            None if caller.role == domain::account::Role::Patient => caller.user,
+            None => {
+                return Err(CommandError::Forbidden(
+                    "a doctor adds a record to a patient's file: name the patient".into(),
+                )
+                .into());
+            }
+            Some(patient) => {
+                self.check_care(caller, patient).await?;
+                patient
+            }
+        };
         let began = Instant::now();
         let limits = self.limits().clone();
 
@@ -183,7 +203,7 @@ impl Records {
         let owner_key = match self
             .inner
             .keys
-            .subject_key(self.pool(), caller.user.as_uuid())
+            .subject_key(self.pool(), owner.as_uuid())
             .await
             .map_err(CommandError::from)?
         {
@@ -194,7 +214,7 @@ impl Records {
         };
         // The quota bounds this upload as it streams; the bytes in use come from the
         // records view, so uploads finishing at the same moment may pass it by their size.
-        let used = self.stored_by(caller).await?;
+        let used = self.stored_by(owner).await?;
         let room = limits.quota_bytes.saturating_sub(used);
         let over_quota = || UploadError::OverQuota {
             quota: limits.quota_bytes,
@@ -222,7 +242,7 @@ impl Records {
 
         let appending = Instant::now();
         let result = self
-            .record_upload(caller, id, &owner_key, &data_key, meta, kind, &stored)
+            .record_upload(caller, owner, id, &owner_key, &data_key, meta, kind, &stored)
             .await;
         if result.is_err() {
             // Nothing on the ledger names this blob or key: take both back.
@@ -249,12 +269,12 @@ impl Records {
         })
     }
 
-    /// The plaintext bytes of the caller's live records.
-    async fn stored_by(&self, caller: &Caller) -> Result<u64, CommandError> {
+    /// The plaintext bytes of the patient's live records.
+    async fn stored_by(&self, owner: UserId) -> Result<u64, CommandError> {
         let used: Option<i64> = sqlx::query_scalar(
             "SELECT sum(size)::bigint FROM records WHERE owner_id = $1 AND erased_at IS NULL",
         )
-        .bind(caller.user.as_uuid())
+        .bind(owner.as_uuid())
         .fetch_one(self.pool())
         .await?;
         Ok(u64::try_from(used.unwrap_or(0)).unwrap_or(0))
@@ -264,6 +284,7 @@ impl Records {
     async fn record_upload(
         &self,
         caller: &Caller,
+        owner: UserId,
         id: RecordId,
         owner_key: &crate::keys::SubjectKey,
         data_key: &DataKey,
@@ -276,8 +297,19 @@ impl Records {
             || format!("record.{}", kind.extension()),
             |n| n.as_str().to_owned(),
         );
+        let author = (owner != caller.user).then_some(caller.user);
+        // A doctor's standing is asked again now, from the ledger: a share revoked or an
+        // emergency access closed while the file streamed stops it here.
+        let care: Option<(CareFacts, ShareId)> = match author {
+            Some(_) => Some((
+                self.care_facts(caller, owner).await?,
+                ShareId::from_uuid(Uuid::now_v7()),
+            )),
+            None => None,
+        };
         let event = RecordUploaded {
-            owner: caller.user,
+            owner,
+            author,
             sha256: stored.sha256.clone(),
             size: stored.plaintext as i64,
             stored_size: stored.ciphertext as i64,
@@ -289,10 +321,15 @@ impl Records {
             file_name: data_key.seal_str(stream.as_str(), "fileName", &file_name),
         };
         let decide = |state: &Record| {
-            upload(state, caller.viewer(), event.clone())
+            let cmd = UploadRecord {
+                by: caller.viewer(),
+                stored: event.clone(),
+                care,
+            };
+            upload(state, cmd)
                 .map(Decision::events)
                 .map_err(|e| match e {
-                    Refused::NotAPatient | Refused::NotTheirs => {
+                    Refused::NotAPatient | Refused::NotTheirs | Refused::NotInCare => {
                         CommandError::Forbidden(e.to_string())
                     }
                     Refused::Exists => CommandError::Conflict(e.to_string()),
@@ -310,7 +347,7 @@ impl Records {
                 .store_data_key(
                     self.pool(),
                     id.as_uuid(),
-                    caller.user.as_uuid(),
+                    owner.as_uuid(),
                     owner_key,
                     data_key,
                 )

@@ -22,6 +22,17 @@ pub enum NotificationKind {
     /// A record's erasure became complete: every key epoch that wrapped its key is
     /// retired (DESIGN.md §11).
     ErasureCompleted,
+    /// A doctor added a record to the patient's file.
+    RecordAdded,
+    /// A doctor asks the patient to let another doctor read a record.
+    ReferralRequested,
+    /// The patient decided a referral: both doctors are told.
+    ReferralDecided,
+    /// A doctor opened emergency access to the patient's records (the patient; and every
+    /// administrator, for review).
+    EmergencyAccess,
+    /// An administrator reviewed an emergency access to the patient's records.
+    EmergencyReviewed,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -29,7 +40,7 @@ pub enum NotificationKind {
 pub struct UnknownKind(pub String);
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 12] = [
+    pub const ALL: [NotificationKind; 17] = [
         NotificationKind::RecordShared,
         NotificationKind::ShareRevoked,
         NotificationKind::ShareExpiring,
@@ -42,6 +53,11 @@ impl NotificationKind {
         NotificationKind::ProfileChangeRequested,
         NotificationKind::SecurityChanged,
         NotificationKind::ErasureCompleted,
+        NotificationKind::RecordAdded,
+        NotificationKind::ReferralRequested,
+        NotificationKind::ReferralDecided,
+        NotificationKind::EmergencyAccess,
+        NotificationKind::EmergencyReviewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +74,11 @@ impl NotificationKind {
             NotificationKind::ProfileChangeRequested => "PROFILE_CHANGE_REQUESTED",
             NotificationKind::SecurityChanged => "SECURITY_CHANGED",
             NotificationKind::ErasureCompleted => "ERASURE_COMPLETED",
+            NotificationKind::RecordAdded => "RECORD_ADDED",
+            NotificationKind::ReferralRequested => "REFERRAL_REQUESTED",
+            NotificationKind::ReferralDecided => "REFERRAL_DECIDED",
+            NotificationKind::EmergencyAccess => "EMERGENCY_ACCESS",
+            NotificationKind::EmergencyReviewed => "EMERGENCY_REVIEWED",
         }
     }
 
@@ -76,13 +97,18 @@ impl NotificationKind {
                 | NotificationKind::AccountApproved
                 | NotificationKind::AccountRejected
                 | NotificationKind::SecurityChanged
+                | NotificationKind::EmergencyAccess
         )
     }
 
     /// Cannot be muted at all, by mail either (API.graphql): a factor changing is what a
-    /// person whose account is being taken over must hear of, wherever they look.
+    /// person whose account is being taken over must hear of, wherever they look, and
+    /// someone opening their whole file without asking is what a patient must hear of.
     pub fn is_never_muted(self) -> bool {
-        matches!(self, NotificationKind::SecurityChanged)
+        matches!(
+            self,
+            NotificationKind::SecurityChanged | NotificationKind::EmergencyAccess
+        )
     }
 
     pub fn default_in_app(self) -> bool {
@@ -98,6 +124,9 @@ impl NotificationKind {
                 | NotificationKind::PasswordChanged
                 | NotificationKind::UserAwaitingApproval
                 | NotificationKind::SecurityChanged
+                | NotificationKind::RecordAdded
+                | NotificationKind::ReferralRequested
+                | NotificationKind::EmergencyAccess
         )
     }
 }
@@ -125,7 +154,10 @@ mod tests {
                 "ACCOUNT_REJECTED",
                 "PASSWORD_CHANGED",
                 "USER_AWAITING_APPROVAL",
-                "SECURITY_CHANGED"
+                "SECURITY_CHANGED",
+                "RECORD_ADDED",
+                "REFERRAL_REQUESTED",
+                "EMERGENCY_ACCESS",
             ]
         );
         assert!(NotificationKind::parse("SPAM").is_err());

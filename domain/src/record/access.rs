@@ -6,6 +6,12 @@
 //!   shares and access log.
 //! - A doctor sees and reads a record while they hold a live share of it; once it is
 //!   revoked or expired, reading is refused (FORBIDDEN) and the record is out of sight.
+//!   A share comes from the owner, from an approved referral, or with a record the
+//!   doctor added to the owner's file.
+//! - A doctor holding an open emergency access to the owner sees and reads every record
+//!   of theirs while it is open; each such read is an EMERGENCY read (a disclosure).
+//! - A doctor adds a record to a patient's file while the patient has a live share with
+//!   them or they hold an open emergency access to the patient (`may_add_for`).
 //! - An administrator may know a record exists (ids, sizes, status) but never reads
 //!   medical content: titles, descriptions, file names and the file are refused.
 //! - Anybody else learns nothing, not even that the record exists.
@@ -13,7 +19,8 @@
 use super::state::{Share, ShareEnd};
 use super::{DenialReason, ShareId};
 use crate::Timestamp;
-use crate::account::{Role, UserId};
+use crate::account::{AccountStatus, Recipient, Role, UserId};
+use crate::emergency::EmergencyId;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +36,9 @@ pub struct RecordFacts<'a> {
     pub erased: bool,
     /// Every share of the record, or at least every share of the viewer's.
     pub shares: &'a [Share],
+    /// The viewer's emergency access to the owner open at the moment asked, as the
+    /// viewer's own emergency stream says (`Emergencies::open_for`).
+    pub emergency: Option<EmergencyId>,
 }
 
 /// The viewer's standing towards one record at one moment.
@@ -37,6 +47,8 @@ pub enum Access {
     Owner,
     /// A doctor with this live share.
     Shared(ShareId),
+    /// A doctor with this open emergency access to the owner.
+    Emergency(EmergencyId),
     /// An administrator: may know it exists, never read it.
     Oversight,
     /// A doctor whose share ended.
@@ -90,6 +102,11 @@ pub fn access(viewer: Viewer, record: RecordFacts<'_>, now: Timestamp) -> Access
     if let Some(live) = mine().find(|s| s.is_live(now)) {
         return Access::Shared(live.id);
     }
+    // A share, where there is one, is the grant: only what nothing else allows is read
+    // in an emergency.
+    if let Some(emergency) = record.emergency {
+        return Access::Emergency(emergency);
+    }
     // The latest grant decides how it ended.
     match mine().next_back().and_then(|s| s.lapse(now)) {
         Some(end) => Access::Lapsed(end),
@@ -97,12 +114,37 @@ pub fn access(viewer: Viewer, record: RecordFacts<'_>, now: Timestamp) -> Access
     }
 }
 
+/// What a read of content is made under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Owner,
+    Share(ShareId),
+    Emergency(EmergencyId),
+}
+
+impl Grant {
+    pub fn share(self) -> Option<ShareId> {
+        match self {
+            Grant::Share(share) => Some(share),
+            _ => None,
+        }
+    }
+
+    pub fn emergency(self) -> Option<EmergencyId> {
+        match self {
+            Grant::Emergency(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl Access {
-    /// May read the file: `Ok(share)` names the grant (none for the owner).
-    pub fn read_content(self, erased: bool) -> Result<Option<ShareId>, Denial> {
+    /// May read the file, under the grant it names.
+    pub fn read_content(self, erased: bool) -> Result<Grant, Denial> {
         let granted = match self {
-            Access::Owner => Ok(None),
-            Access::Shared(share) => Ok(Some(share)),
+            Access::Owner => Ok(Grant::Owner),
+            Access::Shared(share) => Ok(Grant::Share(share)),
+            Access::Emergency(emergency) => Ok(Grant::Emergency(emergency)),
             Access::Oversight => Err(Denial::Admin),
             Access::Lapsed(ShareEnd::Revoked) => Err(Denial::Revoked),
             Access::Lapsed(ShareEnd::Expired) => Err(Denial::Expired),
@@ -113,12 +155,18 @@ impl Access {
 
     /// May know the record exists (its id, size, status).
     pub fn sees_record(self) -> bool {
-        matches!(self, Access::Owner | Access::Shared(_) | Access::Oversight)
+        matches!(
+            self,
+            Access::Owner | Access::Shared(_) | Access::Emergency(_) | Access::Oversight
+        )
     }
 
     /// May see its title, description and file name.
     pub fn sees_medical_content(self) -> bool {
-        matches!(self, Access::Owner | Access::Shared(_))
+        matches!(
+            self,
+            Access::Owner | Access::Shared(_) | Access::Emergency(_)
+        )
     }
 
     /// May see its shares and access log, share it and revoke shares.
@@ -128,20 +176,55 @@ impl Access {
 }
 
 /// The viewer's standing towards a record folded from its stream; `None` when the stream
-/// holds no record.
-pub fn standing(record: &super::Record, viewer: Viewer, now: Timestamp) -> Option<Access> {
+/// holds no record. `emergency`: the viewer's open emergency access to its owner.
+pub fn standing(
+    record: &super::Record,
+    viewer: Viewer,
+    now: Timestamp,
+    emergency: Option<EmergencyId>,
+) -> Option<Access> {
     let owner = record.owner()?;
     let facts = RecordFacts {
         owner,
         erased: record.is_erased(),
         shares: record.shares(),
+        emergency,
     };
     Some(access(viewer, facts, now))
 }
 
-/// Only patients keep records: asked before an upload streams a byte.
+/// Only patients keep records of their own: asked before an upload streams a byte.
 pub fn may_upload(viewer: Viewer) -> bool {
     viewer.role == Role::Patient
+}
+
+/// May begin an upload at all: a patient into their own file, or a doctor into a
+/// patient's, which `may_add_for` decides once the patient is named (before a byte of
+/// the file streams).
+pub fn may_begin_upload(viewer: Viewer) -> bool {
+    may_upload(viewer) || viewer.role == Role::Doctor
+}
+
+/// What adding a record to a patient's file asks of the doctor's standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CareFacts {
+    /// The patient, as their own stream says they are.
+    pub patient: Recipient,
+    /// One of the patient's records is shared with the doctor, live, now.
+    pub live_share: bool,
+    /// The doctor's emergency access to the patient open now.
+    pub emergency: Option<EmergencyId>,
+}
+
+/// A doctor adds to an active patient's file while the patient shares a record with them
+/// or they hold an open emergency access to the patient: asked before a byte streams,
+/// and again by the decision.
+pub fn may_add_for(viewer: Viewer, facts: &CareFacts) -> bool {
+    viewer.role == Role::Doctor
+        && viewer.id != facts.patient.id
+        && facts.patient.role == Some(Role::Patient)
+        && facts.patient.status == Some(AccountStatus::Active)
+        && (facts.live_share || facts.emergency.is_some())
 }
 
 #[cfg(test)]
@@ -168,14 +251,17 @@ mod tests {
             owner: PATIENT,
             erased: false,
             shares,
+            emergency: None,
         }
     }
+
+    const EMERGENCY: EmergencyId = EmergencyId::from_uuid(Uuid::from_u128(0xe1));
 
     #[test]
     fn the_owner_reads_and_sees_everything() {
         let a = access(viewer(PATIENT, Role::Patient), facts(&[]), at(0));
         assert_eq!(a, Access::Owner);
-        assert_eq!(a.read_content(false), Ok(None));
+        assert_eq!(a.read_content(false), Ok(Grant::Owner));
         assert!(a.sees_medical_content() && a.is_owner());
     }
 
@@ -184,7 +270,7 @@ mod tests {
         let shares = [share(1, Some(60), None)];
         let doctor = viewer(DOCTOR, Role::Doctor);
         let live = access(doctor, facts(&shares), at(59));
-        assert_eq!(live.read_content(false), Ok(Some(shares[0].id)));
+        assert_eq!(live.read_content(false), Ok(Grant::Share(shares[0].id)));
         assert!(live.sees_medical_content() && !live.is_owner());
         let expired = access(doctor, facts(&shares), at(60));
         assert_eq!(expired.read_content(false), Err(Denial::Expired));
@@ -202,7 +288,7 @@ mod tests {
         let again = [revoked[0], share(2, None, None)];
         assert_eq!(
             access(doctor, facts(&again), at(0)).read_content(false),
-            Ok(Some(again[1].id))
+            Ok(Grant::Share(again[1].id))
         );
     }
 
@@ -242,5 +328,62 @@ mod tests {
         assert!(may_upload(viewer(PATIENT, Role::Patient)));
         assert!(!may_upload(viewer(DOCTOR, Role::Doctor)));
         assert!(!may_upload(viewer(ADMIN, Role::Admin)));
+    }
+
+    #[test]
+    fn an_open_emergency_access_reads_every_record_of_the_patient_but_a_share_comes_first() {
+        let doctor = viewer(DOCTOR, Role::Doctor);
+        let in_emergency = RecordFacts {
+            emergency: Some(EMERGENCY),
+            ..facts(&[])
+        };
+        let a = access(doctor, in_emergency, at(0));
+        assert_eq!(a, Access::Emergency(EMERGENCY));
+        assert_eq!(a.read_content(false), Ok(Grant::Emergency(EMERGENCY)));
+        assert!(a.sees_medical_content() && !a.is_owner());
+        assert_eq!(a.read_content(true), Err(Denial::Erased));
+        // A revoked share does not stand in the way of an emergency.
+        let revoked = [share(1, None, Some(ShareEnd::Revoked))];
+        let after_revoke = RecordFacts {
+            emergency: Some(EMERGENCY),
+            ..facts(&revoked)
+        };
+        assert_eq!(access(doctor, after_revoke, at(0)), Access::Emergency(EMERGENCY));
+        let live = [share(2, None, None)];
+        let shared = RecordFacts {
+            emergency: Some(EMERGENCY),
+            ..facts(&live)
+        };
+        assert_eq!(access(doctor, shared, at(0)), Access::Shared(live[0].id));
+        // Once it is closed or past, the doctor is a stranger again.
+        assert_eq!(access(doctor, facts(&[]), at(0)), Access::Stranger);
+    }
+
+    #[test]
+    fn a_doctor_adds_to_a_file_while_shared_with_or_in_an_emergency() {
+        let patient = Recipient {
+            id: PATIENT,
+            role: Some(Role::Patient),
+            status: Some(AccountStatus::Active),
+        };
+        let care = |live_share, emergency| CareFacts {
+            patient,
+            live_share,
+            emergency,
+        };
+        let doctor = viewer(DOCTOR, Role::Doctor);
+        assert!(may_add_for(doctor, &care(true, None)));
+        assert!(may_add_for(doctor, &care(false, Some(EMERGENCY))));
+        assert!(!may_add_for(doctor, &care(false, None)));
+        assert!(!may_add_for(viewer(ADMIN, Role::Admin), &care(true, None)));
+        assert!(!may_add_for(viewer(OTHER_PATIENT, Role::Patient), &care(true, None)));
+        let suspended = CareFacts {
+            patient: Recipient {
+                status: Some(AccountStatus::Suspended),
+                ..patient
+            },
+            ..care(true, None)
+        };
+        assert!(!may_add_for(doctor, &suspended));
     }
 }

@@ -24,9 +24,9 @@ pub fn erase_record(
     reason: Sealed,
     now: Timestamp,
 ) -> Result<Vec<RecordEvent>, EraseRecordError> {
-    match standing(state, by, now).ok_or(EraseRecordError::NotFound)? {
+    match standing(state, by, now, None).ok_or(EraseRecordError::NotFound)? {
         Access::Owner | Access::Oversight => {}
-        Access::Shared(_) => return Err(EraseRecordError::NotAllowed),
+        Access::Shared(_) | Access::Emergency(_) => return Err(EraseRecordError::NotAllowed),
         Access::Lapsed(_) | Access::Stranger => return Err(EraseRecordError::NotFound),
     }
     if state.is_erased() {

@@ -4,18 +4,23 @@
 //! the record's data key; ids, sizes, hashes and the media type are not (DESIGN.md §4).
 //! Who acted is the ledger entry's `actor`; when is its `at`.
 
-use super::{ReadAction, ShareId};
+use super::{ReadAction, ReferralId, ShareId};
+use crate::emergency::EmergencyId;
 use crate::Timestamp;
 use crate::account::UserId;
 use crate::{ErasureBasis, Sealed};
 use serde::{Deserialize, Serialize};
 
-/// A patient stored a file. `sha256` and `stored_size` are the ciphertext's, as kept in
-/// the blob store, so the ledger commits to the content; `size` is the plaintext's.
+/// A file was stored in a patient's file. `sha256` and `stored_size` are the
+/// ciphertext's, as kept in the blob store, so the ledger commits to the content; `size`
+/// is the plaintext's. `author`: the doctor who added it to the patient's file (absent
+/// when the owner uploaded it, as every first-wave record did).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordUploaded {
     pub owner: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<UserId>,
     pub sha256: String,
     pub size: i64,
     pub stored_size: i64,
@@ -25,7 +30,8 @@ pub struct RecordUploaded {
     pub file_name: Sealed,
 }
 
-/// The owner let a doctor read the record, until `expires_at` (or until revoked).
+/// A doctor may read the record, until `expires_at` (or until revoked): the owner shared
+/// it, approved a referral (`referral`), or the doctor added it (the share made with it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordShared {
@@ -33,6 +39,32 @@ pub struct RecordShared {
     pub doctor: UserId,
     #[serde(with = "crate::timestamp::optional_text")]
     pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralId>,
+}
+
+/// A doctor with a live share asked the owner to let another doctor read the record. The
+/// note is sealed under the record's data key (field `referralNote`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferralRequested {
+    pub referral: ReferralId,
+    pub from: UserId,
+    pub to: UserId,
+    pub note: Option<Sealed>,
+}
+
+/// The owner approved or declined a referral; an approval is followed by the
+/// `RecordShared` it made (absent when the doctor already held a live share).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferralDecided {
+    pub referral: ReferralId,
+    /// The referring doctor and the one it was for (as the request named them): both
+    /// are told of the decision.
+    pub from: UserId,
+    pub to: UserId,
+    pub approved: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +89,14 @@ pub struct ShareExpiring {
 }
 
 /// Content was read: committed before the first byte is sent. `share`: the grant it was
-/// read under (none for the owner).
+/// read under (none for the owner); `emergency`: the emergency access it was read under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordAccessed {
     pub action: ReadAction,
     pub share: Option<ShareId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<EmergencyId>,
 }
 
 /// Why a read of content was refused, as the owner's access log shows it.
@@ -114,6 +148,8 @@ crate::domain_events! {
     pub enum RecordEvent {
         RecordUploaded,
         RecordShared,
+        ReferralRequested,
+        ReferralDecided,
         ShareRevoked,
         ShareExpired,
         ShareExpiring,

@@ -10,7 +10,7 @@ use std::fmt::Debug;
 
 pub use crate::samples::{
     ADMIN, DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE, at, erased,
-    shared, uploaded,
+    sealed, shared, uploaded,
 };
 
 pub fn as_patient(id: UserId) -> Viewer {

@@ -4,7 +4,8 @@
 //!
 //! - `access`: who may see, read, share and erase; the only place that says so.
 //! - `events`, `state`: what the ledger records and the fold over it.
-//! - `upload`, `share`, `read`, `erase`: the decisions.
+//! - `upload` (a patient's own, or a doctor adding to a patient's file), `share`,
+//!   `referral`, `read`, `erase`: the decisions.
 //! - `readers`: who could read a record at a moment (for replay).
 
 pub mod access;
@@ -16,6 +17,8 @@ pub mod file_name;
 pub mod read;
 pub mod readers;
 pub mod record_id;
+pub mod referral;
+pub mod referral_id;
 pub mod share;
 pub mod share_id;
 pub mod state;
@@ -25,21 +28,26 @@ pub mod upload;
 #[cfg(test)]
 mod given;
 
-pub use access::{Access, Denial, RecordFacts, Viewer, access, may_upload};
+pub use access::{
+    Access, CareFacts, Denial, Grant, RecordFacts, Viewer, access, may_add_for, may_begin_upload,
+    may_upload,
+};
 pub use content_kind::{ContentKind, SNIFF_BYTES, UnknownKind, sniff};
 pub use description::{Description, InvalidDescription};
 pub use erase::{EraseRecordError, erase_record};
 pub use events::{
     DenialReason, RecordAccessDenied, RecordAccessed, RecordErased, RecordEvent, RecordShared,
-    RecordUploaded, ShareExpired, ShareExpiring, ShareRevoked,
+    RecordUploaded, ReferralDecided, ReferralRequested, ShareExpired, ShareExpiring, ShareRevoked,
 };
 pub use file_name::{FileName, InvalidFileName};
 pub use read::{ReadAction, ReadDecision, read_content};
 pub use record_id::{RECORD_CATEGORY, RecordId};
+pub use referral::{DecideReferral, Refer, ReferralError, decide_referral, refer};
+pub use referral_id::ReferralId;
 pub use share::{
     EXPIRY_NOTICE_MICROS, ShareError, ShareRecord, expire, notice_expiry, revoke, share,
 };
 pub use share_id::ShareId;
-pub use state::{Record, Share, ShareEnd};
+pub use state::{Record, Referral, ReferralStatus, Share, ShareEnd};
 pub use title::{InvalidTitle, Title};
-pub use upload::{UploadError, upload};
+pub use upload::{UploadError, UploadRecord, upload};

@@ -2,8 +2,8 @@
 //! byte. Granted or refused, the attempt is recorded (DESIGN.md §6: fail closed): the
 //! command layer appends these events first and streams only once they are committed.
 
-use super::ShareId;
-use super::access::{Denial, Viewer, standing};
+use super::access::{Denial, Grant, Viewer, standing};
+use crate::emergency::EmergencyId;
 use super::events::{RecordAccessDenied, RecordAccessed, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
@@ -30,17 +30,20 @@ impl ReadAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadDecision {
     pub events: Vec<RecordEvent>,
-    /// `Ok(share)`: send, under that grant (none for the owner).
-    pub outcome: Result<Option<ShareId>, Denial>,
+    /// `Ok(grant)`: send, under that grant.
+    pub outcome: Result<Grant, Denial>,
 }
 
+/// `emergency`: the reader's emergency access to the record's owner open at `now`, as
+/// the reader's emergency stream says.
 pub fn read_content(
     state: &Record,
     by: Viewer,
     action: ReadAction,
     now: Timestamp,
+    emergency: Option<EmergencyId>,
 ) -> ReadDecision {
-    let Some(standing) = standing(state, by, now) else {
+    let Some(standing) = standing(state, by, now, emergency) else {
         // No stream to record it on, and nothing to protect.
         return ReadDecision {
             events: Vec::new(),
@@ -49,7 +52,12 @@ pub fn read_content(
     };
     let outcome = standing.read_content(state.is_erased());
     let event = match outcome {
-        Ok(share) => RecordAccessed { action, share }.into(),
+        Ok(grant) => RecordAccessed {
+            action,
+            share: grant.share(),
+            emergency: grant.emergency(),
+        }
+        .into(),
         Err(denial) => RecordAccessDenied {
             action,
             reason: denial.reason(),
@@ -73,7 +81,7 @@ mod tests {
         for e in history {
             state.apply(e);
         }
-        read_content(&state, by, ReadAction::Downloaded, at(now))
+        read_content(&state, by, ReadAction::Downloaded, at(now), None)
     }
 
     fn denied(reason: DenialReason) -> Vec<RecordEvent> {
@@ -89,12 +97,13 @@ mod tests {
     #[test]
     fn the_owners_read_is_recorded_before_it_is_sent() {
         let d = read(&[uploaded()], as_patient(PATIENT), 0);
-        assert_eq!(d.outcome, Ok(None));
+        assert_eq!(d.outcome, Ok(Grant::Owner));
         assert_eq!(
             d.events,
             vec![RecordEvent::from(RecordAccessed {
                 action: ReadAction::Downloaded,
-                share: None
+                share: None,
+                emergency: None,
             })]
         );
     }
@@ -103,7 +112,33 @@ mod tests {
     fn a_doctors_read_names_the_share_it_was_made_under() {
         let history = [uploaded(), shared(SHARE, DOCTOR, Some(60))];
         let d = read(&history, as_doctor(DOCTOR), 10);
-        assert_eq!(d.outcome, Ok(Some(SHARE)));
+        assert_eq!(d.outcome, Ok(Grant::Share(SHARE)));
+    }
+
+    #[test]
+    fn an_emergency_read_names_the_emergency_access() {
+        let emergency = EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe1));
+        let mut state = Record::new(RECORD);
+        state.apply(&uploaded());
+        let d = read_content(
+            &state,
+            as_doctor(DOCTOR),
+            ReadAction::Viewed,
+            at(1),
+            Some(emergency),
+        );
+        assert_eq!(d.outcome, Ok(Grant::Emergency(emergency)));
+        assert_eq!(
+            d.events,
+            vec![RecordEvent::from(RecordAccessed {
+                action: ReadAction::Viewed,
+                share: None,
+                emergency: Some(emergency),
+            })]
+        );
+        // Without it, the same doctor is a stranger: refused, and the owner sees it.
+        let later = read_content(&state, as_doctor(DOCTOR), ReadAction::Viewed, at(2), None);
+        assert_eq!(later.outcome, Err(Denial::NotFound));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::access::{Viewer, access};
 use super::state::Record;
 use crate::Timestamp;
 use crate::account::{AccountStatus, Role, UserId};
+use crate::emergency::EmergencyId;
 
 /// What the rules need of a person at the moment asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub struct Person {
     pub id: UserId,
     pub role: Role,
     pub status: AccountStatus,
+    /// Their emergency access to the record's owner open at that moment, as their
+    /// emergency stream folded up to it says.
+    pub emergency: Option<EmergencyId>,
 }
 
 /// Everyone the record names who might have read it: its owner and every doctor it was
@@ -36,11 +40,6 @@ pub fn readers(record: &Record, people: &[Person], at: Timestamp) -> Vec<Person>
     let Some(owner) = record.owner() else {
         return Vec::new();
     };
-    let facts = super::access::RecordFacts {
-        owner,
-        erased: record.is_erased(),
-        shares: record.shares(),
-    };
     people
         .iter()
         .filter(|p| p.status == AccountStatus::Active)
@@ -48,6 +47,12 @@ pub fn readers(record: &Record, people: &[Person], at: Timestamp) -> Vec<Person>
             let viewer = Viewer {
                 id: p.id,
                 role: p.role,
+            };
+            let facts = super::access::RecordFacts {
+                owner,
+                erased: record.is_erased(),
+                shares: record.shares(),
+                emergency: p.emergency,
             };
             access(viewer, facts, at).read_content(facts.erased).is_ok()
         })
@@ -66,6 +71,7 @@ mod tests {
             id,
             role,
             status: AccountStatus::Active,
+            emergency: None,
         }
     }
 
@@ -153,6 +159,20 @@ mod tests {
         let mut people = cast();
         people[1].status = AccountStatus::Suspended;
         assert_eq!(ids(readers(&record, &people, at(1))), vec![PATIENT]);
+    }
+
+    #[test]
+    fn a_doctor_in_an_emergency_could_read_while_it_was_open_and_not_after() {
+        let record = fold(vec![uploaded()]);
+        let emergency = EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe1));
+        let mut people = cast();
+        people[2].emergency = Some(emergency);
+        assert_eq!(
+            ids(readers(&record, &people, at(1))),
+            vec![PATIENT, OTHER_DOCTOR]
+        );
+        people[2].emergency = None;
+        assert_eq!(ids(readers(&record, &people, at(2))), vec![PATIENT]);
     }
 
     #[test]

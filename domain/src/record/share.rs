@@ -38,11 +38,11 @@ pub enum ShareError {
 }
 
 /// The viewer's standing, refused unless they own the record.
-fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareError> {
-    match standing(state, by, now).ok_or(ShareError::NotFound)? {
+pub(super) fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareError> {
+    match standing(state, by, now, None).ok_or(ShareError::NotFound)? {
         Access::Owner if state.is_erased() => Err(ShareError::Erased),
         Access::Owner => Ok(()),
-        Access::Shared(_) | Access::Oversight => Err(ShareError::NotOwner),
+        Access::Shared(_) | Access::Emergency(_) | Access::Oversight => Err(ShareError::NotOwner),
         Access::Lapsed(_) | Access::Stranger => Err(ShareError::NotFound),
     }
 }
@@ -67,6 +67,7 @@ pub fn share(state: &Record, cmd: ShareRecord) -> Result<Vec<RecordEvent>, Share
             share: cmd.share,
             doctor: cmd.doctor.id,
             expires_at: cmd.expires_at,
+            referral: None,
         }
         .into(),
     ])

@@ -3,7 +3,7 @@
 //! tell "revoked" from "never shared").
 
 use super::events::{RecordEvent, RecordUploaded};
-use super::{RecordId, ShareId};
+use super::{RecordId, ReferralId, ShareId};
 use crate::Timestamp;
 use crate::account::UserId;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,24 @@ pub struct Record {
     shares: Vec<Share>,
     /// Shares whose coming expiry was noticed (`ShareExpiring`).
     noticed: Vec<ShareId>,
+    /// Every referral asked, with its decision.
+    #[serde(default)]
+    referrals: Vec<Referral>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    pub id: ReferralId,
+    pub from: UserId,
+    pub to: UserId,
+    pub status: ReferralStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReferralStatus {
+    Pending,
+    Approved,
+    Declined,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +86,7 @@ impl crate::Aggregate for Record {
 
     /// A record keeps every share it ever had.
     fn weight(&self) -> usize {
-        1 + self.shares.len()
+        1 + self.shares.len() + self.referrals.len()
     }
 }
 
@@ -80,6 +98,7 @@ impl Record {
             erased: false,
             shares: Vec::new(),
             noticed: Vec::new(),
+            referrals: Vec::new(),
         }
     }
 
@@ -94,6 +113,19 @@ impl Record {
 
     pub fn owner(&self) -> Option<UserId> {
         self.stored.as_ref().map(|s| s.owner)
+    }
+
+    /// Who stored it: the doctor who added it, or else its owner.
+    pub fn author(&self) -> Option<UserId> {
+        self.stored.as_ref().map(|s| s.author.unwrap_or(s.owner))
+    }
+
+    pub fn referrals(&self) -> &[Referral] {
+        &self.referrals
+    }
+
+    pub fn referral(&self, id: ReferralId) -> Option<&Referral> {
+        self.referrals.iter().find(|r| r.id == id)
     }
 
     pub fn is_erased(&self) -> bool {
@@ -122,6 +154,21 @@ impl Record {
                 expires_at: e.expires_at,
                 ended: None,
             }),
+            RecordEvent::ReferralRequested(e) => self.referrals.push(Referral {
+                id: e.referral,
+                from: e.from,
+                to: e.to,
+                status: ReferralStatus::Pending,
+            }),
+            RecordEvent::ReferralDecided(e) => {
+                if let Some(r) = self.referrals.iter_mut().find(|r| r.id == e.referral) {
+                    r.status = if e.approved {
+                        ReferralStatus::Approved
+                    } else {
+                        ReferralStatus::Declined
+                    };
+                }
+            }
             RecordEvent::ShareRevoked(e) => self.end(e.share, ShareEnd::Revoked),
             RecordEvent::ShareExpired(e) => self.end(e.share, ShareEnd::Expired),
             RecordEvent::ShareExpiring(e) => self.noticed.push(e.share),

@@ -13,6 +13,9 @@ pub const PATIENT: UserId = UserId::from_uuid(Uuid::from_u128(0xa1));
 pub const OTHER_PATIENT: UserId = UserId::from_uuid(Uuid::from_u128(0xa2));
 pub const DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd1));
 pub const OTHER_DOCTOR: UserId = UserId::from_uuid(Uuid::from_u128(0xd2));
+/// A second active doctor: the one a record is referred to, who also opens emergency
+/// access.
+pub const SPECIALIST: UserId = UserId::from_uuid(Uuid::from_u128(0xd3));
 pub const ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(0xad));
 pub const OTHER_ADMIN: UserId = UserId::from_uuid(Uuid::from_u128(0xae));
 pub const RECORD: RecordId = RecordId::from_uuid(Uuid::from_u128(0x5ec0_0001));
@@ -80,6 +83,7 @@ pub fn registered_with(role: Role, status: AccountStatus) -> UserEvent {
 pub fn uploaded() -> RecordEvent {
     RecordUploaded {
         owner: PATIENT,
+        author: None,
         sha256: "cd".repeat(32),
         size: 1_000,
         stored_size: 1_048,
@@ -97,6 +101,7 @@ pub fn shared(share: ShareId, doctor: UserId, expires: Option<i64>) -> RecordEve
         share,
         doctor,
         expires_at: expires.map(at),
+        referral: None,
     }
     .into()
 }

@@ -12,12 +12,16 @@ mod story;
 
 pub use cast::{
     ADMIN, DOCTOR, OTHER_ADMIN, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE,
-    at, erased, registered, registered_with, sealed, session, shared, uploaded,
+    SPECIALIST, at, erased, registered, registered_with, sealed, session, shared, uploaded,
 };
-pub use story::{CHANGE, DOCTOR_SESSION, OTHER_SHARE_ENDS, PATIENT_SESSION, story};
+pub use story::{
+    CHANGE, DOCTOR_SESSION, EMERGENCY, OTHER_EMERGENCY, OTHER_SHARE_ENDS, PATIENT_SESSION,
+    REFERRAL, REFERRED_SHARE, story,
+};
 
 use crate::Aggregate as _;
 use crate::account::{UserEvent, UserId};
+use crate::emergency::{Emergencies, EmergencyEvent};
 use crate::erasure::{
     EpochNumber, ErasureCompletion, ErasureEvent, ErasureSubject, KeyEpoch, KeyEpochEvent,
     LegalHold, LegalHoldEvent,
@@ -44,6 +48,8 @@ pub enum Event {
     KeyEpoch(EpochNumber, KeyEpochEvent),
     Erasure(ErasureSubject, ErasureEvent),
     LegalHold(Uuid, LegalHoldEvent),
+    /// On the doctor's stream.
+    Emergency(UserId, EmergencyEvent),
 }
 
 impl Sample {
@@ -54,6 +60,7 @@ impl Sample {
             Event::KeyEpoch(n, _) => KeyEpoch::stream(*n),
             Event::Erasure(subject, _) => ErasureCompletion::stream(*subject),
             Event::LegalHold(id, _) => LegalHold::stream(*id),
+            Event::Emergency(doctor, _) => Emergencies::stream(*doctor),
         }
     }
 
@@ -64,6 +71,7 @@ impl Sample {
             Event::KeyEpoch(_, e) => e.event_type(),
             Event::Erasure(_, e) => e.event_type(),
             Event::LegalHold(_, e) => e.event_type(),
+            Event::Emergency(_, e) => e.event_type(),
         }
     }
 
@@ -74,6 +82,7 @@ impl Sample {
             Event::KeyEpoch(_, e) => e.payload(),
             Event::Erasure(_, e) => e.payload(),
             Event::LegalHold(_, e) => e.payload(),
+            Event::Emergency(_, e) => e.payload(),
         }
     }
 }

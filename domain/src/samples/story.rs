@@ -2,14 +2,16 @@
 //! register; one doctor is approved, the other turned away; a patient signs in, sets a
 //! photo, asks for a profile change, uploads a record and shares it with the doctor, who
 //! reads it; the share is revoked, a second one runs out; the doctor tries a second
-//! factor (TOTP) and turns it off again; the record is erased, the
+//! factor (TOTP) and turns it off again; a specialist opens emergency access and reads
+//! the record, the doctor refers it to them and the patient approves, an emergency
+//! access expires and one is reviewed; the record is erased, the
 //! other patient suspended and erased. Every event type of every aggregate happens at
 //! least once; some more than once, where the story needs it (five people register; a
 //! share cannot be both revoked and expired, so there are two).
 
 use super::cast::{
     ADMIN, DOCTOR, OTHER_ADMIN, OTHER_DOCTOR, OTHER_PATIENT, OTHER_SHARE, PATIENT, RECORD, SHARE,
-    at, erased, registered, sealed, shared, uploaded,
+    SPECIALIST, at, erased, registered, sealed, shared, uploaded,
 };
 use super::{Event, Sample};
 use crate::account::user::{
@@ -25,9 +27,14 @@ use crate::erasure::{
     ErasureCompleted, ErasureSubject, KeyEpochRetired, LegalHoldLifted, LegalHoldPlaced,
 };
 use crate::notification::{NotificationKind, Preference};
+use crate::emergency::{
+    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened,
+    EmergencyAccessReviewed, EmergencyEvent, EmergencyId,
+};
 use crate::record::{
-    DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, ShareExpired,
-    ShareExpiring, ShareRevoked,
+    DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, RecordShared,
+    ReferralDecided, ReferralId, ReferralRequested, ShareExpired, ShareExpiring, ShareId,
+    ShareRevoked,
 };
 use uuid::Uuid;
 
@@ -40,6 +47,12 @@ pub const DOCTOR_SESSION: uuid::Uuid = uuid::Uuid::from_u128(2);
 pub const DOCTOR_TOTP_SESSION: uuid::Uuid = uuid::Uuid::from_u128(3);
 /// The second share runs until this minute.
 pub const OTHER_SHARE_ENDS: i64 = 100;
+/// The specialist's emergency access to the patient, and to the other patient.
+pub const EMERGENCY: EmergencyId = EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe1));
+pub const OTHER_EMERGENCY: EmergencyId = EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe2));
+/// The doctor's referral of the record to the specialist, and the share it made.
+pub const REFERRAL: ReferralId = ReferralId::from_uuid(uuid::Uuid::from_u128(0x4ef));
+pub const REFERRED_SHARE: ShareId = ShareId::from_uuid(uuid::Uuid::from_u128(0x5a3));
 
 fn reason(text: &str) -> crate::Sealed {
     super::cast::sealed(text)
@@ -56,6 +69,10 @@ impl Story {
 
     fn record(&mut self, minute: i64, actor: Option<UserId>, e: impl Into<RecordEvent>) {
         self.push(minute, actor, Event::Record(RECORD, e.into()));
+    }
+
+    fn emergency(&mut self, minute: i64, actor: Option<UserId>, e: impl Into<EmergencyEvent>) {
+        self.push(minute, actor, Event::Emergency(SPECIALIST, e.into()));
     }
 
     fn push(&mut self, minute: i64, actor: Option<UserId>, event: Event) {
@@ -99,7 +116,9 @@ pub fn story() -> Vec<Sample> {
         OTHER_PATIENT,
         registered(Role::Patient),
     );
+    s.user(5, Some(SPECIALIST), SPECIALIST, registered(Role::Doctor));
     s.user(10, Some(ADMIN), DOCTOR, UserApproved {});
+    s.user(10, Some(ADMIN), SPECIALIST, UserApproved {});
     let no_licence = UserRejected {
         reason: reason("no licence"),
     };
@@ -155,6 +174,7 @@ pub fn story() -> Vec<Sample> {
     let read = RecordAccessed {
         action: ReadAction::Downloaded,
         share: Some(SHARE),
+        emergency: None,
     };
     s.record(33, Some(DOCTOR), read);
     s.record(34, Some(PATIENT), ShareRevoked { share: SHARE });
@@ -231,6 +251,67 @@ pub fn story() -> Vec<Sample> {
         reason: reason("lost phone"),
     };
     s.user(47, Some(ADMIN), DOCTOR, lost);
+
+    // The specialist, in an emergency, opens the patient's file, reads the record and
+    // closes it again; then the doctor refers the record to them and the patient agrees.
+    // An emergency access to the other patient runs out, and an administrator reviews
+    // the first.
+    let opened = EmergencyAccessOpened {
+        access: EMERGENCY,
+        patient: PATIENT,
+        reason: sealed("unconscious"),
+        opened_at: at(48),
+        expires_at: at(108),
+    };
+    s.emergency(48, Some(SPECIALIST), opened);
+    let emergency_read = RecordAccessed {
+        action: ReadAction::Viewed,
+        share: None,
+        emergency: Some(EMERGENCY),
+    };
+    s.record(49, Some(SPECIALIST), emergency_read);
+    let closed = EmergencyAccessClosed { access: EMERGENCY };
+    s.emergency(49, Some(SPECIALIST), closed);
+    let asked = ReferralRequested {
+        referral: REFERRAL,
+        from: DOCTOR,
+        to: SPECIALIST,
+        note: Some(sealed("cardiology")),
+    };
+    s.record(50, Some(DOCTOR), asked);
+    let approved = ReferralDecided {
+        referral: REFERRAL,
+        from: DOCTOR,
+        to: SPECIALIST,
+        approved: true,
+    };
+    s.record(51, Some(PATIENT), approved);
+    let referred = RecordShared {
+        share: REFERRED_SHARE,
+        doctor: SPECIALIST,
+        expires_at: Some(at(OTHER_SHARE_ENDS)),
+        referral: Some(REFERRAL),
+    };
+    s.record(51, Some(PATIENT), referred);
+    let other = EmergencyAccessOpened {
+        access: OTHER_EMERGENCY,
+        patient: OTHER_PATIENT,
+        reason: sealed("found on the street"),
+        opened_at: at(55),
+        expires_at: at(65),
+    };
+    s.emergency(55, Some(SPECIALIST), other);
+    let ran_out = EmergencyAccessExpired {
+        access: OTHER_EMERGENCY,
+    };
+    s.emergency(65, None, ran_out);
+    let reviewed = EmergencyAccessReviewed {
+        access: EMERGENCY,
+        patient: PATIENT,
+        justified: true,
+        note: Some(sealed("seen the ambulance report")),
+    };
+    s.emergency(66, Some(ADMIN), reviewed);
     let ran_out = ShareExpired { share: OTHER_SHARE };
     s.record(OTHER_SHARE_ENDS, None, ran_out);
     s.record(101, Some(PATIENT), erased());

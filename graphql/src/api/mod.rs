@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod administration;
+pub mod care;
 pub mod compliance;
 pub mod factors;
 pub mod keys;

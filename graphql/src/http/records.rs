@@ -1,5 +1,6 @@
 //! The record routes beside `/graphql` (API.graphql): `POST /api/records` (multipart:
-//! `title`, optional `description`, then `file`, streamed into the command layer, which
+//! `title`, optional `description`, a doctor's `patient` (whose file it goes into, asked
+//! of the care rules at once), then `file`, streamed into the command layer, which
 //! encrypts it as it arrives) and `GET /api/records/{id}/content` (decrypted as it is
 //! sent, after the read is on the ledger).
 
@@ -67,6 +68,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
     };
     let mut title = None;
     let mut description = None;
+    let mut patient = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -82,6 +84,21 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                 Ok(d) => description = Some(d),
                 Err(r) => return r,
             },
+            Some("patient") => {
+                let raw = match text(field).await {
+                    Ok(p) => p,
+                    Err(r) => return r,
+                };
+                let Ok(id) = uuid::Uuid::try_parse(raw.trim()) else {
+                    return bad_input("patient is the patient's id (a UUID)");
+                };
+                let id = domain::account::UserId::from_uuid(id);
+                // Refused before a byte of the file is read.
+                if let Err(e) = records.check_care(&caller, id).await {
+                    return command_error(e);
+                }
+                patient = Some(id);
+            }
             Some("file") => {
                 let Some(raw_title) = title.take() else {
                     return bad_input("the title comes before the file");
@@ -100,6 +117,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                     title,
                     description,
                     file_name,
+                    patient,
                 };
                 let stream = field.map_err(|e| e.to_string());
                 return match records.upload(&caller, meta, Box::pin(stream)).await {
@@ -130,7 +148,9 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                     Err(e) => upload_error(e),
                 };
             }
-            _ => return bad_input("the form's fields are title, description and file"),
+            _ => {
+                return bad_input("the form's fields are title, description, patient and file");
+            }
         }
     }
 }

@@ -52,6 +52,10 @@ pub enum AccessAction {
     Revoked,
     Expired,
     Erased,
+    /// A read under emergency access (`detail`: viewed or downloaded).
+    Emergency,
+    /// A share made by approving a referral.
+    Referred,
 }
 
 impl AccessAction {
@@ -66,6 +70,8 @@ impl AccessAction {
             "REVOKED" => AccessAction::Revoked,
             "EXPIRED" => AccessAction::Expired,
             "ERASED" => AccessAction::Erased,
+            "EMERGENCY" => AccessAction::Emergency,
+            "REFERRED" => AccessAction::Referred,
             _ => return None,
         })
     }
@@ -89,4 +95,36 @@ pub enum NotificationKind {
     ProfileChangeRequested,
     SecurityChanged,
     ErasureCompleted,
+    RecordAdded,
+    ReferralRequested,
+    ReferralDecided,
+    EmergencyAccess,
+    EmergencyReviewed,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ReferralStatus")]
+pub enum ReferralStatus {
+    Pending,
+    Approved,
+    Declined,
+}
+
+impl ReferralStatus {
+    /// From the referrals view's `status` column.
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "APPROVED" => ReferralStatus::Approved,
+            "DECLINED" => ReferralStatus::Declined,
+            _ => ReferralStatus::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReferralStatus::Pending => "PENDING",
+            ReferralStatus::Approved => "APPROVED",
+            ReferralStatus::Declined => "DECLINED",
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! command's answer and decides, field by field, what its viewer may see.
 
 pub mod admin;
+pub mod care;
 pub mod enums;
 pub mod factors;
 pub mod keys;
@@ -17,6 +18,7 @@ pub mod user;
 
 page::edges!(
     admin::LedgerEventEdge,
+    care::EmergencyAccessEdge,
     notification::NotificationEdge,
     profile_change::ProfileChangeEdge,
     record::AccessEntryEdge,

@@ -52,7 +52,7 @@ impl Notification {
         else {
             return Ok(None);
         };
-        if !access(self.viewer, view.facts(), s.clock.now()).sees_medical_content() {
+        if !access(self.viewer, view.facts(None), s.clock.now()).sees_medical_content() {
             return Ok(None);
         }
         Ok(view.medical().map_err(|e| e.gql())?.map(|m| m.title))
@@ -127,6 +127,41 @@ impl Notification {
             Kind::ErasureCompleted => "The erasure of one of your records is complete: no \
                  copy of its key, in the database's files or its backups, can be opened any more"
                 .into(),
+            Kind::RecordAdded => match self.title(ctx).await? {
+                Some(title) => format!(
+                    "{} added \u{201c}{title}\u{201d} to your records",
+                    self.who(ctx).await?
+                ),
+                None => format!("{} added a record to your file", self.who(ctx).await?),
+            },
+            Kind::ReferralRequested => format!(
+                "{} asks you to let another doctor read one of your records",
+                self.who(ctx).await?
+            ),
+            Kind::ReferralDecided => match self.row.detail.as_deref() {
+                Some("APPROVED") => format!("{} approved a referral", self.who(ctx).await?),
+                _ => format!("{} declined a referral", self.who(ctx).await?),
+            },
+            Kind::EmergencyAccess => match self.viewer.role {
+                domain::account::Role::Admin => format!(
+                    "{} opened emergency access to a patient's records: review it",
+                    self.who(ctx).await?
+                ),
+                _ => format!(
+                    "{} opened emergency access to your records",
+                    self.who(ctx).await?
+                ),
+            },
+            Kind::EmergencyReviewed => match self.row.detail.as_deref() {
+                Some("JUSTIFIED") => format!(
+                    "An administrator found {}'s emergency access to your records justified",
+                    self.who(ctx).await?
+                ),
+                _ => format!(
+                    "An administrator found {}'s emergency access to your records NOT justified",
+                    self.who(ctx).await?
+                ),
+            },
         })
     }
 

@@ -33,7 +33,29 @@ pub struct Record {
 impl Record {
     /// The record as `viewer` may see it at `now`; `None` when it is not theirs to see.
     pub fn seen_by(view: RecordView, viewer: Viewer, now: Timestamp) -> Option<Self> {
-        let access = access(viewer, view.facts(), now);
+        Self::seen_in(view, viewer, now, None)
+    }
+
+    /// What a doctor a record is referred to sees before the owner approves: that it
+    /// exists and whose it is, nothing of its content.
+    pub fn referred(view: RecordView, viewer: Viewer) -> Self {
+        Self {
+            view: Arc::new(view),
+            viewer,
+            access: Access::Stranger,
+            medical: Arc::default(),
+        }
+    }
+
+    /// The same, for a doctor holding `emergency`, an open emergency access to the
+    /// record's owner.
+    pub fn seen_in(
+        view: RecordView,
+        viewer: Viewer,
+        now: Timestamp,
+        emergency: Option<domain::emergency::EmergencyId>,
+    ) -> Option<Self> {
+        let access = access(viewer, view.facts(emergency), now);
         access.sees_record().then(|| Self {
             view: Arc::new(view),
             viewer,
@@ -87,6 +109,17 @@ impl Record {
             view,
             sees_contact_details(self.viewer, self.view.owner),
         ))
+    }
+
+    /// Who stored it: the owner, or a doctor who added it to the owner's file (and
+    /// reads it through a share made with it, which the owner may revoke).
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        let author = self.view.author;
+        let view = loaders::user(ctx, author.as_uuid())
+            .await
+            .map_err(|e| e.gql())?
+            .ok_or_else(|| missing_from_view("user", author.as_uuid()))?;
+        Ok(User::new(view, sees_contact_details(self.viewer, author)))
     }
 
     /// Sealed at rest; null once erased.

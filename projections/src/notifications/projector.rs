@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use commands::RecordedEvent;
 use domain::{
     account::{AccountStatus, Role, UserEvent, UserRegistered},
+    emergency::EmergencyEvent,
     erasure::ErasureEvent,
     notification::NotificationKind,
     record::RecordEvent,
@@ -63,8 +64,12 @@ impl Projector for NotificationsProjector {
                 TotpEnrolled, UserApproved, UserErased, UserRegistered, UserRejected,
                 UserSuspended,
             },
+            emergency::{EmergencyAccessOpened, EmergencyAccessReviewed},
             erasure::ErasureCompleted,
-            record::{RecordAccessed, RecordShared, RecordUploaded, ShareExpiring, ShareRevoked},
+            record::{
+                RecordAccessed, RecordShared, RecordUploaded, ReferralDecided, ReferralRequested,
+                ShareExpiring, ShareRevoked,
+            },
         };
         &[
             UserRegistered::NAME,
@@ -91,6 +96,10 @@ impl Projector for NotificationsProjector {
             ShareExpiring::NAME,
             RecordAccessed::NAME,
             ErasureCompleted::NAME,
+            ReferralRequested::NAME,
+            ReferralDecided::NAME,
+            EmergencyAccessOpened::NAME,
+            EmergencyAccessReviewed::NAME,
         ]
     }
 
@@ -116,6 +125,8 @@ enum Parsed {
     User(Uuid, UserEvent),
     Record(Uuid, RecordEvent),
     Erasure(Uuid, ErasureEvent),
+    /// On the doctor's stream.
+    Emergency(Uuid, EmergencyEvent),
     Other,
 }
 
@@ -125,6 +136,7 @@ fn parse(event: &RecordedEvent) -> Result<Parsed, ProjectionError> {
         "user" => Parsed::User(stream.id(), read_as(event)?),
         "record" => Parsed::Record(stream.id(), read_as(event)?),
         "record_erasure" => Parsed::Erasure(stream.id(), read_as(event)?),
+        domain::emergency::EMERGENCY_CATEGORY => Parsed::Emergency(stream.id(), read_as(event)?),
         _ => Parsed::Other,
     })
 }
@@ -206,14 +218,32 @@ async fn load(tx: &mut PgConnection, parsed: &[Parsed]) -> Result<Fold, sqlx::Er
                     }
                     RecordEvent::ShareRevoked(e) => shares.push(e.share.as_uuid()),
                     RecordEvent::ShareExpiring(e) => shares.push(e.share.as_uuid()),
+                    RecordEvent::ReferralDecided(e) => {
+                        users.extend([e.from.as_uuid(), e.to.as_uuid()]);
+                    }
                     _ => {}
                 }
             }
             Parsed::Erasure(_, ErasureEvent::ErasureCompleted(e)) => users.push(e.owner.as_uuid()),
+            Parsed::Emergency(doctor, event) => {
+                users.push(*doctor);
+                match event {
+                    EmergencyEvent::EmergencyAccessOpened(e) => users.push(e.patient.as_uuid()),
+                    EmergencyEvent::EmergencyAccessReviewed(e) => users.push(e.patient.as_uuid()),
+                    _ => {}
+                }
+            }
             Parsed::Other => {}
         }
     }
-    if parsed.iter().any(|p| matches!(p, Parsed::User(..))) {
+    // Administrators are told of registrations and of every emergency access.
+    let tells_admins = |p: &Parsed| {
+        matches!(
+            p,
+            Parsed::User(..) | Parsed::Emergency(_, EmergencyEvent::EmergencyAccessOpened(_))
+        )
+    };
+    if parsed.iter().any(tells_admins) {
         let admins: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM notification_admins")
             .fetch_all(&mut *tx)
             .await?;
@@ -278,7 +308,45 @@ impl Fold {
                 let kind = NotificationKind::ErasureCompleted;
                 self.notify(event, e.owner.as_uuid(), kind, about)
             }
+            Parsed::Emergency(doctor, e) => self.emergency_event(event, doctor, e),
             Parsed::Other => Ok(()),
+        }
+    }
+
+    /// The patient is told of an emergency access at once, and of its review; every
+    /// administrator is told of each opening, for the review queue.
+    fn emergency_event(
+        &mut self,
+        event: &RecordedEvent,
+        doctor: Uuid,
+        parsed: EmergencyEvent,
+    ) -> Result<(), ProjectionError> {
+        match parsed {
+            EmergencyEvent::EmergencyAccessOpened(e) => {
+                let kind = NotificationKind::EmergencyAccess;
+                let about = About {
+                    subject: Some(doctor),
+                    ..About::default()
+                };
+                self.notify(event, e.patient.as_uuid(), kind, about)?;
+                self.notify_admins(event, kind, about)
+            }
+            EmergencyEvent::EmergencyAccessReviewed(e) => {
+                let about = About {
+                    subject: Some(doctor),
+                    detail: Some(if e.justified {
+                        "JUSTIFIED"
+                    } else {
+                        "NOT_JUSTIFIED"
+                    }),
+                    ..About::default()
+                };
+                let kind = NotificationKind::EmergencyReviewed;
+                self.notify(event, e.patient.as_uuid(), kind, about)
+            }
+            EmergencyEvent::EmergencyAccessClosed(_) | EmergencyEvent::EmergencyAccessExpired(_) => {
+                Ok(())
+            }
         }
     }
 
@@ -396,6 +464,15 @@ impl Fold {
                 ));
             }
             self.new_records.push((record, e.owner.as_uuid()));
+            // A doctor added it to the patient's file: the patient is told.
+            if let Some(author) = e.author {
+                let about = About {
+                    record: Some(record),
+                    subject: Some(author.as_uuid()),
+                    detail: None,
+                };
+                self.notify(event, e.owner.as_uuid(), NotificationKind::RecordAdded, about)?;
+            }
             return Ok(());
         }
         let owner = *self
@@ -417,7 +494,25 @@ impl Fold {
                     ));
                 }
                 self.new_shares.push((share, record, doctor));
+                // The share a doctor holds of a record they added themselves is no news
+                // to them.
+                if event.actor == Some(doctor) {
+                    return Ok(());
+                }
                 self.notify(event, doctor, NotificationKind::RecordShared, about(owner))
+            }
+            RecordEvent::ReferralRequested(e) => {
+                let kind = NotificationKind::ReferralRequested;
+                self.notify(event, owner, kind, about(e.from.as_uuid()))
+            }
+            RecordEvent::ReferralDecided(e) => {
+                let kind = NotificationKind::ReferralDecided;
+                let decided = About {
+                    detail: Some(if e.approved { "APPROVED" } else { "DECLINED" }),
+                    ..about(owner)
+                };
+                self.notify(event, e.from.as_uuid(), kind, decided)?;
+                self.notify(event, e.to.as_uuid(), kind, decided)
             }
             RecordEvent::ShareRevoked(e) => {
                 let doctor = self.doctor_of(event, e.share.as_uuid())?;

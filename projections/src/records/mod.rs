@@ -10,12 +10,14 @@ use commands::{
 use domain::{
     Sealed, Timestamp,
     account::UserId,
+    emergency::EmergencyId,
     record::{RecordFacts, RecordId, Share, ShareEnd, ShareId},
 };
 use sqlx::PgPool;
 use uuid::Uuid;
 
 mod projector;
+pub mod referrals;
 
 pub use projector::RecordsProjector;
 
@@ -25,6 +27,8 @@ pub use projector::RecordsProjector;
 pub struct RecordView {
     pub id: RecordId,
     pub owner: UserId,
+    /// Who stored it: the doctor who added it, or else the owner.
+    pub author: UserId,
     /// ERASED once erased, or once the data key or the owner's key is gone.
     pub erased: bool,
     pub content_type: String,
@@ -54,11 +58,14 @@ pub struct Medical {
 }
 
 impl RecordView {
-    pub fn facts(&self) -> RecordFacts<'_> {
+    /// The facts the access rules take; `emergency`: the viewer's emergency access to
+    /// the owner open now (`emergency::open_for`).
+    pub fn facts(&self, emergency: Option<EmergencyId>) -> RecordFacts<'_> {
         RecordFacts {
             owner: self.owner,
             erased: self.erased,
             shares: &self.shares,
+            emergency,
         }
     }
 
@@ -92,6 +99,7 @@ impl RecordView {
 struct RecordRow {
     id: Uuid,
     owner_id: Uuid,
+    author_id: Option<Uuid>,
     status: String,
     title: String,
     description: Option<String>,
@@ -107,7 +115,7 @@ struct RecordRow {
     owner_epoch: Option<i32>,
 }
 
-const SELECT_RECORDS: &str = "SELECT r.id, r.owner_id, r.status, r.title, r.description, r.file_name, \
+const SELECT_RECORDS: &str = "SELECT r.id, r.owner_id, r.author_id, r.status, r.title, r.description, r.file_name, \
         r.content_type, r.size, r.stored_size, r.sha256, r.uploaded_at, \
         rk.wrapped AS record_wrapped, rk.epoch AS record_epoch, \
         sk.wrapped AS owner_wrapped, sk.epoch AS owner_epoch \
@@ -201,6 +209,7 @@ async fn views(
             RecordView {
                 id: RecordId::from_uuid(row.id),
                 owner: UserId::from_uuid(row.owner_id),
+                author: UserId::from_uuid(row.author_id.unwrap_or(row.owner_id)),
                 erased: row.status == "ERASED" || key.is_none(),
                 content_type: row.content_type,
                 size: row.size,
@@ -493,8 +502,8 @@ pub async fn stats(pool: &PgPool, now: Timestamp) -> Result<RecordStats, ReadErr
     })
 }
 
-/// The accounting of disclosures: reads of `owner`'s records (DOWNLOADED, VIEWED) by
-/// anyone else, recorded in `[from, to]`, oldest first; `after`: the last row's seq.
+/// The accounting of disclosures: reads of `owner`'s records (DOWNLOADED, VIEWED, and
+/// EMERGENCY: a read under emergency access) by anyone else, recorded in `[from, to]`, oldest first; `after`: the last row's seq.
 pub async fn disclosures(
     pool: &PgPool,
     owner: UserId,
@@ -506,7 +515,7 @@ pub async fn disclosures(
     let owner = owner.as_uuid();
     Ok(sqlx::query_as(
         "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
-         WHERE owner_id = $1 AND action IN ('DOWNLOADED', 'VIEWED') \
+         WHERE owner_id = $1 AND action IN ('DOWNLOADED', 'VIEWED', 'EMERGENCY') \
            AND actor_id IS DISTINCT FROM owner_id \
            AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at <= $3) \
            AND ($4::bigint IS NULL OR seq > $4) \

@@ -31,7 +31,7 @@ impl Projector for RecordsProjector {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["records", "shares", "access_log"]
+        &["records", "shares", "access_log", "referrals"]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -71,7 +71,8 @@ struct RecordRow {
 struct ShareRow {
     record: Uuid,
     doctor: Uuid,
-    granted: Option<(Time, i64, Option<Time>)>,
+    /// When it was granted, with its seq, expiry and the referral that made it.
+    granted: Option<(Time, i64, Option<Time>, Option<Uuid>)>,
     revoked_at: Option<Time>,
     expired_at: Option<Time>,
     noticed_at: Option<Time>,
@@ -87,12 +88,34 @@ struct AccessRow {
     action: String,
     at: Time,
     detail: Option<String>,
+    emergency: Option<Uuid>,
+}
+
+struct ReferralRow {
+    /// The request that made it in this batch: inserted whole.
+    new: Option<NewReferral>,
+    status: &'static str,
+    decided_at: Option<Time>,
+    share: Option<Uuid>,
+    updated_seq: i64,
+    changed: bool,
+}
+
+struct NewReferral {
+    record: Uuid,
+    owner: Uuid,
+    from: Uuid,
+    to: Uuid,
+    note: Option<String>,
+    at: Time,
+    seq: i64,
 }
 
 #[derive(Default)]
 struct Fold {
     records: HashMap<Uuid, RecordRow>,
     shares: HashMap<Uuid, ShareRow>,
+    referrals: HashMap<Uuid, ReferralRow>,
     access: Vec<AccessRow>,
 }
 
@@ -122,17 +145,45 @@ async fn load(tx: &mut PgConnection, parsed: &[(Uuid, RecordEvent)]) -> Result<F
     record_ids.dedup();
     let mut share_ids = Vec::new();
     let mut erased = Vec::new();
+    let mut referral_ids = Vec::new();
     for (id, event) in parsed {
         match event {
             RecordEvent::ShareRevoked(e) => share_ids.push(e.share.as_uuid()),
             RecordEvent::ShareExpired(e) => share_ids.push(e.share.as_uuid()),
             RecordEvent::ShareExpiring(e) => share_ids.push(e.share.as_uuid()),
-            RecordEvent::RecordShared(e) => share_ids.push(e.share.as_uuid()),
+            RecordEvent::RecordShared(e) => {
+                share_ids.push(e.share.as_uuid());
+                referral_ids.extend(e.referral.map(|r| r.as_uuid()));
+            }
+            RecordEvent::ReferralRequested(e) => referral_ids.push(e.referral.as_uuid()),
+            RecordEvent::ReferralDecided(e) => referral_ids.push(e.referral.as_uuid()),
             RecordEvent::RecordErased(_) => erased.push(*id),
             _ => {}
         }
     }
     let mut fold = Fold::default();
+    if !referral_ids.is_empty() {
+        let rows: Vec<(Uuid, String, Option<Time>, Option<Uuid>, i64)> = sqlx::query_as(
+            "SELECT id, status, decided_at, share_id, updated_seq FROM referrals \
+             WHERE id = ANY($1)",
+        )
+        .bind(&referral_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, status, decided_at, share, updated_seq) in rows {
+            fold.referrals.insert(
+                id,
+                ReferralRow {
+                    new: None,
+                    status: referral_status(&status),
+                    decided_at,
+                    share,
+                    updated_seq,
+                    changed: false,
+                },
+            );
+        }
+    }
     let rows: Vec<(Uuid, Uuid, String, Option<Time>, i64)> = sqlx::query_as(
         "SELECT id, owner_id, status, erased_at, updated_seq FROM records WHERE id = ANY($1)",
     )
@@ -230,6 +281,10 @@ impl Fold {
                 "no such record in the view",
             ));
         };
+        let emergency = match &parsed {
+            RecordEvent::RecordAccessed(e) => e.emergency.map(|e| e.as_uuid()),
+            _ => None,
+        };
         let (action, detail): (&str, Option<String>) = match parsed {
             RecordEvent::ShareExpiring(e) => {
                 // Not an access: only the shares view remembers it.
@@ -241,8 +296,51 @@ impl Fold {
                 return Ok(());
             }
             RecordEvent::RecordUploaded(_) => ("UPLOADED", None),
+            RecordEvent::ReferralRequested(e) => {
+                // Not an access until approved: the referrals view holds it.
+                let referral = e.referral.as_uuid();
+                if self.referrals.contains_key(&referral) {
+                    return Err(ProjectionError::malformed(
+                        event,
+                        "the referral is in the view already",
+                    ));
+                }
+                self.referrals.insert(
+                    referral,
+                    ReferralRow {
+                        new: Some(NewReferral {
+                            record: id,
+                            owner,
+                            from: e.from.as_uuid(),
+                            to: e.to.as_uuid(),
+                            note: e.note.map(|n| Sealed::as_str(&n).to_owned()),
+                            at,
+                            seq,
+                        }),
+                        status: "PENDING",
+                        decided_at: None,
+                        share: None,
+                        updated_seq: seq,
+                        changed: false,
+                    },
+                );
+                return Ok(());
+            }
+            RecordEvent::ReferralDecided(e) => {
+                let referral = self.referral(event, e.referral.as_uuid())?;
+                referral.status = if e.approved { "APPROVED" } else { "DECLINED" };
+                referral.decided_at = Some(at);
+                referral.updated_seq = seq;
+                return Ok(());
+            }
             RecordEvent::RecordShared(e) => {
                 let share = e.share.as_uuid();
+                let referral = e.referral.map(|r| r.as_uuid());
+                if let Some(r) = referral {
+                    let row = self.referral(event, r)?;
+                    row.share = Some(share);
+                    row.updated_seq = seq;
+                }
                 if self.shares.contains_key(&share) {
                     return Err(ProjectionError::malformed(
                         event,
@@ -255,7 +353,7 @@ impl Fold {
                     ShareRow {
                         record: id,
                         doctor: e.doctor.as_uuid(),
-                        granted: Some((at, seq, expires_at)),
+                        granted: Some((at, seq, expires_at, referral)),
                         revoked_at: None,
                         expired_at: None,
                         noticed_at: None,
@@ -263,10 +361,12 @@ impl Fold {
                         changed: false,
                     },
                 );
-                (
-                    "SHARED",
-                    Some(share_detail(e.doctor.as_uuid(), e.expires_at)),
-                )
+                let action = if referral.is_some() {
+                    "REFERRED"
+                } else {
+                    "SHARED"
+                };
+                (action, Some(share_detail(e.doctor.as_uuid(), e.expires_at)))
             }
             RecordEvent::ShareRevoked(e) => {
                 let share = self.share(event, e.share.as_uuid())?;
@@ -279,6 +379,9 @@ impl Fold {
                 share.expired_at = Some(at);
                 share.updated_seq = seq;
                 ("EXPIRED", Some(share_detail(share.doctor, None)))
+            }
+            RecordEvent::RecordAccessed(e) if e.emergency.is_some() => {
+                ("EMERGENCY", Some(e.action.as_str().to_lowercase()))
             }
             RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
             RecordEvent::RecordAccessDenied(e) => (
@@ -317,8 +420,23 @@ impl Fold {
             action: action.to_owned(),
             at,
             detail,
+            emergency,
         });
         Ok(())
+    }
+
+    /// A referral the event names, marked changed; one not in the view stops the batch.
+    fn referral(
+        &mut self,
+        event: &RecordedEvent,
+        id: Uuid,
+    ) -> Result<&mut ReferralRow, ProjectionError> {
+        let referral = self
+            .referrals
+            .get_mut(&id)
+            .ok_or_else(|| ProjectionError::malformed(event, "no such referral in the view"))?;
+        referral.changed = true;
+        Ok(referral)
     }
 
     /// A share the event ends, marked changed; a share not in the view stops the batch.
@@ -335,7 +453,88 @@ impl Fold {
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         self.write_records(tx).await?;
         self.write_shares(tx).await?;
+        self.write_referrals(tx).await?;
         self.write_access(tx).await
+    }
+
+    async fn write_referrals(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        #[derive(Default)]
+        struct New<'a> {
+            ids: Vec<Uuid>,
+            records: Vec<Uuid>,
+            owners: Vec<Uuid>,
+            froms: Vec<Uuid>,
+            tos: Vec<Uuid>,
+            notes: Vec<Option<&'a str>>,
+            ats: Vec<Time>,
+            seqs: Vec<i64>,
+        }
+        #[derive(Default)]
+        struct Now {
+            ids: Vec<Uuid>,
+            statuses: Vec<&'static str>,
+            decided: Vec<Option<Time>>,
+            shares: Vec<Option<Uuid>>,
+            updated: Vec<i64>,
+        }
+        let (mut new, mut now) = (New::default(), Now::default());
+        for (id, row) in &self.referrals {
+            if let Some(n) = &row.new {
+                new.ids.push(*id);
+                new.records.push(n.record);
+                new.owners.push(n.owner);
+                new.froms.push(n.from);
+                new.tos.push(n.to);
+                new.notes.push(n.note.as_deref());
+                new.ats.push(n.at);
+                new.seqs.push(n.seq);
+            } else if !row.changed {
+                continue;
+            }
+            // A new row is inserted, then given its state like a changed one.
+            now.ids.push(*id);
+            now.statuses.push(row.status);
+            now.decided.push(row.decided_at);
+            now.shares.push(row.share);
+            now.updated.push(row.updated_seq);
+        }
+        if !new.ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO referrals (id, record_id, owner_id, from_id, to_id, note, status, \
+                    requested_at, requested_seq, updated_seq) \
+                 SELECT id, record_id, owner_id, from_id, to_id, note, 'PENDING', at, seq, seq \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                    $6::text[], $7::timestamptz[], $8::int8[]) \
+                    AS u(id, record_id, owner_id, from_id, to_id, note, at, seq)",
+            )
+            .bind(&new.ids)
+            .bind(&new.records)
+            .bind(&new.owners)
+            .bind(&new.froms)
+            .bind(&new.tos)
+            .bind(&new.notes)
+            .bind(&new.ats)
+            .bind(&new.seqs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !now.ids.is_empty() {
+            sqlx::query(
+                "UPDATE referrals r SET status = u.status, decided_at = u.decided_at, \
+                    share_id = u.share_id, updated_seq = u.updated_seq \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::int8[]) \
+                    AS u(id, status, decided_at, share_id, updated_seq) \
+                 WHERE r.id = u.id",
+            )
+            .bind(&now.ids)
+            .bind(&now.statuses)
+            .bind(&now.decided)
+            .bind(&now.shares)
+            .bind(&now.updated)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn write_records(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -346,6 +545,7 @@ impl Fold {
                 Some((seq, at, e)) => {
                     new.ids.push(*id);
                     new.owners.push(row.owner);
+                    new.authors.push(e.author.map(|a| a.as_uuid()));
                     new.statuses.push(row.status);
                     new.titles.push(e.title.as_str().to_owned());
                     new.descriptions
@@ -373,10 +573,11 @@ impl Fold {
             sqlx::query(
                 "INSERT INTO records (id, owner_id, status, title, description, file_name, \
                     content_type, size, stored_size, sha256, uploaded_at, uploaded_seq, \
-                    erased_at, updated_seq) \
+                    erased_at, updated_seq, author_id) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], \
                     $5::text[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[], \
-                    $11::timestamptz[], $12::int8[], $13::timestamptz[], $14::int8[])",
+                    $11::timestamptz[], $12::int8[], $13::timestamptz[], $14::int8[], \
+                    $15::uuid[])",
             )
             .bind(&new.ids)
             .bind(&new.owners)
@@ -392,6 +593,7 @@ impl Fold {
             .bind(&new.uploaded_seqs)
             .bind(&new.erased_ats)
             .bind(&new.updated_seqs)
+            .bind(&new.authors)
             .execute(&mut *tx)
             .await?;
         }
@@ -423,15 +625,23 @@ impl Fold {
             updated: Vec<i64>,
         }
         let (mut new, mut changed) = (Ends::default(), Ends::default());
-        let mut granted = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut granted = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for (id, row) in &self.shares {
             let ends = match row.granted {
-                Some((at, seq, expires_at)) => {
+                Some((at, seq, expires_at, referral)) => {
                     granted.0.push(row.record);
                     granted.1.push(row.doctor);
                     granted.2.push(at);
                     granted.3.push(seq);
                     granted.4.push(expires_at);
+                    granted.5.push(referral);
                     &mut new
                 }
                 None if row.changed => &mut changed,
@@ -446,10 +656,10 @@ impl Fold {
         if !new.ids.is_empty() {
             sqlx::query(
                 "INSERT INTO shares (id, record_id, doctor_id, granted_at, granted_seq, \
-                    expires_at, revoked_at, expired_at, noticed_at, updated_seq) \
+                    expires_at, revoked_at, expired_at, noticed_at, updated_seq, referral_id) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], \
                     $5::int8[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], \
-                    $9::timestamptz[], $10::int8[])",
+                    $9::timestamptz[], $10::int8[], $11::uuid[])",
             )
             .bind(&new.ids)
             .bind(&granted.0)
@@ -461,6 +671,7 @@ impl Fold {
             .bind(&new.expired)
             .bind(&new.noticed)
             .bind(&new.updated)
+            .bind(&granted.5)
             .execute(&mut *tx)
             .await?;
         }
@@ -494,10 +705,12 @@ impl Fold {
         let actions: Vec<&str> = self.access.iter().map(|a| a.action.as_str()).collect();
         let ats: Vec<Time> = self.access.iter().map(|a| a.at).collect();
         let details: Vec<Option<&str>> = self.access.iter().map(|a| a.detail.as_deref()).collect();
+        let emergencies: Vec<Option<Uuid>> = self.access.iter().map(|a| a.emergency).collect();
         sqlx::query(
-            "INSERT INTO access_log (seq, record_id, owner_id, actor_id, action, at, detail) \
+            "INSERT INTO access_log (seq, record_id, owner_id, actor_id, action, at, detail, \
+                emergency_id) \
              SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], \
-                $6::timestamptz[], $7::text[])",
+                $6::timestamptz[], $7::text[], $8::uuid[])",
         )
         .bind(&seqs)
         .bind(column(|a| a.record))
@@ -506,6 +719,7 @@ impl Fold {
         .bind(&actions)
         .bind(&ats)
         .bind(&details)
+        .bind(&emergencies)
         .execute(&mut *tx)
         .await?;
         Ok(())
@@ -517,6 +731,7 @@ impl Fold {
 struct Columns {
     ids: Vec<Uuid>,
     owners: Vec<Uuid>,
+    authors: Vec<Option<Uuid>>,
     statuses: Vec<&'static str>,
     titles: Vec<String>,
     descriptions: Vec<Option<String>>,
@@ -529,6 +744,14 @@ struct Columns {
     uploaded_seqs: Vec<i64>,
     erased_ats: Vec<Option<Time>>,
     updated_seqs: Vec<i64>,
+}
+
+fn referral_status(raw: &str) -> &'static str {
+    match raw {
+        "APPROVED" => "APPROVED",
+        "DECLINED" => "DECLINED",
+        _ => "PENDING",
+    }
 }
 
 fn share_detail(doctor: Uuid, expires_at: Option<Timestamp>) -> String {

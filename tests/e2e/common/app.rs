@@ -49,6 +49,8 @@ pub struct TestApp {
     pub key_epochs: tempfile::TempDir,
     /// How long a key epoch lasts (takes effect at the next (re)start).
     pub key_epoch: Duration,
+    /// Emergency access's time and limits (takes effect at the next (re)start).
+    pub emergency: commands::records::EmergencySettings,
     /// When the server checkpoints by itself (takes effect at the next (re)start);
     /// by default, not during a test.
     pub checkpoint_policy: medchain::checkpointer::Policy,
@@ -186,6 +188,7 @@ impl TestApp {
             checkpoints: tempfile::tempdir().unwrap(),
             key_epochs: tempfile::tempdir().unwrap(),
             key_epoch: Duration::from_secs(24 * 3600),
+            emergency: Default::default(),
             checkpoint_policy: medchain::checkpointer::Policy {
                 every_events: i64::MAX,
                 every: Duration::from_secs(1 << 30),
@@ -233,6 +236,7 @@ impl TestApp {
             blobs: commands::blobs::BlobStore::open(None, self.blobs.path()).unwrap(),
             uploads: self.uploads.clone(),
             share_sweep: std::time::Duration::from_millis(100),
+            emergency: self.emergency,
             checkpoints: medchain::server::Checkpointing {
                 store: self.checkpoint_store(),
                 key: self.ledger_key.clone(),

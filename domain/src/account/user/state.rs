@@ -34,6 +34,11 @@ pub struct User {
     /// The person's passkeys.
     #[serde(default)]
     passkeys: BTreeMap<Uuid, StoredPasskey>,
+    /// The open sessions that proved a second factor or a passkey, at sign-in or since
+    /// (emergency access asks for one). A snapshot from before this field has none, so
+    /// such a session must prove itself again: fail closed.
+    #[serde(default)]
+    proved: BTreeSet<Uuid>,
 }
 
 /// A passkey as the decisions need it.
@@ -90,6 +95,7 @@ impl User {
             totp: None,
             recent_code_failures: Vec::new(),
             passkeys: BTreeMap::new(),
+            proved: BTreeSet::new(),
         }
     }
 
@@ -102,6 +108,12 @@ impl User {
     }
 
     pub fn apply(&mut self, event: &UserEvent) {
+        self.fold(event);
+        let sessions = &self.sessions;
+        self.proved.retain(|s| sessions.contains_key(s));
+    }
+
+    fn fold(&mut self, event: &UserEvent) {
         match event {
             UserEvent::UserRegistered(e) => self.account = Some(Account::from(e)),
             UserEvent::LoginSucceeded(e) => {
@@ -239,6 +251,9 @@ impl User {
     /// A factor accepted for `session`: its code is spent. A recovery code ends every
     /// other session (it is used when the device is lost, perhaps to someone).
     fn used(&mut self, factor: Option<FactorUsed>, session: Uuid) {
+        if factor.is_some() {
+            self.proved.insert(session);
+        }
         if let Some(FactorUsed::Passkey {
             passkey,
             counter,
@@ -324,6 +339,11 @@ impl User {
 
     pub fn is_session_open(&self, session: Uuid) -> bool {
         self.sessions.contains_key(&session)
+    }
+
+    /// The session proved a second factor or a passkey (at sign-in or since) and is open.
+    pub fn session_proved_factor(&self, session: Uuid) -> bool {
+        self.proved.contains(&session) && self.sessions.contains_key(&session)
     }
 
     /// Open and not yet expired at `now`.

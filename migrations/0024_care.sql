@@ -1,0 +1,54 @@
+-- Care between doctors (issue 24): records doctors add, referrals, emergency access.
+
+-- The doctor who added a record to the patient's file; NULL when the owner uploaded it.
+ALTER TABLE records ADD COLUMN author_id uuid;
+-- The referral whose approval made the share, if one did.
+ALTER TABLE shares ADD COLUMN referral_id uuid;
+-- The emergency access a read was made under (action EMERGENCY).
+ALTER TABLE access_log ADD COLUMN emergency_id uuid;
+CREATE INDEX access_log_by_emergency ON access_log (emergency_id) WHERE emergency_id IS NOT NULL;
+
+-- Referrals (projector `records`): one row per request, with its decision. The note
+-- stays sealed under the record's data key.
+CREATE TABLE referrals (
+    id            uuid        PRIMARY KEY,
+    record_id     uuid        NOT NULL,
+    owner_id      uuid        NOT NULL,
+    from_id       uuid        NOT NULL,
+    to_id         uuid        NOT NULL,
+    note          text,
+    status        text        NOT NULL,
+    requested_at  timestamptz NOT NULL,
+    requested_seq bigint      NOT NULL,
+    decided_at    timestamptz,
+    share_id      uuid,
+    updated_seq   bigint      NOT NULL
+);
+CREATE INDEX referrals_by_owner ON referrals (owner_id, requested_seq DESC);
+CREATE INDEX referrals_by_from ON referrals (from_id, requested_seq DESC);
+CREATE INDEX referrals_by_to ON referrals (to_id, requested_seq DESC);
+CREATE INDEX referrals_by_record ON referrals (record_id);
+
+-- Emergency accesses (projector `emergency`): one row per access ever opened. The
+-- reason and the review's note stay sealed under the patient's key.
+CREATE TABLE emergency_accesses (
+    id           uuid        PRIMARY KEY,
+    doctor_id    uuid        NOT NULL,
+    patient_id   uuid        NOT NULL,
+    reason       text        NOT NULL,
+    opened_at    timestamptz NOT NULL,
+    opened_seq   bigint      NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    closed_at    timestamptz,
+    expired_at   timestamptz,
+    reviewed_by  uuid,
+    reviewed_at  timestamptz,
+    justified    boolean,
+    review_note  text,
+    updated_seq  bigint      NOT NULL
+);
+CREATE INDEX emergency_by_doctor ON emergency_accesses (doctor_id, opened_seq DESC);
+CREATE INDEX emergency_by_patient ON emergency_accesses (patient_id, opened_seq DESC);
+CREATE INDEX emergency_unreviewed ON emergency_accesses (opened_seq DESC) WHERE reviewed_at IS NULL;
+CREATE INDEX emergency_due ON emergency_accesses (expires_at)
+    WHERE closed_at IS NULL AND expired_at IS NULL;
