@@ -117,18 +117,22 @@ async fn load(tx: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Row>,
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, closed_at, expired_at, by, at, justified, note, updated_seq)| {
-            let reviewed = by.zip(at).map(|(by, at)| (by, at, justified.unwrap_or(false), note));
-            let row = Row {
-                new: None,
-                closed_at,
-                expired_at,
-                reviewed,
-                updated_seq,
-                changed: false,
-            };
-            (id, row)
-        })
+        .map(
+            |(id, closed_at, expired_at, by, at, justified, note, updated_seq)| {
+                let reviewed = by
+                    .zip(at)
+                    .map(|(by, at)| (by, at, justified.unwrap_or(false), note));
+                let row = Row {
+                    new: None,
+                    closed_at,
+                    expired_at,
+                    reviewed,
+                    updated_seq,
+                    changed: false,
+                };
+                (id, row)
+            },
+        )
         .collect())
 }
 
@@ -142,7 +146,10 @@ fn fold(
     let id = access_of(&parsed);
     if let EmergencyEvent::EmergencyAccessOpened(e) = &parsed {
         if rows.contains_key(&id) {
-            return Err(ProjectionError::malformed(event, "the access is in the view already"));
+            return Err(ProjectionError::malformed(
+                event,
+                "the access is in the view already",
+            ));
         }
         rows.insert(
             id,
@@ -174,7 +181,12 @@ fn fold(
             let by = event
                 .actor
                 .ok_or_else(|| ProjectionError::malformed(event, "a review names its reviewer"))?;
-            row.reviewed = Some((by, at, e.justified, e.note.map(|n| Sealed::as_str(&n).to_owned())));
+            row.reviewed = Some((
+                by,
+                at,
+                e.justified,
+                e.note.map(|n| Sealed::as_str(&n).to_owned()),
+            ));
         }
     }
     Ok(())
@@ -414,8 +426,9 @@ impl EmergencyView {
         };
         let stream = commands::records::emergency_stream(self.doctor());
         let open = |field: &str, text: &str| -> Result<String, ReadError> {
-            let corrupt =
-                |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("emergency {}: {e}", self.id));
+            let corrupt = |e: &dyn std::fmt::Display| {
+                ReadError::Corrupt(format!("emergency {}: {e}", self.id))
+            };
             let sealed = Sealed::parse(text).map_err(|e| corrupt(&e))?;
             key.open_string(stream.as_str(), field, &sealed)
                 .map_err(|e| corrupt(&e))

@@ -11,6 +11,7 @@ mod accounts_projections;
 mod accounts_reset;
 mod accounts_sessions;
 mod admin_ledger;
+mod care;
 mod common;
 mod compliance;
 mod embedded_cluster;

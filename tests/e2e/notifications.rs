@@ -135,7 +135,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 17);
     assert!(all.iter().all(|p| p["inApp"] == true));
     let mailed: Vec<_> = all
         .iter()
@@ -150,7 +150,10 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
             "ACCOUNT_REJECTED",
             "PASSWORD_CHANGED",
             "USER_AWAITING_APPROVAL",
-            "SECURITY_CHANGED"
+            "SECURITY_CHANGED",
+            "RECORD_ADDED",
+            "REFERRAL_REQUESTED",
+            "EMERGENCY_ACCESS",
         ]
     );
 
@@ -163,14 +166,16 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
     )
     .await
     .expect_code("BAD_USER_INPUT");
-    // SECURITY_CHANGED cannot be muted at all: not by mail either.
-    app.gql(
-        Cred::Bearer(&c.patient.token),
-        set,
-        json!({"i": [{"kind": "SECURITY_CHANGED", "inApp": true, "email": false}]}),
-    )
-    .await
-    .expect_code("BAD_USER_INPUT");
+    // SECURITY_CHANGED and EMERGENCY_ACCESS cannot be muted at all: not by mail either.
+    for kind in ["SECURITY_CHANGED", "EMERGENCY_ACCESS"] {
+        app.gql(
+            Cred::Bearer(&c.patient.token),
+            set,
+            json!({"i": [{"kind": kind, "inApp": true, "email": false}]}),
+        )
+        .await
+        .expect_code("BAD_USER_INPUT");
+    }
     let muted = app
         .gql(
             Cred::Bearer(&c.patient.token),

@@ -226,7 +226,7 @@ async fn transfers_past_the_limit_are_told_to_come_back_and_leave_nothing() {
 }
 
 /// Does any file under `dir` (modified since `since`, when given) hold `needle`?
-fn holders(dir: &Path, needle: &[u8], since: Option<SystemTime>) -> Vec<String> {
+pub(crate) fn holders(dir: &Path, needle: &[u8], since: Option<SystemTime>) -> Vec<String> {
     files_under(dir)
         .into_iter()
         .filter(|p| {

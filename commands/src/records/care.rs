@@ -27,7 +27,9 @@ impl Records {
         if caller.role != Role::Doctor {
             return Ok(None);
         }
-        Ok(Some(self.kernel().load::<Emergencies>(caller.user).await?.state))
+        Ok(Some(
+            self.kernel().load::<Emergencies>(caller.user).await?.state,
+        ))
     }
 
     /// The caller's standing towards `patient` now.
@@ -68,7 +70,11 @@ impl Records {
     }
 
     /// One of the patient's records is shared with the caller, live, as its stream says.
-    async fn holds_live_share(&self, caller: &Caller, patient: UserId) -> Result<bool, CommandError> {
+    async fn holds_live_share(
+        &self,
+        caller: &Caller,
+        patient: UserId,
+    ) -> Result<bool, CommandError> {
         let candidates: Vec<Uuid> = sqlx::query_scalar(
             "SELECT s.record_id FROM shares s JOIN records r ON r.id = s.record_id \
              WHERE r.owner_id = $1 AND s.doctor_id = $2 AND r.status = 'ACTIVE' \

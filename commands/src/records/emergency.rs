@@ -10,8 +10,8 @@ use crate::{Caller, CommandError, Decision};
 use domain::Aggregate as _;
 use domain::account::{AccountStatus, Reason, Recipient, User, UserId};
 use domain::emergency::{
-    Emergencies, EmergencyError, EmergencyId, EmergencyLimits, OpenEmergency, close, expire,
-    open, review,
+    Emergencies, EmergencyError, EmergencyId, EmergencyLimits, OpenEmergency, close, expire, open,
+    review,
 };
 use std::time::Duration;
 use uuid::Uuid;
@@ -172,7 +172,10 @@ impl Records {
                 .map(Decision::events)
                 .map_err(refused)
         };
-        let done = self.kernel().execute(doctor, Some(caller.user), decide).await?;
+        let done = self
+            .kernel()
+            .execute(doctor, Some(caller.user), decide)
+            .await?;
         tracing::info!(emergency.id = %access, justified, "emergency access reviewed");
         Ok(done.seq)
     }

@@ -66,7 +66,12 @@ impl Records {
         let to = Recipient::of(&self.kernel().load::<User>(to).await?.state);
         let note = match note {
             None => None,
-            Some(text) => match self.inner.keys.data_key(self.pool(), record.as_uuid()).await? {
+            Some(text) => match self
+                .inner
+                .keys
+                .data_key(self.pool(), record.as_uuid())
+                .await?
+            {
                 DataKeyState::Live(key) => {
                     Some(key.seal_str(record.stream().as_str(), NOTE_FIELD, &text))
                 }

@@ -242,7 +242,9 @@ impl Records {
 
         let appending = Instant::now();
         let result = self
-            .record_upload(caller, owner, id, &owner_key, &data_key, meta, kind, &stored)
+            .record_upload(
+                caller, owner, id, &owner_key, &data_key, meta, kind, &stored,
+            )
             .await;
         if result.is_err() {
             // Nothing on the ledger names this blob or key: take both back.

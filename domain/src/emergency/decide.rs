@@ -5,10 +5,10 @@
 //! doctor's; expiry is recorded once its time passed; review is an administrator's, once.
 
 use super::events::{
-    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened,
-    EmergencyAccessReviewed, EmergencyEvent,
+    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened, EmergencyAccessReviewed,
+    EmergencyEvent,
 };
-use super::{EmergencyId, Emergencies};
+use super::{Emergencies, EmergencyId};
 use crate::account::{AccountStatus, Recipient, Role};
 use crate::record::Viewer;
 use crate::{Sealed, Timestamp};
@@ -66,7 +66,10 @@ pub enum EmergencyError {
     AlreadyReviewed,
 }
 
-pub fn open(state: &Emergencies, cmd: OpenEmergency) -> Result<Vec<EmergencyEvent>, EmergencyError> {
+pub fn open(
+    state: &Emergencies,
+    cmd: OpenEmergency,
+) -> Result<Vec<EmergencyEvent>, EmergencyError> {
     if cmd.by.role != Role::Doctor || !cmd.by_active || cmd.by.id != state.doctor() {
         return Err(EmergencyError::NotADoctor);
     }
@@ -223,7 +226,11 @@ mod tests {
         assert_eq!(events, vec![opened(1, PATIENT, 0)]);
         let state = given(events);
         assert_eq!(state.open_for(PATIENT, at(59)), Some(id(1)));
-        assert_eq!(state.open_for(PATIENT, at(60)), None, "an hour, not a moment more");
+        assert_eq!(
+            state.open_for(PATIENT, at(60)),
+            None,
+            "an hour, not a moment more"
+        );
         assert_eq!(state.open_for(OTHER_PATIENT, at(1)), None);
     }
 
@@ -233,7 +240,10 @@ mod tests {
             session_proved: false,
             ..asks(1, PATIENT, 0)
         };
-        assert_eq!(open(&given([]), weak), Err(EmergencyError::SecondFactorRequired));
+        assert_eq!(
+            open(&given([]), weak),
+            Err(EmergencyError::SecondFactorRequired)
+        );
         let pending = OpenEmergency {
             by_active: false,
             ..asks(1, PATIENT, 0)
@@ -277,7 +287,10 @@ mod tests {
     #[test]
     fn one_open_per_patient_three_at_once_five_a_day() {
         let state = given([opened(1, PATIENT, 0)]);
-        assert_eq!(open(&state, asks(2, PATIENT, 1)), Err(EmergencyError::AlreadyOpen));
+        assert_eq!(
+            open(&state, asks(2, PATIENT, 1)),
+            Err(EmergencyError::AlreadyOpen)
+        );
         let three = given((1..=3).map(|n| opened(n, someone(n), 0)));
         assert_eq!(
             open(&three, asks(4, someone(4), 1)),
@@ -304,7 +317,10 @@ mod tests {
             id: OTHER_DOCTOR,
             role: Role::Doctor,
         };
-        assert_eq!(close(&state, other, id(1), at(10)), Err(EmergencyError::NotFound));
+        assert_eq!(
+            close(&state, other, id(1), at(10)),
+            Err(EmergencyError::NotFound)
+        );
     }
 
     #[test]
@@ -312,7 +328,10 @@ mod tests {
         let state = given([opened(1, PATIENT, 0)]);
         assert!(expire(&state, id(1), at(59)).is_empty());
         let events = expire(&state, id(1), at(60));
-        assert_eq!(events, vec![EmergencyAccessExpired { access: id(1) }.into()]);
+        assert_eq!(
+            events,
+            vec![EmergencyAccessExpired { access: id(1) }.into()]
+        );
         let expired = given([opened(1, PATIENT, 0), events[0].clone()]);
         assert!(expire(&expired, id(1), at(61)).is_empty());
     }

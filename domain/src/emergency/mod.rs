@@ -19,7 +19,7 @@ mod state;
 pub use decide::{EmergencyError, EmergencyLimits, OpenEmergency, close, expire, open, review};
 pub use emergency_id::{EMERGENCY_CATEGORY, EmergencyId};
 pub use events::{
-    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened,
-    EmergencyAccessReviewed, EmergencyEvent,
+    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened, EmergencyAccessReviewed,
+    EmergencyEvent,
 };
-pub use state::{EmergencyAccess, EmergencyEnd, Emergencies};
+pub use state::{Emergencies, EmergencyAccess, EmergencyEnd};

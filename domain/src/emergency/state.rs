@@ -91,10 +91,7 @@ impl Emergencies {
     /// How many were opened in the 24 hours before `now`.
     pub fn opened_within_a_day(&self, now: Timestamp) -> usize {
         let since = now.plus_micros(-DAY_MICROS);
-        self.accesses
-            .iter()
-            .filter(|a| a.opened_at > since)
-            .count()
+        self.accesses.iter().filter(|a| a.opened_at > since).count()
     }
 
     pub fn apply(&mut self, event: &EmergencyEvent) {

@@ -348,7 +348,10 @@ mod tests {
             emergency: Some(EMERGENCY),
             ..facts(&revoked)
         };
-        assert_eq!(access(doctor, after_revoke, at(0)), Access::Emergency(EMERGENCY));
+        assert_eq!(
+            access(doctor, after_revoke, at(0)),
+            Access::Emergency(EMERGENCY)
+        );
         let live = [share(2, None, None)];
         let shared = RecordFacts {
             emergency: Some(EMERGENCY),
@@ -376,7 +379,10 @@ mod tests {
         assert!(may_add_for(doctor, &care(false, Some(EMERGENCY))));
         assert!(!may_add_for(doctor, &care(false, None)));
         assert!(!may_add_for(viewer(ADMIN, Role::Admin), &care(true, None)));
-        assert!(!may_add_for(viewer(OTHER_PATIENT, Role::Patient), &care(true, None)));
+        assert!(!may_add_for(
+            viewer(OTHER_PATIENT, Role::Patient),
+            &care(true, None)
+        ));
         let suspended = CareFacts {
             patient: Recipient {
                 status: Some(AccountStatus::Suspended),

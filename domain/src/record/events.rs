@@ -5,9 +5,9 @@
 //! Who acted is the ledger entry's `actor`; when is its `at`.
 
 use super::{ReadAction, ReferralId, ShareId};
-use crate::emergency::EmergencyId;
 use crate::Timestamp;
 use crate::account::UserId;
+use crate::emergency::EmergencyId;
 use crate::{ErasureBasis, Sealed};
 use serde::{Deserialize, Serialize};
 

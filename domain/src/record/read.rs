@@ -3,10 +3,10 @@
 //! command layer appends these events first and streams only once they are committed.
 
 use super::access::{Denial, Grant, Viewer, standing};
-use crate::emergency::EmergencyId;
 use super::events::{RecordAccessDenied, RecordAccessed, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
+use crate::emergency::EmergencyId;
 use serde::{Deserialize, Serialize};
 
 /// How content leaves: inline in the browser (VIEWED) or as a download (DOWNLOADED).

@@ -49,7 +49,9 @@ pub enum ReferralError {
     NoSuchReferral,
     #[error("this referral was decided already")]
     AlreadyDecided,
-    #[error("the referring doctor's share has ended, so there is nothing to extend: share the record directly instead")]
+    #[error(
+        "the referring doctor's share has ended, so there is nothing to extend: share the record directly instead"
+    )]
     ReferrerLapsed,
 }
 

@@ -68,8 +68,8 @@ pub fn upload(state: &Record, cmd: UploadRecord) -> Result<Vec<RecordEvent>, Upl
 #[cfg(test)]
 mod tests {
     use super::super::given::{
-        DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, PATIENT, SHARE, as_doctor, as_patient, given,
-        shared, uploaded,
+        DOCTOR, OTHER_DOCTOR, OTHER_PATIENT, PATIENT, SHARE, as_doctor, as_patient, given, shared,
+        uploaded,
     };
     use super::*;
     use crate::account::{AccountStatus, Recipient, Role};
@@ -148,7 +148,10 @@ mod tests {
         let in_emergency = UploadRecord {
             by: as_doctor(DOCTOR),
             stored: by_doctor(),
-            care: care(false, Some(EmergencyId::from_uuid(uuid::Uuid::from_u128(1)))),
+            care: care(
+                false,
+                Some(EmergencyId::from_uuid(uuid::Uuid::from_u128(1))),
+            ),
         };
         given([])
             .when(|s| upload(s, in_emergency))
@@ -167,10 +170,7 @@ mod tests {
         ] {
             let cmd = UploadRecord {
                 by,
-                stored: RecordUploaded {
-                    author,
-                    ..stored()
-                },
+                stored: RecordUploaded { author, ..stored() },
                 care: facts,
             };
             given([])

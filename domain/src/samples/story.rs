@@ -23,14 +23,14 @@ use crate::account::user::{
     UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
+use crate::emergency::{
+    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened, EmergencyAccessReviewed,
+    EmergencyEvent, EmergencyId,
+};
 use crate::erasure::{
     ErasureCompleted, ErasureSubject, KeyEpochRetired, LegalHoldLifted, LegalHoldPlaced,
 };
 use crate::notification::{NotificationKind, Preference};
-use crate::emergency::{
-    EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened,
-    EmergencyAccessReviewed, EmergencyEvent, EmergencyId,
-};
 use crate::record::{
     DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, RecordShared,
     ReferralDecided, ReferralId, ReferralRequested, ShareExpired, ShareExpiring, ShareId,

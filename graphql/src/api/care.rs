@@ -9,7 +9,9 @@ use crate::{
     types::{
         care::{EmergencyAccess, EmergencyAccessConnection, EmergencyAccessEdge, Referral},
         enums::ReferralStatus,
-        page::{page, page_size, parse_seq_cursor, parse_time_id_cursor, seq_cursor, time_id_cursor},
+        page::{
+            page, page_size, parse_seq_cursor, parse_time_id_cursor, seq_cursor, time_id_cursor,
+        },
         record::{Record, RecordConnection, RecordEdge},
     },
 };
@@ -193,7 +195,12 @@ impl CareMutation {
     }
 
     /// The owner approves (sharing until the referring doctor's share ends) or declines.
-    async fn decide_referral(&self, ctx: &Context<'_>, id: Uuid, approve: bool) -> Result<Referral> {
+    async fn decide_referral(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        approve: bool,
+    ) -> Result<Referral> {
         let caller = caller(ctx)?;
         let s = services(ctx);
         let found = records::referrals::find(&s.pool, id)
@@ -224,7 +231,8 @@ impl CareMutation {
     ) -> Result<EmergencyAccess> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let reason = Reason::parse(&reason).map_err(|e| error(Code::BadUserInput, e.to_string()))?;
+        let reason =
+            Reason::parse(&reason).map_err(|e| error(Code::BadUserInput, e.to_string()))?;
         let (id, seq) = s
             .records
             .open_emergency(&caller, UserId::from_uuid(patient_id), &reason)

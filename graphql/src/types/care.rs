@@ -128,7 +128,11 @@ impl EmergencyAccess {
     /// Sealed under the patient's key; once the patient is erased it reads "(erased)".
     async fn reason(&self, ctx: &Context<'_>) -> Result<String> {
         let s = services(ctx);
-        let (reason, _) = self.view.open(&s.keys, &s.pool).await.map_err(|e| e.gql())?;
+        let (reason, _) = self
+            .view
+            .open(&s.keys, &s.pool)
+            .await
+            .map_err(|e| e.gql())?;
         Ok(reason.unwrap_or_else(|| "(erased)".into()))
     }
 
@@ -154,7 +158,11 @@ impl EmergencyAccess {
             return Ok(None);
         };
         let s = services(ctx);
-        let (_, note) = self.view.open(&s.keys, &s.pool).await.map_err(|e| e.gql())?;
+        let (_, note) = self
+            .view
+            .open(&s.keys, &s.pool)
+            .await
+            .map_err(|e| e.gql())?;
         Ok(Some(EmergencyReview {
             by: person(ctx, self.viewer, by).await?,
             at: DateTime(Timestamp::from_datetime(at)),

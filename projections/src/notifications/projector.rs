@@ -344,9 +344,8 @@ impl Fold {
                 let kind = NotificationKind::EmergencyReviewed;
                 self.notify(event, e.patient.as_uuid(), kind, about)
             }
-            EmergencyEvent::EmergencyAccessClosed(_) | EmergencyEvent::EmergencyAccessExpired(_) => {
-                Ok(())
-            }
+            EmergencyEvent::EmergencyAccessClosed(_)
+            | EmergencyEvent::EmergencyAccessExpired(_) => Ok(()),
         }
     }
 
@@ -471,7 +470,12 @@ impl Fold {
                     subject: Some(author.as_uuid()),
                     detail: None,
                 };
-                self.notify(event, e.owner.as_uuid(), NotificationKind::RecordAdded, about)?;
+                self.notify(
+                    event,
+                    e.owner.as_uuid(),
+                    NotificationKind::RecordAdded,
+                    about,
+                )?;
             }
             return Ok(());
         }

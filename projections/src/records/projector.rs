@@ -163,7 +163,8 @@ async fn load(tx: &mut PgConnection, parsed: &[(Uuid, RecordEvent)]) -> Result<F
     }
     let mut fold = Fold::default();
     if !referral_ids.is_empty() {
-        let rows: Vec<(Uuid, String, Option<Time>, Option<Uuid>, i64)> = sqlx::query_as(
+        type Row = (Uuid, String, Option<Time>, Option<Uuid>, i64);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, status, decided_at, share_id, updated_seq FROM referrals \
              WHERE id = ANY($1)",
         )

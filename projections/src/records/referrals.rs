@@ -43,7 +43,11 @@ impl ReferralView {
 
     /// The note in clear, with the record's data key; `None` when there is none or the
     /// record was erased.
-    pub async fn open_note(&self, keys: &KeyRing, pool: &PgPool) -> Result<Option<String>, ReadError> {
+    pub async fn open_note(
+        &self,
+        keys: &KeyRing,
+        pool: &PgPool,
+    ) -> Result<Option<String>, ReadError> {
         let Some(sealed) = &self.note else {
             return Ok(None);
         };
@@ -51,7 +55,8 @@ impl ReferralView {
             DataKeyState::Live(key) => key,
             DataKeyState::Destroyed | DataKeyState::Missing => return Ok(None),
         };
-        let corrupt = |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("referral {}: {e}", self.id));
+        let corrupt =
+            |e: &dyn std::fmt::Display| ReadError::Corrupt(format!("referral {}: {e}", self.id));
         let sealed = Sealed::parse(sealed).map_err(|e| corrupt(&e))?;
         key.open_string(
             self.record().stream().as_str(),
@@ -67,10 +72,12 @@ const SELECT: &str = "SELECT id, record_id, owner_id, from_id, to_id, note, stat
         decided_at, share_id FROM referrals ";
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ReferralView>, ReadError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?)
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// The referrals `person` is part of (as the owner or either doctor), newest first;
