@@ -65,7 +65,11 @@ fn seconds(app: &TestApp) -> u64 {
 
 /// Turns TOTP on for the person and signs them in again with a code: a session that
 /// proved a second factor, and the secret for signing in so again.
-async fn with_second_factor(app: &TestApp, email: &str, token: &str) -> (String, TotpSecret) {
+pub(crate) async fn with_second_factor(
+    app: &TestApp,
+    email: &str,
+    token: &str,
+) -> (String, TotpSecret) {
     let begun = app
         .gql(
             Cred::Bearer(token),

@@ -198,6 +198,59 @@ async fn an_erasure_completes_after_a_rotation_and_a_hold_keeps_a_record_in_a_br
     assert!(stdout.contains("erasure flows passed"), "{stdout}");
 }
 
+/// Care between doctors in Chromium (`tests/browser/care.mjs`): a doctor adds a report
+/// and the patient sees it arrive; a referral approved by the patient; emergency access
+/// refused in words without a second factor, shown with its countdown to the doctor who
+/// holds one, and reviewed by an administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctors_add_records_refer_and_open_emergency_access_in_a_browser() {
+    use crate::common::records::{cast, pdf, person, share, upload_ok};
+    use serde_json::json;
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    person(
+        &app,
+        &c.admin,
+        "sam@example.org",
+        "Sam Specialist",
+        "DOCTOR",
+    )
+    .await;
+    let eve = person(&app, &c.admin, "eve@example.org", "Eve Emergency", "DOCTOR").await;
+    let ecg = upload_ok(&app, &c.patient.token, "ECG", pdf("ecg", 2048)).await;
+    share(&app, &c.patient.token, &ecg, &c.doctor.id, None)
+        .await
+        .ok();
+    let (strong, _) = crate::care::with_second_factor(&app, "eve@example.org", &eve.token).await;
+    app.gql(
+        common::app::Cred::Bearer(&strong),
+        "mutation($p: UUID!) { openEmergencyAccess(patientId: $p, reason: \"Unconscious after a car accident\") { id } }",
+        json!({"p": c.patient.id}),
+    )
+    .await
+    .ok();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let stdout = run_browser_script(
+        &app,
+        "care.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("ADMIN_EMAIL", "root@example.org".as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("PATIENT_ID", c.patient.id.as_ref()),
+            ("DOCTOR_EMAIL", "dana@example.org".as_ref()),
+            ("SPECIALIST_EMAIL", "sam@example.org".as_ref()),
+            ("EMERGENCY_SESSION", strong.as_ref()),
+            ("ECG_RECORD", ecg.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("care flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

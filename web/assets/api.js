@@ -53,14 +53,15 @@ function routeError(status, text) {
 }
 
 /**
- * Uploads a record (multipart: title, description, then file); `onProgress(fraction)` as
- * the bytes go. Resolves to `{id, sha256, seq}`.
+ * Uploads a record (multipart: title, description, a doctor's `patient`, then file);
+ * `onProgress(fraction)` as the bytes go. Resolves to `{id, sha256, seq}`.
  */
-export function uploadRecord({ title, description, file }, onProgress) {
+export function uploadRecord({ title, description, patient, file }, onProgress) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     form.append('title', title);
     if (description) form.append('description', description);
+    if (patient) form.append('patient', patient);
     form.append('file', file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/records');

@@ -10,6 +10,7 @@ import * as auth from './pages/auth.js';
 import * as patient from './pages/patient.js';
 import * as doctor from './pages/doctor.js';
 import * as notifications from './pages/notifications.js';
+import * as care from './pages/care.js';
 import * as profile from './pages/profile.js';
 import * as admin from './pages/admin/index.js';
 
@@ -36,6 +37,9 @@ const routes = [
   [PATHS.records, patient.records, 'PATIENT'],
   [`${PATHS.records}/:id`, patient.record, 'PATIENT'],
   [PATHS.shared, doctor.shared, 'DOCTOR'],
+  [`${PATHS.patients}/:id`, doctor.patient, 'DOCTOR'],
+  [PATHS.emergency, doctor.emergency, 'DOCTOR'],
+  [PATHS.care, care.page, 'user'],
   [PATHS.notifications, notifications.page, 'user'],
   [PATHS.profile, profile.page, 'user'],
   [PATHS.admin, admin.dashboard, 'ADMIN'],
@@ -44,6 +48,7 @@ const routes = [
   [PATHS.ledger, admin.ledger, 'ADMIN'],
   [PATHS.compliance, admin.compliance, 'ADMIN'],
   [PATHS.erasure, admin.erasure, 'ADMIN'],
+  [PATHS.emergencyReview, admin.emergency, 'ADMIN'],
 ];
 
 function match(path) {
@@ -118,10 +123,11 @@ async function render() {
 }
 
 const NAV = {
-  PATIENT: [[PATHS.records, 'My records']],
-  DOCTOR: [[PATHS.shared, 'Shared with me']],
+  PATIENT: [[PATHS.records, 'My records'], [PATHS.care, 'Referrals and emergencies']],
+  DOCTOR: [[PATHS.shared, 'Shared with me'], [PATHS.care, 'Referrals'], [PATHS.emergency, 'Emergency access']],
   ADMIN: [[PATHS.admin, 'Dashboard'], [PATHS.approvals, 'Approvals'], [PATHS.users, 'Users'],
-    [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance'], [PATHS.erasure, 'Erasure']],
+    [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance'], [PATHS.erasure, 'Erasure'],
+    [PATHS.emergencyReview, 'Emergencies']],
 };
 
 const bellCount = h('span', { class: 'count', 'aria-hidden': 'true' });

@@ -11,6 +11,9 @@ export const PATHS = {
   pending: '/pending',
   records: '/records',
   shared: '/shared',
+  patients: '/patients',
+  emergency: '/emergency',
+  care: '/care',
   notifications: '/notifications',
   profile: '/profile',
   admin: '/admin',
@@ -19,6 +22,7 @@ export const PATHS = {
   ledger: '/admin/ledger',
   compliance: '/admin/compliance',
   erasure: '/admin/erasure',
+  emergencyReview: '/admin/emergency',
 };
 
 /** Where each role starts: after signing in, and at `/`. */
@@ -31,7 +35,11 @@ export const ROLES = { PATIENT: 'Patient', DOCTOR: 'Doctor', ADMIN: 'Administrat
 export const ACCESS_ACTIONS = {
   UPLOADED: 'Uploaded', VIEWED: 'Viewed', DOWNLOADED: 'Downloaded', DENIED: 'Refused',
   SHARED: 'Shared', REVOKED: 'Revoked', EXPIRED: 'Expired', ERASED: 'Erased',
+  EMERGENCY: 'Emergency read', REFERRED: 'Referred',
 };
+
+/** A referral's state, as people read it. */
+export const REFERRAL_STATUS = { PENDING: 'Waiting for the patient', APPROVED: 'Approved', DECLINED: 'Declined' };
 
 /** The most a list may ask for at once (`first`): the API refuses more. */
 export const MAX_PAGE = 100;

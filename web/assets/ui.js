@@ -72,12 +72,23 @@ export function errorBox(error) {
   return h('p', { class: 'error', role: 'alert' }, describe(error));
 }
 
-/** Announces a short message to screen readers and shows it briefly. */
+/**
+ * Announces a short message to screen readers and shows it briefly. Toasts stack in one
+ * column, so a new one never lies over an older one (whose first letters used to show
+ * beside it, like a broken icon).
+ */
 export function announce(text) {
   const status = document.getElementById('status');
   if (status) fill(status, text);
-  const toast = h('p', { class: 'toast', 'aria-hidden': 'true' }, text);
-  document.body.append(toast);
+  let stack = document.getElementById('toasts');
+  if (!stack) {
+    stack = h('div', { id: 'toasts', class: 'toasts', 'aria-hidden': 'true' });
+    document.body.append(stack);
+  }
+  const toast = h('p', { class: 'toast' },
+    h('img', { src: '/assets/bell.svg', alt: '', width: 16, height: 16, class: 'toast-icon' }),
+    h('span', {}, text));
+  stack.append(toast);
   setTimeout(() => toast.remove(), 3000);
 }
 

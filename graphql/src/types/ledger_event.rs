@@ -1,12 +1,16 @@
 //! `LedgerEvent`: one row of the ledger as administrators browse it; sealed fields are
 //! ciphertext here as they are in the ledger.
 
+use super::user::User;
+use crate::error::ToGql as _;
+use crate::loaders;
 use crate::scalars::{DateTime, Long};
-use async_graphql::{Json, SimpleObject};
+use async_graphql::{ComplexObject, Context, Json, Result, SimpleObject};
 use commands::RecordedEvent;
 use uuid::Uuid;
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct LedgerEvent {
     pub seq: Long,
     pub id: Uuid,
@@ -19,6 +23,22 @@ pub struct LedgerEvent {
     pub payload: Json<serde_json::Value>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+#[ComplexObject]
+impl LedgerEvent {
+    /// The account `actor` names, so the ledger pages name people (administrators only
+    /// browse the ledger, and they see everyone's name); null for the system or an id
+    /// the users view does not hold.
+    async fn actor_user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.actor else {
+            return Ok(None);
+        };
+        Ok(loaders::user(ctx, actor)
+            .await
+            .map_err(|e| e.gql())?
+            .map(|view| User::new(view, true)))
+    }
 }
 
 impl From<RecordedEvent> for LedgerEvent {

@@ -3,7 +3,8 @@
 // erasure behind a confirmation (or, under a legal hold, word that it is kept), and once
 // erased, whether the erasure is complete, with its signed certificate.
 
-import { gql, uploadRecord } from '../api.js';
+import { gql } from '../api.js';
+import { uploadForm } from './upload_form.js';
 import { checkReceipt } from '../transparency.js';
 import {
   h, fill, field, form, link, table, when, bytes, errorBox, announce, confirmDialog, moreButton, downloadJson,
@@ -37,50 +38,39 @@ export async function records({ app }) {
     fill(more, moreButton(page.pageInfo, (cursor) => show(cursor, false)));
   };
   await show(null, true);
+  // A record a doctor adds appears without a reload.
+  const live = (n) => {
+    if (!list.isConnected) {
+      app.listeners.delete(live);
+      return;
+    }
+    if (n.kind !== 'RECORD_ADDED') return;
+    // The notice and the records view are kept apart: look again shortly if the
+    // record is not listed yet.
+    const look = async (tries) => {
+      await show(null, true);
+      if (tries > 0 && n.recordId && !list.querySelector(`a[href="${PATHS.records}/${n.recordId}"]`)) {
+        setTimeout(() => look(tries - 1).catch(() => {}), 300);
+      }
+    };
+    look(10).catch(() => {});
+  };
+  app.listeners.add(live);
   return h('section', {},
     h('h1', {}, 'My records'),
-    uploadForm(app, () => show(null, true)),
+    uploadForm({ heading: 'Upload a record', open: true }, () => show(null, true)),
     list, more);
-}
-
-function uploadForm(app, uploaded) {
-  const title = field('Title', { name: 'title', required: true, maxlength: 200 });
-  const description = field('Description (optional)', { type: 'textarea', name: 'description', rows: 2 });
-  const file = field('File', { type: 'file', name: 'file', required: true, accept: '.pdf,.png,.jpg,.jpeg,.dcm,.txt,.json,application/pdf,image/png,image/jpeg,application/dicom,text/plain,application/json' },
-    'PDF, PNG, JPEG, DICOM, plain text or JSON. It is encrypted as it is uploaded.');
-  const bar = h('progress', { max: 100, value: 0, 'aria-label': 'Upload progress', hidden: true });
-  const done = h('p', { role: 'status', class: 'muted' });
-  return h('details', { class: 'card', open: true },
-    h('summary', {}, 'Upload a record'),
-    form({
-      fields: [title, description, file, bar, done],
-      submitLabel: 'Upload',
-      submit: async (el) => {
-        const chosen = file.input.files[0];
-        if (!chosen) throw new Error('choose a file to upload');
-        bar.hidden = false;
-        bar.value = 0;
-        fill(done, 'Uploading…');
-        try {
-          await uploadRecord({ title: title.input.value, description: description.input.value, file: chosen },
-            (fraction) => { bar.value = Math.round(fraction * 100); });
-        } catch (error) {
-          bar.hidden = true;
-          fill(done);
-          throw error;
-        }
-        bar.value = 100;
-        fill(done, `Uploaded ${chosen.name}.`);
-        announce(`Uploaded ${chosen.name}.`);
-        el.reset();
-        await uploaded();
-      },
-    }));
 }
 
 const RECORD = `query($id: UUID!) { record(id: $id) {
     id title description fileName contentType size sha256 uploadedAt status contentUrl legalHold
+    owner { id } author { id name }
     shares { id active grantedAt expiresAt revokedAt doctor { id name } } } }`;
+
+/** The people a record's log may name by id (its doctors), by id. */
+function namesOf(r) {
+  return new Map(r.shares.map((s) => [s.doctor.id, s.doctor.name ?? ERASED_NAME]));
+}
 
 export async function record({ params, app }) {
   const { record: r } = await gql(RECORD, { id: params.id });
@@ -89,10 +79,10 @@ export async function record({ params, app }) {
   const refresh = async () => {
     const fresh = (await gql(RECORD, { id: params.id })).record;
     fill(shares, shareTable(fresh, refresh));
-    fill(log, await accessLog(params.id));
+    fill(log, await accessLog(params.id, namesOf(fresh)));
   };
   fill(shares, shareTable(r, refresh));
-  fill(log, await accessLog(params.id));
+  fill(log, await accessLog(params.id, namesOf(r)));
   const erased = r.status === 'ERASED';
   return h('section', {},
     h('p', {}, link(PATHS.records, '← My records')),
@@ -103,6 +93,7 @@ export async function record({ params, app }) {
       h('dt', {}, 'Kind'), h('dd', {}, r.contentType),
       h('dt', {}, 'Size'), h('dd', {}, bytes(r.size)),
       h('dt', {}, 'Uploaded'), h('dd', {}, when(r.uploadedAt)),
+      r.author.id !== r.owner.id ? [h('dt', {}, 'Added by'), h('dd', {}, `${r.author.name ?? ERASED_NAME} (doctor)`)] : null,
       h('dt', {}, 'SHA-256 (ciphertext)'), h('dd', { class: 'mono' }, r.sha256),
       h('dt', {}, 'Status'), h('dd', {}, erased ? 'Erased' : 'Active')),
     erased ? null : h('p', { class: 'actions' },
@@ -196,7 +187,14 @@ function shareForm(r, refresh) {
     }));
 }
 
-async function accessLog(id) {
+/** An entry's detail with the ids it names replaced by the names the page knows. */
+function detailText(detail, names) {
+  if (!detail) return '';
+  return detail.replace(/(doctor )?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/g,
+    (whole, _doctor, id) => (names.has(id) ? names.get(id) : whole));
+}
+
+async function accessLog(id, names) {
   const data = await gql(`query($id: UUID!) { record(id: $id) { accessLog(first: ${MAX_PAGE}) {
       edges { node { seq at action detail actor { id name role } receipt } } } } }`, { id });
   const entries = data.record.accessLog.edges.map(({ node }) => node);
@@ -204,7 +202,7 @@ async function accessLog(id) {
     when(e.at),
     e.actor ? `${e.actor.name ?? ERASED_NAME}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}` : SYSTEM_ACTOR,
     ACCESS_ACTIONS[e.action] ?? e.action,
-    e.detail ?? '',
+    detailText(e.detail, names),
     ledgerCell(e),
   ]);
   const head = entries.find((e) => e.receipt)?.receipt.head;

@@ -11,7 +11,7 @@ const LEDGER_PAGE = 50;
 const EVENT_FIELDS = 'seq id stream version type actor at payload prevHash hash';
 const LEDGER = `query($f: Long, $t: String, $s: String, $after: String) {
   ledger(fromSeq: $f, type: $t, stream: $s, first: ${LEDGER_PAGE}, after: $after) {
-    pageInfo { hasNextPage endCursor } edges { node { ${EVENT_FIELDS} } } } }`;
+    pageInfo { hasNextPage endCursor } edges { node { ${EVENT_FIELDS} actorUser { name role } } } } }`;
 const TAIL = `subscription($f: Long) { ledgerEvents(fromSeq: $f) { ${EVENT_FIELDS} } }`;
 // Every type the ledger can hold, sorted: suggestions for the type filter.
 const EVENT_TYPES = 'query { ledgerEventTypes }';
@@ -24,7 +24,9 @@ function eventCells(e) {
     when(e.at),
     e.type,
     h('span', { class: 'mono small' }, e.stream),
-    e.actor ? short(e.actor, 8) : h('span', { class: 'muted' }, SYSTEM_ACTOR),
+    // Named where the page knows the name (the live tail carries ids only).
+    e.actorUser?.name ? h('span', { title: e.actor }, e.actorUser.name)
+      : e.actor ? short(e.actor, 8) : h('span', { class: 'muted' }, SYSTEM_ACTOR),
     short(e.hash),
     // Text in a <pre>, never HTML: sealed fields are ciphertext, the rest is data.
     h('details', {},
