@@ -547,6 +547,16 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
     let first = &disclosed.ok()["disclosures"]["edges"][0]["node"];
     assert_eq!(first["action"], "EMERGENCY");
     assert_eq!(first["detail"], "downloaded");
+    // The signed report, taken from the ledger itself, marks it too.
+    let patient = domain::account::UserId::from_uuid(c.patient.id.parse().unwrap());
+    let from_ledger =
+        projections::replay::disclosures_from_ledger(&app.pool, patient, None, None, i64::MAX)
+            .await
+            .unwrap();
+    assert_eq!(
+        from_ledger.iter().map(|d| d.action).collect::<Vec<_>>(),
+        ["EMERGENCY"]
+    );
     app.clock.advance(Duration::from_secs(60));
     let during = app.clock.now().to_string();
 
@@ -596,7 +606,17 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
     // Its time passes: refused from that moment, and the expiry recorded once.
     app.clock.advance(Duration::from_secs(600));
     let after = app.clock.now().to_string();
-    assert_eq!(content(&app, Some(&strong), &record, false).await.0, 404);
+    let (status, _, body) = content(&app, Some(&strong), &record, false).await;
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "FORBIDDEN");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("emergency access"),
+        "{body}"
+    );
     app.gql(
         Cred::Bearer(&strong),
         "query($p: UUID!) { recordsOf(patientId: $p) { totalCount } }",
@@ -692,7 +712,7 @@ async fn emergency_access_is_closed_early_and_bounded_per_doctor() {
         .gql(Cred::Bearer(&strong), close, json!({"id": id}))
         .await;
     assert!(closed.ok()["closeEmergencyAccess"]["closedAt"].is_string());
-    assert_eq!(content(&app, Some(&strong), &record, false).await.0, 404);
+    assert_eq!(content(&app, Some(&strong), &record, false).await.0, 403);
     assert_eq!(app.count_events("EmergencyAccessClosed").await, 1);
     app.gql(Cred::Bearer(&strong), close, json!({"id": id}))
         .await

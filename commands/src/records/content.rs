@@ -10,6 +10,7 @@ use crate::blobs::BlobReader;
 use crate::keys::DataKeyState;
 use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
+use domain::emergency::EmergencyStanding;
 use domain::record::{Denial, ReadAction, Record, RecordId, read_content};
 use futures::{StreamExt as _, stream::BoxStream};
 
@@ -50,7 +51,9 @@ impl Records {
             let emergency = state
                 .owner()
                 .zip(emergencies.as_ref())
-                .and_then(|(owner, e)| e.open_for(owner, now));
+                .map_or(EmergencyStanding::Never, |(owner, e)| {
+                    e.standing(owner, now)
+                });
             let decision = read_content(state, caller.viewer(), action, now, emergency);
             Ok(Decision::new(decision.events, decision.outcome))
         };

@@ -22,4 +22,4 @@ pub use events::{
     EmergencyAccessClosed, EmergencyAccessExpired, EmergencyAccessOpened, EmergencyAccessReviewed,
     EmergencyEvent,
 };
-pub use state::{Emergencies, EmergencyAccess, EmergencyEnd};
+pub use state::{Emergencies, EmergencyAccess, EmergencyEnd, EmergencyStanding};

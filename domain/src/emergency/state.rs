@@ -29,6 +29,25 @@ pub enum EmergencyEnd {
     Expired,
 }
 
+/// A doctor's standing towards one patient, as their emergency accesses make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmergencyStanding {
+    /// They never opened one for the patient.
+    Never,
+    Open(EmergencyId),
+    /// They held one, and none is open now.
+    Ended,
+}
+
+impl EmergencyStanding {
+    pub fn open(self) -> Option<EmergencyId> {
+        match self {
+            EmergencyStanding::Open(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 impl EmergencyAccess {
     /// Lets its doctor read at `now`: not closed, and its time not passed (whether or not
     /// the expiry was recorded yet).
@@ -82,6 +101,15 @@ impl Emergencies {
             .iter()
             .find(|a| a.patient == patient && a.is_open(now))
             .map(|a| a.id)
+    }
+
+    /// The doctor's standing towards `patient` at `now`.
+    pub fn standing(&self, patient: UserId, now: Timestamp) -> EmergencyStanding {
+        match self.open_for(patient, now) {
+            Some(id) => EmergencyStanding::Open(id),
+            None if self.accesses.iter().any(|a| a.patient == patient) => EmergencyStanding::Ended,
+            None => EmergencyStanding::Never,
+        }
     }
 
     pub fn open_count(&self, now: Timestamp) -> usize {

@@ -39,6 +39,9 @@ pub struct RecordFacts<'a> {
     /// The viewer's emergency access to the owner open at the moment asked, as the
     /// viewer's own emergency stream says (`Emergencies::open_for`).
     pub emergency: Option<EmergencyId>,
+    /// The viewer held one that has ended (closed or past its time), and none is open:
+    /// a read is then refused as such, not as if the record were unknown to them.
+    pub emergency_ended: bool,
 }
 
 /// The viewer's standing towards one record at one moment.
@@ -53,6 +56,8 @@ pub enum Access {
     Oversight,
     /// A doctor whose share ended.
     Lapsed(ShareEnd),
+    /// A doctor whose emergency access to the owner ended, with no share.
+    EmergencyEnded,
     /// Nothing to do with it.
     Stranger,
 }
@@ -72,6 +77,8 @@ pub enum Denial {
     /// The viewer had access, but the record was erased.
     #[error("the record was erased")]
     Erased,
+    #[error("your emergency access to this patient has ended")]
+    EmergencyEnded,
 }
 
 impl Denial {
@@ -83,6 +90,7 @@ impl Denial {
             Denial::Revoked => DenialReason::ShareRevoked,
             Denial::Expired => DenialReason::ShareExpired,
             Denial::Erased => DenialReason::Erased,
+            Denial::EmergencyEnded => DenialReason::EmergencyEnded,
         }
     }
 }
@@ -110,6 +118,7 @@ pub fn access(viewer: Viewer, record: RecordFacts<'_>, now: Timestamp) -> Access
     // The latest grant decides how it ended.
     match mine().next_back().and_then(|s| s.lapse(now)) {
         Some(end) => Access::Lapsed(end),
+        None if record.emergency_ended => Access::EmergencyEnded,
         None => Access::Stranger,
     }
 }
@@ -148,6 +157,7 @@ impl Access {
             Access::Oversight => Err(Denial::Admin),
             Access::Lapsed(ShareEnd::Revoked) => Err(Denial::Revoked),
             Access::Lapsed(ShareEnd::Expired) => Err(Denial::Expired),
+            Access::EmergencyEnded => Err(Denial::EmergencyEnded),
             Access::Stranger => return Err(Denial::NotFound),
         };
         if erased { Err(Denial::Erased) } else { granted }
@@ -183,12 +193,24 @@ pub fn standing(
     now: Timestamp,
     emergency: Option<EmergencyId>,
 ) -> Option<Access> {
+    standing_in(record, viewer, now, emergency, false)
+}
+
+/// `standing`, knowing also whether the viewer's emergency access to the owner ended.
+pub fn standing_in(
+    record: &super::Record,
+    viewer: Viewer,
+    now: Timestamp,
+    emergency: Option<EmergencyId>,
+    emergency_ended: bool,
+) -> Option<Access> {
     let owner = record.owner()?;
     let facts = RecordFacts {
         owner,
         erased: record.is_erased(),
         shares: record.shares(),
         emergency,
+        emergency_ended,
     };
     Some(access(viewer, facts, now))
 }
@@ -252,6 +274,7 @@ mod tests {
             erased: false,
             shares,
             emergency: None,
+            emergency_ended: false,
         }
     }
 
@@ -358,7 +381,15 @@ mod tests {
             ..facts(&live)
         };
         assert_eq!(access(doctor, shared, at(0)), Access::Shared(live[0].id));
-        // Once it is closed or past, the doctor is a stranger again.
+        // Once it is closed or past, reading is refused as ended; to a doctor who never
+        // held one, the record is unknown.
+        let ended = RecordFacts {
+            emergency_ended: true,
+            ..facts(&[])
+        };
+        let a = access(doctor, ended, at(0));
+        assert_eq!(a.read_content(false), Err(Denial::EmergencyEnded));
+        assert!(!a.sees_record());
         assert_eq!(access(doctor, facts(&[]), at(0)), Access::Stranger);
     }
 

@@ -27,7 +27,9 @@ pub fn erase_record(
     match standing(state, by, now, None).ok_or(EraseRecordError::NotFound)? {
         Access::Owner | Access::Oversight => {}
         Access::Shared(_) | Access::Emergency(_) => return Err(EraseRecordError::NotAllowed),
-        Access::Lapsed(_) | Access::Stranger => return Err(EraseRecordError::NotFound),
+        Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => {
+            return Err(EraseRecordError::NotFound);
+        }
     }
     if state.is_erased() {
         return Ok(Vec::new());

@@ -110,6 +110,8 @@ pub enum DenialReason {
     ShareRevoked,
     ShareExpired,
     Erased,
+    /// The reader's emergency access to the owner had ended.
+    EmergencyEnded,
 }
 
 impl DenialReason {
@@ -120,6 +122,7 @@ impl DenialReason {
             DenialReason::ShareRevoked => "SHARE_REVOKED",
             DenialReason::ShareExpired => "SHARE_EXPIRED",
             DenialReason::Erased => "ERASED",
+            DenialReason::EmergencyEnded => "EMERGENCY_ENDED",
         }
     }
 }

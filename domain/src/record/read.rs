@@ -2,11 +2,11 @@
 //! byte. Granted or refused, the attempt is recorded (DESIGN.md §6: fail closed): the
 //! command layer appends these events first and streams only once they are committed.
 
-use super::access::{Denial, Grant, Viewer, standing};
+use super::access::{Denial, Grant, Viewer, standing_in};
 use super::events::{RecordAccessDenied, RecordAccessed, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
-use crate::emergency::EmergencyId;
+use crate::emergency::EmergencyStanding;
 use serde::{Deserialize, Serialize};
 
 /// How content leaves: inline in the browser (VIEWED) or as a download (DOWNLOADED).
@@ -34,16 +34,17 @@ pub struct ReadDecision {
     pub outcome: Result<Grant, Denial>,
 }
 
-/// `emergency`: the reader's emergency access to the record's owner open at `now`, as
-/// the reader's emergency stream says.
+/// `emergency`: the reader's standing towards the record's owner at `now`, as the
+/// reader's emergency stream says.
 pub fn read_content(
     state: &Record,
     by: Viewer,
     action: ReadAction,
     now: Timestamp,
-    emergency: Option<EmergencyId>,
+    emergency: EmergencyStanding,
 ) -> ReadDecision {
-    let Some(standing) = standing(state, by, now, emergency) else {
+    let ended = emergency == EmergencyStanding::Ended;
+    let Some(standing) = standing_in(state, by, now, emergency.open(), ended) else {
         // No stream to record it on, and nothing to protect.
         return ReadDecision {
             events: Vec::new(),
@@ -81,7 +82,13 @@ mod tests {
         for e in history {
             state.apply(e);
         }
-        read_content(&state, by, ReadAction::Downloaded, at(now), None)
+        read_content(
+            &state,
+            by,
+            ReadAction::Downloaded,
+            at(now),
+            EmergencyStanding::Never,
+        )
     }
 
     fn denied(reason: DenialReason) -> Vec<RecordEvent> {
@@ -117,7 +124,7 @@ mod tests {
 
     #[test]
     fn an_emergency_read_names_the_emergency_access() {
-        let emergency = EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe1));
+        let emergency = crate::emergency::EmergencyId::from_uuid(uuid::Uuid::from_u128(0xe1));
         let mut state = Record::new(RECORD);
         state.apply(&uploaded());
         let d = read_content(
@@ -125,7 +132,7 @@ mod tests {
             as_doctor(DOCTOR),
             ReadAction::Viewed,
             at(1),
-            Some(emergency),
+            EmergencyStanding::Open(emergency),
         );
         assert_eq!(d.outcome, Ok(Grant::Emergency(emergency)));
         assert_eq!(
@@ -136,9 +143,22 @@ mod tests {
                 emergency: Some(emergency),
             })]
         );
-        // Without it, the same doctor is a stranger: refused, and the owner sees it.
-        let later = read_content(&state, as_doctor(DOCTOR), ReadAction::Viewed, at(2), None);
-        assert_eq!(later.outcome, Err(Denial::NotFound));
+        // Once it ended, refused as ended, and the owner sees the attempt.
+        let later = read_content(
+            &state,
+            as_doctor(DOCTOR),
+            ReadAction::Viewed,
+            at(2),
+            EmergencyStanding::Ended,
+        );
+        assert_eq!(later.outcome, Err(Denial::EmergencyEnded));
+        assert_eq!(
+            later.events,
+            vec![RecordEvent::from(RecordAccessDenied {
+                action: ReadAction::Viewed,
+                reason: DenialReason::EmergencyEnded,
+            })]
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub fn readers(record: &Record, people: &[Person], at: Timestamp) -> Vec<Person>
                 erased: record.is_erased(),
                 shares: record.shares(),
                 emergency: p.emergency,
+                emergency_ended: false,
             };
             access(viewer, facts, at).read_content(facts.erased).is_ok()
         })

@@ -59,7 +59,11 @@ pub fn refer(state: &Record, cmd: Refer) -> Result<Vec<RecordEvent>, ReferralErr
     match standing(state, cmd.by, cmd.now, None).ok_or(ReferralError::NotFound)? {
         _ if state.is_erased() => return Err(ReferralError::NotFound),
         Access::Shared(_) => {}
-        Access::Owner | Access::Oversight | Access::Emergency(_) | Access::Lapsed(_) => {
+        Access::Owner
+        | Access::Oversight
+        | Access::Emergency(_)
+        | Access::Lapsed(_)
+        | Access::EmergencyEnded => {
             return Err(ReferralError::NotReferrer);
         }
         Access::Stranger => return Err(ReferralError::NotFound),
@@ -103,7 +107,9 @@ pub fn decide_referral(
         Access::Shared(_) | Access::Oversight | Access::Emergency(_) => {
             return Err(ReferralError::NotOwner);
         }
-        Access::Lapsed(_) | Access::Stranger => return Err(ReferralError::NotFound),
+        Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => {
+            return Err(ReferralError::NotFound);
+        }
     }
     let referral = state
         .referral(cmd.referral)

@@ -43,7 +43,7 @@ pub(super) fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(
         Access::Owner if state.is_erased() => Err(ShareError::Erased),
         Access::Owner => Ok(()),
         Access::Shared(_) | Access::Emergency(_) | Access::Oversight => Err(ShareError::NotOwner),
-        Access::Lapsed(_) | Access::Stranger => Err(ShareError::NotFound),
+        Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => Err(ShareError::NotFound),
     }
 }
 

@@ -115,7 +115,9 @@ fn record_decision(
         let owner = state.owner().expect("read after the upload");
         emergencies
             .get(&by().id)
-            .and_then(|e| e.open_for(owner, now))
+            .map_or(crate::emergency::EmergencyStanding::Never, |e| {
+                e.standing(owner, now)
+            })
     };
     match event {
         RecordEvent::RecordUploaded(e) => shown(record::upload(

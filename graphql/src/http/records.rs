@@ -260,11 +260,15 @@ pub async fn content(
             let status = match denial {
                 Denial::NotFound => StatusCode::NOT_FOUND,
                 Denial::Erased => StatusCode::GONE,
-                Denial::Admin | Denial::Revoked | Denial::Expired => StatusCode::FORBIDDEN,
+                Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
+                    StatusCode::FORBIDDEN
+                }
             };
             let code = match denial {
                 Denial::NotFound | Denial::Erased => Code::NotFound,
-                Denial::Admin | Denial::Revoked | Denial::Expired => Code::Forbidden,
+                Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
+                    Code::Forbidden
+                }
             };
             return error(status, code, &denial.to_string());
         }

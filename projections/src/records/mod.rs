@@ -66,6 +66,7 @@ impl RecordView {
             erased: self.erased,
             shares: &self.shares,
             emergency,
+            emergency_ended: false,
         }
     }
 
