@@ -12,7 +12,7 @@
 // Environment: MEDCHAIN_URL, CHROMIUM, SCREENSHOTS, PASSWORD, ADMIN_EMAIL, PATIENT_EMAIL,
 // PATIENT_ID, DOCTOR_EMAIL, SPECIALIST_EMAIL, EMERGENCY_SESSION, ECG_RECORD.
 
-import { finish, step, watchedPage } from './harness.mjs';
+import { finish, signedIn as signedInAs, step, watchedPage } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,15 +23,7 @@ const patientId = process.env.PATIENT_ID;
 const ecg = process.env.ECG_RECORD;
 mkdirSync(shots, { recursive: true });
 
-async function signedIn(email) {
-  const { page } = await watchedPage(base);
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  return page;
-}
+const signedIn = (email) => signedInAs(base, email, password);
 
 function pdf(marker) {
   return Buffer.from(`%PDF-1.7\n%\u00e2\u00e3\u00cf\u00d3\n${marker}\n${'x'.repeat(2000)}\n%%EOF\n`, 'latin1');

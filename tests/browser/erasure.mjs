@@ -8,7 +8,7 @@
 // Environment: MEDCHAIN_URL, CHROMIUM, SCREENSHOTS, ADMIN_EMAIL, OTHER_ADMIN_EMAIL,
 // PATIENT_EMAIL, PASSWORD, HELD_RECORD, ERASED_RECORD.
 
-import { finish, step, watchedPage } from './harness.mjs';
+import { finish, signedIn as signedInAs, step } from './harness.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -19,15 +19,7 @@ const held = process.env.HELD_RECORD;
 const erased = process.env.ERASED_RECORD;
 mkdirSync(shots, { recursive: true });
 
-async function signedIn(email) {
-  const { page } = await watchedPage(base);
-  await page.goto('/login');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.getByRole('link', { name: 'Sign out' }).or(page.getByRole('button', { name: 'Sign out' })).first().waitFor();
-  return page;
-}
+const signedIn = (email) => signedInAs(base, email, password);
 
 step('an administrator sees the key epochs and places a legal hold on a record');
 const admin = await signedIn(process.env.ADMIN_EMAIL);

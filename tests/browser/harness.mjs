@@ -21,6 +21,17 @@ export async function watchedPage(base) {
   return { context, page };
 }
 
+/** A new page of its own context at `base`, signed in as `email` with `password`. */
+export async function signedIn(base, email, password) {
+  const { page } = await watchedPage(base);
+  await page.goto('/login');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return page;
+}
+
 export function step(text) {
   console.log(`- ${text}`);
 }

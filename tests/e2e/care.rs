@@ -7,6 +7,7 @@
 
 use crate::common;
 
+use crate::compliance::{sorted, who_could_read};
 use commands::{Clock as _, accounts::totp::TotpSecret};
 use common::app::{Cred, Gql, STRONG, TestApp, eventually};
 use common::records::{Cast, Person, access_log, cast, content, pdf, person, share, upload_ok};
@@ -22,23 +23,7 @@ async fn add_for(
     title: &str,
     bytes: Vec<u8>,
 ) -> (u16, Value) {
-    let form = reqwest::multipart::Form::new()
-        .text("title", title.to_owned())
-        .text("patient", patient.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("report.pdf"),
-        );
-    let response = app
-        .http
-        .post(app.url("/api/records"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    common::records::upload_for(app, token, Some(patient), title, "report.pdf", bytes).await
 }
 
 /// The caller's notifications' kinds, newest first, once the view has settled.
@@ -417,30 +402,6 @@ async fn next(socket: &mut common::ws::Socket, seconds: u64) -> Option<Value> {
 const OPEN: &str = "mutation($p: UUID!, $r: String!) { openEmergencyAccess(patientId: $p, reason: $r) \
     { id reason openedAt expiresAt closedAt reads patient { id } doctor { id } } }";
 
-async fn who_could_read(app: &TestApp, admin: &str, record: &str, at: &str) -> Vec<String> {
-    let answer = app
-        .gql(
-            Cred::Bearer(admin),
-            "query($r: UUID!, $at: DateTime!) { whoCouldRead(recordId: $r, at: $at) { id } }",
-            json!({"r": record, "at": at}),
-        )
-        .await;
-    let mut ids: Vec<String> = answer.ok()["whoCouldRead"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(ids: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends_on_time() {
     let mut app = TestApp::start().await;
@@ -450,7 +411,7 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
     let c = cast(&app).await;
     let record = upload_ok(&app, &c.patient.token, "Allergies", pdf("allergy", 2_000)).await;
     app.clock.advance(Duration::from_secs(60));
-    let before = app.clock.now().to_string();
+    let before = app.clock.now();
 
     // A password alone does not open it.
     let weak = app
@@ -558,7 +519,7 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
         ["EMERGENCY"]
     );
     app.clock.advance(Duration::from_secs(60));
-    let during = app.clock.now().to_string();
+    let during = app.clock.now();
 
     // The administrators' queue, and a review the patient sees.
     let queue = app
@@ -605,7 +566,7 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
 
     // Its time passes: refused from that moment, and the expiry recorded once.
     app.clock.advance(Duration::from_secs(600));
-    let after = app.clock.now().to_string();
+    let after = app.clock.now();
     let (status, _, body) = content(&app, Some(&strong), &record, false).await;
     assert_eq!(status, 403);
     let body: Value = serde_json::from_slice(&body.unwrap()).unwrap();
@@ -634,15 +595,15 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
     // Replay: who could read it before, during and after.
     app.view_settled("records").await;
     assert_eq!(
-        who_could_read(&app, &c.admin.token, &record, &before).await,
+        who_could_read(&app, &c, &record, before).await,
         sorted(&[&c.patient.id])
     );
     assert_eq!(
-        who_could_read(&app, &c.admin.token, &record, &during).await,
+        who_could_read(&app, &c, &record, during).await,
         sorted(&[&c.patient.id, &c.doctor.id])
     );
     assert_eq!(
-        who_could_read(&app, &c.admin.token, &record, &after).await,
+        who_could_read(&app, &c, &record, after).await,
         sorted(&[&c.patient.id])
     );
 

@@ -23,7 +23,12 @@ fn minutes(n: u64) -> Duration {
 }
 
 /// The ids `whoCouldRead` gives, sorted.
-async fn who_could_read(app: &TestApp, c: &Cast, record: &str, at: Timestamp) -> Vec<String> {
+pub(crate) async fn who_could_read(
+    app: &TestApp,
+    c: &Cast,
+    record: &str,
+    at: Timestamp,
+) -> Vec<String> {
     let answer = app
         .gql(
             Cred::Bearer(&c.admin.token),
@@ -41,7 +46,7 @@ async fn who_could_read(app: &TestApp, c: &Cast, record: &str, at: Timestamp) ->
     ids
 }
 
-fn sorted(ids: &[&str]) -> Vec<String> {
+pub(crate) fn sorted(ids: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
     v.sort();
     v

@@ -68,13 +68,29 @@ pub async fn upload(
     file_name: &str,
     bytes: Vec<u8>,
 ) -> (u16, Value) {
-    let form = reqwest::multipart::Form::new()
+    upload_for(app, token, None, title, file_name, bytes).await
+}
+
+/// `POST /api/records`, by a doctor into `patient`'s file when one is named (the
+/// `patient` field goes before the file).
+pub async fn upload_for(
+    app: &TestApp,
+    token: &str,
+    patient: Option<&str>,
+    title: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new()
         .text("title", title.to_owned())
-        .text("description", "from the lab")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
-        );
+        .text("description", "from the lab");
+    if let Some(patient) = patient {
+        form = form.text("patient", patient.to_owned());
+    }
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+    );
     let response = app
         .http
         .post(app.url("/api/records"))
