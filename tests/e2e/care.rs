@@ -184,6 +184,11 @@ async fn a_doctor_in_care_adds_a_record_the_patient_owns_and_others_are_refused(
     let uploaded = log.iter().find(|(a, _, _)| a == "UPLOADED").unwrap();
     assert_eq!(uploaded.1.as_deref(), Some(c.doctor.id.as_str()));
 
+    // Replay agrees: the author could read it through their share until it was revoked.
+    app.clock.advance(Duration::from_secs(1));
+    let while_shared = app.clock.now();
+    app.clock.advance(Duration::from_secs(1));
+
     // Revoked like any share: the doctor reads no more.
     let shares = app
         .gql(
