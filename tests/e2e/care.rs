@@ -212,6 +212,15 @@ async fn a_doctor_in_care_adds_a_record_the_patient_owns_and_others_are_refused(
         content(&app, Some(&c.doctor.token), &added, false).await.0,
         403
     );
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        who_could_read(&app, &c, &added, while_shared).await,
+        sorted(&[&c.patient.id, &c.doctor.id])
+    );
+    assert_eq!(
+        who_could_read(&app, &c, &added, app.clock.now()).await,
+        sorted(&[&c.patient.id])
+    );
     // And it is the patient's to erase.
     app.gql(
         Cred::Bearer(&c.patient.token),
@@ -282,6 +291,9 @@ async fn an_approved_referral_lets_the_second_doctor_read_until_the_first_share_
     refer(&app, &c.doctor.token, &ecg, &specialist.id, None)
         .await
         .expect_code("CONFLICT");
+    app.clock.advance(Duration::from_secs(1));
+    let asked_at = app.clock.now();
+    app.clock.advance(Duration::from_secs(1));
 
     // The patient is asked; the specialist sees the request but not yet the record.
     assert!(
@@ -323,6 +335,21 @@ async fn an_approved_referral_lets_the_second_doctor_read_until_the_first_share_
     assert_eq!(
         content(&app, Some(&specialist.token), &ecg, false).await.0,
         200
+    );
+    // Replay: asked, the specialist could not read it; approved, they could, until the
+    // first doctor's share ended, when both lost it.
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        who_could_read(&app, &c, &ecg, asked_at).await,
+        sorted(&[&c.patient.id, &c.doctor.id])
+    );
+    assert_eq!(
+        who_could_read(&app, &c, &ecg, app.clock.now()).await,
+        sorted(&[&c.patient.id, &c.doctor.id, &specialist.id])
+    );
+    assert_eq!(
+        who_could_read(&app, &c, &ecg, until).await,
+        sorted(&[&c.patient.id])
     );
     let log = access_log(&app, &c.patient.token, &ecg).await;
     assert!(log.iter().any(|(a, _, _)| a == "REFERRED"), "{log:?}");
