@@ -52,3 +52,36 @@ CREATE INDEX emergency_by_patient ON emergency_accesses (patient_id, opened_seq 
 CREATE INDEX emergency_unreviewed ON emergency_accesses (opened_seq DESC) WHERE reviewed_at IS NULL;
 CREATE INDEX emergency_due ON emergency_accesses (expires_at)
     WHERE closed_at IS NULL AND expired_at IS NULL;
+
+-- Share links (issue 25). The tokens an open hands out: operational state like
+-- sessions, stored only as SHA-256 hashes; each names the grant its open recorded on the
+-- link's stream, which alone decides whether it still reads.
+CREATE TABLE link_tokens (
+    token_hash  bytea       PRIMARY KEY,
+    link_id     uuid        NOT NULL,
+    grant_id    uuid        NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX link_tokens_by_expiry ON link_tokens (expires_at);
+
+-- Share links (projector `links`): one row per link, what it names and how it stands.
+CREATE TABLE share_links (
+    id           uuid        PRIMARY KEY,
+    owner_id     uuid        NOT NULL,
+    records      uuid[]      NOT NULL,
+    created_at   timestamptz NOT NULL,
+    created_seq  bigint      NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    max_opens    integer,
+    opens        integer     NOT NULL,
+    wrong        integer     NOT NULL,
+    locked_at    timestamptz,
+    revoked_at   timestamptz,
+    updated_seq  bigint      NOT NULL
+);
+CREATE INDEX share_links_by_owner ON share_links (owner_id, created_seq DESC);
+
+-- A share link's opening is an entry in the access log of each record it names: one
+-- event, several rows, so a row is keyed by its event and its record.
+ALTER TABLE access_log DROP CONSTRAINT access_log_pkey;
+ALTER TABLE access_log ADD PRIMARY KEY (seq, record_id);

@@ -56,6 +56,7 @@ pub async fn replay(common: &Common, args: ReplayArgs) -> anyhow::Result<i32> {
                     "at": answer.as_of.at.to_string(),
                     "seq": answer.as_of.seq,
                     "users": users,
+                    "links": answer.links.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
                 });
                 println!("{out}");
                 anyhow::Ok(0)

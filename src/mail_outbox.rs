@@ -189,6 +189,14 @@ fn compose(kind: NotificationKind, link: &str) -> (&'static str, String) {
             "Emergency access to medical records",
             "A doctor opened emergency access to medical records, giving a reason. Every read is recorded, and an administrator reviews it.",
         ),
+        NotificationKind::LinkOpened => (
+            "Your share link was opened",
+            "Someone opened one of your share links with its passcode.",
+        ),
+        NotificationKind::LinkLocked => (
+            "A share link was locked",
+            "Five wrong passcodes locked one of your share links: nobody can open it any more.",
+        ),
         NotificationKind::EmergencyReviewed => (
             "An emergency access to your records was reviewed",
             "An administrator reviewed an emergency access to your records.",

@@ -111,6 +111,12 @@ pub async fn spawn(
     .with_erasure_journal(journal.clone())
     .with_emergency(config.emergency);
     let kernel_for_holds = kernel.clone();
+    let links = commands::links::Links::new(
+        kernel.clone(),
+        keys.clone(),
+        config.hasher.clone(),
+        config.clock.clone(),
+    );
     let accounts = Accounts::new(
         kernel,
         keys.clone(),
@@ -151,6 +157,7 @@ pub async fn spawn(
     crate::share_expiry::spawn(
         pool.clone(),
         records.clone(),
+        links.clone(),
         config.clock.clone(),
         config.share_sweep,
         sweep_stopped.clone(),
@@ -179,6 +186,7 @@ pub async fn spawn(
         pool,
         accounts,
         records,
+        links,
         clock: config.clock,
         projections,
         sessions,
@@ -192,6 +200,7 @@ pub async fn spawn(
         tree_nodes,
         mfa_policy: config.mfa_required,
         secure_cookies: public_origin.starts_with("https://"),
+        public_url: public_origin.clone(),
         session_max: config.sessions.absolute,
     };
     let state = AppState::new(

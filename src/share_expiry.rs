@@ -7,7 +7,7 @@
 //! Every server process runs one. They may race for the same share; `Records::expire_share`
 //! appends at the stream's version, so exactly one of them records it.
 
-use commands::{Clock, records::Records};
+use commands::{Clock, links::Links, records::Records};
 use sqlx::PgPool;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
@@ -17,6 +17,7 @@ const BATCH: i64 = 100;
 pub fn spawn(
     pool: PgPool,
     records: Records,
+    links: Links,
     clock: Arc<dyn Clock>,
     every: Duration,
     mut stop: watch::Receiver<bool>,
@@ -31,6 +32,9 @@ pub fn spawn(
             }
             if let Err(e) = sweep(&pool, &records, clock.as_ref()).await {
                 tracing::warn!(error = %e, "looking for expired shares failed; trying again later");
+            }
+            if let Err(e) = links.sweep_tokens().await {
+                tracing::warn!(error = %e, "forgetting old link tokens failed; trying again later");
             }
         }
     });

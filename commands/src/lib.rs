@@ -18,6 +18,7 @@
 //! - `key_epochs`: the rotation (one process at a time, resumable), where the epochs
 //!   stand, and erasure certificates (DESIGN.md §11).
 //! - `legal_holds`: placing and lifting holds, and the check every erasure makes.
+//! - `links`: share links: creating, opening with the passcode, tokens, revoking.
 //! - `blobs`: the blob store (object_store), ciphertext only.
 //! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
 //! - `rate_limit`: limits that hold across processes (failed sign-ins, resets,
@@ -39,6 +40,7 @@ pub mod key_epochs;
 pub mod keys;
 pub mod ledger;
 pub mod legal_holds;
+pub mod links;
 pub mod mail;
 pub mod password_hasher;
 pub mod rate_limit;

@@ -28,6 +28,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         account::UserEvent,
         emergency::EmergencyEvent,
         erasure::{ErasureEvent, KeyEpochEvent, LegalHoldEvent},
+        link::ShareLinkEvent,
         record::RecordEvent,
     };
     let mut all: Vec<_> = [
@@ -37,6 +38,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         ErasureEvent::TYPES,
         LegalHoldEvent::TYPES,
         EmergencyEvent::TYPES,
+        ShareLinkEvent::TYPES,
     ]
     .concat();
     all.sort_unstable();

@@ -19,6 +19,7 @@ pub mod erasure;
 pub mod erasure_basis;
 pub mod event_type;
 pub mod ledger;
+pub mod link;
 pub mod notification;
 pub mod record;
 #[cfg(any(test, feature = "test-support"))]

@@ -17,6 +17,8 @@ pub struct Services {
     pub pool: PgPool,
     pub accounts: Accounts,
     pub records: Records,
+    /// Share links: creating, opening, revoking, the tokens.
+    pub links: commands::links::Links,
     pub projections: Projections,
     /// Reads new notifications once for every open subscription of this process.
     pub notices: crate::notification_hub::NotificationHub,
@@ -42,6 +44,8 @@ pub struct Services {
     /// The transparency log's upper subtrees, kept for proofs (shared with the
     /// checkpointer).
     pub tree_nodes: projections::merkle::NodeCache,
+    /// The public URL's origin, for links people follow (share links).
+    pub public_url: String,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// A session's absolute limit: the cookie's Max-Age.

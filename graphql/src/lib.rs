@@ -112,6 +112,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(http::records::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/records/{id}/content", get(http::records::content))
+        .route(
+            "/api/links/{id}/open",
+            axum::routing::post(http::links::open).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route(
+            "/api/links/{id}/records/{record}/content",
+            get(http::links::content),
+        )
         .route("/api/log/checkpoint", get(http::log::checkpoint))
         .route("/api/log/inclusion", get(http::log::inclusion))
         .route("/api/log/consistency", get(http::log::consistency))

@@ -11,6 +11,7 @@ use crate::{
         keys::{KeysMutation, KeysQuery},
         ledger::{LedgerMutation, LedgerQuery},
         legal_holds::{LegalHoldMutation, LegalHoldQuery},
+        links::{LinkMutation, LinkQuery},
         notifications::{NotificationMutation, NotificationQuery},
         records::{RecordMutation, RecordQuery},
         transparency::TransparencyQuery,
@@ -35,6 +36,7 @@ pub struct Query(
     KeysQuery,
     LegalHoldQuery,
     CareQuery,
+    LinkQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -48,6 +50,7 @@ pub struct Mutation(
     KeysMutation,
     LegalHoldMutation,
     CareMutation,
+    LinkMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

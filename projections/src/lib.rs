@@ -14,6 +14,7 @@
 //! - `notifications`: who is notified of what, by their preferences; read marks.
 //! - `legal_holds`: every legal hold, and whether it stands.
 //! - `emergency`: every emergency access, how it ended, its review.
+//! - `links`: every share link and how it stands.
 //! - `merkle`: the transparency log's tree (RFC 6962) over every event; roots and proofs.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
 //! - `check`: rebuild into scratch tables and compare with the live ones.
@@ -23,6 +24,7 @@ mod batch;
 pub mod check;
 pub mod emergency;
 pub mod legal_holds;
+pub mod links;
 pub mod merkle;
 pub mod notifications;
 pub mod projector;
@@ -51,6 +53,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(merkle::MerkleProjector),
         Arc::new(legal_holds::LegalHoldsProjector),
         Arc::new(emergency::EmergencyProjector),
+        Arc::new(links::LinksProjector),
     ]
 }
 

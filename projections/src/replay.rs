@@ -74,6 +74,9 @@ pub struct WhoCouldRead {
     /// Whether the record had been uploaded by then.
     pub existed: bool,
     pub readers: Vec<readers::Person>,
+    /// The share links through which someone could read it then (see
+    /// `ShareLink::could_read`).
+    pub links: Vec<domain::link::LinkId>,
 }
 
 pub async fn who_could_read(
@@ -104,12 +107,53 @@ pub async fn who_could_read(
             people.push(person);
         }
     }
+    let links = if record.owner().is_some() && !record.is_erased() {
+        links_that_could_read(pool, &record, as_of).await?
+    } else {
+        Vec::new()
+    };
     Ok(WhoCouldRead {
         record: record_id,
         as_of,
         existed: record.owner().is_some(),
         readers: readers::readers(&record, &people, as_of.at),
+        links,
     })
+}
+
+/// The links naming the record by `as_of`, each folded up to it, that could read it then.
+async fn links_that_could_read(
+    pool: &PgPool,
+    record: &Record,
+    as_of: AsOf,
+) -> Result<Vec<domain::link::LinkId>, ReplayError> {
+    use domain::link::{LinkId, ShareLink, ShareLinkCreated, ShareLinkEvent};
+    let streams: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT stream FROM events \
+         WHERE type = $3 AND seq <= $2 AND payload::jsonb->'records' ? $1",
+    )
+    .bind(record.id().to_string())
+    .bind(as_of.seq)
+    .bind(ShareLinkCreated::NAME)
+    .fetch_all(pool)
+    .await?;
+    let mut found = Vec::new();
+    for stream in streams {
+        let name = domain::StreamName::parse(&stream).map_err(|e| ReplayError::Malformed {
+            seq: 0,
+            reason: format!("stream {stream:?}: {e}"),
+        })?;
+        let id = LinkId::from_uuid(name.id());
+        let mut link = ShareLink::new(id);
+        for event in read_stream_until(pool, &name, as_of.seq).await? {
+            link.apply(&parse(&event, ShareLinkEvent::from_stored)?);
+        }
+        if link.could_read(record.id(), as_of.at) {
+            found.push(id);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// The doctors whose emergency streams name `patient` up to `seq`.

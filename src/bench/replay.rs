@@ -83,6 +83,7 @@ fn read((doctor, share): (UserId, ShareId), n: usize) -> anyhow::Result<NewEvent
         action,
         share,
         emergency: None,
+        link: None,
     };
     by(doctor, RecordEvent::RecordAccessed(read))
 }

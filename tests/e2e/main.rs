@@ -27,6 +27,7 @@ mod key_epochs_s3;
 mod ledger_integrity;
 mod ledger_store;
 mod legal_holds;
+mod links;
 mod notifications;
 mod notifications_live;
 mod notifications_mail;

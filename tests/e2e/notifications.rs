@@ -135,7 +135,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(all.len(), 17);
+    assert_eq!(all.len(), 19);
     assert!(all.iter().all(|p| p["inApp"] == true));
     let mailed: Vec<_> = all
         .iter()
@@ -154,6 +154,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
             "RECORD_ADDED",
             "REFERRAL_REQUESTED",
             "EMERGENCY_ACCESS",
+            "LINK_LOCKED",
         ]
     );
 

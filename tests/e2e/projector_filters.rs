@@ -106,6 +106,7 @@ fn reads_aggregate_of(projector: &dyn Projector, event: &RecordedEvent) -> bool 
         "user_erasure" | "record_erasure" => domain::erasure::ErasureEvent::TYPES,
         "legal_hold" => domain::erasure::LegalHoldEvent::TYPES,
         "emergency" => domain::emergency::EmergencyEvent::TYPES,
+        "share_link" => domain::link::ShareLinkEvent::TYPES,
         other => panic!("a sample on a stream of no aggregate: {other}"),
     };
     projector.event_types().iter().any(|t| types.contains(t))

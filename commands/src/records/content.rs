@@ -58,13 +58,47 @@ impl Records {
             Ok(Decision::new(decision.events, decision.outcome))
         };
         let done = self.kernel().execute(id, Some(caller.user), decide).await?;
-        let (state, outcome) = (done.state, done.outcome);
-        let seq = if done.appended { done.seq } else { 0 };
-        let hash = done.hash.unwrap_or(domain::ledger::Hash::ZERO);
-        if let Err(denial) = outcome {
+        if let Err(denial) = done.outcome {
             tracing::info!(record.id = %id, user.id = %caller.user, reason = denial.reason().as_str(), "record read refused");
             return Err(ContentError::Denied(denial));
         }
+        self.serve(id, done.state, done.seq, done.hash, turn).await
+    }
+
+    /// Reading content through a share link's grant: `reads` is what the link's stream
+    /// says of it now (`ShareLink::reads`); the read, with no account as its actor, is on
+    /// the ledger before the first byte.
+    pub async fn open_content_via_link(
+        &self,
+        link: domain::link::LinkId,
+        reads: Result<domain::account::UserId, domain::link::LinkDenial>,
+        id: RecordId,
+        action: ReadAction,
+    ) -> Result<Content, ContentError> {
+        let turn = self.inner.turns.download().await?;
+        let decide = |state: &Record| {
+            let decision = domain::record::read_via_link(state, link, reads, action);
+            Ok(Decision::new(decision.events, decision.outcome))
+        };
+        let done = self.kernel().execute(id, None, decide).await?;
+        if let Err(denial) = done.outcome {
+            tracing::info!(record.id = %id, link.id = %link, reason = denial.reason().as_str(), "record read through a link refused");
+            return Err(ContentError::Denied(denial));
+        }
+        self.serve(id, done.state, done.seq, done.hash, turn).await
+    }
+
+    /// A granted read, on the ledger at `seq`: the key, the blob, and the stream of
+    /// plaintext.
+    async fn serve(
+        &self,
+        id: RecordId,
+        state: Record,
+        seq: i64,
+        hash: Option<domain::ledger::Hash>,
+        turn: super::turns::Turn,
+    ) -> Result<Content, ContentError> {
+        let hash = hash.unwrap_or(domain::ledger::Hash::ZERO);
         let stored = state
             .stored()
             .expect("a granted read is of a stored record");

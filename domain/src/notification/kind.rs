@@ -33,6 +33,10 @@ pub enum NotificationKind {
     EmergencyAccess,
     /// An administrator reviewed an emergency access to the patient's records.
     EmergencyReviewed,
+    /// Someone opened the patient's share link with its passcode.
+    LinkOpened,
+    /// Wrong passcodes locked the patient's share link.
+    LinkLocked,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -40,7 +44,7 @@ pub enum NotificationKind {
 pub struct UnknownKind(pub String);
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 17] = [
+    pub const ALL: [NotificationKind; 19] = [
         NotificationKind::RecordShared,
         NotificationKind::ShareRevoked,
         NotificationKind::ShareExpiring,
@@ -58,6 +62,8 @@ impl NotificationKind {
         NotificationKind::ReferralDecided,
         NotificationKind::EmergencyAccess,
         NotificationKind::EmergencyReviewed,
+        NotificationKind::LinkOpened,
+        NotificationKind::LinkLocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +85,8 @@ impl NotificationKind {
             NotificationKind::ReferralDecided => "REFERRAL_DECIDED",
             NotificationKind::EmergencyAccess => "EMERGENCY_ACCESS",
             NotificationKind::EmergencyReviewed => "EMERGENCY_REVIEWED",
+            NotificationKind::LinkOpened => "LINK_OPENED",
+            NotificationKind::LinkLocked => "LINK_LOCKED",
         }
     }
 
@@ -127,6 +135,7 @@ impl NotificationKind {
                 | NotificationKind::RecordAdded
                 | NotificationKind::ReferralRequested
                 | NotificationKind::EmergencyAccess
+                | NotificationKind::LinkLocked
         )
     }
 }
@@ -158,6 +167,7 @@ mod tests {
                 "RECORD_ADDED",
                 "REFERRAL_REQUESTED",
                 "EMERGENCY_ACCESS",
+                "LINK_LOCKED",
             ]
         );
         assert!(NotificationKind::parse("SPAM").is_err());

@@ -21,6 +21,7 @@ use super::{DenialReason, ShareId};
 use crate::Timestamp;
 use crate::account::{AccountStatus, Recipient, Role, UserId};
 use crate::emergency::EmergencyId;
+use crate::link::LinkId;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,8 @@ pub enum Denial {
     Erased,
     #[error("your emergency access to this patient has ended")]
     EmergencyEnded,
+    #[error("this link has ended, or your access through it has: open the link again")]
+    LinkEnded,
 }
 
 impl Denial {
@@ -91,6 +94,7 @@ impl Denial {
             Denial::Expired => DenialReason::ShareExpired,
             Denial::Erased => DenialReason::Erased,
             Denial::EmergencyEnded => DenialReason::EmergencyEnded,
+            Denial::LinkEnded => DenialReason::LinkEnded,
         }
     }
 }
@@ -129,6 +133,8 @@ pub enum Grant {
     Owner,
     Share(ShareId),
     Emergency(EmergencyId),
+    /// A share link's grant, read by someone with no account.
+    Link(LinkId),
 }
 
 impl Grant {
@@ -144,6 +150,36 @@ impl Grant {
             Grant::Emergency(e) => Some(e),
             _ => None,
         }
+    }
+
+    pub fn link(self) -> Option<LinkId> {
+        match self {
+            Grant::Link(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// A read through a share link, by someone with no account: the link's grant stands and
+/// names the record (`ShareLink::reads`, which gives the link's owner), the link's owner
+/// owns the record, and it is not erased. Anything else is as if the record did not
+/// exist, except a grant that ended, which says so.
+pub fn read_through_link(
+    record: &super::Record,
+    link: LinkId,
+    reads: Result<UserId, crate::link::LinkDenial>,
+) -> Result<Grant, Denial> {
+    use crate::link::LinkDenial;
+    match reads {
+        Ok(owner) if record.owner() == Some(owner) => {
+            if record.is_erased() {
+                Err(Denial::Erased)
+            } else {
+                Ok(Grant::Link(link))
+            }
+        }
+        Err(LinkDenial::GrantEnded | LinkDenial::Gone) => Err(Denial::LinkEnded),
+        Ok(_) | Err(_) => Err(Denial::NotFound),
     }
 }
 

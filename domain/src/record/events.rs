@@ -89,7 +89,8 @@ pub struct ShareExpiring {
 }
 
 /// Content was read: committed before the first byte is sent. `share`: the grant it was
-/// read under (none for the owner); `emergency`: the emergency access it was read under.
+/// read under (none for the owner); `emergency`: the emergency access it was read under;
+/// `link`: the share link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordAccessed {
@@ -97,6 +98,9 @@ pub struct RecordAccessed {
     pub share: Option<ShareId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<EmergencyId>,
+    /// The share link it was read through (no account is the actor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<crate::link::LinkId>,
 }
 
 /// Why a read of content was refused, as the owner's access log shows it.
@@ -112,6 +116,8 @@ pub enum DenialReason {
     Erased,
     /// The reader's emergency access to the owner had ended.
     EmergencyEnded,
+    /// The share link, or the reader's grant through it, had ended.
+    LinkEnded,
 }
 
 impl DenialReason {
@@ -123,6 +129,7 @@ impl DenialReason {
             DenialReason::ShareExpired => "SHARE_EXPIRED",
             DenialReason::Erased => "ERASED",
             DenialReason::EmergencyEnded => "EMERGENCY_ENDED",
+            DenialReason::LinkEnded => "LINK_ENDED",
         }
     }
 }

@@ -57,6 +57,43 @@ pub fn read_content(
             action,
             share: grant.share(),
             emergency: grant.emergency(),
+            link: grant.link(),
+        }
+        .into(),
+        Err(denial) => RecordAccessDenied {
+            action,
+            reason: denial.reason(),
+        }
+        .into(),
+    };
+    ReadDecision {
+        events: vec![event],
+        outcome,
+    }
+}
+
+/// Reading content through a share link: the same record of the attempt, with no
+/// account as its actor. `reads`: what the link's stream says of the grant
+/// (`ShareLink::reads`).
+pub fn read_via_link(
+    state: &Record,
+    link: crate::link::LinkId,
+    reads: Result<crate::account::UserId, crate::link::LinkDenial>,
+    action: ReadAction,
+) -> ReadDecision {
+    if state.owner().is_none() {
+        return ReadDecision {
+            events: Vec::new(),
+            outcome: Err(Denial::NotFound),
+        };
+    }
+    let outcome = super::access::read_through_link(state, link, reads);
+    let event = match outcome {
+        Ok(grant) => RecordAccessed {
+            action,
+            share: None,
+            emergency: None,
+            link: grant.link(),
         }
         .into(),
         Err(denial) => RecordAccessDenied {
@@ -111,6 +148,7 @@ mod tests {
                 action: ReadAction::Downloaded,
                 share: None,
                 emergency: None,
+                link: None,
             })]
         );
     }
@@ -141,6 +179,7 @@ mod tests {
                 action: ReadAction::Viewed,
                 share: None,
                 emergency: Some(emergency),
+                link: None,
             })]
         );
         // Once it ended, refused as ended, and the owner sees the attempt.
@@ -178,6 +217,52 @@ mod tests {
 
         let gone = read(&[uploaded(), erased()], as_patient(PATIENT), 0);
         assert_eq!(gone.outcome, Err(Denial::Erased));
+    }
+
+    #[test]
+    fn a_read_through_a_link_is_recorded_with_the_link_and_ended_grants_say_so() {
+        use crate::link::{LinkDenial, LinkId};
+        let link = LinkId::from_uuid(uuid::Uuid::from_u128(0x11));
+        let mut state = Record::new(RECORD);
+        state.apply(&uploaded());
+        let d = read_via_link(&state, link, Ok(PATIENT), ReadAction::Downloaded);
+        assert_eq!(d.outcome, Ok(Grant::Link(link)));
+        assert_eq!(
+            d.events,
+            vec![RecordEvent::from(RecordAccessed {
+                action: ReadAction::Downloaded,
+                share: None,
+                emergency: None,
+                link: Some(link),
+            })]
+        );
+        // A link made by someone else does not read this patient's record.
+        let d = read_via_link(&state, link, Ok(OTHER_PATIENT), ReadAction::Downloaded);
+        assert_eq!(d.outcome, Err(Denial::NotFound));
+        let d = read_via_link(
+            &state,
+            link,
+            Err(LinkDenial::GrantEnded),
+            ReadAction::Viewed,
+        );
+        assert_eq!(d.outcome, Err(Denial::LinkEnded));
+        assert_eq!(
+            d.events,
+            denied(DenialReason::LinkEnded)
+                .into_iter()
+                .map(|e| match e {
+                    RecordEvent::RecordAccessDenied(e) => RecordAccessDenied {
+                        action: ReadAction::Viewed,
+                        ..e
+                    }
+                    .into(),
+                    other => other,
+                })
+                .collect::<Vec<_>>()
+        );
+        state.apply(&erased());
+        let d = read_via_link(&state, link, Ok(PATIENT), ReadAction::Downloaded);
+        assert_eq!(d.outcome, Err(Denial::Erased));
     }
 
     #[test]

@@ -108,6 +108,7 @@ fn record_decision(
     event: &RecordEvent,
     people: &BTreeMap<UserId, User>,
     emergencies: &BTreeMap<UserId, Emergencies>,
+    links: &BTreeMap<crate::link::LinkId, crate::link::ShareLink>,
 ) -> Result<Vec<RecordEvent>, String> {
     let now = sample.at;
     let by = || viewer(sample, people);
@@ -165,6 +166,13 @@ fn record_decision(
         RecordEvent::ShareRevoked(e) => shown(record::revoke(state, by(), e.share, now)),
         RecordEvent::ShareExpiring(e) => Ok(record::notice_expiry(state, e.share, now)),
         RecordEvent::ShareExpired(e) => Ok(record::expire(state, e.share, now)),
+        RecordEvent::RecordAccessed(e) if e.link.is_some() => {
+            let id = e.link.expect("checked");
+            let link = &links[&id];
+            let grant = link.live_grant(super::LINK_GRANT, now).map(|g| g.id);
+            let reads = link.reads(grant.unwrap_or_default(), state.id(), now);
+            Ok(record::read_via_link(state, id, reads, e.action).events)
+        }
         RecordEvent::RecordAccessed(e) => {
             Ok(record::read_content(state, by(), e.action, now, emergency()).events)
         }
@@ -235,6 +243,7 @@ fn emergency_decision(
 fn every_step_is_what_its_decision_decides() {
     let mut people: BTreeMap<UserId, User> = BTreeMap::new();
     let mut emergencies: BTreeMap<UserId, Emergencies> = BTreeMap::new();
+    let mut links: BTreeMap<crate::link::LinkId, crate::link::ShareLink> = BTreeMap::new();
     // The rest of a decision that made more than one event: the next steps.
     let mut follows: std::collections::VecDeque<RecordEvent> = Default::default();
     let mut record = Record::new(RECORD);
@@ -257,12 +266,65 @@ fn every_step_is_what_its_decision_decides() {
                 if let Some(expected) = follows.pop_front() {
                     assert_eq!(&expected, event, "step {index}");
                 } else {
-                    let decided = record_decision(&record, sample, event, &people, &emergencies)
-                        .unwrap_or_else(|e| panic!("step {index}: {e}"));
+                    let decided =
+                        record_decision(&record, sample, event, &people, &emergencies, &links)
+                            .unwrap_or_else(|e| panic!("step {index}: {e}"));
                     assert_eq!(decided.first(), Some(event), "step {index}");
                     follows.extend(decided.into_iter().skip(1));
                 }
                 record.apply(event);
+            }
+            Event::Link(id, event) => {
+                use crate::link::{self, ShareLinkEvent};
+                let state = links
+                    .entry(*id)
+                    .or_insert_with(|| crate::Aggregate::new(*id));
+                let decided = match event {
+                    ShareLinkEvent::ShareLinkCreated(e) => shown(link::create(
+                        state,
+                        link::CreateLink {
+                            by: viewer(sample, &people),
+                            records: e
+                                .records
+                                .iter()
+                                .map(|r| link::LinkedRecord {
+                                    id: *r,
+                                    owner: record.owner(),
+                                    erased: record.is_erased(),
+                                })
+                                .collect(),
+                            expires_at: e.expires_at,
+                            max_opens: e.max_opens,
+                            passcode_hash: e.passcode_hash.clone(),
+                            now: sample.at,
+                        },
+                    )),
+                    ShareLinkEvent::ShareLinkOpened(e) => Ok(link::open(
+                        state,
+                        link::OpenLink {
+                            passcode_matches: true,
+                            from: e.from.clone(),
+                            grant: e.grant,
+                            now: sample.at,
+                        },
+                    )
+                    .events),
+                    ShareLinkEvent::ShareLinkPasscodeRefused(e) => Ok(link::open(
+                        state,
+                        link::OpenLink {
+                            passcode_matches: false,
+                            from: e.from.clone(),
+                            grant: uuid::Uuid::nil(),
+                            now: sample.at,
+                        },
+                    )
+                    .events),
+                    ShareLinkEvent::ShareLinkRevoked(_) => {
+                        shown(link::revoke(state, viewer(sample, &people).id))
+                    }
+                };
+                assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
+                state.apply(event);
             }
             Event::Emergency(doctor, event) => {
                 let state = emergencies

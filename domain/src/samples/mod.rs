@@ -15,8 +15,8 @@ pub use cast::{
     SPECIALIST, at, erased, registered, registered_with, sealed, session, shared, uploaded,
 };
 pub use story::{
-    CHANGE, DOCTOR_SESSION, EMERGENCY, OTHER_EMERGENCY, OTHER_SHARE_ENDS, PATIENT_SESSION,
-    REFERRAL, REFERRED_SHARE, story,
+    CHANGE, DOCTOR_SESSION, EMERGENCY, LINK, LINK_GRANT, OTHER_EMERGENCY, OTHER_SHARE_ENDS,
+    PATIENT_SESSION, REFERRAL, REFERRED_SHARE, story,
 };
 
 use crate::Aggregate as _;
@@ -50,6 +50,7 @@ pub enum Event {
     LegalHold(Uuid, LegalHoldEvent),
     /// On the doctor's stream.
     Emergency(UserId, EmergencyEvent),
+    Link(crate::link::LinkId, crate::link::ShareLinkEvent),
 }
 
 impl Sample {
@@ -61,6 +62,7 @@ impl Sample {
             Event::Erasure(subject, _) => ErasureCompletion::stream(*subject),
             Event::LegalHold(id, _) => LegalHold::stream(*id),
             Event::Emergency(doctor, _) => Emergencies::stream(*doctor),
+            Event::Link(id, _) => crate::link::ShareLink::stream(*id),
         }
     }
 
@@ -72,6 +74,7 @@ impl Sample {
             Event::Erasure(_, e) => e.event_type(),
             Event::LegalHold(_, e) => e.event_type(),
             Event::Emergency(_, e) => e.event_type(),
+            Event::Link(_, e) => e.event_type(),
         }
     }
 
@@ -83,6 +86,7 @@ impl Sample {
             Event::Erasure(_, e) => e.payload(),
             Event::LegalHold(_, e) => e.payload(),
             Event::Emergency(_, e) => e.payload(),
+            Event::Link(_, e) => e.payload(),
         }
     }
 }

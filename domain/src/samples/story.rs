@@ -30,6 +30,9 @@ use crate::emergency::{
 use crate::erasure::{
     ErasureCompleted, ErasureSubject, KeyEpochRetired, LegalHoldLifted, LegalHoldPlaced,
 };
+use crate::link::{
+    LinkId, ShareLinkCreated, ShareLinkOpened, ShareLinkPasscodeRefused, ShareLinkRevoked,
+};
 use crate::notification::{NotificationKind, Preference};
 use crate::record::{
     DenialReason, ReadAction, RecordAccessDenied, RecordAccessed, RecordEvent, RecordShared,
@@ -53,6 +56,9 @@ pub const OTHER_EMERGENCY: EmergencyId = EmergencyId::from_uuid(uuid::Uuid::from
 /// The doctor's referral of the record to the specialist, and the share it made.
 pub const REFERRAL: ReferralId = ReferralId::from_uuid(uuid::Uuid::from_u128(0x4ef));
 pub const REFERRED_SHARE: ShareId = ShareId::from_uuid(uuid::Uuid::from_u128(0x5a3));
+/// The patient's share link, and the grant its one open made.
+pub const LINK: LinkId = LinkId::from_uuid(uuid::Uuid::from_u128(0x111c));
+pub const LINK_GRANT: uuid::Uuid = uuid::Uuid::from_u128(0x6a);
 
 fn reason(text: &str) -> crate::Sealed {
     super::cast::sealed(text)
@@ -175,6 +181,7 @@ pub fn story() -> Vec<Sample> {
         action: ReadAction::Downloaded,
         share: Some(SHARE),
         emergency: None,
+        link: None,
     };
     s.record(33, Some(DOCTOR), read);
     s.record(34, Some(PATIENT), ShareRevoked { share: SHARE });
@@ -268,6 +275,7 @@ pub fn story() -> Vec<Sample> {
         action: ReadAction::Viewed,
         share: None,
         emergency: Some(EMERGENCY),
+        link: None,
     };
     s.record(49, Some(SPECIALIST), emergency_read);
     let closed = EmergencyAccessClosed { access: EMERGENCY };
@@ -312,6 +320,42 @@ pub fn story() -> Vec<Sample> {
         note: Some(sealed("seen the ambulance report")),
     };
     s.emergency(66, Some(ADMIN), reviewed);
+
+    // The patient shares the record by link; a wrong passcode, then the right one, and a
+    // download through it by someone with no account; then the patient revokes it.
+    let link = |s: &mut Story, minute, actor, e: crate::link::ShareLinkEvent| {
+        s.push(minute, actor, Event::Link(LINK, e));
+    };
+    let created = ShareLinkCreated {
+        owner: PATIENT,
+        records: vec![RECORD],
+        expires_at: at(90),
+        max_opens: Some(3),
+        passcode_hash: sealed("passcode-hash"),
+    };
+    link(&mut s, 67, Some(PATIENT), created.into());
+    let wrong = ShareLinkPasscodeRefused {
+        owner: PATIENT,
+        from: sealed("address"),
+        locked: false,
+    };
+    link(&mut s, 68, None, wrong.into());
+    let opened = ShareLinkOpened {
+        grant: LINK_GRANT,
+        owner: PATIENT,
+        records: vec![RECORD],
+        from: sealed("address"),
+        grant_expires_at: at(83),
+    };
+    link(&mut s, 68, None, opened.into());
+    let through_link = RecordAccessed {
+        action: ReadAction::Downloaded,
+        share: None,
+        emergency: None,
+        link: Some(LINK),
+    };
+    s.record(69, None, through_link);
+    link(&mut s, 70, Some(PATIENT), ShareLinkRevoked {}.into());
     let ran_out = ShareExpired { share: OTHER_SHARE };
     s.record(OTHER_SHARE_ENDS, None, ran_out);
     s.record(101, Some(PATIENT), erased());

@@ -11,6 +11,7 @@ pub mod factors;
 pub mod keys;
 pub mod ledger;
 pub mod legal_holds;
+pub mod links;
 pub mod notifications;
 pub mod records;
 pub mod transparency;

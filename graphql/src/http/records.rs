@@ -256,24 +256,43 @@ pub async fn content(
         .await
     {
         Ok(content) => content,
-        Err(ContentError::Denied(denial)) => {
-            let status = match denial {
-                Denial::NotFound => StatusCode::NOT_FOUND,
-                Denial::Erased => StatusCode::GONE,
-                Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
-                    StatusCode::FORBIDDEN
-                }
-            };
-            let code = match denial {
-                Denial::NotFound | Denial::Erased => Code::NotFound,
-                Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
-                    Code::Forbidden
-                }
-            };
-            return error(status, code, &denial.to_string());
-        }
-        Err(ContentError::Command(e)) => return command_error(e),
+        Err(e) => return content_error(e),
     };
+    // Before the first byte: who asks, then the access decision, the read's event on
+    // the ledger and the blob opened (`bench records` reads these).
+    let timing = format!(
+        "auth;dur={:.3}, open;dur={:.3}",
+        (authenticated - began).as_secs_f64() * 1000.0,
+        authenticated.elapsed().as_secs_f64() * 1000.0
+    );
+    respond(&state, content, inline, &timing)
+}
+
+/// A refused read, or a failure before the first byte, as its status and JSON body.
+pub(crate) fn content_error(e: ContentError) -> Response {
+    let denial = match e {
+        ContentError::Denied(denial) => denial,
+        ContentError::Command(e) => return command_error(e),
+    };
+    let (status, code) = match denial {
+        Denial::NotFound => (StatusCode::NOT_FOUND, Code::NotFound),
+        // Gone: erased, or a share link (or the reader's time through it) ended.
+        Denial::Erased | Denial::LinkEnded => (StatusCode::GONE, Code::NotFound),
+        Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
+            (StatusCode::FORBIDDEN, Code::Forbidden)
+        }
+    };
+    error(status, code, &denial.to_string())
+}
+
+/// A granted read's response: the plaintext streamed as it is decrypted, with the
+/// read's signed promise, its timing, and headers that keep the file inert.
+pub(crate) fn respond(
+    state: &AppState,
+    content: commands::records::Content,
+    inline: bool,
+    timing: &str,
+) -> Response {
     let body = Body::from_stream(
         content
             .body
@@ -286,19 +305,12 @@ pub async fn content(
         &content.hash,
         state.services.ledger_key.signing_key(),
     );
-    // Before the first byte: who asks, then the access decision, the read's event on
-    // the ledger and the blob opened (`bench records` reads these).
-    let timing = format!(
-        "auth;dur={:.3}, open;dur={:.3}",
-        (authenticated - began).as_secs_f64() * 1000.0,
-        authenticated.elapsed().as_secs_f64() * 1000.0
-    );
     let mut response = Response::new(body);
     let h = response.headers_mut();
     if let Ok(receipt) = HeaderValue::from_str(&receipt) {
         h.insert("medchain-receipt", receipt);
     }
-    if let Ok(timing) = HeaderValue::from_str(&timing) {
+    if let Ok(timing) = HeaderValue::from_str(timing) {
         h.insert("server-timing", timing);
     }
     h.insert(

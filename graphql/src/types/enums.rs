@@ -56,6 +56,8 @@ pub enum AccessAction {
     Emergency,
     /// A share made by approving a referral.
     Referred,
+    /// A share link naming the record was opened with its passcode.
+    LinkOpened,
 }
 
 impl AccessAction {
@@ -72,6 +74,7 @@ impl AccessAction {
             "ERASED" => AccessAction::Erased,
             "EMERGENCY" => AccessAction::Emergency,
             "REFERRED" => AccessAction::Referred,
+            "LINK_OPENED" => AccessAction::LinkOpened,
             _ => return None,
         })
     }
@@ -100,6 +103,8 @@ pub enum NotificationKind {
     ReferralDecided,
     EmergencyAccess,
     EmergencyReviewed,
+    LinkOpened,
+    LinkLocked,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

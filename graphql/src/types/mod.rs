@@ -8,6 +8,7 @@ pub mod factors;
 pub mod keys;
 pub mod ledger_event;
 pub mod legal_hold;
+pub mod link;
 pub mod notification;
 pub mod page;
 pub mod profile_change;

@@ -40,6 +40,36 @@ impl Notification {
             .unwrap_or_else(|| "A former user".into()))
     }
 
+    /// Where a share link's opening came from: on the ledger, sealed under the owner's
+    /// key (a third party's personal data), opened for the owner only.
+    async fn opened_from(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let s = services(ctx);
+        let found: Option<(String, serde_json::Value)> =
+            sqlx::query_as("SELECT stream, payload FROM events WHERE seq = $1")
+                .bind(self.row.seq)
+                .fetch_optional(&s.pool)
+                .await
+                .map_err(|e| e.gql())?;
+        let Some((stream, payload)) = found else {
+            return Ok(None);
+        };
+        let Ok(opened) = serde_json::from_value::<domain::link::ShareLinkOpened>(payload) else {
+            return Ok(None);
+        };
+        if opened.owner != self.viewer.id {
+            return Ok(None);
+        }
+        let key = s
+            .keys
+            .subject_key(&s.pool, opened.owner.as_uuid())
+            .await
+            .map_err(|e| crate::error::internal(&e))?;
+        Ok(key.live().and_then(|key| {
+            key.open_string(&stream, commands::links::FROM_FIELD, &opened.from)
+                .ok()
+        }))
+    }
+
     /// The record's title, if the reader may see it now.
     async fn title(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let s = services(ctx);
@@ -152,6 +182,13 @@ impl Notification {
                     self.who(ctx).await?
                 ),
             },
+            Kind::LinkOpened => match self.opened_from(ctx).await? {
+                Some(from) => format!("Your share link was opened from {from}"),
+                None => "Your share link was opened".into(),
+            },
+            Kind::LinkLocked => "Five wrong passcodes locked one of your share links: nobody can \
+                 open it any more. Make a new one if you still want to share"
+                .into(),
             Kind::EmergencyReviewed => match self.row.detail.as_deref() {
                 Some("JUSTIFIED") => format!(
                     "An administrator found {}'s emergency access to your records justified",

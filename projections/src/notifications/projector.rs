@@ -19,6 +19,7 @@ use domain::{
     account::{AccountStatus, Role, UserEvent, UserRegistered},
     emergency::EmergencyEvent,
     erasure::ErasureEvent,
+    link::ShareLinkEvent,
     notification::NotificationKind,
     record::RecordEvent,
 };
@@ -66,6 +67,7 @@ impl Projector for NotificationsProjector {
             },
             emergency::{EmergencyAccessOpened, EmergencyAccessReviewed},
             erasure::ErasureCompleted,
+            link::{ShareLinkOpened, ShareLinkPasscodeRefused},
             record::{
                 RecordAccessed, RecordShared, RecordUploaded, ReferralDecided, ReferralRequested,
                 ShareExpiring, ShareRevoked,
@@ -100,6 +102,8 @@ impl Projector for NotificationsProjector {
             ReferralDecided::NAME,
             EmergencyAccessOpened::NAME,
             EmergencyAccessReviewed::NAME,
+            ShareLinkOpened::NAME,
+            ShareLinkPasscodeRefused::NAME,
         ]
     }
 
@@ -127,6 +131,7 @@ enum Parsed {
     Erasure(Uuid, ErasureEvent),
     /// On the doctor's stream.
     Emergency(Uuid, EmergencyEvent),
+    Link(ShareLinkEvent),
     Other,
 }
 
@@ -137,6 +142,7 @@ fn parse(event: &RecordedEvent) -> Result<Parsed, ProjectionError> {
         "record" => Parsed::Record(stream.id(), read_as(event)?),
         "record_erasure" => Parsed::Erasure(stream.id(), read_as(event)?),
         domain::emergency::EMERGENCY_CATEGORY => Parsed::Emergency(stream.id(), read_as(event)?),
+        domain::link::LINK_CATEGORY => Parsed::Link(read_as(event)?),
         _ => Parsed::Other,
     })
 }
@@ -233,7 +239,11 @@ async fn load(tx: &mut PgConnection, parsed: &[Parsed]) -> Result<Fold, sqlx::Er
                     _ => {}
                 }
             }
-            Parsed::Other => {}
+            Parsed::Link(ShareLinkEvent::ShareLinkOpened(e)) => users.push(e.owner.as_uuid()),
+            Parsed::Link(ShareLinkEvent::ShareLinkPasscodeRefused(e)) => {
+                users.push(e.owner.as_uuid());
+            }
+            Parsed::Link(_) | Parsed::Other => {}
         }
     }
     // Administrators are told of registrations and of every emergency access.
@@ -309,7 +319,17 @@ impl Fold {
                 self.notify(event, e.owner.as_uuid(), kind, about)
             }
             Parsed::Emergency(doctor, e) => self.emergency_event(event, doctor, e),
-            Parsed::Other => Ok(()),
+            // The owner hears of each opening (where from is on the ledger, sealed, and
+            // opened when the notice is read), and when wrong passcodes lock the link.
+            Parsed::Link(ShareLinkEvent::ShareLinkOpened(e)) => {
+                let kind = NotificationKind::LinkOpened;
+                self.notify(event, e.owner.as_uuid(), kind, About::default())
+            }
+            Parsed::Link(ShareLinkEvent::ShareLinkPasscodeRefused(e)) if e.locked => {
+                let kind = NotificationKind::LinkLocked;
+                self.notify(event, e.owner.as_uuid(), kind, About::default())
+            }
+            Parsed::Link(_) | Parsed::Other => Ok(()),
         }
     }
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use commands::RecordedEvent;
 use domain::{
     Sealed, Timestamp,
+    link::ShareLinkOpened,
     record::{RecordEvent, RecordUploaded},
 };
 use futures::{FutureExt, future::BoxFuture};
@@ -35,7 +36,19 @@ impl Projector for RecordsProjector {
     }
 
     fn event_types(&self) -> &'static [&'static str] {
-        RecordEvent::TYPES
+        // Every record event, and a share link's opening: an entry in the access log of
+        // each record the link names.
+        const TYPES: [&str; RecordEvent::TYPES.len() + 1] = {
+            let mut all = [""; RecordEvent::TYPES.len() + 1];
+            let mut i = 0;
+            while i < RecordEvent::TYPES.len() {
+                all[i] = RecordEvent::TYPES[i];
+                i += 1;
+            }
+            all[i] = <ShareLinkOpened as domain::EventName>::NAME;
+            all
+        };
+        &TYPES
     }
 
     fn apply<'a>(
@@ -124,15 +137,40 @@ async fn apply(
     events: &[&RecordedEvent],
 ) -> Result<(), (usize, ProjectionError)> {
     let mut parsed = Vec::with_capacity(events.len());
+    let mut links = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let read = || -> Result<_, ProjectionError> {
-            Ok((stream_of(event)?.id(), read_as::<RecordEvent>(event)?))
+            let stream = stream_of(event)?;
+            Ok(if stream.category() == domain::link::LINK_CATEGORY {
+                // Of a link's events, only its openings are entries in a record's log.
+                match read_as(event)? {
+                    domain::link::ShareLinkEvent::ShareLinkOpened(e) => Some((stream.id(), Err(e))),
+                    _ => None,
+                }
+            } else {
+                Some((stream.id(), Ok(read_as::<RecordEvent>(event)?)))
+            })
         };
-        parsed.push(read().map_err(|e| (index, e))?);
+        match read().map_err(|e| (index, e))? {
+            Some((id, Ok(record))) => parsed.push((index, id, record)),
+            Some((id, Err(opened))) => links.push((index, id, opened)),
+            None => {}
+        }
     }
-    let mut fold = load(tx, &parsed).await.map_err(|e| (0, e.into()))?;
-    for (index, (event, (id, parsed))) in events.iter().zip(parsed).enumerate() {
-        fold.event(event, id, parsed).map_err(|e| (index, e))?;
+    let records: Vec<(Uuid, RecordEvent)> =
+        parsed.iter().map(|(_, id, e)| (*id, e.clone())).collect();
+    let mut fold = load(tx, &records).await.map_err(|e| (0, e.into()))?;
+    // In seq order, the openings among the record events.
+    let mut links = links.into_iter().peekable();
+    for (index, id, record) in parsed {
+        while let Some((at, link, opened)) = links.next_if(|(at, _, _)| *at < index) {
+            fold.link_opened(events[at], link, opened);
+        }
+        fold.event(events[index], id, record)
+            .map_err(|e| (index, e))?;
+    }
+    for (at, link, opened) in links {
+        fold.link_opened(events[at], link, opened);
     }
     fold.write(tx).await.map_err(|e| (0, e.into()))
 }
@@ -384,7 +422,10 @@ impl Fold {
             RecordEvent::RecordAccessed(e) if e.emergency.is_some() => {
                 ("EMERGENCY", Some(e.action.as_str().to_lowercase()))
             }
-            RecordEvent::RecordAccessed(e) => (e.action.as_str(), None),
+            RecordEvent::RecordAccessed(e) => match e.link {
+                Some(link) => (e.action.as_str(), Some(format!("through link {link}"))),
+                None => (e.action.as_str(), None),
+            },
             RecordEvent::RecordAccessDenied(e) => (
                 "DENIED",
                 Some(format!(
@@ -424,6 +465,23 @@ impl Fold {
             emergency,
         });
         Ok(())
+    }
+
+    /// A share link was opened: an entry in the access log of each record it names, with
+    /// no account as its actor.
+    fn link_opened(&mut self, event: &RecordedEvent, link: Uuid, opened: ShareLinkOpened) {
+        for record in opened.records {
+            self.access.push(AccessRow {
+                seq: event.seq,
+                record: record.as_uuid(),
+                owner: opened.owner.as_uuid(),
+                actor: None,
+                action: "LINK_OPENED".to_owned(),
+                at: event.at.to_datetime(),
+                detail: Some(format!("link {link}")),
+                emergency: None,
+            });
+        }
     }
 
     /// A referral the event names, marked changed; one not in the view stops the batch.
