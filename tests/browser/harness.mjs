@@ -11,12 +11,17 @@ export const browser = await chromium.launch({
   args: ['--no-sandbox'],
 });
 
-/** A page of its own context (cookies) at `base`, watched for errors. */
-export async function watchedPage(base) {
+/**
+ * A page of its own context (cookies) at `base`, watched for errors; `allow` matches the
+ * console errors a script provokes on purpose (the browser logs a refused request).
+ */
+export async function watchedPage(base, { allow = null } = {}) {
   const context = await browser.newContext({ baseURL: base });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !(allow && allow.test(m.text()))) problems.push(`console error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return { context, page };
 }

@@ -251,6 +251,32 @@ async fn doctors_add_records_refer_and_open_emergency_access_in_a_browser() {
     assert!(stdout.contains("care flows passed"), "{stdout}");
 }
 
+/// Share links in Chromium (`tests/browser/links.mjs`): the patient makes a link and
+/// sees its passcode once; a recipient with no account opens it (a wrong passcode
+/// refused in words), downloads the record, and the patient hears of it live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_without_an_account_opens_a_share_link_in_a_browser() {
+    use crate::common::records::{cast, pdf, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    let record = upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let stdout = run_browser_script(
+        &app,
+        "links.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("RECORD", record.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("link flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

@@ -84,6 +84,47 @@ export function uploadRecord({ title, description, patient, file }, onProgress) 
   });
 }
 
+/**
+ * Opens a share link with its passcode (no account): resolves to
+ * `{token, expiresAt, records}`, or throws an ApiError (wrong passcode FORBIDDEN, locked
+ * RATE_LIMITED, ended NOT_FOUND).
+ */
+export async function openLink(id, passcode) {
+  let res;
+  try {
+    res = await fetch(`/api/links/${encodeURIComponent(id)}/open`, {
+      method: 'POST',
+      credentials: 'omit',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ passcode }),
+    });
+  } catch {
+    throw new ApiError('OFFLINE', OFFLINE);
+  }
+  const text = await res.text();
+  if (!res.ok) throw routeError(res.status, text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('INTERNAL', UNREADABLE);
+  }
+}
+
+/** A record read through a share link's token, as a Blob (the read is on the ledger). */
+export async function linkContent(id, record, token) {
+  let res;
+  try {
+    res = await fetch(`/api/links/${encodeURIComponent(id)}/records/${encodeURIComponent(record)}/content`, {
+      credentials: 'omit',
+      headers: { authorization: `Bearer ${token}` },
+    });
+  } catch {
+    throw new ApiError('OFFLINE', OFFLINE);
+  }
+  if (!res.ok) throw routeError(res.status, await res.text());
+  return res.blob();
+}
+
 /** Replaces the signed-in user's photo (PNG or JPEG). */
 export async function putPhoto(file) {
   let res;

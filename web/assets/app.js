@@ -11,6 +11,7 @@ import * as patient from './pages/patient.js';
 import * as doctor from './pages/doctor.js';
 import * as notifications from './pages/notifications.js';
 import * as care from './pages/care.js';
+import * as shareLink from './pages/link.js';
 import * as profile from './pages/profile.js';
 import * as admin from './pages/admin/index.js';
 
@@ -34,6 +35,7 @@ const routes = [
   [PATHS.forgot, auth.forgot, 'anyone'],
   [PATHS.reset, auth.reset, 'anyone'],
   [PATHS.pending, auth.pending, 'anyone'],
+  [`${PATHS.link}/:id`, shareLink.page, 'anyone'],
   [PATHS.records, patient.records, 'PATIENT'],
   [`${PATHS.records}/:id`, patient.record, 'PATIENT'],
   [PATHS.shared, doctor.shared, 'DOCTOR'],

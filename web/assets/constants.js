@@ -14,6 +14,7 @@ export const PATHS = {
   patients: '/patients',
   emergency: '/emergency',
   care: '/care',
+  link: '/l',
   notifications: '/notifications',
   profile: '/profile',
   admin: '/admin',
@@ -35,7 +36,7 @@ export const ROLES = { PATIENT: 'Patient', DOCTOR: 'Doctor', ADMIN: 'Administrat
 export const ACCESS_ACTIONS = {
   UPLOADED: 'Uploaded', VIEWED: 'Viewed', DOWNLOADED: 'Downloaded', DENIED: 'Refused',
   SHARED: 'Shared', REVOKED: 'Revoked', EXPIRED: 'Expired', ERASED: 'Erased',
-  EMERGENCY: 'Emergency read', REFERRED: 'Referred',
+  EMERGENCY: 'Emergency read', REFERRED: 'Referred', LINK_OPENED: 'Link opened',
 };
 
 /** A referral's state, as people read it. */

@@ -102,6 +102,7 @@ export async function record({ params, app }) {
     h('h2', {}, 'Shares'),
     shares,
     erased ? null : shareForm(r, refresh),
+    erased ? null : await linkSection(r),
     h('h2', {}, 'Access log'),
     log,
     erased ? await erasureSection(r) : (r.legalHold ? heldNotice() : eraseSection(r, app)));
@@ -194,13 +195,73 @@ function detailText(detail, names) {
     (whole, _doctor, id) => (names.has(id) ? names.get(id) : whole));
 }
 
+const LINKS = `{ shareLinks { id url opens maxOpens active expiresAt revokedAt records { id } } }`;
+
+/** "Share by link": the links naming this record, and a new one (shown once). */
+async function linkSection(r) {
+  const list = h('div');
+  const fresh = h('div');
+  const show = async () => {
+    const mine = (await gql(LINKS)).shareLinks.filter((l) => l.records.some((x) => x.id === r.id));
+    fill(list, mine.length ? table('Links to this record', ['Link', 'Until', 'Opens', 'State', ''], mine.map((l) => [
+      h('span', { class: 'mono small' }, l.url),
+      when(l.expiresAt),
+      l.maxOpens ? `${l.opens} of ${l.maxOpens}` : String(l.opens),
+      l.active ? 'Opens' : l.revokedAt ? `Revoked ${when(l.revokedAt)}` : 'Ended',
+      l.active ? h('button', {
+        type: 'button', class: 'secondary', 'aria-label': `Revoke the link ${l.url}`,
+        onclick: async (event) => {
+          event.target.disabled = true;
+          try {
+            await gql('mutation($id: UUID!) { revokeShareLink(id: $id) { id } }', { id: l.id });
+            announce('The link is revoked.');
+            await show();
+          } catch (error) {
+            event.target.replaceWith(errorBox(error));
+          }
+        },
+      }, 'Revoke') : '',
+    ])) : null);
+  };
+  await show();
+  const week = new Date(Date.now() + 7 * 24 * 3600 * 1000);
+  const local = new Date(week.getTime() - week.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const expires = field('Link expires', { type: 'datetime-local', name: 'expires', required: true, value: local });
+  const maxOpens = field('Most opens (optional)', { type: 'number', name: 'maxOpens', min: 1, max: 1000, step: 1 });
+  return h('details', { class: 'card' },
+    h('summary', {}, 'Share by link'),
+    h('p', { class: 'small muted' }, 'For a clinician without an account: give them the link and, apart from it, the passcode. '
+      + 'Five wrong passcodes lock the link. You see every opening and every download.'),
+    form({
+      fields: [expires, maxOpens],
+      submitLabel: 'Make a link',
+      submit: async () => {
+        const at = new Date(expires.input.value).toISOString();
+        const m = maxOpens.input.value ? Number(maxOpens.input.value) : null;
+        const { createShareLink: made } = await gql(`mutation($r: [UUID!]!, $e: DateTime!, $m: Int) {
+            createShareLink(recordIds: $r, expiresAt: $e, maxOpens: $m) { passcode qrSvg link { id url } } }`,
+          { r: [r.id], e: at, m });
+        fill(fresh, h('section', { class: 'card', 'aria-labelledby': 'new-link' },
+          h('h3', { id: 'new-link' }, 'Your new link'),
+          h('p', {}, 'Link: ', h('span', { class: 'mono', 'data-testid': 'link-url' }, made.link.url)),
+          h('p', {}, 'Passcode (shown only now): ', h('strong', { class: 'mono', 'data-testid': 'link-passcode' }, made.passcode)),
+          h('img', { class: 'qr', src: `data:image/svg+xml;base64,${btoa(made.qrSvg)}`, alt: 'QR code of the link (without the passcode)', width: 200, height: 200 })));
+        announce('Link made.');
+        await show();
+      },
+    }),
+    fresh,
+    list);
+}
+
 async function accessLog(id, names) {
   const data = await gql(`query($id: UUID!) { record(id: $id) { accessLog(first: ${MAX_PAGE}) {
       edges { node { seq at action detail actor { id name role } receipt } } } } }`, { id });
   const entries = data.record.accessLog.edges.map(({ node }) => node);
   const rows = entries.map((e) => [
     when(e.at),
-    e.actor ? `${e.actor.name ?? ERASED_NAME}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}` : SYSTEM_ACTOR,
+    e.actor ? `${e.actor.name ?? ERASED_NAME}${e.actor.role === 'DOCTOR' ? ' (doctor)' : ''}`
+      : e.action === 'LINK_OPENED' || (e.detail ?? '').startsWith('through link') ? 'Someone with your link' : SYSTEM_ACTOR,
     ACCESS_ACTIONS[e.action] ?? e.action,
     detailText(e.detail, names),
     ledgerCell(e),
