@@ -85,3 +85,31 @@ CREATE INDEX share_links_by_owner ON share_links (owner_id, created_seq DESC);
 -- event, several rows, so a row is keyed by its event and its record.
 ALTER TABLE access_log DROP CONSTRAINT access_log_pkey;
 ALTER TABLE access_log ADD PRIMARY KEY (seq, record_id);
+
+-- Proxy invitations (issue 25): the mailed token's hash, with the grant it redeems.
+-- Operational state like password resets; the grant itself is on the ledger.
+CREATE TABLE proxy_invitations (
+    token_hash  bytea       PRIMARY KEY,
+    patient_id  uuid        NOT NULL,
+    grant_id    uuid        NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    used_at     timestamptz
+);
+
+-- Proxy grants (projector `proxies`): one row per grant; the address stays sealed.
+CREATE TABLE proxy_grants (
+    id           uuid        PRIMARY KEY,
+    patient_id   uuid        NOT NULL,
+    email        text        NOT NULL,
+    scope        text        NOT NULL,
+    records      uuid[],
+    granted_at   timestamptz NOT NULL,
+    granted_seq  bigint      NOT NULL,
+    expires_at   timestamptz,
+    proxy_id     uuid,
+    accepted_at  timestamptz,
+    revoked_at   timestamptz,
+    updated_seq  bigint      NOT NULL
+);
+CREATE INDEX proxy_grants_by_patient ON proxy_grants (patient_id, granted_seq DESC);
+CREATE INDEX proxy_grants_by_proxy ON proxy_grants (proxy_id) WHERE proxy_id IS NOT NULL;

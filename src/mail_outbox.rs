@@ -189,6 +189,10 @@ fn compose(kind: NotificationKind, link: &str) -> (&'static str, String) {
             "Emergency access to medical records",
             "A doctor opened emergency access to medical records, giving a reason. Every read is recorded, and an administrator reviews it.",
         ),
+        NotificationKind::ProxyGranted => (
+            "You look after a patient's records",
+            "You accepted a patient's invitation: you can now see their records in MedChain.",
+        ),
         NotificationKind::LinkOpened => (
             "Your share link was opened",
             "Someone opened one of your share links with its passcode.",

@@ -111,6 +111,12 @@ pub async fn spawn(
     .with_erasure_journal(journal.clone())
     .with_emergency(config.emergency);
     let kernel_for_holds = kernel.clone();
+    let proxies = commands::proxies::ProxyGrants::new(
+        kernel.clone(),
+        keys.clone(),
+        Some(config.mailer.clone()),
+        config.clock.clone(),
+    );
     let links = commands::links::Links::new(
         kernel.clone(),
         keys.clone(),
@@ -187,6 +193,7 @@ pub async fn spawn(
         accounts,
         records,
         links,
+        proxies,
         clock: config.clock,
         projections,
         sessions,

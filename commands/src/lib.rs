@@ -19,6 +19,7 @@
 //!   stand, and erasure certificates (DESIGN.md §11).
 //! - `legal_holds`: placing and lifting holds, and the check every erasure makes.
 //! - `links`: share links: creating, opening with the passcode, tokens, revoking.
+//! - `proxies`: caregiver proxies: the invitation mailed, redeemed, revoked.
 //! - `blobs`: the blob store (object_store), ciphertext only.
 //! - `mail`: SMTP or an outbox of `.eml` files, through lettre.
 //! - `rate_limit`: limits that hold across processes (failed sign-ins, resets,
@@ -43,6 +44,7 @@ pub mod legal_holds;
 pub mod links;
 pub mod mail;
 pub mod password_hasher;
+pub mod proxies;
 pub mod rate_limit;
 pub mod records;
 

@@ -29,6 +29,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         emergency::EmergencyEvent,
         erasure::{ErasureEvent, KeyEpochEvent, LegalHoldEvent},
         link::ShareLinkEvent,
+        proxy::ProxyEvent,
         record::RecordEvent,
     };
     let mut all: Vec<_> = [
@@ -39,6 +40,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         LegalHoldEvent::TYPES,
         EmergencyEvent::TYPES,
         ShareLinkEvent::TYPES,
+        ProxyEvent::TYPES,
     ]
     .concat();
     all.sort_unstable();

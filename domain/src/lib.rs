@@ -21,6 +21,7 @@ pub mod event_type;
 pub mod ledger;
 pub mod link;
 pub mod notification;
+pub mod proxy;
 pub mod record;
 #[cfg(any(test, feature = "test-support"))]
 pub mod samples;

@@ -19,6 +19,8 @@ pub struct Services {
     pub records: Records,
     /// Share links: creating, opening, revoking, the tokens.
     pub links: commands::links::Links,
+    /// Caregiver proxies: invitations, acceptance, revocation.
+    pub proxies: commands::proxies::ProxyGrants,
     pub projections: Projections,
     /// Reads new notifications once for every open subscription of this process.
     pub notices: crate::notification_hub::NotificationHub,

@@ -13,6 +13,7 @@ use crate::{
         legal_holds::{LegalHoldMutation, LegalHoldQuery},
         links::{LinkMutation, LinkQuery},
         notifications::{NotificationMutation, NotificationQuery},
+        proxies::{ProxyMutation, ProxyQuery},
         records::{RecordMutation, RecordQuery},
         transparency::TransparencyQuery,
     },
@@ -37,6 +38,7 @@ pub struct Query(
     LegalHoldQuery,
     CareQuery,
     LinkQuery,
+    ProxyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,6 +53,7 @@ pub struct Mutation(
     LegalHoldMutation,
     CareMutation,
     LinkMutation,
+    ProxyMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

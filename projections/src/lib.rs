@@ -15,6 +15,7 @@
 //! - `legal_holds`: every legal hold, and whether it stands.
 //! - `emergency`: every emergency access, how it ended, its review.
 //! - `links`: every share link and how it stands.
+//! - `proxies`: every caregiver proxy grant and how it stands.
 //! - `merkle`: the transparency log's tree (RFC 6962) over every event; roots and proofs.
 //! - `replay`: the views as they stood at a seq or a time, from the ledger (compliance).
 //! - `check`: rebuild into scratch tables and compare with the live ones.
@@ -28,6 +29,7 @@ pub mod links;
 pub mod merkle;
 pub mod notifications;
 pub mod projector;
+pub mod proxies;
 pub mod rebuild;
 pub mod records;
 pub mod replay;
@@ -54,6 +56,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(legal_holds::LegalHoldsProjector),
         Arc::new(emergency::EmergencyProjector),
         Arc::new(links::LinksProjector),
+        Arc::new(proxies::ProxiesProjector),
     ]
 }
 

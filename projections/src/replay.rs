@@ -90,11 +90,29 @@ pub async fn who_could_read(
         record.apply(&parse(&event, RecordEvent::from_stored)?);
     }
     let mut candidates = readers::candidates(&record);
-    // And every doctor who had opened an emergency access to the owner by then.
+    // And every doctor who had opened an emergency access to the owner by then, and
+    // everyone who had accepted a proxy grant of the owner's.
+    let mut proxies = domain::proxy::Proxies::new(
+        record
+            .owner()
+            .unwrap_or(UserId::from_uuid(uuid::Uuid::nil())),
+    );
     if let Some(owner) = record.owner() {
         for doctor in emergency_doctors(pool, owner, as_of.seq).await? {
             if !candidates.contains(&doctor) {
                 candidates.push(doctor);
+            }
+        }
+        for event in
+            read_stream_until(pool, &domain::proxy::Proxies::stream(owner), as_of.seq).await?
+        {
+            proxies.apply(&parse(&event, domain::proxy::ProxyEvent::from_stored)?);
+        }
+        for grant in proxies.grants() {
+            if let Some(proxy) = grant.proxy
+                && !candidates.contains(&proxy)
+            {
+                candidates.push(proxy);
             }
         }
     }
@@ -103,6 +121,7 @@ pub async fn who_could_read(
         if let Some(mut person) = person_as_of(pool, id, as_of.seq).await? {
             if let Some(owner) = record.owner() {
                 person.emergency = emergency_as_of(pool, id, owner, as_of).await?;
+                person.proxy = proxies.standing_of(id, Some(record_id), as_of.at);
             }
             people.push(person);
         }
@@ -217,6 +236,7 @@ async fn person_as_of(
             role,
             status,
             emergency: None,
+            proxy: None,
         }))
 }
 

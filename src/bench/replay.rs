@@ -84,6 +84,7 @@ fn read((doctor, share): (UserId, ShareId), n: usize) -> anyhow::Result<NewEvent
         share,
         emergency: None,
         link: None,
+        proxy: None,
     };
     by(doctor, RecordEvent::RecordAccessed(read))
 }

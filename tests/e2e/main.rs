@@ -34,6 +34,7 @@ mod notifications_mail;
 mod projections_writers;
 mod projector_batches;
 mod projector_filters;
+mod proxies;
 mod records;
 mod records_integrity;
 mod records_large;

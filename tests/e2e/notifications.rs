@@ -135,7 +135,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(all.len(), 19);
+    assert_eq!(all.len(), 20);
     assert!(all.iter().all(|p| p["inApp"] == true));
     let mailed: Vec<_> = all
         .iter()
@@ -155,6 +155,7 @@ async fn preferences_mute_in_app_but_not_security_notices_and_read_marks_never_d
             "REFERRAL_REQUESTED",
             "EMERGENCY_ACCESS",
             "LINK_LOCKED",
+            "PROXY_GRANTED",
         ]
     );
 

@@ -107,6 +107,7 @@ fn reads_aggregate_of(projector: &dyn Projector, event: &RecordedEvent) -> bool 
         "legal_hold" => domain::erasure::LegalHoldEvent::TYPES,
         "emergency" => domain::emergency::EmergencyEvent::TYPES,
         "share_link" => domain::link::ShareLinkEvent::TYPES,
+        "proxies" => domain::proxy::ProxyEvent::TYPES,
         other => panic!("a sample on a stream of no aggregate: {other}"),
     };
     projector.event_types().iter().any(|t| types.contains(t))

@@ -69,6 +69,24 @@ impl Records {
         }
     }
 
+    /// Refuses, before a byte streams, someone who may not add to the patient's file: a
+    /// MANAGE proxy of theirs may (answered with the grant), else a doctor in their care.
+    pub async fn check_on_behalf(
+        &self,
+        caller: &Caller,
+        patient: UserId,
+    ) -> Result<Option<(Uuid, domain::proxy::ProxyScope)>, CommandError> {
+        let now = self.inner.clock.now();
+        let proxy =
+            crate::proxies::ProxyGrants::standing(self.kernel(), patient, caller.user, None, now)
+                .await?;
+        if matches!(proxy, Some((_, domain::proxy::ProxyScope::Manage))) {
+            return Ok(proxy);
+        }
+        self.check_care(caller, patient).await?;
+        Ok(None)
+    }
+
     /// One of the patient's records is shared with the caller, live, as its stream says.
     async fn holds_live_share(
         &self,

@@ -10,8 +10,9 @@ use crate::blobs::BlobReader;
 use crate::keys::DataKeyState;
 use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
+use domain::account::Role;
 use domain::emergency::EmergencyStanding;
-use domain::record::{Denial, ReadAction, Record, RecordId, read_content};
+use domain::record::{Denial, ReadAction, ReaderFacts, Record, RecordId, read_content};
 use futures::{StreamExt as _, stream::BoxStream};
 
 /// A readable record: what to send, and the stream of its plaintext.
@@ -47,6 +48,22 @@ impl Records {
         // A doctor's emergency accesses, from their own stream: the rules take the one
         // open to this record's owner as a fact.
         let emergencies = self.emergencies_of(caller).await?;
+        // Someone other than the owner may be their proxy: the owner's proxies stream
+        // says (the record, kept folded by the kernel, names the owner).
+        let owner = self.kernel().load::<Record>(id).await?.state.owner();
+        let proxy = match owner {
+            Some(owner) if owner != caller.user && caller.role != Role::Admin => {
+                crate::proxies::ProxyGrants::standing(
+                    self.kernel(),
+                    owner,
+                    caller.user,
+                    Some(id),
+                    now,
+                )
+                .await?
+            }
+            _ => None,
+        };
         let decide = |state: &Record| {
             let emergency = state
                 .owner()
@@ -54,7 +71,10 @@ impl Records {
                 .map_or(EmergencyStanding::Never, |(owner, e)| {
                     e.standing(owner, now)
                 });
-            let decision = read_content(state, caller.viewer(), action, now, emergency);
+            // The proxy fact is the owner's; a record's owner never changes.
+            let proxy = proxy.filter(|_| state.owner() == owner);
+            let reader = ReaderFacts { emergency, proxy };
+            let decision = read_content(state, caller.viewer(), action, now, reader);
             Ok(Decision::new(decision.events, decision.outcome))
         };
         let done = self.kernel().execute(id, Some(caller.user), decide).await?;

@@ -71,8 +71,9 @@ impl Records {
             ErasureBasis::Other
         });
         let now = self.inner.clock.now();
+        let proxy = self.proxy_of(by.id, record).await?;
         let decide = |state: &Record| {
-            erase_record(state, by, basis, sealed.clone(), now)
+            erase_record(state, by, basis, sealed.clone(), now, proxy)
                 .map(Decision::events)
                 .map_err(|e| match e {
                     EraseRecordError::NotFound => CommandError::NotFound(e.to_string()),

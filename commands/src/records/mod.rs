@@ -27,7 +27,7 @@ pub use expiry::DueShare;
 pub use turns::TransferLimits;
 pub use upload::{Upload, UploadError, UploadLimits, UploadTimings, Uploaded};
 
-use crate::{Clock, Kernel, blobs::BlobStore, keys::KeyRing};
+use crate::{Clock, CommandError, Kernel, blobs::BlobStore, keys::KeyRing};
 use domain::record::RecordId;
 use std::sync::Arc;
 
@@ -121,6 +121,35 @@ impl Records {
 
     fn pool(&self) -> &sqlx::PgPool {
         self.inner.kernel.pool()
+    }
+
+    /// The caller's proxy grant from the record's owner covering it, as the owner's
+    /// proxies stream says now (none for the owner themself).
+    pub(crate) async fn proxy_of(
+        &self,
+        by: domain::account::UserId,
+        record: RecordId,
+    ) -> Result<Option<(uuid::Uuid, domain::proxy::ProxyScope)>, CommandError> {
+        let owner = self
+            .kernel()
+            .load::<domain::record::Record>(record)
+            .await?
+            .state
+            .owner();
+        match owner {
+            Some(owner) if owner != by => {
+                let now = self.inner.clock.now();
+                crate::proxies::ProxyGrants::standing(self.kernel(), owner, by, Some(record), now)
+                    .await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// An aggregate's state as the ledger has it now (kept folded by the kernel): for
+    /// reads that must see a revocation at once (a patient's proxies).
+    pub async fn kernel_state<A: domain::Aggregate>(&self, id: A::Id) -> Result<A, CommandError> {
+        Ok(self.inner.kernel.load::<A>(id).await?.state)
     }
 
     fn kernel(&self) -> &Kernel {

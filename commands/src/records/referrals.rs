@@ -117,6 +117,7 @@ impl Records {
         let to = Recipient::of(&self.kernel().load::<User>(to).await?.state);
         let share = ShareId::from_uuid(Uuid::now_v7());
         let now = self.inner.clock.now();
+        let proxy = self.proxy_of(caller.user, record).await?;
         let decide = |state: &Record| {
             let cmd = DecideReferral {
                 by: caller.viewer(),
@@ -125,6 +126,7 @@ impl Records {
                 share,
                 to,
                 now,
+                proxy,
             };
             let events = decide_referral(state, cmd).map_err(refused)?;
             let made = events.len() > 1;

@@ -36,6 +36,7 @@ impl Records {
         let doctor = Recipient::of(&self.kernel().load::<User>(doctor).await?.state);
         let id = ShareId::from_uuid(Uuid::now_v7());
         let now = self.inner.clock.now();
+        let proxy = self.proxy_of(caller.user, record).await?;
         let decide = |state: &Record| {
             let request = ShareRecord {
                 by: caller.viewer(),
@@ -43,6 +44,7 @@ impl Records {
                 doctor,
                 expires_at,
                 now,
+                proxy,
             };
             share(state, request).map(Decision::events).map_err(refused)
         };
@@ -64,8 +66,9 @@ impl Records {
         share: ShareId,
     ) -> Result<i64, CommandError> {
         let now = self.inner.clock.now();
+        let proxy = self.proxy_of(caller.user, record).await?;
         let decide = |state: &Record| {
-            revoke(state, caller.viewer(), share, now)
+            revoke(state, caller.viewer(), share, now, proxy)
                 .map(Decision::events)
                 .map_err(refused)
         };

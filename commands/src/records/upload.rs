@@ -139,8 +139,9 @@ impl Records {
         E: Display,
     {
         self.check_uploader(caller)?;
-        // Whose file it goes into: the caller's own, or the patient a doctor named, which
-        // the care rules allow before a byte is stored.
+        // Whose file it goes into: the caller's own, or the patient a doctor or a MANAGE
+        // proxy named, which the rules allow before a byte is stored.
+        let mut proxy = None;
         let owner = match meta.patient {
             None if caller.role == domain::account::Role::Patient => caller.user,
             None => {
@@ -150,7 +151,7 @@ impl Records {
                 .into());
             }
             Some(patient) => {
-                self.check_care(caller, patient).await?;
+                proxy = self.check_on_behalf(caller, patient).await?;
                 patient
             }
         };
@@ -243,7 +244,14 @@ impl Records {
         let appending = Instant::now();
         let result = self
             .record_upload(
-                caller, owner, id, &owner_key, &data_key, meta, kind, &stored,
+                caller,
+                (owner, proxy),
+                id,
+                &owner_key,
+                &data_key,
+                meta,
+                kind,
+                &stored,
             )
             .await;
         if result.is_err() {
@@ -286,7 +294,7 @@ impl Records {
     async fn record_upload(
         &self,
         caller: &Caller,
-        owner: UserId,
+        (owner, proxy): (UserId, Option<(Uuid, domain::proxy::ProxyScope)>),
         id: RecordId,
         owner_key: &crate::keys::SubjectKey,
         data_key: &DataKey,
@@ -302,7 +310,18 @@ impl Records {
         let author = (owner != caller.user).then_some(caller.user);
         // A doctor's standing is asked again now, from the ledger: a share revoked or an
         // emergency access closed while the file streamed stops it here.
+        // A proxy's grant is asked again now too: one revoked while the file streamed
+        // stops it here.
+        let proxy = match proxy {
+            Some(_) => {
+                let now = self.inner.clock.now();
+                crate::proxies::ProxyGrants::standing(self.kernel(), owner, caller.user, None, now)
+                    .await?
+            }
+            None => None,
+        };
         let care: Option<(CareFacts, ShareId)> = match author {
+            Some(_) if proxy.is_some() => None,
             Some(_) => Some((
                 self.care_facts(caller, owner).await?,
                 ShareId::from_uuid(Uuid::now_v7()),
@@ -327,6 +346,7 @@ impl Records {
                 by: caller.viewer(),
                 stored: event.clone(),
                 care,
+                proxy,
             };
             upload(state, cmd)
                 .map(Decision::events)

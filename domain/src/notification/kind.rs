@@ -37,6 +37,8 @@ pub enum NotificationKind {
     LinkOpened,
     /// Wrong passcodes locked the patient's share link.
     LinkLocked,
+    /// Someone became a patient's proxy (told to the proxy).
+    ProxyGranted,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -44,7 +46,7 @@ pub enum NotificationKind {
 pub struct UnknownKind(pub String);
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 19] = [
+    pub const ALL: [NotificationKind; 20] = [
         NotificationKind::RecordShared,
         NotificationKind::ShareRevoked,
         NotificationKind::ShareExpiring,
@@ -64,6 +66,7 @@ impl NotificationKind {
         NotificationKind::EmergencyReviewed,
         NotificationKind::LinkOpened,
         NotificationKind::LinkLocked,
+        NotificationKind::ProxyGranted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +90,7 @@ impl NotificationKind {
             NotificationKind::EmergencyReviewed => "EMERGENCY_REVIEWED",
             NotificationKind::LinkOpened => "LINK_OPENED",
             NotificationKind::LinkLocked => "LINK_LOCKED",
+            NotificationKind::ProxyGranted => "PROXY_GRANTED",
         }
     }
 
@@ -136,6 +140,7 @@ impl NotificationKind {
                 | NotificationKind::ReferralRequested
                 | NotificationKind::EmergencyAccess
                 | NotificationKind::LinkLocked
+                | NotificationKind::ProxyGranted
         )
     }
 }
@@ -168,6 +173,7 @@ mod tests {
                 "REFERRAL_REQUESTED",
                 "EMERGENCY_ACCESS",
                 "LINK_LOCKED",
+                "PROXY_GRANTED",
             ]
         );
         assert!(NotificationKind::parse("SPAM").is_err());

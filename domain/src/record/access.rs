@@ -43,6 +43,9 @@ pub struct RecordFacts<'a> {
     /// The viewer held one that has ended (closed or past its time), and none is open:
     /// a read is then refused as such, not as if the record were unknown to them.
     pub emergency_ended: bool,
+    /// The viewer's live proxy grant from the owner covering this record, as the
+    /// owner's proxies stream says (`Proxies::standing_of`).
+    pub proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 }
 
 /// The viewer's standing towards one record at one moment.
@@ -53,6 +56,8 @@ pub enum Access {
     Shared(ShareId),
     /// A doctor with this open emergency access to the owner.
     Emergency(EmergencyId),
+    /// Someone acting for the owner under this proxy grant.
+    Proxy(uuid::Uuid, crate::proxy::ProxyScope),
     /// An administrator: may know it exists, never read it.
     Oversight,
     /// A doctor whose share ended.
@@ -107,6 +112,10 @@ pub fn access(viewer: Viewer, record: RecordFacts<'_>, now: Timestamp) -> Access
     if viewer.role == Role::Admin {
         return Access::Oversight;
     }
+    // A proxy acts for the owner, whatever their own role.
+    if let Some((grant, scope)) = record.proxy {
+        return Access::Proxy(grant, scope);
+    }
     if viewer.role != Role::Doctor {
         return Access::Stranger;
     }
@@ -135,6 +144,8 @@ pub enum Grant {
     Emergency(EmergencyId),
     /// A share link's grant, read by someone with no account.
     Link(LinkId),
+    /// A proxy's grant: read by the proxy, on behalf of the owner.
+    Proxy(uuid::Uuid),
 }
 
 impl Grant {
@@ -155,6 +166,13 @@ impl Grant {
     pub fn link(self) -> Option<LinkId> {
         match self {
             Grant::Link(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn proxy(self) -> Option<uuid::Uuid> {
+        match self {
+            Grant::Proxy(g) => Some(g),
             _ => None,
         }
     }
@@ -190,6 +208,7 @@ impl Access {
             Access::Owner => Ok(Grant::Owner),
             Access::Shared(share) => Ok(Grant::Share(share)),
             Access::Emergency(emergency) => Ok(Grant::Emergency(emergency)),
+            Access::Proxy(grant, _) => Ok(Grant::Proxy(grant)),
             Access::Oversight => Err(Denial::Admin),
             Access::Lapsed(ShareEnd::Revoked) => Err(Denial::Revoked),
             Access::Lapsed(ShareEnd::Expired) => Err(Denial::Expired),
@@ -203,7 +222,11 @@ impl Access {
     pub fn sees_record(self) -> bool {
         matches!(
             self,
-            Access::Owner | Access::Shared(_) | Access::Emergency(_) | Access::Oversight
+            Access::Owner
+                | Access::Shared(_)
+                | Access::Emergency(_)
+                | Access::Proxy(..)
+                | Access::Oversight
         )
     }
 
@@ -211,7 +234,16 @@ impl Access {
     pub fn sees_medical_content(self) -> bool {
         matches!(
             self,
-            Access::Owner | Access::Shared(_) | Access::Emergency(_)
+            Access::Owner | Access::Shared(_) | Access::Emergency(_) | Access::Proxy(..)
+        )
+    }
+
+    /// May act as the owner does on the record: share, revoke, decide its referrals (the
+    /// owner, and a MANAGE proxy for them).
+    pub fn manages(self) -> bool {
+        matches!(
+            self,
+            Access::Owner | Access::Proxy(_, crate::proxy::ProxyScope::Manage)
         )
     }
 
@@ -229,16 +261,18 @@ pub fn standing(
     now: Timestamp,
     emergency: Option<EmergencyId>,
 ) -> Option<Access> {
-    standing_in(record, viewer, now, emergency, false)
+    standing_in(record, viewer, now, emergency, false, None)
 }
 
-/// `standing`, knowing also whether the viewer's emergency access to the owner ended.
+/// `standing`, knowing also whether the viewer's emergency access to the owner ended and
+/// their proxy grant from the owner.
 pub fn standing_in(
     record: &super::Record,
     viewer: Viewer,
     now: Timestamp,
     emergency: Option<EmergencyId>,
     emergency_ended: bool,
+    proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 ) -> Option<Access> {
     let owner = record.owner()?;
     let facts = RecordFacts {
@@ -247,6 +281,7 @@ pub fn standing_in(
         shares: record.shares(),
         emergency,
         emergency_ended,
+        proxy,
     };
     Some(access(viewer, facts, now))
 }
@@ -311,6 +346,7 @@ mod tests {
             shares,
             emergency: None,
             emergency_ended: false,
+            proxy: None,
         }
     }
 
@@ -427,6 +463,29 @@ mod tests {
         assert_eq!(a.read_content(false), Err(Denial::EmergencyEnded));
         assert!(!a.sees_record());
         assert_eq!(access(doctor, facts(&[]), at(0)), Access::Stranger);
+    }
+
+    #[test]
+    fn a_proxy_reads_for_the_owner_and_only_a_manage_proxy_acts_as_them() {
+        use crate::proxy::ProxyScope;
+        let grant = Uuid::from_u128(0x9a);
+        let parent = viewer(OTHER_PATIENT, Role::Patient);
+        let reading = RecordFacts {
+            proxy: Some((grant, ProxyScope::Read)),
+            ..facts(&[])
+        };
+        let a = access(parent, reading, at(0));
+        assert_eq!(a.read_content(false), Ok(Grant::Proxy(grant)));
+        assert!(a.sees_medical_content() && !a.is_owner() && !a.manages());
+        let managing = RecordFacts {
+            proxy: Some((grant, ProxyScope::Manage)),
+            ..facts(&[])
+        };
+        assert!(access(parent, managing, at(0)).manages());
+        // Without a grant, the same person is a stranger; an administrator never reads.
+        assert_eq!(access(parent, facts(&[]), at(0)), Access::Stranger);
+        let admin = access(viewer(ADMIN, Role::Admin), managing, at(0));
+        assert_eq!(admin.read_content(false), Err(Denial::Admin));
     }
 
     #[test]

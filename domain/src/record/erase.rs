@@ -3,7 +3,7 @@
 //! blob; erasing an erased record decides nothing, so a crash part-way is finished by
 //! asking again.
 
-use super::access::{Access, Viewer, standing};
+use super::access::{Access, Viewer, standing_in};
 use super::events::{RecordErased, RecordEvent};
 use super::state::Record;
 use crate::Timestamp;
@@ -23,10 +23,14 @@ pub fn erase_record(
     basis: ErasureBasis,
     reason: Sealed,
     now: Timestamp,
+    proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 ) -> Result<Vec<RecordEvent>, EraseRecordError> {
-    match standing(state, by, now, None).ok_or(EraseRecordError::NotFound)? {
+    match standing_in(state, by, now, None, false, proxy).ok_or(EraseRecordError::NotFound)? {
         Access::Owner | Access::Oversight => {}
-        Access::Shared(_) | Access::Emergency(_) => return Err(EraseRecordError::NotAllowed),
+        // A proxy never erases for the patient.
+        Access::Shared(_) | Access::Emergency(_) | Access::Proxy(..) => {
+            return Err(EraseRecordError::NotAllowed);
+        }
         Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => {
             return Err(EraseRecordError::NotFound);
         }
@@ -50,7 +54,7 @@ mod tests {
     fn the_owner_or_an_admin_erases_once() {
         for by in [as_patient(PATIENT), as_admin(ADMIN)] {
             given([uploaded()])
-                .when(|s| erase_record(s, by, ErasureBasis::Duplicate, why(), at(0)))
+                .when(|s| erase_record(s, by, ErasureBasis::Duplicate, why(), at(0), None))
                 .then([erased()]);
         }
         given([uploaded(), erased()])
@@ -61,6 +65,7 @@ mod tests {
                     ErasureBasis::Duplicate,
                     why(),
                     at(0),
+                    None,
                 )
             })
             .then([]);
@@ -70,7 +75,16 @@ mod tests {
     fn doctors_and_strangers_cannot() {
         let history = [uploaded(), shared(SHARE, DOCTOR, None)];
         given(history.clone())
-            .when(|s| erase_record(s, as_doctor(DOCTOR), ErasureBasis::Duplicate, why(), at(0)))
+            .when(|s| {
+                erase_record(
+                    s,
+                    as_doctor(DOCTOR),
+                    ErasureBasis::Duplicate,
+                    why(),
+                    at(0),
+                    None,
+                )
+            })
             .refused(EraseRecordError::NotAllowed);
         given(history)
             .when(|s| {
@@ -80,6 +94,7 @@ mod tests {
                     ErasureBasis::Duplicate,
                     why(),
                     at(0),
+                    None,
                 )
             })
             .refused(EraseRecordError::NotFound);
@@ -95,6 +110,7 @@ mod tests {
                     ErasureBasis::Duplicate,
                     why(),
                     at(0),
+                    None,
                 )
             })
             .then([erased()]);

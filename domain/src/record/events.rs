@@ -101,6 +101,9 @@ pub struct RecordAccessed {
     /// The share link it was read through (no account is the actor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<crate::link::LinkId>,
+    /// The proxy grant it was read under: the actor read on behalf of the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<uuid::Uuid>,
 }
 
 /// Why a read of content was refused, as the owner's access log shows it.

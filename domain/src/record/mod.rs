@@ -40,7 +40,7 @@ pub use events::{
     RecordUploaded, ReferralDecided, ReferralRequested, ShareExpired, ShareExpiring, ShareRevoked,
 };
 pub use file_name::{FileName, InvalidFileName};
-pub use read::{ReadAction, ReadDecision, read_content, read_via_link};
+pub use read::{ReadAction, ReadDecision, ReaderFacts, read_content, read_via_link};
 pub use record_id::{RECORD_CATEGORY, RecordId};
 pub use referral::{DecideReferral, Refer, ReferralError, decide_referral, refer};
 pub use referral_id::ReferralId;

@@ -34,17 +34,33 @@ pub struct ReadDecision {
     pub outcome: Result<Grant, Denial>,
 }
 
-/// `emergency`: the reader's standing towards the record's owner at `now`, as the
-/// reader's emergency stream says.
+/// What the rules take about the reader besides the record: their standing towards its
+/// owner from their own emergency stream, and their proxy grant from the owner's proxies
+/// stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderFacts {
+    pub emergency: EmergencyStanding,
+    pub proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
+}
+
+impl ReaderFacts {
+    /// Neither: the reader acts only as themself.
+    pub const NONE: ReaderFacts = ReaderFacts {
+        emergency: EmergencyStanding::Never,
+        proxy: None,
+    };
+}
+
 pub fn read_content(
     state: &Record,
     by: Viewer,
     action: ReadAction,
     now: Timestamp,
-    emergency: EmergencyStanding,
+    reader: ReaderFacts,
 ) -> ReadDecision {
+    let emergency = reader.emergency;
     let ended = emergency == EmergencyStanding::Ended;
-    let Some(standing) = standing_in(state, by, now, emergency.open(), ended) else {
+    let Some(standing) = standing_in(state, by, now, emergency.open(), ended, reader.proxy) else {
         // No stream to record it on, and nothing to protect.
         return ReadDecision {
             events: Vec::new(),
@@ -58,6 +74,7 @@ pub fn read_content(
             share: grant.share(),
             emergency: grant.emergency(),
             link: grant.link(),
+            proxy: grant.proxy(),
         }
         .into(),
         Err(denial) => RecordAccessDenied {
@@ -94,6 +111,7 @@ pub fn read_via_link(
             share: None,
             emergency: None,
             link: grant.link(),
+            proxy: None,
         }
         .into(),
         Err(denial) => RecordAccessDenied {
@@ -124,7 +142,7 @@ mod tests {
             by,
             ReadAction::Downloaded,
             at(now),
-            EmergencyStanding::Never,
+            ReaderFacts::NONE,
         )
     }
 
@@ -149,6 +167,7 @@ mod tests {
                 share: None,
                 emergency: None,
                 link: None,
+                proxy: None,
             })]
         );
     }
@@ -170,7 +189,10 @@ mod tests {
             as_doctor(DOCTOR),
             ReadAction::Viewed,
             at(1),
-            EmergencyStanding::Open(emergency),
+            ReaderFacts {
+                emergency: EmergencyStanding::Open(emergency),
+                proxy: None,
+            },
         );
         assert_eq!(d.outcome, Ok(Grant::Emergency(emergency)));
         assert_eq!(
@@ -180,6 +202,7 @@ mod tests {
                 share: None,
                 emergency: Some(emergency),
                 link: None,
+                proxy: None,
             })]
         );
         // Once it ended, refused as ended, and the owner sees the attempt.
@@ -188,7 +211,10 @@ mod tests {
             as_doctor(DOCTOR),
             ReadAction::Viewed,
             at(2),
-            EmergencyStanding::Ended,
+            ReaderFacts {
+                emergency: EmergencyStanding::Ended,
+                proxy: None,
+            },
         );
         assert_eq!(later.outcome, Err(Denial::EmergencyEnded));
         assert_eq!(
@@ -234,6 +260,7 @@ mod tests {
                 share: None,
                 emergency: None,
                 link: Some(link),
+                proxy: None,
             })]
         );
         // A link made by someone else does not read this patient's record.

@@ -19,6 +19,8 @@ pub struct Person {
     /// Their emergency access to the record's owner open at that moment, as their
     /// emergency stream folded up to it says.
     pub emergency: Option<EmergencyId>,
+    /// Their live proxy grant from the owner covering the record then.
+    pub proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 }
 
 /// Everyone the record names who might have read it: its owner and every doctor it was
@@ -54,6 +56,7 @@ pub fn readers(record: &Record, people: &[Person], at: Timestamp) -> Vec<Person>
                 shares: record.shares(),
                 emergency: p.emergency,
                 emergency_ended: false,
+                proxy: p.proxy,
             };
             access(viewer, facts, at).read_content(facts.erased).is_ok()
         })
@@ -73,6 +76,7 @@ mod tests {
             role,
             status: AccountStatus::Active,
             emergency: None,
+            proxy: None,
         }
     }
 

@@ -4,7 +4,7 @@
 //! referring doctor's own share ends (the same expiry), so a referral never reaches
 //! further in time than the patient's first consent did.
 
-use super::access::{Access, Viewer, standing};
+use super::access::{Access, Viewer, standing, standing_in};
 use super::events::{RecordEvent, RecordShared, ReferralDecided, ReferralRequested};
 use super::state::{Record, ReferralStatus};
 use super::{ReferralId, ShareId};
@@ -29,6 +29,8 @@ pub struct DecideReferral {
     /// The doctor it goes to, as their stream says they are now.
     pub to: Recipient,
     pub now: Timestamp,
+    /// The decider's proxy grant from the owner, if they act for them.
+    pub proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -62,6 +64,7 @@ pub fn refer(state: &Record, cmd: Refer) -> Result<Vec<RecordEvent>, ReferralErr
         Access::Owner
         | Access::Oversight
         | Access::Emergency(_)
+        | Access::Proxy(..)
         | Access::Lapsed(_)
         | Access::EmergencyEnded => {
             return Err(ReferralError::NotReferrer);
@@ -101,10 +104,17 @@ pub fn decide_referral(
     state: &Record,
     cmd: DecideReferral,
 ) -> Result<Vec<RecordEvent>, ReferralError> {
-    match standing(state, cmd.by, cmd.now, None).ok_or(ReferralError::NotFound)? {
+    let standing = standing_in(state, cmd.by, cmd.now, None, false, cmd.proxy)
+        .ok_or(ReferralError::NotFound)?;
+    match standing {
         _ if state.is_erased() => return Err(ReferralError::NotFound),
-        Access::Owner => {}
-        Access::Shared(_) | Access::Oversight | Access::Emergency(_) => {
+        // The owner, or a MANAGE proxy for them.
+        _ if standing.manages() => {}
+        Access::Owner
+        | Access::Shared(_)
+        | Access::Oversight
+        | Access::Emergency(_)
+        | Access::Proxy(..) => {
             return Err(ReferralError::NotOwner);
         }
         Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => {
@@ -202,6 +212,7 @@ mod tests {
             share: NEW_SHARE,
             to: doctor(OTHER_DOCTOR),
             now: at(now),
+            proxy: None,
         }
     }
 

@@ -4,7 +4,10 @@
 //! live share per doctor and record: a second is a conflict, not a silent duplicate.
 
 use super::ShareId;
-use super::access::{Access, Viewer, standing};
+use super::access::{Access, Viewer, standing_in};
+
+/// A proxy's grant and scope, as the owner's proxies stream says.
+type Proxy = (uuid::Uuid, crate::proxy::ProxyScope);
 use super::events::{RecordEvent, RecordShared, ShareExpired, ShareExpiring, ShareRevoked};
 use super::state::Record;
 use crate::Timestamp;
@@ -17,6 +20,8 @@ pub struct ShareRecord {
     pub doctor: Recipient,
     pub expires_at: Option<Timestamp>,
     pub now: Timestamp,
+    /// The viewer's proxy grant from the owner, if they act for them.
+    pub proxy: Option<Proxy>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -38,17 +43,29 @@ pub enum ShareError {
 }
 
 /// The viewer's standing, refused unless they own the record.
-pub(super) fn owner_only(state: &Record, by: Viewer, now: Timestamp) -> Result<(), ShareError> {
-    match standing(state, by, now, None).ok_or(ShareError::NotFound)? {
-        Access::Owner if state.is_erased() => Err(ShareError::Erased),
-        Access::Owner => Ok(()),
-        Access::Shared(_) | Access::Emergency(_) | Access::Oversight => Err(ShareError::NotOwner),
+/// The owner, or a MANAGE proxy acting for them (`proxy`: the viewer's grant from the
+/// owner's proxies stream).
+pub(super) fn owner_only(
+    state: &Record,
+    by: Viewer,
+    now: Timestamp,
+    proxy: Option<Proxy>,
+) -> Result<(), ShareError> {
+    let standing = standing_in(state, by, now, None, false, proxy).ok_or(ShareError::NotFound)?;
+    match standing {
+        _ if standing.manages() && state.is_erased() => Err(ShareError::Erased),
+        _ if standing.manages() => Ok(()),
+        Access::Owner
+        | Access::Shared(_)
+        | Access::Emergency(_)
+        | Access::Proxy(..)
+        | Access::Oversight => Err(ShareError::NotOwner),
         Access::Lapsed(_) | Access::EmergencyEnded | Access::Stranger => Err(ShareError::NotFound),
     }
 }
 
 pub fn share(state: &Record, cmd: ShareRecord) -> Result<Vec<RecordEvent>, ShareError> {
-    owner_only(state, cmd.by, cmd.now)?;
+    owner_only(state, cmd.by, cmd.now, cmd.proxy)?;
     if !cmd.doctor.may_receive_shares() || cmd.doctor.id == cmd.by.id {
         return Err(ShareError::NotAnActiveDoctor);
     }
@@ -79,8 +96,9 @@ pub fn revoke(
     by: Viewer,
     share: ShareId,
     now: Timestamp,
+    proxy: Option<Proxy>,
 ) -> Result<Vec<RecordEvent>, ShareError> {
-    owner_only(state, by, now)?;
+    owner_only(state, by, now, proxy)?;
     let found = state.share(share).ok_or(ShareError::NoSuchShare)?;
     if found.ended.is_some() {
         return Ok(Vec::new());
@@ -140,6 +158,7 @@ mod tests {
             doctor: active_doctor(doctor),
             expires_at: expires.map(at),
             now: at(now),
+            proxy: None,
         }
     }
 
@@ -209,6 +228,23 @@ mod tests {
     }
 
     #[test]
+    fn a_manage_proxy_shares_for_the_owner_and_a_read_proxy_does_not() {
+        use crate::proxy::ProxyScope;
+        let grant = uuid::Uuid::from_u128(0x9a);
+        let as_proxy = |scope| ShareRecord {
+            by: as_patient(OTHER_PATIENT),
+            proxy: Some((grant, scope)),
+            ..to(DOCTOR, None, 0)
+        };
+        given([uploaded()])
+            .when(|s| share(s, as_proxy(ProxyScope::Manage)))
+            .then([shared(SHARE, DOCTOR, None)]);
+        given([uploaded()])
+            .when(|s| share(s, as_proxy(ProxyScope::Read)))
+            .refused(ShareError::NotOwner);
+    }
+
+    #[test]
     fn an_erased_record_is_not_shared() {
         given([uploaded(), erased()])
             .when(|s| share(s, to(DOCTOR, None, 0)))
@@ -219,18 +255,18 @@ mod tests {
     fn revoking_ends_a_share_once() {
         let history = [uploaded(), shared(SHARE, DOCTOR, None)];
         given(history.clone())
-            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(1)))
+            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(1), None))
             .then([ShareRevoked { share: SHARE }.into()]);
         let mut again = history.to_vec();
         again.push(ShareRevoked { share: SHARE }.into());
         given(again)
-            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(2)))
+            .when(|s| revoke(s, as_patient(PATIENT), SHARE, at(2), None))
             .then([]);
         given(history.clone())
-            .when(|s| revoke(s, as_patient(PATIENT), OTHER_SHARE, at(1)))
+            .when(|s| revoke(s, as_patient(PATIENT), OTHER_SHARE, at(1), None))
             .refused(ShareError::NoSuchShare);
         given(history)
-            .when(|s| revoke(s, as_doctor(DOCTOR), SHARE, at(1)))
+            .when(|s| revoke(s, as_doctor(DOCTOR), SHARE, at(1), None))
             .refused(ShareError::NotOwner);
     }
 

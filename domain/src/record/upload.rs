@@ -31,10 +31,18 @@ pub struct UploadRecord {
     /// A doctor adding to a patient's file: the doctor's standing towards the patient,
     /// and the id of the share made with the record.
     pub care: Option<(CareFacts, ShareId)>,
+    /// Someone uploading for the patient as their proxy: the grant from the owner's
+    /// proxies stream (MANAGE uploads; READ does not).
+    pub proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
 }
 
 pub fn upload(state: &Record, cmd: UploadRecord) -> Result<Vec<RecordEvent>, UploadError> {
-    let UploadRecord { by, stored, care } = cmd;
+    let UploadRecord {
+        by,
+        stored,
+        care,
+        proxy,
+    } = cmd;
     if state.stored().is_some() {
         return Err(UploadError::Exists);
     }
@@ -47,6 +55,10 @@ pub fn upload(state: &Record, cmd: UploadRecord) -> Result<Vec<RecordEvent>, Upl
         }
         return Ok(vec![stored.into()]);
     };
+    // A MANAGE proxy uploads for the patient; the proxy reads it through their grant.
+    if author == by.id && matches!(proxy, Some((_, crate::proxy::ProxyScope::Manage))) {
+        return Ok(vec![stored.into()]);
+    }
     let Some((facts, share)) = care else {
         return Err(UploadError::NotInCare);
     };
@@ -94,6 +106,7 @@ mod tests {
             by,
             stored: stored(),
             care: None,
+            proxy: None,
         }
     }
 
@@ -139,6 +152,7 @@ mod tests {
             by: as_doctor(DOCTOR),
             stored: by_doctor(),
             care: care(true, None),
+            proxy: None,
         };
         let state = given([])
             .when(|s| upload(s, added))
@@ -159,6 +173,31 @@ mod tests {
     }
 
     #[test]
+    fn a_manage_proxy_uploads_for_the_patient_and_a_read_proxy_does_not() {
+        use crate::proxy::ProxyScope;
+        let grant = uuid::Uuid::from_u128(0x9a);
+        let by_proxy = |scope| UploadRecord {
+            by: as_patient(OTHER_PATIENT),
+            stored: RecordUploaded {
+                author: Some(OTHER_PATIENT),
+                ..stored()
+            },
+            care: None,
+            proxy: Some((grant, scope)),
+        };
+        given([])
+            .when(|s| upload(s, by_proxy(ProxyScope::Manage)))
+            .then([RecordUploaded {
+                author: Some(OTHER_PATIENT),
+                ..stored()
+            }
+            .into()]);
+        given([])
+            .when(|s| upload(s, by_proxy(ProxyScope::Read)))
+            .refused(UploadError::NotInCare);
+    }
+
+    #[test]
     fn a_doctor_outside_the_patients_care_adds_nothing() {
         for (by, author, facts) in [
             (as_doctor(DOCTOR), Some(DOCTOR), care(false, None)),
@@ -172,6 +211,7 @@ mod tests {
                 by,
                 stored: RecordUploaded { author, ..stored() },
                 care: facts,
+                proxy: None,
             };
             given([])
                 .when(|s| upload(s, cmd))

@@ -109,6 +109,7 @@ fn record_decision(
     people: &BTreeMap<UserId, User>,
     emergencies: &BTreeMap<UserId, Emergencies>,
     links: &BTreeMap<crate::link::LinkId, crate::link::ShareLink>,
+    proxies: &BTreeMap<UserId, crate::proxy::Proxies>,
 ) -> Result<Vec<RecordEvent>, String> {
     let now = sample.at;
     let by = || viewer(sample, people);
@@ -120,6 +121,13 @@ fn record_decision(
                 e.standing(owner, now)
             })
     };
+    let reader = || record::ReaderFacts {
+        emergency: emergency(),
+        proxy: state
+            .owner()
+            .and_then(|owner| proxies.get(&owner))
+            .and_then(|p| p.standing_of(by().id, Some(state.id()), now)),
+    };
     match event {
         RecordEvent::RecordUploaded(e) => shown(record::upload(
             state,
@@ -127,6 +135,7 @@ fn record_decision(
                 by: by(),
                 stored: e.clone(),
                 care: None,
+                proxy: None,
             },
         )),
         RecordEvent::ReferralRequested(e) => shown(record::refer(
@@ -150,6 +159,7 @@ fn record_decision(
                     share: super::REFERRED_SHARE,
                     to: Recipient::of(&people[&to]),
                     now,
+                    proxy: None,
                 },
             ))
         }
@@ -161,9 +171,10 @@ fn record_decision(
                 doctor: Recipient::of(&people[&e.doctor]),
                 expires_at: e.expires_at,
                 now,
+                proxy: None,
             },
         )),
-        RecordEvent::ShareRevoked(e) => shown(record::revoke(state, by(), e.share, now)),
+        RecordEvent::ShareRevoked(e) => shown(record::revoke(state, by(), e.share, now, None)),
         RecordEvent::ShareExpiring(e) => Ok(record::notice_expiry(state, e.share, now)),
         RecordEvent::ShareExpired(e) => Ok(record::expire(state, e.share, now)),
         RecordEvent::RecordAccessed(e) if e.link.is_some() => {
@@ -174,10 +185,10 @@ fn record_decision(
             Ok(record::read_via_link(state, id, reads, e.action).events)
         }
         RecordEvent::RecordAccessed(e) => {
-            Ok(record::read_content(state, by(), e.action, now, emergency()).events)
+            Ok(record::read_content(state, by(), e.action, now, reader()).events)
         }
         RecordEvent::RecordAccessDenied(e) => {
-            Ok(record::read_content(state, by(), e.action, now, emergency()).events)
+            Ok(record::read_content(state, by(), e.action, now, reader()).events)
         }
         RecordEvent::RecordErased(e) => shown(record::erase_record(
             state,
@@ -185,6 +196,7 @@ fn record_decision(
             e.basis,
             e.reason.clone(),
             now,
+            None,
         )),
     }
 }
@@ -244,6 +256,7 @@ fn every_step_is_what_its_decision_decides() {
     let mut people: BTreeMap<UserId, User> = BTreeMap::new();
     let mut emergencies: BTreeMap<UserId, Emergencies> = BTreeMap::new();
     let mut links: BTreeMap<crate::link::LinkId, crate::link::ShareLink> = BTreeMap::new();
+    let mut proxies: BTreeMap<UserId, crate::proxy::Proxies> = BTreeMap::new();
     // The rest of a decision that made more than one event: the next steps.
     let mut follows: std::collections::VecDeque<RecordEvent> = Default::default();
     let mut record = Record::new(RECORD);
@@ -266,13 +279,52 @@ fn every_step_is_what_its_decision_decides() {
                 if let Some(expected) = follows.pop_front() {
                     assert_eq!(&expected, event, "step {index}");
                 } else {
-                    let decided =
-                        record_decision(&record, sample, event, &people, &emergencies, &links)
-                            .unwrap_or_else(|e| panic!("step {index}: {e}"));
+                    let decided = record_decision(
+                        &record,
+                        sample,
+                        event,
+                        &people,
+                        &emergencies,
+                        &links,
+                        &proxies,
+                    )
+                    .unwrap_or_else(|e| panic!("step {index}: {e}"));
                     assert_eq!(decided.first(), Some(event), "step {index}");
                     follows.extend(decided.into_iter().skip(1));
                 }
                 record.apply(event);
+            }
+            Event::Proxy(patient, event) => {
+                use crate::proxy::{self, ProxyEvent};
+                let state = proxies
+                    .entry(*patient)
+                    .or_insert_with(|| crate::Aggregate::new(*patient));
+                let by = viewer(sample, &people);
+                let decided = match event {
+                    ProxyEvent::ProxyInvited(e) => shown(proxy::invite(
+                        state,
+                        proxy::InviteProxy {
+                            by,
+                            grant: e.grant,
+                            email: e.email.clone(),
+                            scope: e.scope,
+                            records: None,
+                            expires_at: e.expires_at,
+                            now: sample.at,
+                        },
+                    )),
+                    ProxyEvent::ProxyAccepted(e) => shown(proxy::accept(
+                        state,
+                        proxy::AcceptProxy {
+                            by,
+                            grant: e.grant,
+                            now: sample.at,
+                        },
+                    )),
+                    ProxyEvent::ProxyRevoked(e) => shown(proxy::revoke(state, by, e.grant)),
+                };
+                assert_eq!(decided, Ok(vec![event.clone()]), "step {index}");
+                state.apply(event);
             }
             Event::Link(id, event) => {
                 use crate::link::{self, ShareLinkEvent};

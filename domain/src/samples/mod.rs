@@ -16,7 +16,7 @@ pub use cast::{
 };
 pub use story::{
     CHANGE, DOCTOR_SESSION, EMERGENCY, LINK, LINK_GRANT, OTHER_EMERGENCY, OTHER_SHARE_ENDS,
-    PATIENT_SESSION, REFERRAL, REFERRED_SHARE, story,
+    PATIENT_SESSION, PROXY_GRANT, REFERRAL, REFERRED_SHARE, story,
 };
 
 use crate::Aggregate as _;
@@ -51,6 +51,8 @@ pub enum Event {
     /// On the doctor's stream.
     Emergency(UserId, EmergencyEvent),
     Link(crate::link::LinkId, crate::link::ShareLinkEvent),
+    /// On the patient's proxies stream.
+    Proxy(UserId, crate::proxy::ProxyEvent),
 }
 
 impl Sample {
@@ -63,6 +65,7 @@ impl Sample {
             Event::LegalHold(id, _) => LegalHold::stream(*id),
             Event::Emergency(doctor, _) => Emergencies::stream(*doctor),
             Event::Link(id, _) => crate::link::ShareLink::stream(*id),
+            Event::Proxy(patient, _) => crate::proxy::Proxies::stream(*patient),
         }
     }
 
@@ -75,6 +78,7 @@ impl Sample {
             Event::LegalHold(_, e) => e.event_type(),
             Event::Emergency(_, e) => e.event_type(),
             Event::Link(_, e) => e.event_type(),
+            Event::Proxy(_, e) => e.event_type(),
         }
     }
 
@@ -87,6 +91,7 @@ impl Sample {
             Event::LegalHold(_, e) => e.payload(),
             Event::Emergency(_, e) => e.payload(),
             Event::Link(_, e) => e.payload(),
+            Event::Proxy(_, e) => e.payload(),
         }
     }
 }

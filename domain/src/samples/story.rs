@@ -59,6 +59,8 @@ pub const REFERRED_SHARE: ShareId = ShareId::from_uuid(uuid::Uuid::from_u128(0x5
 /// The patient's share link, and the grant its one open made.
 pub const LINK: LinkId = LinkId::from_uuid(uuid::Uuid::from_u128(0x111c));
 pub const LINK_GRANT: uuid::Uuid = uuid::Uuid::from_u128(0x6a);
+/// The patient's proxy grant to the specialist.
+pub const PROXY_GRANT: uuid::Uuid = uuid::Uuid::from_u128(0x9a);
 
 fn reason(text: &str) -> crate::Sealed {
     super::cast::sealed(text)
@@ -182,6 +184,7 @@ pub fn story() -> Vec<Sample> {
         share: Some(SHARE),
         emergency: None,
         link: None,
+        proxy: None,
     };
     s.record(33, Some(DOCTOR), read);
     s.record(34, Some(PATIENT), ShareRevoked { share: SHARE });
@@ -276,6 +279,7 @@ pub fn story() -> Vec<Sample> {
         share: None,
         emergency: Some(EMERGENCY),
         link: None,
+        proxy: None,
     };
     s.record(49, Some(SPECIALIST), emergency_read);
     let closed = EmergencyAccessClosed { access: EMERGENCY };
@@ -353,9 +357,40 @@ pub fn story() -> Vec<Sample> {
         share: None,
         emergency: None,
         link: Some(LINK),
+        proxy: None,
     };
     s.record(69, None, through_link);
     link(&mut s, 70, Some(PATIENT), ShareLinkRevoked {}.into());
+
+    // The patient asks the specialist to look after their records; the specialist
+    // redeems the invitation and reads the record for them; the patient revokes it.
+    let proxy = |s: &mut Story, minute, actor, e: crate::proxy::ProxyEvent| {
+        s.push(minute, actor, Event::Proxy(PATIENT, e));
+    };
+    let invited = crate::proxy::ProxyInvited {
+        grant: PROXY_GRANT,
+        email: sealed("sam@example.org"),
+        scope: crate::proxy::ProxyScope::Read,
+        records: None,
+        expires_at: None,
+        invitation_expires_at: at(71 + 7 * 24 * 60),
+    };
+    proxy(&mut s, 71, Some(PATIENT), invited.into());
+    let accepted = crate::proxy::ProxyAccepted {
+        grant: PROXY_GRANT,
+        proxy: SPECIALIST,
+    };
+    proxy(&mut s, 72, Some(SPECIALIST), accepted.into());
+    let on_behalf = RecordAccessed {
+        action: ReadAction::Viewed,
+        share: None,
+        emergency: None,
+        link: None,
+        proxy: Some(PROXY_GRANT),
+    };
+    s.record(73, Some(SPECIALIST), on_behalf);
+    let ended = crate::proxy::ProxyRevoked { grant: PROXY_GRANT };
+    proxy(&mut s, 74, Some(PATIENT), ended.into());
     let ran_out = ShareExpired { share: OTHER_SHARE };
     s.record(OTHER_SHARE_ENDS, None, ran_out);
     s.record(101, Some(PATIENT), erased());

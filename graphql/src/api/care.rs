@@ -120,8 +120,13 @@ impl CareQuery {
         let s = services(ctx);
         let patient = UserId::from_uuid(patient_id);
         let now = s.clock.now();
+        // A proxy of the patient's sees what their grants cover, as the patient's
+        // proxies stream says now.
+        let proxies: domain::proxy::Proxies =
+            s.records.kernel_state(patient).await.map_err(|e| e.gql())?;
+        let is_proxy = proxies.standing_of(caller.user, None, now).is_some();
         let emergency = match caller.role {
-            _ if caller.user == patient => None,
+            _ if caller.user == patient || is_proxy => None,
             Role::Doctor => Some(
                 emergency::open_for(&s.pool, caller.user, patient, now)
                     .await
@@ -136,7 +141,7 @@ impl CareQuery {
             _ => {
                 return Err(error(
                     Code::Forbidden,
-                    "only the patient, or a doctor in an emergency, lists a patient's records",
+                    "only the patient, their proxies, or a doctor in an emergency, lists a patient's records",
                 ));
             }
         };
@@ -154,8 +159,13 @@ impl CareQuery {
             if emergency.is_some() && v.erased {
                 return None;
             }
-            Record::seen_in(v, caller.viewer(), now, emergency)
-                .map(|node| RecordEdge { cursor, node })
+            let seen = if is_proxy {
+                let grant = proxies.standing_of(caller.user, Some(v.id), now);
+                Record::seen_as_proxy(v, caller.viewer(), now, grant)
+            } else {
+                Record::seen_in(v, caller.viewer(), now, emergency)
+            };
+            seen.map(|node| RecordEdge { cursor, node })
         });
         Ok(RecordConnection {
             edges,
@@ -206,8 +216,9 @@ impl CareMutation {
         let found = records::referrals::find(&s.pool, id)
             .await
             .map_err(|e| e.gql())?
-            .filter(|r| r.involves(caller.user))
             .ok_or_else(|| error(Code::NotFound, "there is no such referral"))?;
+        // Whether the caller may decide it (the owner, or a MANAGE proxy for them) is
+        // the record's rule's to say; anyone else finds no such referral.
         let (_, seq) = s
             .records
             .decide_referral(

@@ -13,5 +13,6 @@ pub mod ledger;
 pub mod legal_holds;
 pub mod links;
 pub mod notifications;
+pub mod proxies;
 pub mod records;
 pub mod transparency;

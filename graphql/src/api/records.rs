@@ -35,15 +35,8 @@ impl RecordQuery {
             .await
             .map_err(|e| e.gql())?
             .ok_or_else(|| error(Code::NotFound, "there is no such record"))?;
-        let now = s.clock.now();
-        // A doctor in an emergency sees the patient's records through it.
-        let emergency = match caller.role {
-            Role::Doctor => projections::emergency::open_for(&s.pool, caller.user, view.owner, now)
-                .await
-                .map_err(|e| e.gql())?,
-            _ => None,
-        };
-        Record::seen_in(view, caller.viewer(), now, emergency)
+        visible(s, &caller, view)
+            .await?
             .map(Some)
             .ok_or_else(|| error(Code::NotFound, "there is no such record"))
     }
@@ -197,6 +190,40 @@ impl RecordMutation {
     }
 }
 
+/// The record as the caller may see it now: as its owner, an administrator, a doctor
+/// (with an open emergency access to the owner, from the view), or a proxy of the owner
+/// (their grant from the owner's proxies stream, so a revocation counts at once).
+pub(crate) async fn visible(
+    s: &Services,
+    caller: &Caller,
+    view: records::RecordView,
+) -> Result<Option<Record>> {
+    let now = s.clock.now();
+    if caller.user == view.owner || caller.role == Role::Admin {
+        return Ok(Record::seen_by(view, caller.viewer(), now));
+    }
+    let proxies: domain::proxy::Proxies = s
+        .records
+        .kernel_state(view.owner)
+        .await
+        .map_err(|e| e.gql())?;
+    if let Some(grant) = proxies.standing_of(caller.user, Some(view.id), now) {
+        return Ok(Record::seen_as_proxy(
+            view,
+            caller.viewer(),
+            now,
+            Some(grant),
+        ));
+    }
+    let emergency = match caller.role {
+        Role::Doctor => projections::emergency::open_for(&s.pool, caller.user, view.owner, now)
+            .await
+            .map_err(|e| e.gql())?,
+        _ => None,
+    };
+    Ok(Record::seen_in(view, caller.viewer(), now, emergency))
+}
+
 /// The share as the caller sees it once the view has reached `seq`.
 async fn share_after(s: &Services, caller: &Caller, share: Uuid, seq: i64) -> Result<Share> {
     s.caught_up(&["records"], seq).await?;
@@ -210,7 +237,8 @@ async fn share_after(s: &Services, caller: &Caller, share: Uuid, seq: i64) -> Re
         .map_err(|e| e.gql())?
         .ok_or_else(|| missing_from_view("record", record_id))?;
     let now = s.clock.now();
-    let record = Record::seen_by(view, caller.viewer(), now)
+    let record = visible(s, caller, view)
+        .await?
         .ok_or_else(|| error(Code::NotFound, "there is no such record"))?;
     Ok(Share::new(share, record, now))
 }

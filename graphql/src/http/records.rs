@@ -94,7 +94,7 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> Response
                 };
                 let id = domain::account::UserId::from_uuid(id);
                 // Refused before a byte of the file is read.
-                if let Err(e) = records.check_care(&caller, id).await {
+                if let Err(e) = records.check_on_behalf(&caller, id).await {
                     return command_error(e);
                 }
                 patient = Some(id);

@@ -105,6 +105,7 @@ pub enum NotificationKind {
     EmergencyReviewed,
     LinkOpened,
     LinkLocked,
+    ProxyGranted,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@ pub mod link;
 pub mod notification;
 pub mod page;
 pub mod profile_change;
+pub mod proxy;
 pub mod record;
 pub mod session;
 pub mod transparency;

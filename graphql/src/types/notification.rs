@@ -182,6 +182,10 @@ impl Notification {
                     self.who(ctx).await?
                 ),
             },
+            Kind::ProxyGranted => format!(
+                "You now look after {}'s records",
+                self.who(ctx).await?
+            ),
             Kind::LinkOpened => match self.opened_from(ctx).await? {
                 Some(from) => format!("Your share link was opened from {from}"),
                 None => "Your share link was opened".into(),

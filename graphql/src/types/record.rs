@@ -36,6 +36,27 @@ impl Record {
         Self::seen_in(view, viewer, now, None)
     }
 
+    /// The record as a proxy of its owner sees it, under `proxy` (their live grant
+    /// covering it, from the owner's proxies).
+    pub fn seen_as_proxy(
+        view: RecordView,
+        viewer: Viewer,
+        now: Timestamp,
+        proxy: Option<(Uuid, domain::proxy::ProxyScope)>,
+    ) -> Option<Self> {
+        let facts = domain::record::RecordFacts {
+            proxy,
+            ..view.facts(None)
+        };
+        let access = access(viewer, facts, now);
+        access.sees_record().then(|| Self {
+            view: Arc::new(view),
+            viewer,
+            access,
+            medical: Arc::default(),
+        })
+    }
+
     /// What a doctor a record is referred to sees before the owner approves: that it
     /// exists and whose it is, nothing of its content.
     pub fn referred(view: RecordView, viewer: Viewer) -> Self {

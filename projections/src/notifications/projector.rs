@@ -68,6 +68,7 @@ impl Projector for NotificationsProjector {
             emergency::{EmergencyAccessOpened, EmergencyAccessReviewed},
             erasure::ErasureCompleted,
             link::{ShareLinkOpened, ShareLinkPasscodeRefused},
+            proxy::ProxyAccepted,
             record::{
                 RecordAccessed, RecordShared, RecordUploaded, ReferralDecided, ReferralRequested,
                 ShareExpiring, ShareRevoked,
@@ -104,6 +105,7 @@ impl Projector for NotificationsProjector {
             EmergencyAccessReviewed::NAME,
             ShareLinkOpened::NAME,
             ShareLinkPasscodeRefused::NAME,
+            ProxyAccepted::NAME,
         ]
     }
 
@@ -132,6 +134,8 @@ enum Parsed {
     /// On the doctor's stream.
     Emergency(Uuid, EmergencyEvent),
     Link(ShareLinkEvent),
+    /// On the patient's proxies stream.
+    Proxy(Uuid, domain::proxy::ProxyEvent),
     Other,
 }
 
@@ -143,6 +147,7 @@ fn parse(event: &RecordedEvent) -> Result<Parsed, ProjectionError> {
         "record_erasure" => Parsed::Erasure(stream.id(), read_as(event)?),
         domain::emergency::EMERGENCY_CATEGORY => Parsed::Emergency(stream.id(), read_as(event)?),
         domain::link::LINK_CATEGORY => Parsed::Link(read_as(event)?),
+        domain::proxy::PROXY_CATEGORY => Parsed::Proxy(stream.id(), read_as(event)?),
         _ => Parsed::Other,
     })
 }
@@ -243,7 +248,10 @@ async fn load(tx: &mut PgConnection, parsed: &[Parsed]) -> Result<Fold, sqlx::Er
             Parsed::Link(ShareLinkEvent::ShareLinkPasscodeRefused(e)) => {
                 users.push(e.owner.as_uuid());
             }
-            Parsed::Link(_) | Parsed::Other => {}
+            Parsed::Proxy(patient, domain::proxy::ProxyEvent::ProxyAccepted(e)) => {
+                users.extend([*patient, e.proxy.as_uuid()]);
+            }
+            Parsed::Link(_) | Parsed::Proxy(..) | Parsed::Other => {}
         }
     }
     // Administrators are told of registrations and of every emergency access.
@@ -329,7 +337,20 @@ impl Fold {
                 let kind = NotificationKind::LinkLocked;
                 self.notify(event, e.owner.as_uuid(), kind, About::default())
             }
-            Parsed::Link(_) | Parsed::Other => Ok(()),
+            // The proxy is told they now look after the patient.
+            Parsed::Proxy(patient, domain::proxy::ProxyEvent::ProxyAccepted(e)) => {
+                let about = About {
+                    subject: Some(patient),
+                    ..About::default()
+                };
+                self.notify(
+                    event,
+                    e.proxy.as_uuid(),
+                    NotificationKind::ProxyGranted,
+                    about,
+                )
+            }
+            Parsed::Link(_) | Parsed::Proxy(..) | Parsed::Other => Ok(()),
         }
     }
 

@@ -67,6 +67,7 @@ impl RecordView {
             shares: &self.shares,
             emergency,
             emergency_ended: false,
+            proxy: None,
         }
     }
 

@@ -422,9 +422,13 @@ impl Fold {
             RecordEvent::RecordAccessed(e) if e.emergency.is_some() => {
                 ("EMERGENCY", Some(e.action.as_str().to_lowercase()))
             }
-            RecordEvent::RecordAccessed(e) => match e.link {
-                Some(link) => (e.action.as_str(), Some(format!("through link {link}"))),
-                None => (e.action.as_str(), None),
+            RecordEvent::RecordAccessed(e) => match (e.link, e.proxy) {
+                (Some(link), _) => (e.action.as_str(), Some(format!("through link {link}"))),
+                (None, Some(_)) => (
+                    e.action.as_str(),
+                    Some("on behalf of the patient".to_owned()),
+                ),
+                (None, None) => (e.action.as_str(), None),
             },
             RecordEvent::RecordAccessDenied(e) => (
                 "DENIED",
