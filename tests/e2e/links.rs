@@ -244,6 +244,27 @@ async fn a_recipient_without_an_account_opens_a_link_and_downloads_through_it() 
         vec![link.clone()]
     );
 
+    // The CLI's replay says the same beside the users.
+    let dir = tempfile::tempdir().unwrap();
+    let then = during.plus_micros(-60_000_000 * 10).to_string();
+    let (code, out, err) = common::cli::medchain(
+        &app,
+        dir.path(),
+        &[
+            "replay",
+            "--at",
+            &then,
+            "who-could-read",
+            "--record",
+            &shared,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["links"], json!([link]));
+    assert_eq!(answer["users"][0]["id"], c.patient.id.as_str());
+
     // Nothing that names someone is in clear on the ledger: not the address, not the
     // passcode's hash.
     let clear: i64 = sqlx::query_scalar(

@@ -277,6 +277,34 @@ async fn a_recipient_without_an_account_opens_a_share_link_in_a_browser() {
     assert!(stdout.contains("link flows passed"), "{stdout}");
 }
 
+/// Family and caregivers in Chromium (`tests/browser/family.mjs`): the patient invites a
+/// relative, who accepts from the mailed link, sees and downloads the patient's record;
+/// the patient sees what they did and revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_lets_a_relative_look_after_their_records_in_a_browser() {
+    use crate::common::records::{cast, pdf, person, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    person(&app, &c.admin, "kin@example.org", "Kim Kin", "PATIENT").await;
+    upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let stdout = run_browser_script(
+        &app,
+        "family.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("KIN_EMAIL", "kin@example.org".as_ref()),
+            ("OUTBOX", app.outbox.path().as_os_str()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("family flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

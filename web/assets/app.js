@@ -12,6 +12,7 @@ import * as doctor from './pages/doctor.js';
 import * as notifications from './pages/notifications.js';
 import * as care from './pages/care.js';
 import * as shareLink from './pages/link.js';
+import * as family from './pages/family.js';
 import * as profile from './pages/profile.js';
 import * as admin from './pages/admin/index.js';
 
@@ -42,6 +43,10 @@ const routes = [
   [`${PATHS.patients}/:id`, doctor.patient, 'DOCTOR'],
   [PATHS.emergency, doctor.emergency, 'DOCTOR'],
   [PATHS.care, care.page, 'user'],
+  [PATHS.family, family.family, 'PATIENT'],
+  [PATHS.proxyAccept, family.accept, 'user'],
+  [PATHS.caring, family.caring, 'user'],
+  [`${PATHS.caring}/:id`, family.cared, 'user'],
   [PATHS.notifications, notifications.page, 'user'],
   [PATHS.profile, profile.page, 'user'],
   [PATHS.admin, admin.dashboard, 'ADMIN'],
@@ -125,8 +130,10 @@ async function render() {
 }
 
 const NAV = {
-  PATIENT: [[PATHS.records, 'My records'], [PATHS.care, 'Referrals and emergencies']],
-  DOCTOR: [[PATHS.shared, 'Shared with me'], [PATHS.care, 'Referrals'], [PATHS.emergency, 'Emergency access']],
+  PATIENT: [[PATHS.records, 'My records'], [PATHS.care, 'Referrals and emergencies'],
+    [PATHS.family, 'Family and caregivers'], [PATHS.caring, 'People I look after']],
+  DOCTOR: [[PATHS.shared, 'Shared with me'], [PATHS.care, 'Referrals'], [PATHS.emergency, 'Emergency access'],
+    [PATHS.caring, 'People I look after']],
   ADMIN: [[PATHS.admin, 'Dashboard'], [PATHS.approvals, 'Approvals'], [PATHS.users, 'Users'],
     [PATHS.ledger, 'Ledger'], [PATHS.compliance, 'Compliance'], [PATHS.erasure, 'Erasure'],
     [PATHS.emergencyReview, 'Emergencies']],
