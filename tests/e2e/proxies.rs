@@ -347,6 +347,30 @@ async fn a_manage_proxy_uploads_and_shares_for_the_patient_but_never_erases() {
         .map(|(a, _, _)| a.as_str())
         .collect();
     assert_eq!(by_kin, ["REVOKED", "SHARED"]);
+    // The patient's "what each caregiver did", across records.
+    app.view_settled("records").await;
+    let did = app
+        .gql(
+            Cred::Bearer(&c.patient.token),
+            "{ proxyGrants { actions(first: 20) { edges { node { action record { title } } } } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<&str> = did.ok()["proxyGrants"][0]["actions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["REVOKED", "SHARED", "DOWNLOADED", "UPLOADED"]);
+    let theirs = app
+        .gql(
+            Cred::Bearer(&kin.token),
+            "{ proxyGrants { actions { edges { node { action } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(theirs.ok()["proxyGrants"][0]["actions"], Value::Null);
 
     // Never erases, never sees the patient's security settings.
     app.gql(

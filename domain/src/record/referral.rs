@@ -313,6 +313,23 @@ mod tests {
     }
 
     #[test]
+    fn a_manage_proxy_decides_for_the_owner_and_a_read_proxy_does_not() {
+        use crate::proxy::ProxyScope;
+        let history = [uploaded(), shared(SHARE, DOCTOR, Some(60)), requested()];
+        let by_proxy = |scope| DecideReferral {
+            by: as_patient(OTHER_PATIENT),
+            proxy: Some((Uuid::from_u128(0x9a), scope)),
+            ..decides(false, 5)
+        };
+        given(history.clone())
+            .when(|s| decide_referral(s, by_proxy(ProxyScope::Manage)))
+            .then([decided(false)]);
+        given(history)
+            .when(|s| decide_referral(s, by_proxy(ProxyScope::Read)))
+            .refused(ReferralError::NotOwner);
+    }
+
+    #[test]
     fn a_decline_grants_nothing_and_each_is_decided_once_by_the_owner() {
         let history = [uploaded(), shared(SHARE, DOCTOR, Some(60)), requested()];
         given(history.clone())

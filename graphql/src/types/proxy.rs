@@ -132,4 +132,47 @@ impl ProxyGrant {
     async fn active(&self, ctx: &Context<'_>) -> bool {
         self.view.active(services(ctx).clock.now())
     }
+
+    /// What the proxy did with the patient's records, newest first: the patient's to see
+    /// (null for anyone else).
+    async fn actions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Option<super::record::AccessEntryConnection>> {
+        if self.viewer.id != self.view.patient() {
+            return Ok(None);
+        }
+        let s = services(ctx);
+        let limit = super::page::page_size(first)?;
+        let rows = match self.view.proxy_id {
+            Some(proxy) => {
+                projections::records::actions_by(&s.pool, self.view.patient(), proxy, limit + 1)
+                    .await
+                    .map_err(|e| e.gql())?
+            }
+            None => Vec::new(),
+        };
+        let now = s.clock.now();
+        let mut seen = std::collections::HashMap::new();
+        for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+            if seen.contains_key(&row.record_id) {
+                continue;
+            }
+            let view =
+                projections::records::find(&s.pool, &s.keys, RecordId::from_uuid(row.record_id))
+                    .await
+                    .map_err(|e| e.gql())?;
+            seen.insert(
+                row.record_id,
+                view.and_then(|v| Record::seen_by(v, self.viewer, now)),
+            );
+        }
+        Ok(Some(super::record::AccessEntryConnection::page(
+            rows,
+            limit,
+            |row| seen.get(&row.record_id).cloned().flatten(),
+            true,
+        )))
+    }
 }

@@ -449,6 +449,25 @@ pub async fn access_log(
     .await?)
 }
 
+/// What `actor` did with `owner`'s records (a proxy's actions, for the patient), newest
+/// first.
+pub async fn actions_by(
+    pool: &PgPool,
+    owner: UserId,
+    actor: Uuid,
+    limit: i64,
+) -> Result<Vec<AccessRow>, ReadError> {
+    Ok(sqlx::query_as(
+        "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
+         WHERE owner_id = $1 AND actor_id = $2 ORDER BY seq DESC LIMIT $3",
+    )
+    .bind(owner.as_uuid())
+    .bind(actor)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Whether `a` and `b` share a record at `now`: one owns a record the other holds a live
 /// share of (the fact the photo rule needs).
 pub async fn share_a_record(

@@ -12,6 +12,9 @@ import { uploadForm } from './upload_form.js';
 
 const GRANTS = `{ proxyGrants { id email scope active grantedAt expiresAt revokedAt
     patient { id } proxy { id name } records { id title } } }`;
+const ACTIONS = `{ proxyGrants { id patient { id } proxy { id name }
+    actions(first: 50) { edges { node { at action recordId record { title } } } } } }`;
+const DID = { UPLOADED: 'Uploaded', VIEWED: 'Viewed', DOWNLOADED: 'Downloaded', SHARED: 'Shared', REVOKED: 'Revoked a share', REFERRED: 'Approved a referral' };
 const SCOPES = [['READ', 'See and download'], ['MANAGE', 'Also upload, share and decide referrals']];
 
 export async function family({ app }) {
@@ -40,12 +43,13 @@ export async function family({ app }) {
           },
         }, 'Revoke'),
       ])));
-    // What each caregiver read: the reads of my records by them.
-    const caregivers = new Map(grants.filter((g) => g.proxy).map((g) => [g.proxy.id, g.proxy.name]));
-    const reads = (await gql('{ disclosures(first: 100) { edges { node { at action actor { id } record { title } } } } }'))
-      .disclosures.edges.map(({ node }) => node).filter((d) => d.actor && caregivers.has(d.actor.id));
-    fill(did, table('What my caregivers did', ['When', 'Who', 'What', 'Record'], reads.map((d) => [
-      when(d.at), caregivers.get(d.actor.id) ?? ERASED_NAME, d.action === 'VIEWED' ? 'Viewed' : 'Downloaded', d.record?.title ?? '—',
+    // What each caregiver did with my records, newest first.
+    const acted = (await gql(ACTIONS)).proxyGrants
+      .filter((g) => g.patient.id === app.me.id && g.proxy)
+      .flatMap((g) => (g.actions?.edges ?? []).map(({ node }) => ({ ...node, who: g.proxy.name })))
+      .sort((a, b) => (a.at < b.at ? 1 : -1));
+    fill(did, table('What my caregivers did', ['When', 'Who', 'What', 'Record'], acted.map((d) => [
+      when(d.at), d.who ?? ERASED_NAME, DID[d.action] ?? d.action, d.record?.title ?? '—',
     ])));
   };
   await show();
