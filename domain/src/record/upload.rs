@@ -166,6 +166,7 @@ mod tests {
                 false,
                 Some(EmergencyId::from_uuid(uuid::Uuid::from_u128(1))),
             ),
+            proxy: None,
         };
         given([])
             .when(|s| upload(s, in_emergency))
