@@ -19,7 +19,6 @@ use domain::{
     account::UserId,
     emergency::{EmergencyEvent, EmergencyId},
 };
-use futures::{FutureExt, future::BoxFuture};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -39,21 +38,7 @@ impl Projector for EmergencyProjector {
         EmergencyEvent::TYPES
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        async move { apply(tx, &[event]).await.map_err(|(_, e)| e) }.boxed()
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        events: &'a [&'a RecordedEvent],
-    ) -> BoxFuture<'a, Result<(), (usize, ProjectionError)>> {
-        apply(tx, events).boxed()
-    }
+    crate::set_based!(apply);
 }
 
 type Time = DateTime<Utc>;

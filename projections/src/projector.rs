@@ -61,6 +61,32 @@ pub trait Projector: Send + Sync + 'static {
     }
 }
 
+/// The two `Projector` methods of a set-based projector, whose `apply(tx, events)`
+/// folds a run of events and writes them with one statement per table: `apply` is a run
+/// of one, `apply_many` the run itself. Said once here, not in every such projector.
+#[macro_export]
+macro_rules! set_based {
+    ($apply:path) => {
+        fn apply<'a>(
+            &'a self,
+            tx: &'a mut ::sqlx::PgConnection,
+            event: &'a ::commands::RecordedEvent,
+        ) -> ::futures::future::BoxFuture<'a, Result<(), $crate::ProjectionError>> {
+            ::futures::FutureExt::boxed(
+                async move { $apply(tx, &[event]).await.map_err(|(_, e)| e) },
+            )
+        }
+
+        fn apply_many<'a>(
+            &'a self,
+            tx: &'a mut ::sqlx::PgConnection,
+            events: &'a [&'a ::commands::RecordedEvent],
+        ) -> ::futures::future::BoxFuture<'a, Result<(), (usize, $crate::ProjectionError)>> {
+            ::futures::FutureExt::boxed($apply(tx, events))
+        }
+    };
+}
+
 /// Why a projector could not apply an event. Either way it stops on that event.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {

@@ -13,7 +13,6 @@ use crate::{
 use chrono::{DateTime, Utc};
 use commands::RecordedEvent;
 use domain::{Sealed, Timestamp, account::UserId, proxy::ProxyEvent};
-use futures::{FutureExt, future::BoxFuture};
 use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -33,21 +32,7 @@ impl Projector for ProxiesProjector {
         ProxyEvent::TYPES
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        async move { apply(tx, &[event]).await.map_err(|(_, e)| e) }.boxed()
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        events: &'a [&'a RecordedEvent],
-    ) -> BoxFuture<'a, Result<(), (usize, ProjectionError)>> {
-        apply(tx, events).boxed()
-    }
+    crate::set_based!(apply);
 }
 
 type Time = DateTime<Utc>;

@@ -23,7 +23,6 @@ use domain::{
     notification::NotificationKind,
     record::RecordEvent,
 };
-use futures::{FutureExt, future::BoxFuture};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -109,21 +108,7 @@ impl Projector for NotificationsProjector {
         ]
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        async move { apply(tx, &[event]).await.map_err(|(_, e)| e) }.boxed()
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        events: &'a [&'a RecordedEvent],
-    ) -> BoxFuture<'a, Result<(), (usize, ProjectionError)>> {
-        apply(tx, events).boxed()
-    }
+    crate::set_based!(apply);
 }
 
 /// An event as this projector reads it: by its stream's category.
