@@ -347,6 +347,24 @@ async fn a_manage_proxy_uploads_and_shares_for_the_patient_but_never_erases() {
         .map(|(a, _, _)| a.as_str())
         .collect();
     assert_eq!(by_kin, ["REVOKED", "SHARED"]);
+    let details = app
+        .gql(
+            Cred::Bearer(&c.patient.token),
+            "query($id: UUID!) { record(id: $id) { accessLog(first: 10) { edges { node { action detail } } } } }",
+            json!({"id": lab}),
+        )
+        .await;
+    let acted: Vec<&Value> = details.ok()["record"]["accessLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["action"] == "SHARED" || e["node"]["action"] == "REVOKED")
+        .collect();
+    assert_eq!(acted.len(), 2);
+    for edge in acted {
+        let detail = edge["node"]["detail"].as_str().unwrap();
+        assert!(detail.ends_with("on behalf of the patient"), "{detail}");
+    }
     // The patient's "what each caregiver did", across records.
     app.view_settled("records").await;
     let did = app

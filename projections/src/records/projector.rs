@@ -390,13 +390,24 @@ impl Fold {
                 } else {
                     "SHARED"
                 };
-                (action, Some(share_detail(e.doctor.as_uuid(), e.expires_at)))
+                let mut detail = share_detail(e.doctor.as_uuid(), e.expires_at);
+                // Shared by someone who is neither the owner nor the doctor (whose share
+                // comes with a record they added): a proxy, acting for the owner.
+                let by = event.actor;
+                if referral.is_none() && by != Some(owner) && by != Some(e.doctor.as_uuid()) {
+                    detail.push_str(ON_BEHALF);
+                }
+                (action, Some(detail))
             }
             RecordEvent::ShareRevoked(e) => {
                 let share = self.share(event, e.share.as_uuid())?;
                 share.revoked_at = Some(at);
                 share.updated_seq = seq;
-                ("REVOKED", Some(share_detail(share.doctor, None)))
+                let mut detail = share_detail(share.doctor, None);
+                if event.actor != Some(owner) {
+                    detail.push_str(ON_BEHALF);
+                }
+                ("REVOKED", Some(detail))
             }
             RecordEvent::ShareExpired(e) => {
                 let share = self.share(event, e.share.as_uuid())?;
@@ -409,10 +420,7 @@ impl Fold {
             }
             RecordEvent::RecordAccessed(e) => match (e.link, e.proxy) {
                 (Some(link), _) => (e.action.as_str(), Some(format!("through link {link}"))),
-                (None, Some(_)) => (
-                    e.action.as_str(),
-                    Some("on behalf of the patient".to_owned()),
-                ),
+                (None, Some(_)) => (e.action.as_str(), Some(ON_BEHALF[2..].to_owned())),
                 (None, None) => (e.action.as_str(), None),
             },
             RecordEvent::RecordAccessDenied(e) => (
@@ -793,6 +801,9 @@ struct Columns {
     erased_ats: Vec<Option<Time>>,
     updated_seqs: Vec<i64>,
 }
+
+/// What an entry says when someone acted for the owner (a proxy).
+const ON_BEHALF: &str = ", on behalf of the patient";
 
 fn referral_status(raw: &str) -> &'static str {
     match raw {
