@@ -101,6 +101,32 @@ pub enum ProjectionError {
 }
 
 impl ProjectionError {
+    /// Whether trying the same event again may succeed: the database was away, or the
+    /// statement lost a race or was cancelled (a deadlock, a serialization failure, a
+    /// lock or statement timeout, an administrator's cancel, a restart) rather than
+    /// refusing what the event asks. A malformed event, or a constraint the event
+    /// breaks, is not transient: the projector stops on it.
+    pub fn is_transient(&self) -> bool {
+        let ProjectionError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                matches!(
+                    code.as_ref(),
+                    // serialization_failure, deadlock_detected, query_canceled,
+                    // lock_not_available, admin/crash shutdown, cannot_connect_now
+                    "40001" | "40P01" | "57014" | "55P03" | "57P01" | "57P02" | "57P03"
+                ) || code.starts_with("08")
+            }),
+            _ => false,
+        }
+    }
+
     pub fn malformed(event: &RecordedEvent, reason: impl std::fmt::Display) -> Self {
         Self::Malformed {
             seq: event.seq,

@@ -233,6 +233,8 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     let mut position: Option<Position> = None;
     // When the checkpoint row must follow `position.read` at the latest.
     let mut write_by: Option<Instant> = None;
+    // Transient failures in a row: each pause doubles, up to `MAX_BACKOFF`.
+    let mut failures: u32 = 0;
     loop {
         let at = match position {
             Some(at) => at,
@@ -261,15 +263,24 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                 progress.send_modify(|p| p.failed_at = Some(seq));
                 return;
             }
+            Ok(Step::Retry) => {
+                failures += 1;
+                position = None;
+                write_by = None;
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
             Err(e) => {
                 // The database is away or a query failed outside any event: try again.
                 tracing::warn!(projector = name, error = %e, "projector could not run a batch; retrying");
+                failures += 1;
                 position = None;
                 write_by = None;
-                tokio::time::sleep(POLL).await;
+                tokio::time::sleep(backoff(failures)).await;
                 continue;
             }
         };
+        failures = 0;
         position = next;
         match next {
             Some(at) => {
@@ -319,6 +330,17 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     }
 }
 
+/// The longest pause between tries after transient failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The pause after `failures` transient failures in a row: 100 ms, doubling, at most
+/// `MAX_BACKOFF`.
+fn backoff(failures: u32) -> Duration {
+    let doubled =
+        Duration::from_millis(100).saturating_mul(1 << failures.min(16).saturating_sub(1));
+    doubled.min(MAX_BACKOFF)
+}
+
 /// Where a projector's task stands: `stored` in its checkpoint row, `read` the last event
 /// it has dealt with. Between them lie only events it has no use for: moving the row
 /// over them waits (`DEFER` at most) for a batch that writes anyway.
@@ -365,6 +387,8 @@ enum Step {
     /// Nothing after the position.
     Idle,
     Busy,
+    /// A transient error: try the same events again after a pause.
+    Retry,
     Stopped(i64),
 }
 
@@ -391,6 +415,11 @@ async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<
             more,
         }),
         BatchOutcome::Busy => Ok(Step::Busy),
+        BatchOutcome::Failed { seq, error } if error.is_transient() => {
+            // Not the event's fault: the same batch is tried again, after a pause.
+            tracing::warn!(projector = name, seq, error = %error, "projector met a transient error; it will try the event again");
+            Ok(Step::Retry)
+        }
         BatchOutcome::Failed { seq, error } => {
             let marked = sqlx::query(
                 "UPDATE projection_checkpoints SET failed_seq = $2, failure = $3, updated_at = now() \
@@ -457,6 +486,15 @@ async fn listen_once(inner: &Inner) -> Result<(), sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::Progress;
+    use std::time::Duration;
+
+    #[test]
+    fn transient_failures_back_off_doubling_to_a_ceiling() {
+        assert_eq!(super::backoff(1), Duration::from_millis(100));
+        assert_eq!(super::backoff(2), Duration::from_millis(200));
+        assert_eq!(super::backoff(5), Duration::from_millis(1600));
+        assert_eq!(super::backoff(100), super::MAX_BACKOFF);
+    }
 
     #[test]
     fn progress_keeps_the_furthest_and_a_later_success_clears_a_failure() {

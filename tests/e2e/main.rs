@@ -33,6 +33,7 @@ mod notifications_live;
 mod notifications_mail;
 mod projections_writers;
 mod projector_batches;
+mod projector_faults;
 mod projector_filters;
 mod proxies;
 mod records;
