@@ -11,7 +11,6 @@ use crate::compliance::{sorted, who_could_read};
 use commands::{Clock as _, accounts::totp::TotpSecret};
 use common::app::{Cred, Gql, STRONG, TestApp, eventually};
 use common::records::{Cast, Person, access_log, cast, content, pdf, person, share, upload_ok};
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -408,7 +407,7 @@ async fn an_approved_referral_lets_the_second_doctor_read_until_the_first_share_
 /// Subscribes the token's person to their notifications; returns the socket once acked.
 async fn subscribe(app: &TestApp, token: &str) -> common::ws::Socket {
     let mut socket = common::ws::connect_and_init(app.addr, token).await;
-    let ack = next(&mut socket, 15).await.unwrap();
+    let ack = common::ws::next(&mut socket, 15).await.unwrap();
     assert_eq!(ack["type"], "connection_ack");
     common::ws::send(
         &mut socket,
@@ -417,18 +416,6 @@ async fn subscribe(app: &TestApp, token: &str) -> common::ws::Socket {
     )
     .await;
     socket
-}
-
-async fn next(socket: &mut common::ws::Socket, seconds: u64) -> Option<Value> {
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(seconds), socket.next()).await {
-            Err(_) => return None,
-            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
-            Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => return None,
-            Ok(Some(Ok(_))) => {}
-        }
-    }
 }
 
 const OPEN: &str = "mutation($p: UUID!, $r: String!) { openEmergencyAccess(patientId: $p, reason: $r) \
@@ -500,7 +487,9 @@ async fn emergency_access_reads_everything_while_open_tells_the_patient_and_ends
 
     // The patient hears at once, and the administrators too.
     for socket in [&mut live, &mut admins] {
-        let message = next(socket, 10).await.expect("a notice within 10 s");
+        let message = common::ws::next(socket, 10)
+            .await
+            .expect("a notice within 10 s");
         assert_eq!(
             message["payload"]["data"]["notifications"]["kind"], "EMERGENCY_ACCESS",
             "{message}"

@@ -11,7 +11,6 @@ use crate::common;
 use commands::Clock as _;
 use common::app::{Cred, Gql, TestApp};
 use common::records::{access_log, cast, pdf, upload_ok};
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -96,18 +95,6 @@ async fn links_that_could_read(
         .collect()
 }
 
-async fn next(socket: &mut common::ws::Socket, seconds: u64) -> Option<Value> {
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(seconds), socket.next()).await {
-            Err(_) => return None,
-            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
-            Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => return None,
-            Ok(Some(Ok(_))) => {}
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recipient_without_an_account_opens_a_link_and_downloads_through_it() {
     let app = TestApp::start().await;
@@ -148,7 +135,10 @@ async fn a_recipient_without_an_account_opens_a_link_and_downloads_through_it() 
     assert_eq!(passcode.len(), 11, "{passcode}");
 
     let mut live = common::ws::connect_and_init(app.addr, &c.patient.token).await;
-    assert_eq!(next(&mut live, 15).await.unwrap()["type"], "connection_ack");
+    assert_eq!(
+        common::ws::next(&mut live, 15).await.unwrap()["type"],
+        "connection_ack"
+    );
     common::ws::send(
         &mut live,
         json!({"id": "1", "type": "subscribe", "payload": {
@@ -171,7 +161,9 @@ async fn a_recipient_without_an_account_opens_a_link_and_downloads_through_it() 
     assert_eq!(opened["records"].as_array().unwrap().len(), 1);
 
     // The patient hears at once, with where it came from.
-    let message = next(&mut live, 10).await.expect("a notice within 10 s");
+    let message = common::ws::next(&mut live, 10)
+        .await
+        .expect("a notice within 10 s");
     let notice = &message["payload"]["data"]["notifications"];
     assert_eq!(notice["kind"], "LINK_OPENED", "{message}");
     assert!(

@@ -5,10 +5,8 @@ use crate::common;
 
 use common::app::{Cred, TestApp};
 use common::records::{cast, content, pdf, share, upload_ok};
-use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::{net::SocketAddr, time::Duration};
-use tokio_tungstenite::tungstenite::Message;
 
 use common::ws::Socket;
 
@@ -16,7 +14,7 @@ use common::ws::Socket;
 async fn subscribe(addr: SocketAddr, token: &str, after_seq: Option<i64>) -> Socket {
     let mut socket = common::ws::connect_and_init(addr, token).await;
     assert_eq!(
-        next(&mut socket, 15).await.unwrap()["type"],
+        common::ws::next(&mut socket, 15).await.unwrap()["type"],
         "connection_ack"
     );
     common::ws::send(
@@ -29,21 +27,11 @@ async fn subscribe(addr: SocketAddr, token: &str, after_seq: Option<i64>) -> Soc
     socket
 }
 
-/// The next message within `seconds`; `None` when the socket closed or nothing came.
-async fn next(socket: &mut Socket, seconds: u64) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(seconds), socket.next()).await {
-            Err(_) => return None,
-            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
-            Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => return None,
-            Ok(Some(Ok(_))) => {}
-        }
-    }
-}
-
 /// The next notification: `(kind, seq)`.
 async fn notification(socket: &mut Socket) -> (String, i64) {
-    let message = next(socket, 15).await.expect("a notification within 15 s");
+    let message = common::ws::next(socket, 15)
+        .await
+        .expect("a notification within 15 s");
     assert_eq!(message["type"], "next", "{message}");
     let n = &message["payload"]["data"]["notifications"];
     (
@@ -109,7 +97,7 @@ async fn a_reconnect_with_after_seq_gets_exactly_what_it_missed_in_order() {
         "{seqs:?}"
     );
     assert!(
-        next(&mut socket, 2).await.is_none(),
+        common::ws::next(&mut socket, 2).await.is_none(),
         "nothing more, nothing twice"
     );
 
@@ -135,7 +123,7 @@ async fn suspending_the_user_closes_their_notifications_subscription() {
     .ok();
     // The subscription completes or the socket closes: either way, nothing more.
     loop {
-        match next(&mut socket, 15).await {
+        match common::ws::next(&mut socket, 15).await {
             None => break,
             Some(m) if m["type"] == "complete" || m["type"] == "error" => break,
             Some(m) => assert_ne!(m["type"], "next", "{m}"),

@@ -40,3 +40,17 @@ pub async fn connect_and_init(addr: SocketAddr, token: &str) -> Socket {
     .await;
     socket
 }
+
+/// The next text message within `seconds`, parsed; `None` when the socket closed or
+/// nothing came.
+pub async fn next(socket: &mut Socket, seconds: u64) -> Option<Value> {
+    use futures::StreamExt as _;
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(seconds), socket.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => return None,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
