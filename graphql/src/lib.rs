@@ -10,6 +10,9 @@
 //!   compliance); resolvers stay thin and call `commands` and `projections`.
 //! - `http`: the routes beside `/graphql`: photos, uploading and reading records, and
 //!   what they share (`rest`).
+//! - `fhir`: FHIR R4, read-only, at `/fhir/R4` (sessions or an app's read token).
+//! - `record_access`: the facts the access rules take about a caller and a patient's
+//!   records, gathered once for GraphQL and FHIR alike.
 //! - `web`: the web app, embedded, at `/` (strict CSP).
 //! - `loaders`: per-object lookups batched per request (users by id).
 //! - `error`: each layer's error to one `extensions.code`, once. `limits`: what one request
@@ -22,11 +25,13 @@ pub mod client_address;
 pub mod context;
 mod csrf;
 mod error;
+mod fhir;
 mod health;
 mod http;
 pub mod limits;
 mod loaders;
 pub mod notification_hub;
+mod record_access;
 pub mod scalars;
 mod schema;
 mod session_cookie;
@@ -127,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             "/api/log/cosignature",
             axum::routing::post(http::log::cosignature).layer(DefaultBodyLimit::max(16 * 1024)),
         )
+        .merge(fhir::routes())
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))
         .with_state(state)

@@ -14,6 +14,7 @@ use crate::{
         links::{LinkMutation, LinkQuery},
         notifications::{NotificationMutation, NotificationQuery},
         proxies::{ProxyMutation, ProxyQuery},
+        read_tokens::{ReadTokenMutation, ReadTokenQuery},
         records::{RecordMutation, RecordQuery},
         transparency::TransparencyQuery,
     },
@@ -39,6 +40,7 @@ pub struct Query(
     CareQuery,
     LinkQuery,
     ProxyQuery,
+    ReadTokenQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +56,7 @@ pub struct Mutation(
     CareMutation,
     LinkMutation,
     ProxyMutation,
+    ReadTokenMutation,
 );
 
 pub type MedSchema = Schema<Query, Mutation, Subscription>;

@@ -305,6 +305,32 @@ async fn a_patient_lets_a_relative_look_after_their_records_in_a_browser() {
     assert!(stdout.contains("family flows passed"), "{stdout}");
 }
 
+/// Read tokens in Chromium (`tests/browser/apps.mjs`): the patient makes one on the
+/// profile page and sees its secret once, an app reads through FHIR with it, the page
+/// shows it was used, and the patient revokes it: the app is refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_gives_an_app_a_read_token_and_revokes_it_in_a_browser() {
+    use crate::common::records::{cast, pdf, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let stdout = run_browser_script(
+        &app,
+        "apps.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("PATIENT_ID", c.patient.id.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("read token flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

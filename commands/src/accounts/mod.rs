@@ -16,12 +16,14 @@ pub mod passkeys;
 mod password_reset;
 pub mod photo;
 mod profile_change;
+mod read_tokens;
 mod register;
 mod session_token;
 mod sessions;
 pub mod totp;
 
 pub use login::{LoggedIn, LoginRequest};
+pub use read_tokens::{READ_TOKEN_PREFIX, ReadTokenInfo, ReadTokenSecret};
 pub use register::{RegisterRequest, Registered};
 pub use session_token::{MalformedToken, SessionToken};
 pub use sessions::{SessionInfo, SessionRecord};
@@ -201,6 +203,11 @@ impl Accounts {
         .bind(self.inner.clock.now().to_datetime())
         .execute(self.pool())
         .await?;
+        // Ending every session (suspension, erasure, a password reset, factors reset)
+        // ends the person's apps' read tokens too.
+        if except.is_none() {
+            self.revoke_all_read_tokens(user).await?;
+        }
         Ok(())
     }
 }

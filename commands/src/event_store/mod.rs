@@ -12,7 +12,7 @@ pub use error::AppendError;
 pub use new_event::{NewEvent, NewEventError, new_events};
 pub use read::{
     LedgerFilter, RecordedEvent, read_all as read_all_from, read_page, read_stream_until,
-    row_stream,
+    row_stream, rows_of_streams,
 };
 
 use crate::clock::Clock;

@@ -132,6 +132,23 @@ pub fn row_stream(
     .map(|row| row.and_then(EventRow::into_row))
 }
 
+/// Every row of the named streams with `seq <= upto`, in seq order, streamed (a
+/// patient's export: their own stream, their records', their proxies' and links').
+pub fn rows_of_streams<'a>(
+    pool: &'a PgPool,
+    streams: &'a [String],
+    upto: i64,
+) -> impl Stream<Item = Result<Row, sqlx::Error>> + 'a {
+    sqlx::query_as::<_, EventRow>(
+        "SELECT seq, id, stream, version, type, actor, recorded_at, payload::text AS payload, prev_hash, hash \
+         FROM events WHERE stream = ANY($1) AND seq <= $2 ORDER BY seq",
+    )
+    .bind(streams)
+    .bind(upto)
+    .fetch(pool)
+    .map(|row| row.and_then(EventRow::into_row))
+}
+
 /// Which events a page of the ledger holds.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerFilter {

@@ -44,6 +44,18 @@ impl DataKey {
         Self(bytes)
     }
 
+    /// A key as a patient's export hands it over (DESIGN.md §12: `dataKey`), read back
+    /// by `medchain export verify` to re-encrypt the file.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key itself, for the owner's export only: the export is the patient's own
+    /// copy, and the key lets anyone holding it tie the file to the ledger.
+    pub fn export_bytes(&self) -> [u8; KEY_LEN] {
+        self.0
+    }
+
     /// The AEAD the file's segments are sealed with.
     pub fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&self.0.into())

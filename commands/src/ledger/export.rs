@@ -1,6 +1,6 @@
 //! Export: the ledger as JSON Lines, one event a line (DESIGN.md §8), streamed.
 
-use crate::event_store::row_stream;
+use crate::event_store::{row_stream, rows_of_streams};
 use futures::StreamExt;
 use sqlx::PgPool;
 use std::io::Write;
@@ -47,4 +47,24 @@ pub async fn export_jsonl(pool: &PgPool, out: &mut impl Write) -> Result<i64, Ex
     }
     out.flush()?;
     Ok(count)
+}
+
+/// The export lines (with their seqs) of every event of `streams` up to `upto`, in seq
+/// order: the ledger part of a patient's export (DESIGN.md §12).
+pub async fn export_lines_of_streams(
+    pool: &PgPool,
+    streams: &[String],
+    upto: i64,
+) -> Result<Vec<(i64, String)>, ExportError> {
+    let mut rows = rows_of_streams(pool, streams, upto);
+    let mut lines = Vec::new();
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let line = row.export_line().map_err(|source| ExportError::Payload {
+            seq: row.seq,
+            source,
+        })?;
+        lines.push((row.seq, line));
+    }
+    Ok(lines)
 }

@@ -10,7 +10,7 @@ pub mod verify;
 
 pub use checkpoint::{CheckpointStore, CheckpointStoreError, read_checkpoint};
 pub use erasure_journal::{ErasureJournal, JournalError};
-pub use export::{ExportError, export_jsonl, export_line_of};
+pub use export::{ExportError, export_jsonl, export_line_of, export_lines_of_streams};
 pub use head::{LedgerHead, hash_of, ledger_head, seq_at, time_of};
 pub use verify::{
     LedgerCheck, LedgerProblem, Verification, verify_against_checkpoints, verify_ledger,

@@ -111,9 +111,28 @@ impl Sealer {
         header[4] = VERSION;
         header[5..9].copy_from_slice(&(SEGMENT as u32).to_be_bytes());
         header[9..].copy_from_slice(&prefix);
+        Self::with_header(key, record, header, block_size)
+            .expect("a header made here is of this format")
+    }
+
+    /// Seals again under a blob's own header (its nonce prefix): what an export's checker
+    /// does to show a file is the one whose ciphertext the ledger names (DESIGN.md §12).
+    pub fn with_header(
+        key: &DataKey,
+        record: Uuid,
+        header: [u8; HEADER],
+        block_size: usize,
+    ) -> Result<Self, BlobCorrupt> {
+        if &header[..4] != MAGIC
+            || header[4] != VERSION
+            || header[5..9] != (SEGMENT as u32).to_be_bytes()
+        {
+            return Err(BlobCorrupt::Header);
+        }
+        let prefix: [u8; PREFIX] = header[9..].try_into().expect("seven bytes");
         let mut block = Self::fresh(block_size);
         block.extend_from_slice(&header);
-        Self {
+        Ok(Self {
             stream: StreamBE32::from_aead(key.cipher(), &prefix.into()),
             aad: aad(&header, record),
             block_size,
@@ -122,7 +141,7 @@ impl Sealer {
             counter: 0,
             plaintext: 0,
             ciphertext: 0,
-        }
+        })
     }
 
     fn fresh(block_size: usize) -> Vec<u8> {
@@ -205,6 +224,7 @@ pub struct Opener {
     segments: u32,
     last_len: usize,
     counter: u32,
+    header: Option<[u8; HEADER]>,
 }
 
 impl Opener {
@@ -224,7 +244,13 @@ impl Opener {
             segments: u32::try_from(segments).map_err(|_| BlobCorrupt::TooLong)?,
             last_len: last_len as usize,
             counter: 0,
+            header: None,
         })
+    }
+
+    /// The blob's header, once read.
+    pub fn header(&self) -> Option<[u8; HEADER]> {
+        self.header
     }
 
     /// How many bytes come next (the header, then each segment); `None` at the end.
@@ -266,6 +292,7 @@ impl Opener {
             return Err(BlobCorrupt::Header);
         }
         let prefix: [u8; PREFIX] = header[9..].try_into().expect("seven bytes");
+        self.header = Some(header);
         self.stream = Some((
             StreamBE32::from_aead(self.key.cipher(), &prefix.into()),
             aad(&header, self.record),
@@ -282,6 +309,26 @@ mod tests {
 
     fn data(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn sealing_again_under_the_blobs_header_gives_the_same_blob() {
+        let key = DataKey::generate();
+        let plain = data(3 * SEGMENT + 77);
+        let blob = seal_in(&key, &plain, 1000, 4 * SEALED);
+        let header: [u8; HEADER] = blob[..HEADER].try_into().unwrap();
+        let mut again = Sealer::with_header(&key, RECORD, header, 4 * SEALED).unwrap();
+        let mut out = Vec::new();
+        let mut emit = |b: Vec<u8>| {
+            out.extend_from_slice(&b);
+            true
+        };
+        again.push(&plain, &mut emit).unwrap();
+        again.finish(&mut emit).unwrap();
+        assert_eq!(out, blob);
+        let mut bad = header;
+        bad[0] = b'X';
+        assert!(Sealer::with_header(&key, RECORD, bad, 4 * SEALED).is_err());
     }
 
     /// Seals `plain` fed in pieces of `piece` bytes, in blocks of `block` bytes.

@@ -156,7 +156,7 @@ impl Records {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;
 
-        let body = decrypting(blob, opener, id, turn);
+        let body = decrypting(blob, opener, id, turn, None);
         Ok(Content {
             content_type: stored.content_type.clone(),
             file_name,
@@ -177,16 +177,22 @@ const BLOCK_SEGMENTS: usize = 8;
 /// with the response being written), each segment in place in the block that is handed
 /// over, through a small bounded channel. The first failure is logged and ends the
 /// stream with an error; a client gone away ends the thread at its next hand-over.
-fn decrypting(
+/// `header`, when given, receives the blob's header once read (an export names it).
+pub(super) fn decrypting(
     mut blob: BlobReader,
     mut opener: Opener,
     id: RecordId,
     turn: super::turns::Turn,
+    header: Option<std::sync::Arc<std::sync::OnceLock<[u8; super::blob_cipher::HEADER]>>>,
 ) -> BoxStream<'static, Result<Bytes, BlobCorrupt>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BlobCorrupt>>(IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        if let Err(e) = decrypt_into(&mut blob, &mut opener, &tx) {
+        let result = decrypt_into(&mut blob, &mut opener, &tx);
+        if let (Some(slot), Some(read)) = (header, opener.header()) {
+            let _ = slot.set(read);
+        }
+        if let Err(e) = result {
             tracing::error!(record.id = %id, error = %e, "a record's blob does not decrypt; the response was cut");
             let _ = tx.blocking_send(Err(e));
         }

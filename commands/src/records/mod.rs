@@ -15,6 +15,7 @@ mod content;
 pub mod emergency;
 mod erase;
 mod expiry;
+mod export;
 pub mod referrals;
 mod sharing;
 mod turns;
@@ -24,6 +25,7 @@ pub use care::emergency_stream;
 pub use content::{Content, ContentError};
 pub use emergency::EmergencySettings;
 pub use expiry::DueShare;
+pub use export::{ExportFile, ExportTicket};
 pub use turns::TransferLimits;
 pub use upload::{Upload, UploadError, UploadLimits, UploadTimings, Uploaded};
 

@@ -35,6 +35,35 @@ pub fn sees_photo(viewer: Viewer, person: UserId, share_a_record: bool) -> bool 
     viewer.id == person || viewer.role == Role::Admin || share_a_record
 }
 
+/// Who stands in a patient's care now, as the caller's facts say (the FHIR routes'
+/// `Patient` and `Consent` ask).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CareCircle {
+    /// A live proxy grant of the patient's.
+    pub proxy: bool,
+    /// A doctor with a live share of one of the patient's records.
+    pub shared: bool,
+    /// A doctor with an open emergency access to the patient.
+    pub emergency: bool,
+}
+
+/// A patient's demographic resource (FHIR `Patient`): for themself, administrators, and
+/// whoever stands in their care now.
+pub fn sees_patient(viewer: Viewer, patient: UserId, circle: CareCircle) -> bool {
+    viewer.id == patient
+        || viewer.role == Role::Admin
+        || circle.proxy
+        || circle.shared
+        || circle.emergency
+}
+
+/// A patient's consents (their shares, proxy grants and share links, FHIR `Consent`):
+/// for themself and their proxies, who act for them. Not for administrators: a consent
+/// names the records it covers, and an administrator never sees what records are about.
+pub fn sees_consents(viewer: Viewer, patient: UserId, circle: CareCircle) -> bool {
+    viewer.id == patient || circle.proxy
+}
+
 #[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum DisclosuresRefused {
     #[error("name the patient whose disclosures you want (patientId)")]
@@ -55,6 +84,96 @@ pub fn disclosures_subject(
         (Role::Admin, Some(p)) => Ok(p),
         (Role::Admin, None) => Err(DisclosuresRefused::NameThePatient),
         _ => Err(DisclosuresRefused::NotYours),
+    }
+}
+
+/// Who takes a patient's data out (their export, DESIGN.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exporter {
+    Patient,
+    /// A proxy of the patient's under this MANAGE grant.
+    Proxy(uuid::Uuid),
+}
+
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("only the patient, or a proxy of theirs with MANAGE, may export the patient's data")]
+pub struct ExportRefused;
+
+/// A patient's export: for themself, and for a proxy whose live grant lets them act for
+/// the patient (MANAGE); never an administrator or a doctor, who have other ways to what
+/// is theirs to see. `proxy`: the viewer's live grant of the patient's.
+pub fn exporter(
+    viewer: Viewer,
+    patient: UserId,
+    proxy: Option<(uuid::Uuid, crate::proxy::ProxyScope)>,
+) -> Result<Exporter, ExportRefused> {
+    if viewer.id == patient && viewer.role == Role::Patient {
+        return Ok(Exporter::Patient);
+    }
+    match proxy {
+        Some((grant, crate::proxy::ProxyScope::Manage)) => Ok(Exporter::Proxy(grant)),
+        _ => Err(ExportRefused),
+    }
+}
+
+#[cfg(test)]
+mod circle_tests {
+    use super::*;
+
+    fn viewer(n: u128, role: Role) -> Viewer {
+        Viewer {
+            id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
+            role,
+        }
+    }
+
+    #[test]
+    fn a_patient_is_seen_by_themself_admins_and_their_care_circle_only() {
+        let patient = viewer(1, Role::Patient);
+        let none = CareCircle::default();
+        assert!(sees_patient(patient, patient.id, none));
+        assert!(sees_patient(viewer(2, Role::Admin), patient.id, none));
+        assert!(!sees_patient(viewer(3, Role::Doctor), patient.id, none));
+        let shared = CareCircle {
+            shared: true,
+            ..none
+        };
+        assert!(sees_patient(viewer(3, Role::Doctor), patient.id, shared));
+        // Consents are the patient's and their proxies': a doctor or an admin, never.
+        assert!(sees_consents(patient, patient.id, none));
+        assert!(!sees_consents(viewer(3, Role::Doctor), patient.id, shared));
+        assert!(!sees_consents(viewer(2, Role::Admin), patient.id, none));
+        let proxy = CareCircle {
+            proxy: true,
+            ..none
+        };
+        assert!(sees_consents(viewer(4, Role::Patient), patient.id, proxy));
+    }
+
+    #[test]
+    fn the_patient_and_a_managing_proxy_export_nobody_else() {
+        use crate::proxy::ProxyScope;
+        let patient = viewer(1, Role::Patient);
+        let grant = uuid::Uuid::from_u128(7);
+        assert_eq!(exporter(patient, patient.id, None), Ok(Exporter::Patient));
+        let kin = viewer(4, Role::Patient);
+        assert_eq!(
+            exporter(kin, patient.id, Some((grant, ProxyScope::Manage))),
+            Ok(Exporter::Proxy(grant))
+        );
+        assert_eq!(
+            exporter(kin, patient.id, Some((grant, ProxyScope::Read))),
+            Err(ExportRefused)
+        );
+        assert_eq!(exporter(kin, patient.id, None), Err(ExportRefused));
+        assert_eq!(
+            exporter(viewer(2, Role::Admin), patient.id, None),
+            Err(ExportRefused)
+        );
+        assert_eq!(
+            exporter(viewer(3, Role::Doctor), patient.id, None),
+            Err(ExportRefused)
+        );
     }
 }
 

@@ -15,8 +15,9 @@ pub mod user;
 pub mod user_id;
 
 pub use access::{
-    DisclosuresRefused, NotAnAdministrator, Recipient, disclosures_subject, require_admin,
-    sees_contact_details, sees_photo,
+    CareCircle, DisclosuresRefused, ExportRefused, Exporter, NotAnAdministrator, Recipient,
+    disclosures_subject, exporter, require_admin, sees_consents, sees_contact_details,
+    sees_patient, sees_photo,
 };
 pub use account_status::{AccountStatus, InvalidAccountStatus};
 pub use email::{Email, InvalidEmail};

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
+pub mod export_manifest;
 pub mod hash;
 pub mod merkle;
 pub mod payload;

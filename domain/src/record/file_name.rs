@@ -46,6 +46,51 @@ impl FileName {
     }
 }
 
+/// A stored file name made safe to be one entry of a folder on any system (an export's
+/// `files/<record>/<name>`): whatever the name says, a single component that cannot climb
+/// out (`..`), hide (a leading dot), or mean a device or a drive on Windows, at most 100
+/// characters with its extension kept. Used on names read back from storage, which
+/// nothing may trust to have passed `parse` (an older record, a damaged row).
+pub fn safe_basename(raw: &str) -> String {
+    const KEEP: usize = 100;
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '"' | ';' | ':' | '*' | '?' | '<' | '>' | '|') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' ']);
+    let mut name: String = if cleaned.chars().count() > KEEP {
+        let (stem, ext) = cleaned.rsplit_once('.').unwrap_or((cleaned, ""));
+        let ext: String = ext.chars().take(10).collect();
+        let stem: String = stem.chars().take(KEEP - ext.chars().count() - 1).collect();
+        format!("{stem}.{ext}")
+    } else {
+        cleaned.to_owned()
+    };
+    // CON, PRN, AUX, NUL, COM1…, LPT1… name devices on Windows, with any extension.
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        name.insert(0, '_');
+    }
+    if name.is_empty() {
+        name = "file".to_owned();
+    }
+    name
+}
+
 impl fmt::Debug for FileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "FileName({} chars)", self.0.chars().count())
@@ -66,6 +111,28 @@ mod tests {
             FileName::parse("/etc/../x/report 1.pdf").unwrap().as_str(),
             "report 1.pdf"
         );
+    }
+
+    #[test]
+    fn a_safe_basename_never_climbs_hides_or_names_a_device() {
+        for (raw, safe) in [
+            ("../../evil.pdf", "evil.pdf"),
+            ("..\\..\\evil.pdf", "evil.pdf"),
+            ("..", "file"),
+            ("", "file"),
+            (".bashrc", "bashrc"),
+            ("C:evil.pdf", "C_evil.pdf"),
+            ("con.txt", "_con.txt"),
+            ("LPT1", "_LPT1"),
+            ("report.pdf. ", "report.pdf"),
+            ("a\u{0}b.pdf", "a_b.pdf"),
+        ] {
+            assert_eq!(safe_basename(raw), safe, "{raw:?}");
+        }
+        let long = format!("{}.pdf", "x".repeat(300));
+        let safe = safe_basename(&long);
+        assert_eq!(safe.chars().count(), 100);
+        assert!(safe.ends_with(".pdf"));
     }
 
     #[test]

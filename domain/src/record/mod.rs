@@ -39,7 +39,7 @@ pub use events::{
     DenialReason, RecordAccessDenied, RecordAccessed, RecordErased, RecordEvent, RecordShared,
     RecordUploaded, ReferralDecided, ReferralRequested, ShareExpired, ShareExpiring, ShareRevoked,
 };
-pub use file_name::{FileName, InvalidFileName};
+pub use file_name::{FileName, InvalidFileName, safe_basename};
 pub use read::{ReadAction, ReadDecision, ReaderFacts, read_content, read_via_link};
 pub use record_id::{RECORD_CATEGORY, RecordId};
 pub use referral::{DecideReferral, Refer, ReferralError, decide_referral, refer};

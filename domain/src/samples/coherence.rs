@@ -89,7 +89,16 @@ fn user_decision(
         | UserEvent::SecondFactorFailed(_)
         | UserEvent::Reauthenticated(_)
         | UserEvent::PasskeyRegistered(_)
-        | UserEvent::PasskeyRemoved(_) => return None,
+        | UserEvent::PasskeyRemoved(_)
+        | UserEvent::ReadTokenCreated(_) => return None,
+        UserEvent::ReadTokenRevoked(e) => shown(user::revoke_read_token(state, e.token)),
+        UserEvent::DataExported(e) => {
+            let exporter = match e.proxy {
+                None => crate::account::Exporter::Patient,
+                Some(grant) => crate::account::Exporter::Proxy(grant),
+            };
+            shown(user::export_data(state, e.by, exporter, e.records.clone()))
+        }
         UserEvent::MfaReset(e) => shown(user::reset_mfa(
             state,
             user::ResetMfa {

@@ -15,12 +15,12 @@ use super::cast::{
 };
 use super::{Event, Sample};
 use crate::account::user::{
-    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
+    DataExported, FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
     NotificationPreferencesSet, NotificationsRead, PasskeyRegistered, PasskeyRemoved,
     PasswordChanged, PasswordReset, PasswordResetRequested, ProfileChangeDecided,
-    ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated, RecoveryCodesRegenerated,
-    SecondFactorFailed, SessionRevoked, TotpDisabled, TotpEnrolled, UserApproved, UserErased,
-    UserEvent, UserRegistered, UserRejected, UserSuspended,
+    ProfileChangeRequested, ProfilePhotoChanged, ReadTokenCreated, ReadTokenRevoked,
+    Reauthenticated, RecoveryCodesRegenerated, SecondFactorFailed, SessionRevoked, TotpDisabled,
+    TotpEnrolled, UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
 };
 use crate::account::{Role, UserId};
 use crate::emergency::{
@@ -56,6 +56,8 @@ pub const OTHER_EMERGENCY: EmergencyId = EmergencyId::from_uuid(uuid::Uuid::from
 /// The doctor's referral of the record to the specialist, and the share it made.
 pub const REFERRAL: ReferralId = ReferralId::from_uuid(uuid::Uuid::from_u128(0x4ef));
 pub const REFERRED_SHARE: ShareId = ShareId::from_uuid(uuid::Uuid::from_u128(0x5a3));
+/// The patient's read token for an app.
+pub const READ_TOKEN: uuid::Uuid = uuid::Uuid::from_u128(0x70c);
 /// The patient's share link, and the grant its one open made.
 pub const LINK: LinkId = LinkId::from_uuid(uuid::Uuid::from_u128(0x111c));
 pub const LINK_GRANT: uuid::Uuid = uuid::Uuid::from_u128(0x6a);
@@ -257,6 +259,27 @@ pub fn story() -> Vec<Sample> {
         kept_session: DOCTOR_TOTP_SESSION,
     };
     s.user(46, Some(DOCTOR), DOCTOR, removed);
+    // The patient lets a health app read their records, then takes it back.
+    let app = ReadTokenCreated {
+        token: READ_TOKEN,
+        name: sealed("health app"),
+        expires_at: at(46 + 60 * 24),
+        at: at(46),
+    };
+    s.user(46, Some(PATIENT), PATIENT, app);
+    s.user(
+        46,
+        Some(PATIENT),
+        PATIENT,
+        ReadTokenRevoked { token: READ_TOKEN },
+    );
+    // And takes their data out, with its proofs.
+    let exported = DataExported {
+        by: PATIENT,
+        proxy: None,
+        records: vec![RECORD],
+    };
+    s.user(46, Some(PATIENT), PATIENT, exported);
     let lost = MfaReset {
         reason: reason("lost phone"),
     };

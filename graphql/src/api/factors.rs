@@ -12,7 +12,7 @@ use crate::{
         session::Session,
     },
 };
-use async_graphql::{Context, Json, Object, Result};
+use async_graphql::{Context, Object, Result};
 use domain::account::UserId;
 use uuid::Uuid;
 
@@ -139,7 +139,7 @@ impl FactorMutation {
         &self,
         ctx: &Context<'_>,
         challenge_id: Uuid,
-        credential: Json<serde_json::Value>,
+        credential: crate::scalars::JsonValue,
     ) -> Result<Passkey> {
         let caller = enrolling_caller(ctx)?;
         let s = services(ctx);
@@ -181,7 +181,7 @@ impl FactorMutation {
         &self,
         ctx: &Context<'_>,
         challenge_id: Uuid,
-        credential: Json<serde_json::Value>,
+        credential: crate::scalars::JsonValue,
     ) -> Result<Session> {
         let s = services(ctx);
         let client = client(ctx);

@@ -14,5 +14,6 @@ pub mod legal_holds;
 pub mod links;
 pub mod notifications;
 pub mod proxies;
+pub mod read_tokens;
 pub mod records;
 pub mod transparency;

@@ -190,38 +190,17 @@ impl RecordMutation {
     }
 }
 
-/// The record as the caller may see it now: as its owner, an administrator, a doctor
-/// (with an open emergency access to the owner, from the view), or a proxy of the owner
-/// (their grant from the owner's proxies stream, so a revocation counts at once).
+/// The record as the caller may see it now (`record_access`: owner, administrator,
+/// share, proxy, emergency).
 pub(crate) async fn visible(
     s: &Services,
     caller: &Caller,
     view: records::RecordView,
 ) -> Result<Option<Record>> {
-    let now = s.clock.now();
-    if caller.user == view.owner || caller.role == Role::Admin {
-        return Ok(Record::seen_by(view, caller.viewer(), now));
-    }
-    let proxies: domain::proxy::Proxies = s
-        .records
-        .kernel_state(view.owner)
+    let access = crate::record_access::record_access(s, caller, &view)
         .await
         .map_err(|e| e.gql())?;
-    if let Some(grant) = proxies.standing_of(caller.user, Some(view.id), now) {
-        return Ok(Record::seen_as_proxy(
-            view,
-            caller.viewer(),
-            now,
-            Some(grant),
-        ));
-    }
-    let emergency = match caller.role {
-        Role::Doctor => projections::emergency::open_for(&s.pool, caller.user, view.owner, now)
-            .await
-            .map_err(|e| e.gql())?,
-        _ => None,
-    };
-    Ok(Record::seen_in(view, caller.viewer(), now, emergency))
+    Ok(Record::with_access(view, caller.viewer(), access))
 }
 
 /// The share as the caller sees it once the view has reached `seq`.

@@ -274,15 +274,20 @@ pub(crate) fn content_error(e: ContentError) -> Response {
         ContentError::Denied(denial) => denial,
         ContentError::Command(e) => return command_error(e),
     };
-    let (status, code) = match denial {
+    let (status, code) = denial_status(denial);
+    error(status, code, &denial.to_string())
+}
+
+/// How a refused read is answered, by every route that reads content.
+pub(crate) fn denial_status(denial: Denial) -> (StatusCode, Code) {
+    match denial {
         Denial::NotFound => (StatusCode::NOT_FOUND, Code::NotFound),
         // Gone: erased, or a share link (or the reader's time through it) ended.
         Denial::Erased | Denial::LinkEnded => (StatusCode::GONE, Code::NotFound),
         Denial::Admin | Denial::Revoked | Denial::Expired | Denial::EmergencyEnded => {
             (StatusCode::FORBIDDEN, Code::Forbidden)
         }
-    };
-    error(status, code, &denial.to_string())
+    }
 }
 
 /// A granted read's response: the plaintext streamed as it is decrypted, with the

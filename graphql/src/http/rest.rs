@@ -53,31 +53,35 @@ pub(crate) async fn caller(
     headers: &HeaderMap,
     intent: Intent,
 ) -> Result<Caller, Response> {
-    let unauthenticated = |m: &str| error(StatusCode::UNAUTHORIZED, Code::Unauthenticated, m);
+    signed_in(state, headers, intent)
+        .await
+        .map_err(|(code, message)| error(code.status(), code, &message))
+}
+
+/// The rule behind `caller`, for routes that answer refusals in another shape (FHIR's
+/// OperationOutcome): the caller, or the code and message that refuse them.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    intent: Intent,
+) -> Result<Caller, (Code, String)> {
+    let unauthenticated = |m: &str| (Code::Unauthenticated, m.to_owned());
     let found = credential(headers, state.services.secure_cookies)
         .map_err(|e| unauthenticated(&e.to_string()))?;
     if let Some(found) = found
         && found.by_cookie
         && !csrf::allowed(headers, &state.http.own_origins(), intent)
     {
-        return Err(error(StatusCode::FORBIDDEN, Code::Forbidden, csrf::REFUSED));
+        return Err((Code::Forbidden, csrf::REFUSED.to_owned()));
     }
     match authenticate(&state.services, found.map(|c| c.token)).await {
         Ok(Auth::User(caller, _)) => Ok(caller),
-        Ok(Auth::Enrolling(..)) => Err(error(
-            StatusCode::FORBIDDEN,
-            Code::Forbidden,
-            crate::context::ENROL_FIRST,
-        )),
+        Ok(Auth::Enrolling(..)) => Err((Code::Forbidden, crate::context::ENROL_FIRST.to_owned())),
         Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
         Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
         Err(e) => {
             tracing::error!(error = %e, "authentication failed");
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            ))
+            Err((Code::Internal, "internal error".to_owned()))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! a TOTP enrolment's secret, shown once.
 
 use crate::scalars::DateTime;
-use async_graphql::{Json, SimpleObject};
+use async_graphql::SimpleObject;
 use uuid::Uuid;
 
 #[derive(SimpleObject)]
@@ -48,14 +48,14 @@ impl From<commands::accounts::passkeys::PasskeyInfo> for Passkey {
 #[graphql(name = "WebAuthnChallenge")]
 pub struct WebAuthnChallenge {
     pub challenge_id: Uuid,
-    pub options: Json<serde_json::Value>,
+    pub options: crate::scalars::JsonValue,
 }
 
 impl From<commands::accounts::passkeys::Challenge> for WebAuthnChallenge {
     fn from(c: commands::accounts::passkeys::Challenge) -> Self {
         Self {
             challenge_id: c.id,
-            options: Json(c.options),
+            options: crate::scalars::JsonValue(c.options),
         }
     }
 }

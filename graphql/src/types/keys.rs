@@ -1,7 +1,7 @@
 //! Key epochs and erasure certificates (API.graphql's erasure block, DESIGN.md §11).
 
 use crate::scalars::{DateTime, Long};
-use async_graphql::{Json, SimpleObject};
+use async_graphql::SimpleObject;
 
 /// One key epoch: when it began and, once its key is destroyed, when it was retired.
 #[derive(SimpleObject)]
@@ -40,7 +40,7 @@ pub struct ErasureCertificate {
     pub complete: bool,
     pub complete_at: Option<DateTime>,
     pub due_by: Option<DateTime>,
-    pub document: Json<serde_json::Value>,
+    pub document: crate::scalars::JsonValue,
 }
 
 impl ErasureCertificate {
@@ -58,7 +58,7 @@ impl ErasureCertificate {
             complete: c.completeness.complete,
             complete_at: c.completeness.complete_at.map(DateTime),
             due_by: c.completeness.due_by.map(DateTime),
-            document: Json(serde_json::from_str(&c.document)?),
+            document: crate::scalars::JsonValue(serde_json::from_str(&c.document)?),
         })
     }
 }

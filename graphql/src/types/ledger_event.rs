@@ -5,7 +5,7 @@ use super::user::User;
 use crate::error::ToGql as _;
 use crate::loaders;
 use crate::scalars::{DateTime, Long};
-use async_graphql::{ComplexObject, Context, Json, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Result, SimpleObject};
 use commands::RecordedEvent;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub struct LedgerEvent {
     pub event_type: String,
     pub actor: Option<Uuid>,
     pub at: DateTime,
-    pub payload: Json<serde_json::Value>,
+    pub payload: crate::scalars::JsonValue,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -51,7 +51,7 @@ impl From<RecordedEvent> for LedgerEvent {
             event_type: e.event_type,
             actor: e.actor,
             at: DateTime(e.at),
-            payload: Json(e.payload),
+            payload: crate::scalars::JsonValue(e.payload),
             prev_hash: e.prev_hash.to_hex(),
             hash: e.hash.to_hex(),
         }

@@ -13,6 +13,7 @@ pub mod notification;
 pub mod page;
 pub mod profile_change;
 pub mod proxy;
+pub mod read_token;
 pub mod record;
 pub mod session;
 pub mod transparency;

@@ -150,6 +150,10 @@ impl Notification {
                 Some("RECOVERY_CODES_REGENERATED") => "New recovery codes were made; the old ones no longer work".into(),
                 Some("PASSKEY_ADDED") => "A passkey was added to your account".into(),
                 Some("PASSKEY_REMOVED") => "A passkey was removed from your account".into(),
+                Some("DATA_EXPORTED") => "All your data was downloaded in an export".into(),
+                Some("READ_TOKEN_CREATED") => {
+                    "An app was given a read token for your records".into()
+                }
                 Some("MFA_RESET") => "An administrator removed your second factor; set up a new one in your profile".into(),
                 Some("CODES_LOCKED") => "Someone who knows your password typed wrong codes; codes are locked for a while. Change your password if this was not you".into(),
                 _ => "The security of your account changed".into(),

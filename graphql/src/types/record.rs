@@ -57,6 +57,16 @@ impl Record {
         })
     }
 
+    /// The record under an access the rules already decided (`record_access`).
+    pub fn with_access(view: RecordView, viewer: Viewer, access: Access) -> Option<Self> {
+        access.sees_record().then(|| Self {
+            view: Arc::new(view),
+            viewer,
+            access,
+            medical: Arc::default(),
+        })
+    }
+
     /// What a doctor a record is referred to sees before the owner approves: that it
     /// exists and whose it is, nothing of its content.
     pub fn referred(view: RecordView, viewer: Viewer) -> Self {
@@ -375,16 +385,13 @@ impl AccessEntry {
     /// export line, its inclusion proof and the newest signed tree head with its
     /// cosignatures), which `medchain ledger check-proof` and the web app check; null
     /// until a head covers it.
-    async fn receipt(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+    async fn receipt(&self, ctx: &Context<'_>) -> Result<Option<crate::scalars::JsonValue>> {
         let Some(head) = self.covering_head(ctx).await? else {
             return Ok(None);
         };
         transparency::receipt(services(ctx), self.row.seq, &head)
             .await
-            .map(|r| Some(async_graphql::Json(r)))
+            .map(|r| Some(crate::scalars::JsonValue(r)))
     }
 
     async fn at(&self) -> DateTime {

@@ -58,11 +58,11 @@ impl Projector for NotificationsProjector {
         use domain::{
             EventName as _,
             account::user::{
-                MfaReset, NotificationPreferencesSet, NotificationsRead, PasskeyRegistered,
-                PasskeyRemoved, PasswordChanged, PasswordReset, ProfileChangeDecided,
-                ProfileChangeRequested, RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled,
-                TotpEnrolled, UserApproved, UserErased, UserRegistered, UserRejected,
-                UserSuspended,
+                DataExported, MfaReset, NotificationPreferencesSet, NotificationsRead,
+                PasskeyRegistered, PasskeyRemoved, PasswordChanged, PasswordReset,
+                ProfileChangeDecided, ProfileChangeRequested, ReadTokenCreated,
+                RecoveryCodesRegenerated, SecondFactorFailed, TotpDisabled, TotpEnrolled,
+                UserApproved, UserErased, UserRegistered, UserRejected, UserSuspended,
             },
             emergency::{EmergencyAccessOpened, EmergencyAccessReviewed},
             erasure::ErasureCompleted,
@@ -90,6 +90,8 @@ impl Projector for NotificationsProjector {
             MfaReset::NAME,
             PasskeyRegistered::NAME,
             PasskeyRemoved::NAME,
+            ReadTokenCreated::NAME,
+            DataExported::NAME,
             NotificationPreferencesSet::NAME,
             NotificationsRead::NAME,
             RecordUploaded::NAME,
@@ -438,6 +440,12 @@ impl Fold {
             UserEvent::MfaReset(_) => security(self, "MFA_RESET"),
             UserEvent::PasskeyRegistered(_) => security(self, "PASSKEY_ADDED"),
             UserEvent::PasskeyRemoved(_) => security(self, "PASSKEY_REMOVED"),
+            // An app can now read the person's records: worth telling them, in case it
+            // was not them.
+            UserEvent::ReadTokenCreated(_) => security(self, "READ_TOKEN_CREATED"),
+            // Everything of theirs left in one file: said even when they took it
+            // themself, so a stolen session's export does not pass unseen.
+            UserEvent::DataExported(_) => security(self, "DATA_EXPORTED"),
             // A wrong code below the limit is counted, not yet worth a notice.
             UserEvent::SecondFactorFailed(e) if e.locked => security(self, "CODES_LOCKED"),
             UserEvent::NotificationPreferencesSet(e) => {

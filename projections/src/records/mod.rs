@@ -362,6 +362,41 @@ pub async fn shares_of(pool: &PgPool, record: RecordId) -> Result<Vec<ShareView>
     Ok(rows.into_iter().map(share_view).collect())
 }
 
+/// Every share of the owner's records, newest first (their consents, for FHIR).
+pub async fn shares_of_owner(pool: &PgPool, owner: UserId) -> Result<Vec<ShareView>, ReadError> {
+    let rows: Vec<ShareRow> = sqlx::query_as(
+        "SELECT s.id, s.record_id, s.doctor_id, s.granted_at, s.expires_at, s.revoked_at, s.expired_at \
+         FROM shares s JOIN records r ON r.id = s.record_id \
+         WHERE r.owner_id = $1 ORDER BY s.granted_seq DESC",
+    )
+    .bind(owner.as_uuid())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(share_view).collect())
+}
+
+/// A page of the access log of the owner's records, newest first, of the `actions` named
+/// (the FHIR AuditEvent search).
+pub async fn access_log_of_owner(
+    pool: &PgPool,
+    owner: UserId,
+    actions: &[&str],
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<AccessRow>, ReadError> {
+    let actions: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+    Ok(sqlx::query_as(
+        "SELECT seq, record_id, owner_id, actor_id, action, at, detail FROM access_log \
+         WHERE owner_id = $1 AND action = ANY($2) ORDER BY seq DESC, record_id OFFSET $3 LIMIT $4",
+    )
+    .bind(owner.as_uuid())
+    .bind(&actions)
+    .bind(offset)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn find_share(pool: &PgPool, share: ShareId) -> Result<Option<ShareView>, ReadError> {
     let share = share.as_uuid();
     let row: Option<ShareRow> = sqlx::query_as(

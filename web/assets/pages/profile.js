@@ -7,6 +7,8 @@
 import { gql, putPhoto } from '../api.js';
 import { h, fill, field, form, table, when, errorBox, announce, confirmDialog, link } from '../ui.js';
 import { ROLES, HOME, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
+import { appsSection } from './apps.js';
+import { stepUp } from './step_up.js';
 
 const ME = `{ me { id role name email phone photoUrl createdAt
     pendingProfileChange { id name phone status requestedAt } } }`;
@@ -26,8 +28,8 @@ export async function page({ app }) {
       h('p', {}, 'Once it is on and your recovery codes are kept: ', link(HOME[app.me?.role] ?? '/', 'go on to MedChain'), '.'));
   }
   // One round trip each, in parallel: the page is shown whole or not at all.
-  const [{ me }, { mySessions }, { notificationPreferences }, { myMfa }] =
-    await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES), gql(MFA)]);
+  const [{ me }, { mySessions }, { notificationPreferences }, { myMfa }, { readTokens }] =
+    await Promise.all([gql(ME), gql(SESSIONS), gql(PREFERENCES), gql(MFA), gql('{ readTokens { id name createdAt expiresAt lastUsedAt revokedAt } }')]);
   const sessions = sessionsSection(mySessions);
   return h('section', {},
     h('h1', {}, 'Your profile'),
@@ -37,6 +39,7 @@ export async function page({ app }) {
     passwordSection(() => sessions.refresh()),
     securitySection(myMfa, () => sessions.refresh()),
     sessions,
+    appsSection(readTokens),
     preferencesSection(notificationPreferences, app.me?.role ?? me.role));
 }
 
@@ -187,38 +190,6 @@ function securitySection(initial, sessionsChanged) {
   };
   show(initial);
   return section;
-}
-
-/** Asks for the password (and a code) in `slot`; resolves once the server has them. */
-function confirmItIsYou(slot) {
-  return new Promise((resolve) => {
-    const password = field('Your password', { type: 'password', name: 'reauth-password', autocomplete: 'current-password', required: true });
-    const code = field('Code', { name: 'reauth-code', autocomplete: 'one-time-code' },
-      'From your authenticator app, or a recovery code; leave empty if you have none.');
-    fill(slot,
-      h('p', { role: 'status' }, 'For your safety, confirm it is you first.'),
-      form({
-        fields: [password, code],
-        submitLabel: 'Confirm',
-        submit: async () => {
-          await gql(REAUTH, { p: password.input.value, o: code.input.value.trim() || null });
-          fill(slot);
-          resolve();
-        },
-      }));
-  });
-}
-
-/** A step that may need a recent sign-in: asks for it in `slot` and says what to do next. */
-async function stepUp(slot, action) {
-  try {
-    return await action();
-  } catch (error) {
-    if (error.reason !== 'REAUTH_REQUIRED') throw error;
-    await confirmItIsYou(slot);
-    fill(slot, h('p', { class: 'ok', role: 'status' }, 'Confirmed. Now do it again, with a new code if one is asked for.'));
-    return null;
-  }
 }
 
 function totpOff(show) {

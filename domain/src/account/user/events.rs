@@ -165,6 +165,35 @@ pub struct PasskeyRemoved {
     pub kept_session: Uuid,
 }
 
+/// A patient's data left in an export (DESIGN.md §12): who took it (the patient, or a
+/// proxy under `proxy`, their grant), and the records whose content it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataExported {
+    pub by: crate::account::UserId,
+    pub proxy: Option<Uuid>,
+    pub records: Vec<crate::record::RecordId>,
+}
+
+/// A read token minted for an app (DESIGN.md §12): its name sealed under the person's
+/// key; the secret is not on the ledger, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadTokenCreated {
+    pub token: Uuid,
+    pub name: Sealed,
+    #[serde(with = "crate::timestamp::text")]
+    pub expires_at: Timestamp,
+    #[serde(with = "crate::timestamp::text")]
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadTokenRevoked {
+    pub token: Uuid,
+}
+
 /// An administrator took away the person's second factors (they lost them all), with a
 /// reason sealed under the person's key; their sessions end and they are told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,6 +362,9 @@ crate::domain_events! {
         MfaReset,
         PasskeyRegistered,
         PasskeyRemoved,
+        ReadTokenCreated,
+        ReadTokenRevoked,
+        DataExported,
     }
 }
 

@@ -6,12 +6,14 @@ pub mod approval;
 pub mod change_password;
 pub mod erase;
 pub mod events;
+pub mod export;
 pub mod factors;
 pub mod login;
 pub mod passkeys;
 pub mod password_reset;
 pub mod photo;
 pub mod profile_change;
+pub mod read_tokens;
 pub mod register;
 pub mod sessions;
 pub mod state;
@@ -23,13 +25,15 @@ pub use approval::{ApprovalError, approve, reject, suspend};
 pub use change_password::{ChangePassword, ChangePasswordError, change_password};
 pub use erase::{Erase, EraseError, erase};
 pub use events::{
-    FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
+    DataExported, FactorUsed, LoggedOut, LoginFailed, LoginFailure, LoginSucceeded, MfaReset,
     NotificationPreferencesSet, NotificationsRead, PasskeyRegistered, PasskeyRemoved,
     PasswordChanged, PasswordReset, PasswordResetRequested, ProfileChangeDecided,
-    ProfileChangeRequested, ProfilePhotoChanged, Reauthenticated, RecoveryCodesRegenerated,
-    Registration, SecondFactorFailed, SessionRevoked, SignInMethod, TotpDisabled, TotpEnrolled,
-    UnknownEvent, UserApproved, UserErased, UserEvent, UserRegistered, UserRejected, UserSuspended,
+    ProfileChangeRequested, ProfilePhotoChanged, ReadTokenCreated, ReadTokenRevoked,
+    Reauthenticated, RecoveryCodesRegenerated, Registration, SecondFactorFailed, SessionRevoked,
+    SignInMethod, TotpDisabled, TotpEnrolled, UnknownEvent, UserApproved, UserErased, UserEvent,
+    UserRegistered, UserRejected, UserSuspended,
 };
+pub use export::{ExportError, export_data};
 pub use factors::{
     CodeCheck, DisableTotp, EnrolTotp, FactorDecision, FactorError, MAX_FAILED_CODES,
     RECOVERY_CODES, ReauthDecision, ReauthError, Reauthenticate, RegenerateCodes, ResetMfa,
@@ -49,9 +53,13 @@ pub use profile_change::{
     DecideProfileChange, ProfileChangeError, RequestProfileChange, decide_profile_change,
     request_profile_change,
 };
+pub use read_tokens::{
+    CreateReadToken, MAX_READ_TOKEN_MICROS, MAX_READ_TOKENS, ReadTokenError, create_read_token,
+    revoke_read_token,
+};
 pub use register::{Register, RegisterError, register};
 pub use sessions::{
     FORGET_SESSIONS_AFTER_MICROS, Logout, MAX_SESSION_LIFETIME_MICROS, RevokeSession, SessionError,
     logout, revoke_session,
 };
-pub use state::{Account, PendingChange, StoredPasskey, Totp, User};
+pub use state::{Account, PendingChange, StoredPasskey, StoredReadToken, Totp, User};

@@ -39,6 +39,18 @@ pub struct User {
     /// such a session must prove itself again: fail closed.
     #[serde(default)]
     proved: BTreeSet<Uuid>,
+    /// The person's read tokens for apps, revoked ones included (their ids stay taken).
+    #[serde(default)]
+    read_tokens: BTreeMap<Uuid, StoredReadToken>,
+}
+
+/// A read token as the decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredReadToken {
+    pub name: Sealed,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked: bool,
 }
 
 /// A passkey as the decisions need it.
@@ -96,6 +108,7 @@ impl User {
             recent_code_failures: Vec::new(),
             passkeys: BTreeMap::new(),
             proved: BTreeSet::new(),
+            read_tokens: BTreeMap::new(),
         }
     }
 
@@ -151,6 +164,22 @@ impl User {
                         counter: 0,
                     },
                 );
+            }
+            UserEvent::ReadTokenCreated(e) => {
+                self.read_tokens.insert(
+                    e.token,
+                    StoredReadToken {
+                        name: e.name.clone(),
+                        created_at: e.at,
+                        expires_at: e.expires_at,
+                        revoked: false,
+                    },
+                );
+            }
+            UserEvent::ReadTokenRevoked(e) => {
+                if let Some(t) = self.read_tokens.get_mut(&e.token) {
+                    t.revoked = true;
+                }
             }
             UserEvent::PasskeyRemoved(e) => {
                 self.passkeys.remove(&e.passkey);
@@ -227,7 +256,8 @@ impl User {
             UserEvent::PasswordResetRequested(_)
             | UserEvent::ProfilePhotoChanged(_)
             | UserEvent::NotificationPreferencesSet(_)
-            | UserEvent::NotificationsRead(_) => {}
+            | UserEvent::NotificationsRead(_)
+            | UserEvent::DataExported(_) => {}
             UserEvent::PasswordReset(e) => {
                 if let Some(account) = &mut self.account {
                     account.password_hash = e.password_hash.clone();
@@ -314,6 +344,20 @@ impl User {
 
     pub fn passkeys(&self) -> &BTreeMap<Uuid, StoredPasskey> {
         &self.passkeys
+    }
+
+    pub fn read_tokens(&self) -> &BTreeMap<Uuid, StoredReadToken> {
+        &self.read_tokens
+    }
+
+    /// The tokens an app could still use at `now`.
+    pub fn live_read_tokens(
+        &self,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (&Uuid, &StoredReadToken)> {
+        self.read_tokens
+            .iter()
+            .filter(move |(_, t)| !t.revoked && now < t.expires_at)
     }
 
     /// The latest wrong or reused codes (at most `MAX_FAILED_CODES`), oldest first.
