@@ -17,9 +17,9 @@ use sqlx::PgPool;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 
-/// The advisory lock `(class, key)` of the checkpoint writer: apart from the ledger's
-/// one-key lock and the projectors' `(0x6d63, hashtext(name))`.
-const LOCK: (i32, i32) = (0x6370, 1);
+/// The checkpoint writer's advisory lock (shared with an export's head, which may sign
+/// one too).
+const LOCK: (i32, i32) = commands::ledger::checkpoint::WRITER_LOCK;
 /// How often the head is looked at.
 const LOOK: Duration = Duration::from_secs(1);
 

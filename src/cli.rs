@@ -90,6 +90,9 @@ pub enum Command {
     /// Erasures: the signed certificate of one.
     #[command(subcommand)]
     Erasure(ErasureCommand),
+    /// A patient's export (DESIGN.md §12): check one offline.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Benchmarks: print figures and ratios measured in one run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -294,6 +297,20 @@ pub enum KeysCommand {
         /// The PKCS#11 URI of the key in the module (made there if absent).
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Check an export offline: the manifest's signature, every member's hash, each file
+    /// sealed again against its ciphertext's SHA-256 on the ledger, each event's hash and
+    /// inclusion proof, the head's signature; exit 1 naming the first place that fails.
+    Verify {
+        file: PathBuf,
+        /// The ledger's public key (hex, as `ledger pubkey` prints it); without it, the
+        /// key in the export's own head.
+        #[arg(long)]
+        pubkey: Option<String>,
     },
 }
 

@@ -26,6 +26,7 @@ pub mod config;
 pub mod database;
 pub mod dev;
 pub mod embedded;
+pub mod export_cli;
 pub mod key_rotation;
 pub mod keys_cli;
 pub mod ledger_cli;

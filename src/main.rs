@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use medchain::{
-    cli::{AdminCommand, BenchCommand, Cli, Command, DevCommand, ServeArgs},
+    cli::{AdminCommand, BenchCommand, Cli, Command, DevCommand, ExportCommand, ServeArgs},
     database::{Database, DatabaseError, Purpose},
 };
 use std::process::ExitCode;
@@ -57,6 +57,9 @@ async fn run(cli: Cli) -> i32 {
         Command::Ledger(command) => medchain::ledger_cli::run(&cli.common, command).await,
         Command::Replay(args) => medchain::compliance_cli::replay(&cli.common, args).await,
         Command::Report(command) => medchain::compliance_cli::report(&cli.common, command).await,
+        Command::Export(ExportCommand::Verify { file, pubkey }) => {
+            medchain::export_cli::verify(&file, pubkey.as_deref())
+        }
         Command::Keys(command) => medchain::keys_cli::keys(&cli.common, command).await,
         Command::Erasure(command) => medchain::keys_cli::erasure(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {

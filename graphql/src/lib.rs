@@ -10,6 +10,7 @@
 //!   compliance); resolvers stay thin and call `commands` and `projections`.
 //! - `http`: the routes beside `/graphql`: photos, uploading and reading records, and
 //!   what they share (`rest`).
+//! - `export`: `GET /api/me/export`, a patient's data with its proofs, as a streamed zip.
 //! - `fhir`: FHIR R4, read-only, at `/fhir/R4` (sessions or an app's read token).
 //! - `record_access`: the facts the access rules take about a caller and a patient's
 //!   records, gathered once for GraphQL and FHIR alike.
@@ -25,6 +26,7 @@ pub mod client_address;
 pub mod context;
 mod csrf;
 mod error;
+mod export;
 mod fhir;
 mod health;
 mod http;
@@ -132,6 +134,7 @@ pub fn router(state: AppState) -> Router {
             "/api/log/cosignature",
             axum::routing::post(http::log::cosignature).layer(DefaultBodyLimit::max(16 * 1024)),
         )
+        .route("/api/me/export", get(export::export))
         .merge(fhir::routes())
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))

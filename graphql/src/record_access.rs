@@ -71,6 +71,13 @@ impl CallerFacts {
         access(self.caller.viewer(), facts, self.now)
     }
 
+    /// The caller's live proxy grant of the owner's covering all they may reach, if any.
+    pub fn proxy_standing(&self) -> Option<(uuid::Uuid, domain::proxy::ProxyScope)> {
+        self.proxies
+            .as_ref()
+            .and_then(|p| p.standing_of(self.caller.user, None, self.now))
+    }
+
     /// Where the caller stands in the owner's care (`shared`: a doctor holds a live share
     /// of one of the owner's records, from the records view).
     pub async fn circle(&self, s: &Services) -> Result<CareCircle, CommandError> {

@@ -418,7 +418,7 @@ async fn subscribe(app: &TestApp, token: &str) -> common::ws::Socket {
     socket
 }
 
-const OPEN: &str = "mutation($p: UUID!, $r: String!) { openEmergencyAccess(patientId: $p, reason: $r) \
+pub(crate) const OPEN: &str = "mutation($p: UUID!, $r: String!) { openEmergencyAccess(patientId: $p, reason: $r) \
     { id reason openedAt expiresAt closedAt reads patient { id } doctor { id } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,7 @@ fn validator_python() -> PathBuf {
 
 /// Runs the independent validator over every document; panics with its words if one
 /// does not validate. Returns how many resources it checked.
-fn validate(docs: &[Value]) -> usize {
+pub(crate) fn validate(docs: &[Value]) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> = docs
         .iter()
@@ -566,6 +566,14 @@ async fn a_read_token_reads_through_fhir_and_does_nothing_else() {
     .await
     .expect_code("UNAUTHENTICATED");
     assert_eq!(content(&app, Some(&secret), &record, false).await.0, 401);
+    let export = app
+        .http
+        .get(app.url("/api/me/export"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 401, "a read token never takes the export");
     let (status, _) = common::records::upload(&app, &secret, "x", "x.pdf", pdf("x", 100)).await;
     assert_eq!(status, 401);
     let put = app

@@ -15,6 +15,7 @@ mod care;
 mod common;
 mod compliance;
 mod embedded_cluster;
+mod export;
 mod fhir;
 mod graphql_transport;
 mod hardening_budgets;

@@ -13,7 +13,7 @@ use common::records::{access_log, cast, content, pdf, person, upload_ok};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const GRANT: &str = "mutation($e: String!, $s: ProxyScope!, $r: [UUID!], $x: DateTime) { \
+pub(crate) const GRANT: &str = "mutation($e: String!, $s: ProxyScope!, $r: [UUID!], $x: DateTime) { \
     grantProxy(email: $e, scope: $s, recordIds: $r, expiresAt: $x) { id email scope active proxy { id } } }";
 
 async fn grant(
@@ -33,7 +33,7 @@ async fn grant(
 }
 
 /// The token of the newest invitation mailed to `email` (quoted-printable undone).
-fn invitation_to(app: &TestApp, email: &str) -> String {
+pub(crate) fn invitation_to(app: &TestApp, email: &str) -> String {
     let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(app.outbox.path())
         .unwrap()
         .map(|e| {
@@ -59,7 +59,7 @@ fn invitation_to(app: &TestApp, email: &str) -> String {
         .collect()
 }
 
-async fn accept(app: &TestApp, token: &str, invitation: &str) -> Gql {
+pub(crate) async fn accept(app: &TestApp, token: &str, invitation: &str) -> Gql {
     app.gql(
         Cred::Bearer(token),
         "mutation($t: String!) { acceptProxyInvitation(token: $t) { id active patient { id } proxy { id } } }",

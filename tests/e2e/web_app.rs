@@ -331,6 +331,43 @@ async fn a_patient_gives_an_app_a_read_token_and_revokes_it_in_a_browser() {
     assert!(stdout.contains("read token flows passed"), "{stdout}");
 }
 
+/// "Download all my data" in Chromium (`tests/browser/export.mjs`): the patient
+/// downloads their export from the profile page with its progress shown, and the file
+/// passes `medchain export verify` against the ledger's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_downloads_all_their_data_in_a_browser() {
+    use crate::common::records::{cast, pdf, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 300_000)).await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("export.zip");
+    let stdout = run_browser_script(
+        &app,
+        "export.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("EXPORT_TO", zip.as_os_str()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("export flows passed"), "{stdout}");
+    let key = app.ledger_key.public_hex();
+    let (code, out, err) = crate::common::cli::medchain(
+        &app,
+        &dir.path().join("cli"),
+        &["export", "verify", zip.to_str().unwrap(), "--pubkey", &key],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("OK: 1 files"), "{out}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

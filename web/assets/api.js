@@ -125,6 +125,40 @@ export async function linkContent(id, record, token) {
   return res.blob();
 }
 
+/**
+ * A patient's export (`GET /api/me/export`, with `patient` for a proxy): read as it
+ * streams, `onProgress(bytesSoFar)` as it comes; resolves to the zip as a Blob and the
+ * name the server gave it. The parts are held until the end: the page has no other way
+ * to hand the browser a file it watched arrive.
+ */
+export async function exportData(patient, onProgress) {
+  const url = patient ? `/api/me/export?patient=${encodeURIComponent(patient)}` : '/api/me/export';
+  let res;
+  try {
+    res = await fetch(url, { credentials: 'same-origin' });
+  } catch {
+    throw new ApiError('OFFLINE', OFFLINE);
+  }
+  if (!res.ok) throw routeError(res.status, await res.text());
+  const reader = res.body.getReader();
+  const parts = [];
+  let received = 0;
+  for (;;) {
+    let step;
+    try {
+      step = await reader.read();
+    } catch {
+      throw new ApiError('OFFLINE', 'The download was cut off. Try again.');
+    }
+    if (step.done) break;
+    parts.push(step.value);
+    received += step.value.length;
+    onProgress(received);
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'medchain-export.zip';
+  return { blob: new Blob(parts, { type: 'application/zip' }), name };
+}
+
 /** Replaces the signed-in user's photo (PNG or JPEG). */
 export async function putPhoto(file) {
   let res;

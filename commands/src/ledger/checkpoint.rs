@@ -15,6 +15,12 @@ use domain::ledger::{
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
 
+/// The advisory lock `(class, key)` of whoever signs a checkpoint (the automatic
+/// checkpointer, an export that needs a head covering its own event): apart from the
+/// ledger's one-key lock and the projectors' `(0x6d63, hashtext(name))`, so no two
+/// processes sign the same stretch twice.
+pub const WRITER_LOCK: (i32, i32) = (0x6370, 1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointStoreError {
     #[error("reading the ledger head: {0}")]

@@ -20,6 +20,19 @@ pub struct Manifest {
     pub created_at: String,
     pub head: ManifestHead,
     pub files: Vec<ManifestFile>,
+    /// The bundle's other members (the FHIR Bundle, the ledger's events, proofs and
+    /// head), each by its SHA-256, so a change to any byte of the bundle is caught
+    /// somewhere (DESIGN.md §12 lists `files`; these are added beside them).
+    pub parts: Vec<ManifestPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestPart {
+    pub path: String,
+    /// Lowercase hex.
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +80,7 @@ impl Manifest {
                 hash: head_hash.to_hex(),
             },
             files: Vec::new(),
+            parts: Vec::new(),
         }
     }
 

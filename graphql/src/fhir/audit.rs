@@ -18,7 +18,7 @@ use domain::account::{UserId, disclosures_subject};
 use fhir::r4::resources::Resource;
 
 /// A page of the patient's audit events (and whether more follow), after the rule.
-pub(super) async fn audit_events_of(
+pub(crate) async fn audit_events_of(
     state: &AppState,
     caller: &Caller,
     patient: UserId,

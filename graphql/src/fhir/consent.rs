@@ -20,7 +20,7 @@ use fhir::r4::{codes::ConsentStateCodes, resources::Resource};
 use resources::Permit;
 
 /// Every consent of the patient's the caller may see, newest first, with `fullUrl`s.
-pub(super) async fn consents_of(
+pub(crate) async fn consents_of(
     state: &AppState,
     caller: &Caller,
     patient: UserId,

@@ -22,7 +22,7 @@ use projections::records::{self, Medical, RecordView};
 /// The most records one patient's list is read in; far above what a person keeps.
 const MAX_RECORDS: i64 = 100_000;
 
-pub(super) fn refuse_admin(caller: &Caller) -> Result<(), Outcome> {
+pub(crate) fn refuse_admin(caller: &Caller) -> Result<(), Outcome> {
     if caller.role == Role::Admin {
         return Err(Outcome::new(
             Code::Forbidden,
@@ -33,7 +33,7 @@ pub(super) fn refuse_admin(caller: &Caller) -> Result<(), Outcome> {
 }
 
 /// The patient's records the caller may see the medical fields of, newest first, opened.
-pub(super) async fn visible_of(
+pub(crate) async fn visible_of(
     state: &AppState,
     caller: &Caller,
     patient: UserId,
@@ -55,7 +55,7 @@ pub(super) async fn visible_of(
 
 /// DocumentReferences (and, with `provenance`, a Provenance for each record a doctor
 /// added) with their `fullUrl`s.
-pub(super) async fn entries(
+pub(crate) async fn entries(
     state: &AppState,
     seen: &[(RecordView, Medical)],
     provenance: bool,

@@ -12,17 +12,17 @@
 //! - one file per interaction: `capability`, `patient`, `documents`, `binary`,
 //!   `consent`, `audit`, `everything`.
 
-mod audit;
+pub(crate) mod audit;
 mod binary;
 mod caller;
 mod capability;
-mod consent;
-mod documents;
+pub(crate) mod consent;
+pub(crate) mod documents;
 mod everything;
-mod outcome;
-mod patient;
+pub(crate) mod outcome;
+pub(crate) mod patient;
 pub mod resources;
-mod search;
+pub(crate) mod search;
 
 use crate::AppState;
 use axum::{
@@ -77,7 +77,7 @@ async fn unknown() -> Response {
 }
 
 /// The absolute base of this server's FHIR API, for `fullUrl`s and links.
-fn base_url(state: &AppState) -> String {
+pub(crate) fn base_url(state: &AppState) -> String {
     format!("{}{BASE}", state.services.public_url.trim_end_matches('/'))
 }
 

@@ -33,7 +33,7 @@ pub async fn read(
 }
 
 /// The patient as `caller` may see them, with its `fullUrl`.
-pub(super) async fn patient_for(
+pub(crate) async fn patient_for(
     state: &AppState,
     caller: &Caller,
     id: Uuid,

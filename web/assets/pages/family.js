@@ -9,6 +9,7 @@ import { gql } from '../api.js';
 import { h, fill, field, form, link, table, when, bytes, announce, errorBox } from '../ui.js';
 import { PATHS, ERASED_NAME } from '../constants.js';
 import { uploadForm } from './upload_form.js';
+import { dataSection } from './my_data.js';
 
 const GRANTS = `{ proxyGrants { id email scope active grantedAt expiresAt revokedAt
     patient { id } proxy { id name } records { id title } } }`;
@@ -147,5 +148,6 @@ export async function cared({ params }) {
     h('h1', {}, name),
     h('p', { class: 'muted' }, `You act for ${name}; they see everything you do.`),
     list,
-    manage ? uploadForm({ heading: `Upload a record for ${name}`, patient: id }, show) : null);
+    manage ? uploadForm({ heading: `Upload a record for ${name}`, patient: id }, show) : null,
+    manage ? dataSection({ patient: id, name }) : null);
 }

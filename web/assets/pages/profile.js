@@ -8,6 +8,7 @@ import { gql, putPhoto } from '../api.js';
 import { h, fill, field, form, table, when, errorBox, announce, confirmDialog, link } from '../ui.js';
 import { ROLES, HOME, PASSWORD_MIN, PASSWORD_HINT } from '../constants.js';
 import { appsSection } from './apps.js';
+import { dataSection } from './my_data.js';
 import { stepUp } from './step_up.js';
 
 const ME = `{ me { id role name email phone photoUrl createdAt
@@ -40,7 +41,14 @@ export async function page({ app }) {
     securitySection(myMfa, () => sessions.refresh()),
     sessions,
     appsSection(readTokens),
+    me.role === 'PATIENT' ? dataSection({ expected: await filesSize() }) : null,
     preferencesSection(notificationPreferences, app.me?.role ?? me.role));
+}
+
+/** The bytes of the patient's files, for the export's progress bar. */
+async function filesSize() {
+  const { myRecords } = await gql('{ myRecords(first: 100) { edges { node { size status } } } }');
+  return myRecords.edges.reduce((sum, { node }) => sum + (node.status === 'ERASED' ? 0 : Number(node.size)), 0);
 }
 
 // ---------------------------------------------------------------------------------------
