@@ -626,4 +626,28 @@ async fn a_read_token_reads_through_fhir_and_does_nothing_else() {
     // A made-up token of the right shape is refused like a revoked one.
     let forged = format!("mcr_{}", "A".repeat(43));
     expect(&app, Some(&forged), &format!("/fhir/R4/Patient/{p}"), 401).await;
+
+    // A suspended person's apps stop with their sessions.
+    let again = app.login("pat@example.org", STRONG).await;
+    let made = app
+        .gql(
+            Cred::Bearer(&again),
+            CREATE_TOKEN,
+            json!({"n": "Another app", "e": hours(&app, 24)}),
+        )
+        .await;
+    let third = made.ok()["createReadToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect(&app, Some(&third), &format!("/fhir/R4/Patient/{p}"), 200).await;
+    let admin = app.login("root@example.org", STRONG).await;
+    app.gql(
+        Cred::Bearer(&admin),
+        "mutation($id: UUID!) { suspendUser(userId: $id, reason: \"a stolen laptop\") { status } }",
+        json!({"id": p}),
+    )
+    .await
+    .ok();
+    expect(&app, Some(&third), &format!("/fhir/R4/Patient/{p}"), 401).await;
 }
