@@ -122,6 +122,25 @@ impl Records {
         let stored = state
             .stored()
             .expect("a granted read is of a stored record");
+        let opened = self.open_blob(id, stored).await?;
+        let body = decrypting(opened.blob, opened.opener, id, turn, None);
+        Ok(Content {
+            content_type: stored.content_type.clone(),
+            file_name: opened.file_name,
+            size: stored.size as u64,
+            seq,
+            hash,
+            body,
+        })
+    }
+
+    /// A stored record's key, its opened file name, and its blob ready to decrypt: for
+    /// a read decided on the ledger (`serve`) or an export's file.
+    pub(super) async fn open_blob(
+        &self,
+        id: RecordId,
+        stored: &domain::record::RecordUploaded,
+    ) -> Result<OpenedBlob, ContentError> {
         let key = match self.inner.keys.data_key(self.pool(), id.as_uuid()).await {
             Ok(DataKeyState::Live(key)) => key,
             // Erased between the decision and here (the owner's erasure runs record by
@@ -141,7 +160,7 @@ impl Records {
             u64::try_from(stored.stored_size),
         ) {
             (Ok(size), Ok(blob)) if stored_size(size) == blob => {
-                Opener::new(key, id.as_uuid(), blob)
+                Opener::new(key.clone(), id.as_uuid(), blob)
             }
             _ => Err(BlobCorrupt::Size),
         }
@@ -155,17 +174,21 @@ impl Records {
             .ok_or_else(|| {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;
-
-        let body = decrypting(blob, opener, id, turn, None);
-        Ok(Content {
-            content_type: stored.content_type.clone(),
+        Ok(OpenedBlob {
+            key,
             file_name,
-            size: stored.size as u64,
-            seq,
-            hash,
-            body,
+            opener,
+            blob,
         })
     }
+}
+
+/// What `open_blob` opens.
+pub(super) struct OpenedBlob {
+    pub key: crate::keys::DataKey,
+    pub file_name: String,
+    pub opener: Opener,
+    pub blob: BlobReader,
 }
 
 /// Plaintext blocks in flight between the decrypting thread and the response.

@@ -7,10 +7,10 @@
 //! the records its event names: no path opens content without the decision on the
 //! ledger first.
 
-use super::blob_cipher::{BlobCorrupt, HEADER, Opener, stored_size};
+use super::Records;
+use super::blob_cipher::{BlobCorrupt, HEADER};
 use super::content::{ContentError, decrypting};
-use super::{Records, blob_path};
-use crate::keys::{DataKey, DataKeyState};
+use crate::keys::DataKey;
 use crate::{Caller, CommandError, Decision};
 use bytes::Bytes;
 use domain::account::{Exporter, User, UserId, user::ExportError, user::export_data};
@@ -99,42 +99,14 @@ impl Records {
             (Some(owner), Some(stored)) if owner == ticket.patient => stored.clone(),
             _ => return Err(ContentError::Denied(Denial::Erased)),
         };
-        let key = match self.inner.keys.data_key(self.pool(), id.as_uuid()).await {
-            Ok(DataKeyState::Live(key)) => key,
-            Ok(DataKeyState::Destroyed | DataKeyState::Missing) => {
-                return Err(ContentError::Denied(Denial::Erased));
-            }
-            Err(e) => return Err(CommandError::from(e).into()),
-        };
-        let file_name = key
-            .open_string(id.stream().as_str(), "fileName", &stored.file_name)
-            .map_err(CommandError::internal)?;
-        let opener = match (
-            u64::try_from(stored.size),
-            u64::try_from(stored.stored_size),
-        ) {
-            (Ok(size), Ok(blob)) if stored_size(size) == blob => {
-                Opener::new(key.clone(), id.as_uuid(), blob)
-            }
-            _ => Err(BlobCorrupt::Size),
-        }
-        .map_err(CommandError::internal)?;
-        let blob = self
-            .inner
-            .blobs
-            .reader(&blob_path(&stored.sha256))
-            .await
-            .map_err(CommandError::internal)?
-            .ok_or_else(|| {
-                CommandError::Internal(format!("the blob of record {id} is missing").into())
-            })?;
+        let opened = self.open_blob(id, &stored).await?;
         let header = Arc::new(OnceLock::new());
-        let body = decrypting(blob, opener, id, turn, Some(header.clone()));
+        let body = decrypting(opened.blob, opened.opener, id, turn, Some(header.clone()));
         Ok(ExportFile {
-            file_name,
+            file_name: opened.file_name,
             size: stored.size as u64,
             ciphertext_sha256: stored.sha256.clone(),
-            data_key: key,
+            data_key: opened.key,
             header,
             body,
         })

@@ -4,14 +4,12 @@
 //! disclosures rule, `domain::account::disclosures_subject`); a document is named by its
 //! id, never its title.
 
-use super::{
-    base_url, caller::fhir_caller, outcome::Outcome, outcome::fhir_json, people, resources, search,
-};
+use super::{base_url, caller::fhir_caller, outcome::Outcome, people, resources, search};
 use crate::{AppState, csrf::Intent, error::Code};
 use axum::{
     extract::{Query, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use commands::Caller;
 use domain::account::{UserId, disclosures_subject};
@@ -76,8 +74,5 @@ pub async fn search(
             state.services.clock.now(),
         )
     };
-    match found.await {
-        Ok(bundle) => fhir_json(&bundle),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await)
 }

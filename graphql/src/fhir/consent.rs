@@ -4,14 +4,12 @@
 //! passcode reads chosen records). For the patient and their proxies
 //! (`domain::account::sees_consents`).
 
-use super::{
-    base_url, caller::fhir_caller, outcome::Outcome, outcome::fhir_json, people, resources, search,
-};
+use super::{base_url, caller::fhir_caller, outcome::Outcome, people, resources, search};
 use crate::{AppState, csrf::Intent, error::Code, record_access::facts_about};
 use axum::{
     extract::{Query, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use commands::Caller;
 use domain::Timestamp;
@@ -152,8 +150,5 @@ pub async fn search(
             state.services.clock.now(),
         )
     };
-    match found.await {
-        Ok(bundle) => fhir_json(&bundle),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await)
 }

@@ -3,15 +3,12 @@
 //! with a live share or an open emergency access, a proxy). An administrator is refused:
 //! they may know a record exists, never what it is about. Erased records are gone.
 
-use super::{
-    base_url, caller::fhir_caller, outcome::Outcome, outcome::fhir_json, path_id, people,
-    resources, search,
-};
+use super::{base_url, caller::fhir_caller, outcome::Outcome, path_id, people, resources, search};
 use crate::{AppState, csrf::Intent, error::Code, record_access::facts_about};
 use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use commands::Caller;
 use domain::account::{Role, UserId};
@@ -102,10 +99,7 @@ pub async fn search(
             state.services.clock.now(),
         )
     };
-    match found.await {
-        Ok(bundle) => fhir_json(&bundle),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await)
 }
 
 pub async fn read(
@@ -139,8 +133,5 @@ pub async fn read(
             .map(|(_, resource)| resource)
             .ok_or_else(|| Outcome::not_found("document"))
     };
-    match found.await {
-        Ok(resource) => fhir_json(&resource),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await)
 }

@@ -6,13 +6,13 @@
 
 use super::{
     audit::audit_events_of, base_url, caller::fhir_caller, consent::consents_of, documents,
-    outcome::fhir_json, path_id, patient::patient_for, search,
+    path_id, patient::patient_for, search,
 };
 use crate::{AppState, csrf::Intent};
 use axum::{
     extract::{Path, Query, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use domain::account::{Role, UserId, disclosures_subject};
 
@@ -60,8 +60,5 @@ pub async fn everything(
             state.services.clock.now(),
         )
     };
-    match found.await {
-        Ok(bundle) => fhir_json(&bundle),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await)
 }

@@ -127,6 +127,14 @@ impl IntoResponse for Outcome {
     }
 }
 
+/// The answer of a read or a search: the resource, or its refusal.
+pub fn answer(result: Result<Resource, Outcome>) -> Response {
+    match result {
+        Ok(resource) => fhir_json(&resource),
+        Err(outcome) => outcome.into_response(),
+    }
+}
+
 /// A resource as FHIR JSON, 200, kept out of shared caches.
 pub fn fhir_json(resource: &Resource) -> Response {
     match serde_json::to_vec(resource) {

@@ -2,14 +2,12 @@
 //! them (`domain::account::sees_patient`); their e-mail address and phone only where
 //! `sees_contact_details` allows. Anyone else is told there is no such patient.
 
-use super::{
-    base_url, caller::fhir_caller, outcome::Outcome, outcome::fhir_json, path_id, resources,
-};
+use super::{base_url, caller::fhir_caller, outcome::Outcome, path_id, resources};
 use crate::{AppState, csrf::Intent, record_access::facts_about};
 use axum::{
     extract::{Path, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use commands::Caller;
 use domain::account::{Role, UserId, sees_contact_details, sees_patient};
@@ -26,10 +24,7 @@ pub async fn read(
         let id = path_id(&id, "patient")?;
         patient_for(&state, &caller, id).await
     };
-    match found.await {
-        Ok((_, resource)) => fhir_json(&resource),
-        Err(outcome) => outcome.into_response(),
-    }
+    super::outcome::answer(found.await.map(|(_, resource)| resource))
 }
 
 /// The patient as `caller` may see them, with its `fullUrl`.
