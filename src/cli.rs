@@ -26,6 +26,10 @@ pub struct Common {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// How log lines are written to stderr: `text` (colours only on a terminal) or
+    /// `json` (one object a line, for log shippers).
+    #[arg(long, env = "MEDCHAIN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
     /// PostgreSQL URL; unset: the embedded cluster in the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
@@ -110,6 +114,10 @@ pub struct ServeArgs {
     /// come from) [default: http://<listen address>].
     #[arg(long, env = "MEDCHAIN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve `GET /metrics` (Prometheus' text format) on this address, apart from the
+    /// public listener; unset: no metrics endpoint at all.
+    #[arg(long, env = "MEDCHAIN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// A session ends after this long unused.
     #[arg(long, env = "MEDCHAIN_SESSION_IDLE", default_value = "30m", value_parser = crate::config::parse_duration)]
     pub session_idle: std::time::Duration,

@@ -15,13 +15,7 @@ fn main() -> ExitCode {
         Command::Bench(_) => "info,sqlx=error",
         _ => "info,sqlx=warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    medchain::logs::init(&cli.common.log_format, default_filter);
     {
         use clap::CommandFactory as _;
         let known = medchain::config::known_variables(&Cli::command());
@@ -132,8 +126,9 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
         medchain::config::keys_outside_the_database(common, &db.pool).await?;
         let master_key = medchain::config::master_key(common)?;
         let key_epochs = medchain::config::epoch_store(common)?;
-        eprintln!("key epochs are kept in {}", key_epochs.describe());
-        let config = medchain::server::ServerConfig {
+        medchain::logs::say(&format!("key epochs are kept in {}", key_epochs.describe()));
+        let mut config = medchain::server::ServerConfig {
+            metrics: None,
             master_key,
             key_epochs,
             key_epoch: common.key_epoch,
@@ -165,7 +160,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                     &args.mail_from,
                     &public_url,
                 )?;
-                eprintln!("mail goes to {}", mailer.destination);
+                medchain::logs::say(&format!("mail goes to {}", mailer.destination));
                 mailer
             },
             blobs: {
@@ -173,7 +168,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                     args.blob_store.as_deref(),
                     &common.data_dir.join("blobs"),
                 )?;
-                eprintln!("blobs are kept in {}", blobs.destination);
+                medchain::logs::say(&format!("blobs are kept in {}", blobs.destination));
                 blobs
             },
             uploads: {
@@ -203,7 +198,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
             checkpoints: {
                 let paths = medchain::config::Paths::of(common);
                 let store = paths.checkpoint_store()?;
-                eprintln!("checkpoints are kept in {}", store.place);
+                medchain::logs::say(&format!("checkpoints are kept in {}", store.place));
                 medchain::server::Checkpointing {
                     store,
                     key: std::sync::Arc::new(commands::keys::LedgerKey::load_or_create(
@@ -218,6 +213,18 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
                 }
             },
         };
+        let metrics = match args.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                medchain::logs::say(&format!(
+                    "medchain metrics on http://{}/metrics",
+                    listener.local_addr()?
+                ));
+                Some(listener)
+            }
+            None => None,
+        };
+        config.metrics = metrics;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let (addr, server) = medchain::server::spawn(
             db.pool.clone(),
@@ -226,7 +233,7 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
             medchain::server::shutdown_signal(),
         )
         .await?;
-        eprintln!("medchain listening on http://{addr}");
+        medchain::logs::say(&format!("medchain listening on http://{addr}"));
         server.await??;
         anyhow::Ok(0)
     }

@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub emergency: commands::records::EmergencySettings,
     /// Where checkpoints go, the key that signs them, and how often they are made.
     pub checkpoints: Checkpointing,
+    /// `GET /metrics` on this listener (`MEDCHAIN_METRICS_LISTEN`), if one is set.
+    pub metrics: Option<TcpListener>,
 }
 
 /// The ledger's signed checkpoints: where they are kept, the key, and when to make one.
@@ -87,6 +89,7 @@ pub async fn spawn(
     let bound = listener.local_addr()?;
     let keys = KeyRing::new(&config.master_key, config.key_epochs);
     let store = EventStore::start(pool.clone(), config.clock.clone());
+    let appender = store.clone();
     let kernel = Kernel::new(store, keys.clone());
     // Before anything is served: a rotation cut off is finished, keys from before epochs
     // move into the current one, a new database gets epoch 1.
@@ -178,8 +181,18 @@ pub async fn spawn(
         config.clock.clone(),
         config.checkpoints.policy,
         tree_nodes.clone(),
-        sweep_stopped,
+        sweep_stopped.clone(),
     );
+    if let Some(listener) = config.metrics
+        && let Some(handle) = crate::metrics::recorder()
+    {
+        let sources = crate::metrics::Sources {
+            pool: pool.clone(),
+            projections: projections.clone(),
+            store: appender,
+        };
+        crate::metrics::spawn(listener, handle, sources, sweep_stopped.clone());
+    }
     let sessions = projections::sessions::SessionLookup::start(pool.clone(), keys.clone());
     let notices = graphql::notification_hub::NotificationHub::start(
         pool.clone(),

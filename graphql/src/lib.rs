@@ -32,6 +32,7 @@ mod health;
 mod http;
 pub mod limits;
 mod loaders;
+pub mod metrics;
 pub mod notification_hub;
 mod record_access;
 pub mod scalars;
@@ -138,5 +139,6 @@ pub fn router(state: AppState) -> Router {
         .merge(fhir::routes())
         .route("/assets/{*path}", get(web::asset))
         .fallback(get(web::page))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }

@@ -129,6 +129,13 @@ impl Projections {
         self.inner.progress.get(name).map(watch::Sender::subscribe)
     }
 
+    /// The projectors this process runs.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.inner.progress.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
     pub fn progress(&self, name: &str) -> Option<Progress> {
         self.inner.progress.get(name).map(|p| *p.borrow())
     }

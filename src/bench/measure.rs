@@ -115,6 +115,7 @@ pub async fn bench_server(
     let (addr, task) = spawn(
         pool,
         ServerConfig {
+            metrics: None,
             master_key,
             key_epochs,
             key_epoch: std::time::Duration::from_secs(24 * 3600),

@@ -33,6 +33,7 @@ mod links;
 mod notifications;
 mod notifications_live;
 mod notifications_mail;
+mod operations_logs;
 mod projections_writers;
 mod projector_batches;
 mod projector_faults;

@@ -35,6 +35,15 @@ use std::{
 const S3_PART: usize = 5 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// Counts a failed operation for `/metrics` (`medchain_blob_store_errors_total`): a full
+/// disk or an unreachable S3 shows there before anyone reads a log.
+fn counted<T>(op: &'static str, result: Result<T, BlobError>) -> Result<T, BlobError> {
+    if result.is_err() {
+        metrics::counter!("medchain_blob_store_errors_total", "op" => op).increment(1);
+    }
+    result
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("MEDCHAIN_BLOB_STORE must be file:///an/absolute/path or s3://bucket[/prefix]: {0}")]
@@ -117,18 +126,24 @@ impl BlobStore {
     }
 
     pub async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BlobError> {
-        self.store
+        let put = self
+            .store
             .put(&StorePath::from(path), PutPayload::from(bytes))
-            .await?;
-        Ok(())
+            .await;
+        counted("put", put.map(|_| ()).map_err(BlobError::from))
     }
 
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        match self.store.get(&StorePath::from(path)).await {
-            Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
+        let got = match self.store.get(&StorePath::from(path)).await {
+            Ok(found) => found
+                .bytes()
+                .await
+                .map(|b| Some(b.to_vec()))
+                .map_err(Into::into),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
-        }
+        };
+        counted("get", got)
     }
 
     /// The file that holds `path` in a local store, where `LocalFileSystem` keeps it.
@@ -139,6 +154,10 @@ impl BlobStore {
 
     /// The blob, to be read from a blocking thread; `None` when there is no such blob.
     pub async fn reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
+        counted("read", self.open_reader(path).await)
+    }
+
+    async fn open_reader(&self, path: &str) -> Result<Option<BlobReader>, BlobError> {
         if let Some(file) = self.local_file(path) {
             return match tokio::task::spawn_blocking(move || BlobReader::open_local(&file)).await {
                 Ok(Ok(reader)) => Ok(Some(reader)),
@@ -159,6 +178,10 @@ impl BlobStore {
     /// Starts writing a large blob at `path`. Write under a name of its own and rename
     /// after `finish`: a local file is there while it is written.
     pub async fn writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
+        counted("write", self.open_writer(path).await)
+    }
+
+    async fn open_writer(&self, path: &str) -> Result<BlobWriter, BlobError> {
         if let Some(file) = self.local_file(path) {
             return Ok(BlobWriter(Writer::File(FileWriter::start(
                 file,
@@ -173,10 +196,11 @@ impl BlobStore {
 
     /// Moves a blob (staging to its final name).
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
-        self.store
+        let renamed = self
+            .store
             .rename(&StorePath::from(from), &StorePath::from(to))
-            .await?;
-        Ok(())
+            .await;
+        counted("rename", renamed.map_err(BlobError::from))
     }
 
     /// Removes a blob; a missing one is fine.
@@ -235,25 +259,26 @@ impl BlobWriter {
     /// Adds `bytes` to the blob, without copying them (parts are cut from them); waits
     /// while too many parts are in flight.
     pub async fn write(&mut self, bytes: Bytes) -> Result<(), BlobError> {
-        match &mut self.0 {
-            Writer::Parts(parts) => {
-                parts.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-                parts.put(bytes);
-                Ok(())
-            }
+        let written = match &mut self.0 {
+            Writer::Parts(parts) => match parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                Ok(()) => {
+                    parts.put(bytes);
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            },
             Writer::File(file) => file.write(bytes).await,
-        }
+        };
+        counted("write", written)
     }
 
     /// Returns once the blob is complete and durable.
     pub async fn finish(self) -> Result<(), BlobError> {
-        match self.0 {
-            Writer::Parts(parts) => {
-                parts.finish().await?;
-                Ok(())
-            }
+        let finished = match self.0 {
+            Writer::Parts(parts) => parts.finish().await.map(|_| ()).map_err(Into::into),
             Writer::File(file) => file.finish().await,
-        }
+        };
+        counted("finish", finished)
     }
 
     /// Gives up: what was written so far is removed.

@@ -211,6 +211,7 @@ impl TestApp {
     fn config(&self) -> ServerConfig {
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
         ServerConfig {
+            metrics: None,
             master_key: MasterKey::from_bytes(self.master_key),
             key_epochs: self.epoch_store(),
             key_epoch: self.key_epoch,
