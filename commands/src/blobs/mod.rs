@@ -59,6 +59,33 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
 }
 
+impl BlobError {
+    /// The store has no room left (a full disk or quota: ENOSPC, EDQUOT), wherever in
+    /// the chain of causes the file system said so: told apart so an upload can answer
+    /// 507 and an operator see it for what it is.
+    pub fn is_full(&self) -> bool {
+        let no_room = |io: &std::io::Error| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(28 | 122))
+        };
+        // `#[error(transparent)]` hands on the inner error's causes, not the inner error
+        // itself: an `Io` is looked at first.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = match self {
+            BlobError::Io(io) | BlobError::Directory { source: io, .. } => Some(io),
+            BlobError::Store(e) => Some(e),
+            BlobError::BadUrl(_) => None,
+        };
+        while let Some(e) = cause {
+            if e.downcast_ref::<std::io::Error>().is_some_and(no_room) {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,

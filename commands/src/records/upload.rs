@@ -104,6 +104,22 @@ pub enum UploadError {
     Empty,
     #[error("the upload was cut off")]
     Interrupted(String),
+    /// The blob store has no room: nothing was kept, and the ledger names nothing.
+    #[error(
+        "the file store is full: nothing was kept; try again once an administrator has made room"
+    )]
+    StoreFull,
+}
+
+/// A blob store failure as the upload answers it: a full store said so, anything else
+/// an internal error.
+fn blob_failed(e: crate::blobs::BlobError) -> UploadError {
+    if e.is_full() {
+        tracing::error!(error = %e, "the blob store is full; an upload was refused");
+        UploadError::StoreFull
+    } else {
+        CommandError::internal(e).into()
+    }
 }
 
 /// Ciphertext is handed to the blob writer in blocks of this size.
@@ -484,7 +500,7 @@ impl Records {
                 // The first failure down the pipeline is the cause: a stage stops early
                 // only on its own error, and the stages before it then fail on hand-over.
                 return Err(match (fed, drained, sealed) {
-                    (_, Err(e), _) => CommandError::internal(e).into(),
+                    (_, Err(e), _) => blob_failed(e),
                     (_, _, Err(e)) => CommandError::internal(e).into(),
                     (_, _, Ok(Err(e))) => CommandError::internal(e).into(),
                     (Err(e), _, _) => e,
@@ -500,13 +516,16 @@ impl Records {
             blobs
                 .put(&blob_path(&stored.sha256), whole)
                 .await
-                .map_err(CommandError::internal)?;
+                .map_err(blob_failed)?;
             return Ok((stored, times));
         };
-        writer.finish().await.map_err(CommandError::internal)?;
+        if let Err(e) = writer.finish().await {
+            let _ = blobs.delete(&staging).await;
+            return Err(blob_failed(e));
+        }
         if let Err(e) = blobs.rename(&staging, &blob_path(&stored.sha256)).await {
             let _ = blobs.delete(&staging).await;
-            return Err(CommandError::internal(e).into());
+            return Err(blob_failed(e));
         }
         Ok((stored, times))
     }

@@ -184,6 +184,11 @@ fn upload_error(e: UploadError) -> Response {
             &e.to_string(),
         ),
         e @ UploadError::Empty => bad_input(&e.to_string()),
+        e @ UploadError::StoreFull => error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            Code::Internal,
+            &e.to_string(),
+        ),
         UploadError::Interrupted(cause) => {
             tracing::info!(cause = %cause, "an upload was cut off; nothing was kept");
             bad_input("the upload was cut off; nothing was kept")
