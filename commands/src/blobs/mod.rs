@@ -60,6 +60,13 @@ pub enum BlobError {
 }
 
 impl BlobError {
+    /// A remote store's request failed (it is down, unreachable, or answering errors),
+    /// as opposed to a refusal about the object itself. Meaningful for S3 only: a local
+    /// directory's failures are the disk's (`is_full`) or internal.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BlobError::Store(object_store::Error::Generic { .. }))
+    }
+
     /// The store has no room left (a full disk or quota: ENOSPC, EDQUOT), wherever in
     /// the chain of causes the file system said so: told apart so an upload can answer
     /// 507 and an operator see it for what it is.
@@ -136,8 +143,21 @@ impl BlobStore {
         if bucket.is_empty() {
             return Err(BlobError::BadUrl(url.to_owned()));
         }
+        // An outage fails fast: a connection is given 2 s, and a request two retries
+        // within 5 s, where the defaults would hold an upload for three minutes.
         let s3 = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
+            .with_retry(object_store::RetryConfig {
+                backoff: object_store::BackoffConfig::default(),
+                max_retries: 2,
+                retry_timeout: std::time::Duration::from_secs(5),
+            })
+            .with_config(
+                object_store::aws::AmazonS3ConfigKey::Client(
+                    object_store::ClientConfigKey::ConnectTimeout,
+                ),
+                "2s",
+            )
             .build()?;
         let prefix = prefix.trim_matches('/');
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
@@ -171,6 +191,12 @@ impl BlobStore {
             Err(e) => Err(e.into()),
         };
         counted("get", got)
+    }
+
+    /// Whether the blobs live in a remote object store (S3), whose outages are told
+    /// apart from internal errors (503, "try again").
+    pub fn is_remote(&self) -> bool {
+        self.local.is_none()
     }
 
     /// The file that holds `path` in a local store, where `LocalFileSystem` keeps it.

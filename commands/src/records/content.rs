@@ -33,6 +33,9 @@ pub enum ContentError {
     Denied(Denial),
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The remote blob store (S3) cannot be reached now; it may be back soon.
+    #[error("the file store cannot be reached; try again in a moment")]
+    Unavailable,
 }
 
 impl Records {
@@ -165,12 +168,18 @@ impl Records {
             _ => Err(BlobCorrupt::Size),
         }
         .map_err(CommandError::internal)?;
-        let blob = self
-            .inner
-            .blobs
+        let blobs = &self.inner.blobs;
+        let blob = blobs
             .reader(&blob_path(&stored.sha256))
             .await
-            .map_err(CommandError::internal)?
+            .map_err(|e| {
+                if blobs.is_remote() && e.is_unavailable() {
+                    tracing::error!(record.id = %id, error = %e, "the blob store cannot be reached; a read was refused");
+                    ContentError::Unavailable
+                } else {
+                    CommandError::internal(e).into()
+                }
+            })?
             .ok_or_else(|| {
                 CommandError::Internal(format!("the blob of record {id} is missing").into())
             })?;

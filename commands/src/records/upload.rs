@@ -109,14 +109,20 @@ pub enum UploadError {
         "the file store is full: nothing was kept; try again once an administrator has made room"
     )]
     StoreFull,
+    /// The remote blob store (S3) cannot be reached: nothing was kept; it may be back soon.
+    #[error("the file store cannot be reached: nothing was kept; try again in a moment")]
+    StoreUnavailable,
 }
 
-/// A blob store failure as the upload answers it: a full store said so, anything else
-/// an internal error.
-fn blob_failed(e: crate::blobs::BlobError) -> UploadError {
+/// A blob store failure as the upload answers it: a full store or an unreachable one
+/// said so, anything else an internal error.
+fn blob_failed(remote: bool, e: crate::blobs::BlobError) -> UploadError {
     if e.is_full() {
         tracing::error!(error = %e, "the blob store is full; an upload was refused");
         UploadError::StoreFull
+    } else if remote && e.is_unavailable() {
+        tracing::error!(error = %e, "the blob store cannot be reached; an upload was refused");
+        UploadError::StoreUnavailable
     } else {
         CommandError::internal(e).into()
     }
@@ -500,7 +506,7 @@ impl Records {
                 // The first failure down the pipeline is the cause: a stage stops early
                 // only on its own error, and the stages before it then fail on hand-over.
                 return Err(match (fed, drained, sealed) {
-                    (_, Err(e), _) => blob_failed(e),
+                    (_, Err(e), _) => blob_failed(blobs.is_remote(), e),
                     (_, _, Err(e)) => CommandError::internal(e).into(),
                     (_, _, Ok(Err(e))) => CommandError::internal(e).into(),
                     (Err(e), _, _) => e,
@@ -516,16 +522,16 @@ impl Records {
             blobs
                 .put(&blob_path(&stored.sha256), whole)
                 .await
-                .map_err(blob_failed)?;
+                .map_err(|e| blob_failed(blobs.is_remote(), e))?;
             return Ok((stored, times));
         };
         if let Err(e) = writer.finish().await {
             let _ = blobs.delete(&staging).await;
-            return Err(blob_failed(e));
+            return Err(blob_failed(blobs.is_remote(), e));
         }
         if let Err(e) = blobs.rename(&staging, &blob_path(&stored.sha256)).await {
             let _ = blobs.delete(&staging).await;
-            return Err(blob_failed(e));
+            return Err(blob_failed(blobs.is_remote(), e));
         }
         Ok((stored, times))
     }

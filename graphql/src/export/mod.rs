@@ -282,6 +282,7 @@ fn write_zip(
             // Erased since the export was decided: gone, as it would be a moment later.
             Err(commands::records::ContentError::Denied(_)) => continue,
             Err(commands::records::ContentError::Command(e)) => return Err(Box::new(e)),
+            Err(e @ commands::records::ContentError::Unavailable) => return Err(Box::new(e)),
         };
         let path = format!("files/{id}/{}", safe_basename(&file.file_name));
         let large = file.size >= u64::from(u32::MAX);

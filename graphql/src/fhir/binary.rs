@@ -66,6 +66,14 @@ pub async fn read(
             return Outcome::with_status(status, code, denial.to_string()).into_response();
         }
         Err(ContentError::Command(e)) => return Outcome::from(e).into_response(),
+        Err(e @ ContentError::Unavailable) => {
+            return Outcome::with_status(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                crate::error::Code::Internal,
+                e.to_string(),
+            )
+            .into_response();
+        }
     };
     if !wants_fhir_json(&headers, &format) {
         return crate::http::records::respond(&state, content, false, "");

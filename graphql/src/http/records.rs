@@ -184,6 +184,7 @@ fn upload_error(e: UploadError) -> Response {
             &e.to_string(),
         ),
         e @ UploadError::Empty => bad_input(&e.to_string()),
+        e @ UploadError::StoreUnavailable => unavailable(&e.to_string()),
         e @ UploadError::StoreFull => error(
             StatusCode::INSUFFICIENT_STORAGE,
             Code::Internal,
@@ -278,9 +279,19 @@ pub(crate) fn content_error(e: ContentError) -> Response {
     let denial = match e {
         ContentError::Denied(denial) => denial,
         ContentError::Command(e) => return command_error(e),
+        e @ ContentError::Unavailable => return unavailable(&e.to_string()),
     };
     let (status, code) = denial_status(denial);
     error(status, code, &denial.to_string())
+}
+
+/// 503 with `Retry-After`: the blob store is out, not the request wrong.
+pub(crate) fn unavailable(message: &str) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, Code::Internal, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    response
 }
 
 /// How a refused read is answered, by every route that reads content.
