@@ -4,7 +4,9 @@
 //! is). Everything is checked, and the first thing that fails is named with its place in
 //! the bundle:
 //!
-//! - the head (`ledger/checkpoint.json`): its signature under K;
+//! - the head (`ledger/checkpoint.json`): its signature under K; with
+//!   `ledger/witnessed.json`, that it extends the newest head witnesses cosigned (the
+//!   consistency proof, and each cosignature over that head);
 //! - the manifest: its signature (`manifest.sig`) under K, and that it names that head;
 //! - every member of the zip is in the manifest (no file slipped in), and each part's
 //!   SHA-256 is the manifest's;
@@ -164,6 +166,61 @@ fn check(zip: &mut Zip, key: Option<VerifyingKey>) -> Result<String, Failed> {
         return Err(Failed::at("fhir/bundle.json", "is not a FHIR Bundle"));
     }
 
+    // The head extends one that witnesses cosigned, when the export carries one.
+    const WITNESSED: &str = "ledger/witnessed.json";
+    let mut witnessed = String::new();
+    if parts.contains_key(WITNESSED) {
+        let text = text(WITNESSED)?;
+        let doc: Value = serde_json::from_str(&text).map_err(|e| Failed::at(WITNESSED, e))?;
+        let proven = check_proof_file(&text, &key).map_err(|e| Failed::at(WITNESSED, e))?;
+        let domain::ledger::receipt::Proven::Consistent { from, to } = proven else {
+            return Err(Failed::at(WITNESSED, "is not a consistency file"));
+        };
+        let to_head = SignedCheckpoint::parse(&doc["to"].to_string())
+            .map_err(|e| Failed::at(WITNESSED, e))?;
+        if to != head.checkpoint.seq || to_head.checkpoint != head.checkpoint {
+            return Err(Failed::at(
+                WITNESSED,
+                "it does not lead to the export's head",
+            ));
+        }
+        let from_head = SignedCheckpoint::parse(&doc["from"].to_string())
+            .map_err(|e| Failed::at(WITNESSED, e))?;
+        let cosignatures = doc["from"]["cosignatures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if cosignatures.is_empty() {
+            return Err(Failed::at(WITNESSED, "its head carries no cosignature"));
+        }
+        let root = from_head
+            .checkpoint
+            .root
+            .ok_or_else(|| Failed::at(WITNESSED, "its head has no root"))?;
+        for c in &cosignatures {
+            // A head's cosignatures leave out what the head says (its size and root);
+            // each is checked over exactly those.
+            let mut c = c.clone();
+            c["seq"] = serde_json::json!(from);
+            c["root"] = serde_json::json!(root.to_hex());
+            let c = domain::ledger::cosignature::Cosignature::parse(&c)
+                .map_err(|e| Failed::at(WITNESSED, e))?;
+            if c.verify(&key).is_err() {
+                return Err(Failed::at(
+                    WITNESSED,
+                    format!(
+                        "the cosignature of {:?} does not hold over its head",
+                        c.name
+                    ),
+                ));
+            }
+        }
+        witnessed = format!(
+            ", extending the head of {from} events that {} witness(es) cosigned",
+            cosignatures.len()
+        );
+    }
+
     // Each event, by its hash and its proof up to the head: the receipt check.
     const EVENTS: &str = "ledger/events.jsonl";
     const PROOFS: &str = "ledger/proofs.jsonl";
@@ -280,7 +337,7 @@ fn check(zip: &mut Zip, key: Option<VerifyingKey>) -> Result<String, Failed> {
         bytes_checked += size;
     }
     Ok(format!(
-        "{} files ({bytes_checked} bytes) tied to the ledger, {} events proven in the signed tree of {} events, manifest signed",
+        "{} files ({bytes_checked} bytes) tied to the ledger, {} events proven in the signed tree of {} events{witnessed}, manifest signed",
         manifest.files.len(),
         events.len(),
         head.checkpoint.seq

@@ -71,7 +71,12 @@ fn with_one_byte_changed(zip: &[u8], target: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_holds_everything_with_its_proofs_and_any_change_is_caught() {
-    let app = TestApp::start().await;
+    // A witness cosigns the log, so the export ties its head to a witnessed one.
+    let witness_dir = tempfile::tempdir().unwrap();
+    let (witness_key, witness) = crate::transparency::witness_key(witness_dir.path(), "alpha");
+    let mut app = TestApp::start().await;
+    app.witnesses = domain::ledger::cosignature::WitnessKeys::new(vec![("alpha".into(), witness)]);
+    app.restart().await;
     let c = cast(&app).await;
     let kin = person(&app, &c.admin, "kin@example.org", "Kim Kin", "PATIENT").await;
     let reader = person(&app, &c.admin, "ray@example.org", "Ray Reader", "PATIENT").await;
@@ -145,6 +150,22 @@ async fn an_export_holds_everything_with_its_proofs_and_any_change_is_caught() {
     common::records::records_view_settled(&app).await;
     app.view_settled("proxies").await;
 
+    app.gql(
+        Cred::Bearer(&c.admin.token),
+        "mutation { checkpointLedger { seq } }",
+        json!({}),
+    )
+    .await
+    .ok();
+    let (code, err) = crate::transparency::witness_once(
+        &app.url(""),
+        &witness_key,
+        &witness_dir.path().join("state"),
+        "alpha",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+
     // Who may export: the patient and their MANAGE proxy; nobody else.
     let p = c.patient.id.as_str();
     assert_eq!(export(&app, None, None).await.0, 401);
@@ -162,6 +183,7 @@ async fn an_export_holds_everything_with_its_proofs_and_any_change_is_caught() {
     let (code, said) = verify(&app, dir.path(), &file).await;
     assert_eq!(code, 0, "{said}");
     assert!(said.starts_with("OK: 3 files"), "{said}");
+    assert!(said.contains("1 witness(es) cosigned"), "{said}");
 
     // What it holds.
     let parts = members(&zip);
@@ -178,6 +200,7 @@ async fn an_export_holds_everything_with_its_proofs_and_any_change_is_caught() {
         "ledger/events.jsonl",
         "ledger/proofs.jsonl",
         "ledger/checkpoint.json",
+        "ledger/witnessed.json",
         "manifest.json",
         "manifest.sig",
     ] {

@@ -471,14 +471,17 @@ async fn the_cli_proves_and_checks_offline() {
 }
 
 /// A witness key file made as `medchain witness` would make it, and its public key.
-fn witness_key(dir: &Path, name: &str) -> (std::path::PathBuf, ed25519_dalek::VerifyingKey) {
+pub(crate) fn witness_key(
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, ed25519_dalek::VerifyingKey) {
     let path = dir.join(format!("{name}.key"));
     let key = commands::keys::LedgerKey::load_or_create(&path).unwrap();
     (path, key.public())
 }
 
 /// Runs `medchain witness --once` against the app; returns the exit code and stderr.
-async fn witness_once(log: &str, key: &Path, state: &Path, name: &str) -> (i32, String) {
+pub(crate) async fn witness_once(log: &str, key: &Path, state: &Path, name: &str) -> (i32, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
         .args(["witness", "--once", "--log", log, "--name", name])
         .arg("--key")

@@ -54,3 +54,48 @@ pub async fn head_covering(s: &Services, seq: i64) -> async_graphql::Result<Tree
         .await?
         .ok_or_else(|| internal(&"the head just signed is not in the store"))
 }
+
+/// When `head` has no cosignatures (signed for the export a moment ago): the newest head
+/// witnesses did cosign, and the consistency file (DESIGN.md §9) proving `head` extends
+/// it, so the export is tied to the history the witnesses hold. `None` when `head` is
+/// cosigned itself, or no witness has cosigned anything yet.
+pub async fn witnessed_before(
+    s: &Services,
+    head: &TreeHead,
+) -> async_graphql::Result<Option<serde_json::Value>> {
+    if !head.cosignatures.is_empty() {
+        return Ok(None);
+    }
+    let size = head.signed.checkpoint.seq;
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "reading the witnessed head for an export failed");
+        error(Code::Internal, "internal error")
+    };
+    let cosigned = s
+        .checkpoints
+        .latest_cosignatures()
+        .await
+        .map_err(|e| internal(&e))?
+        .into_iter()
+        .map(|c| c.seq)
+        .filter(|seq| *seq < size)
+        .max();
+    let Some(from) = cosigned else {
+        return Ok(None);
+    };
+    let Some(witnessed) = head_of_size(s, from).await? else {
+        return Ok(None);
+    };
+    if witnessed.cosignatures.is_empty() {
+        return Ok(None);
+    }
+    let mut conn = s.pool.acquire().await.map_err(|e| internal(&e))?;
+    let path = merkle::consistency(&mut conn, &s.tree_nodes, from, size)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Some(domain::ledger::receipt::consistency_json(
+        &crate::http::log::head_json(&witnessed),
+        &crate::http::log::head_json(head),
+        &path,
+    )))
+}

@@ -7,7 +7,9 @@
 //! ledger, and a signed tree head covering it (`head`). Then, on a blocking thread
 //! (`zip` is synchronous) writing into the response through a bounded channel
 //! (`channel_writer`): each file decrypted as it goes (`files/<record>/<safe name>`), the
-//! FHIR Bundle, the ledger's events with an inclusion proof each and the head, and last
+//! FHIR Bundle, the ledger's events with an inclusion proof each and the head (with, when
+//! it has no cosignatures yet, the newest cosigned head and the proof it extends that
+//! one: `ledger/witnessed.json`), and last
 //! the manifest (each file's hash is known only once it has been read) and its
 //! signature. Files are stored, not compressed: medical files are mostly compressed
 //! already, and storing keeps the CPU per byte at the decryption's.
@@ -72,6 +74,9 @@ struct Plan {
     events: Vec<u8>,
     proofs: Vec<u8>,
     checkpoint: Vec<u8>,
+    /// The newest head witnesses cosigned, with the proof that the export's head extends
+    /// it, when the export's own head carries no cosignatures yet.
+    witnessed: Option<Vec<u8>>,
 }
 
 pub async fn export(
@@ -193,6 +198,10 @@ async fn prepare(state: &AppState, caller: &Caller, patient: UserId) -> Result<P
     }
     drop(conn);
     let checkpoint = crate::http::log::head_json(&head).to_string().into_bytes();
+    let witnessed = head::witnessed_before(s, &head)
+        .await
+        .map_err(gql_response)?
+        .map(|doc| doc.to_string().into_bytes());
     let bundle = bundle(state, caller, patient, &seen)
         .await
         .map_err(outcome_response)?;
@@ -203,6 +212,7 @@ async fn prepare(state: &AppState, caller: &Caller, patient: UserId) -> Result<P
         events,
         proofs,
         checkpoint,
+        witnessed,
     })
 }
 
@@ -312,12 +322,16 @@ fn write_zip(
             blob_header: hex::encode(header),
         });
     }
-    for (path, bytes) in [
+    let mut parts = vec![
         ("fhir/bundle.json", &plan.bundle),
         ("ledger/events.jsonl", &plan.events),
         ("ledger/proofs.jsonl", &plan.proofs),
         ("ledger/checkpoint.json", &plan.checkpoint),
-    ] {
+    ];
+    if let Some(witnessed) = &plan.witnessed {
+        parts.push(("ledger/witnessed.json", witnessed));
+    }
+    for (path, bytes) in parts {
         zip.start_file(path, stored())?;
         zip.write_all(bytes)?;
         manifest.parts.push(ManifestPart {
