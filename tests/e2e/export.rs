@@ -9,7 +9,7 @@
 use crate::common;
 
 use common::app::{Cred, TestApp};
-use common::records::{cast, content, pdf, person, share, upload, upload_for, upload_ok};
+use common::records::{added_ok, cast, content, pdf, person, share, upload, upload_ok};
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
@@ -104,17 +104,15 @@ async fn an_export_holds_everything_with_its_proofs_and_any_change_is_caught() {
     share(&app, &c.patient.token, &labs, &c.doctor.id, None)
         .await
         .ok();
-    let (status, added) = upload_for(
+    let added = added_ok(
         &app,
         &c.doctor.token,
-        Some(&c.patient.id),
+        &c.patient.id,
         "Discharge letter",
         "letter.pdf",
         pdf("letter", 3000),
     )
     .await;
-    assert_eq!(status, 201, "{added}");
-    let added = added["id"].as_str().unwrap().to_owned();
     assert_eq!(
         content(&app, Some(&c.doctor.token), &labs, false).await.0,
         200

@@ -10,7 +10,7 @@ use crate::common;
 use base64::Engine as _;
 use commands::Clock as _;
 use common::app::{Cred, STRONG, TestApp};
-use common::records::{cast, content, pdf, person, share, upload_for, upload_ok};
+use common::records::{added_ok, cast, content, pdf, person, share, upload_ok};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -163,17 +163,15 @@ async fn fhir_answers_validate_page_and_keep_the_access_rules() {
     share(&app, &c.patient.token, &shared, &c.doctor.id, None)
         .await
         .ok();
-    let (status, added) = upload_for(
+    let added = added_ok(
         &app,
         &c.doctor.token,
-        Some(&c.patient.id),
+        &c.patient.id,
         "Discharge letter",
         "letter.pdf",
         pdf("four", 1500),
     )
     .await;
-    assert_eq!(status, 201, "{added}");
-    let added = added["id"].as_str().unwrap().to_owned();
     // A read, and a refusal, for the audit trail; a share link for the consents.
     assert_eq!(
         content(&app, Some(&c.doctor.token), &shared, false).await.0,

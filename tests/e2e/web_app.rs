@@ -126,9 +126,7 @@ async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
     app.mfa_required = domain::account::MfaPolicy::parse("admin").unwrap();
     app.restart().await;
     app.create_admin("sec.admin@example.org", "Sam Admin").await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let server_time = (app.clock.now().as_micros() / 1_000_000).to_string();
     let stdout = run_browser_script(
         &app,
@@ -151,9 +149,7 @@ async fn a_patient_turns_a_code_app_on_and_off_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patient_adds_a_passkey_signs_in_with_it_and_removes_it_in_a_browser() {
     let app = TestApp::start().await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let url = format!("http://localhost:{}", app.addr.port());
     let stdout = run_browser_script(
         &app,
@@ -178,9 +174,7 @@ async fn an_erasure_completes_after_a_rotation_and_a_hold_keeps_a_record_in_a_br
     app.create_admin("second@example.org", "Bea Admin").await;
     let held = upload_ok(&app, &c.patient.token, "Court file", pdf("H", 2048)).await;
     let erased = upload_ok(&app, &c.patient.token, "Duplicate scan", pdf("E", 2048)).await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let stdout = run_browser_script(
         &app,
         "erasure.mjs",
@@ -229,9 +223,7 @@ async fn doctors_add_records_refer_and_open_emergency_access_in_a_browser() {
     )
     .await
     .ok();
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let stdout = run_browser_script(
         &app,
         "care.mjs",
@@ -260,9 +252,7 @@ async fn a_recipient_without_an_account_opens_a_share_link_in_a_browser() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
     let record = upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let stdout = run_browser_script(
         &app,
         "links.mjs",
@@ -287,9 +277,7 @@ async fn a_patient_lets_a_relative_look_after_their_records_in_a_browser() {
     let c = cast(&app).await;
     person(&app, &c.admin, "kin@example.org", "Kim Kin", "PATIENT").await;
     upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let stdout = run_browser_script(
         &app,
         "family.mjs",
@@ -314,9 +302,7 @@ async fn a_patient_gives_an_app_a_read_token_and_revokes_it_in_a_browser() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
     upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let stdout = run_browser_script(
         &app,
         "apps.mjs",
@@ -340,9 +326,7 @@ async fn a_patient_downloads_all_their_data_in_a_browser() {
     let app = TestApp::start().await;
     let c = cast(&app).await;
     upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 300_000)).await;
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("screenshots");
+    let shots = screenshots();
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("export.zip");
     let stdout = run_browser_script(
@@ -394,6 +378,13 @@ async fn graphiql_loads_nothing_from_another_origin_and_runs_a_query() {
         let response = app.http.get(app.url(bad)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{bad}");
     }
+}
+
+/// Where the browser scripts leave their screenshots.
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots")
 }
 
 /// Runs a Playwright script of `tests/browser` against the app in Chromium, with

@@ -106,6 +106,21 @@ pub async fn upload_for(
     (status, body)
 }
 
+/// A doctor adds a record to `patient`'s file; returns the new record's id.
+pub async fn added_ok(
+    app: &TestApp,
+    doctor_token: &str,
+    patient: &str,
+    title: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let (status, body) =
+        upload_for(app, doctor_token, Some(patient), title, file_name, bytes).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
 /// Uploads and returns the new record's id.
 pub async fn upload_ok(app: &TestApp, token: &str, title: &str, bytes: Vec<u8>) -> String {
     let (status, body) = upload(app, token, title, "report.pdf", bytes).await;
