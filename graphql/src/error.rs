@@ -15,6 +15,10 @@ pub enum Code {
     Conflict,
     RateLimited,
     Internal,
+    /// The database cannot be reached (restarting, failing over, out of connections).
+    /// API.graphql has no code for it, so clients read INTERNAL with a message that says
+    /// to try again; the HTTP routes answer 503 with `Retry-After`.
+    Unavailable,
 }
 
 impl Code {
@@ -29,6 +33,7 @@ impl Code {
             Code::Conflict => S::CONFLICT,
             Code::RateLimited => S::TOO_MANY_REQUESTS,
             Code::Internal => S::INTERNAL_SERVER_ERROR,
+            Code::Unavailable => S::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -56,6 +61,17 @@ impl Code {
         .unwrap_or(Code::Internal)
     }
 
+    /// Adds what a response with this code says beyond its status: when to try again,
+    /// for an outage.
+    pub fn mark(self, headers: &mut axum::http::HeaderMap) {
+        if self == Code::Unavailable {
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Unauthenticated => "UNAUTHENTICATED",
@@ -64,7 +80,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
-            Code::Internal => "INTERNAL",
+            Code::Internal | Code::Unavailable => "INTERNAL",
         }
     }
 }
@@ -74,12 +90,65 @@ pub fn error(code: Code, message: impl Into<String>) -> Error {
 }
 
 pub fn internal(source: &(dyn std::error::Error + 'static)) -> Error {
-    log_internal(source);
-    error(Code::Internal, "internal error")
+    let (code, message) = log_internal(source);
+    error(code, message)
 }
 
-fn log_internal(source: &(dyn std::error::Error + 'static)) {
+/// What a client may read of a failure inside: that the database is out for a moment,
+/// or only "internal error". The cause is logged here (a warning for an outage, which
+/// passes by itself; an error otherwise).
+pub fn log_internal(source: &(dyn std::error::Error + 'static)) -> (Code, String) {
+    if database_unreachable(source) {
+        tracing::warn!(error = %source, "the database cannot be reached");
+        return (Code::Unavailable, DATABASE_UNAVAILABLE.to_owned());
+    }
     tracing::error!(error = %source, cause = ?source.source().map(ToString::to_string), "internal error");
+    (Code::Internal, "internal error".to_owned())
+}
+
+/// What a client reads while the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str =
+    "the database cannot be reached just now; try again in a moment";
+
+/// Whether `e` (or one of its causes) is PostgreSQL being out of reach rather than a
+/// fault in the request or in MedChain: a lost or refused connection, no connection free
+/// in time, or the server shutting down, crashing or still starting (SQLSTATE classes
+/// 08 and 57P). A restart of the database produces exactly these.
+pub fn database_unreachable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        // `transparent` wrappers hand on their inner error's causes, not the inner error
+        // itself: those are opened here.
+        let read = e
+            .downcast_ref::<crate::auth::AuthError>()
+            .and_then(|e| match e {
+                crate::auth::AuthError::Read(read) => Some(&**read),
+                _ => None,
+            })
+            .or_else(|| e.downcast_ref::<ReadError>());
+        let sqlx = match read {
+            Some(ReadError::Database(e)) => Some(e),
+            Some(ReadError::Shared(e)) => Some(&**e),
+            _ => e.downcast_ref::<sqlx::Error>().or_else(|| {
+                e.downcast_ref::<std::sync::Arc<sqlx::Error>>()
+                    .map(|e| &**e)
+            }),
+        };
+        if let Some(e) = sqlx {
+            return match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            };
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// A row the command just wrote is not in its view after the wait: a bug, logged.
@@ -105,10 +174,7 @@ pub fn classify(e: CommandError) -> (Code, String) {
         CommandError::NotFound(m) => (Code::NotFound, m),
         CommandError::Conflict(m) => (Code::Conflict, m),
         CommandError::RateLimited(m) => (Code::RateLimited, m),
-        CommandError::Internal(source) => {
-            log_internal(source.as_ref());
-            (Code::Internal, "internal error".into())
-        }
+        CommandError::Internal(source) => log_internal(source.as_ref()),
     }
 }
 
@@ -207,5 +273,34 @@ impl ToGql for projections::replay::ReplayError {
             E::BeyondHead { .. } | E::NegativeSeq => error(Code::BadUserInput, self.to_string()),
             other => internal(&other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_a_retry_not_a_fault() {
+        let lost = || sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(database_unreachable(&lost()));
+        assert!(database_unreachable(&sqlx::Error::PoolTimedOut));
+        // Through the layers that wrap it, transparently or as a source.
+        assert!(database_unreachable(&ReadError::Database(lost())));
+        assert!(database_unreachable(&crate::auth::AuthError::Read(
+            Box::new(ReadError::Shared(std::sync::Arc::new(lost())))
+        )));
+        let (code, message) = classify(CommandError::internal(lost()));
+        assert_eq!(
+            (code, message.as_str()),
+            (Code::Unavailable, DATABASE_UNAVAILABLE)
+        );
+        assert_eq!(code.as_str(), "INTERNAL");
+        assert_eq!(code.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+
+        // A fault of ours stays "internal error".
+        assert!(!database_unreachable(&sqlx::Error::RowNotFound));
+        let (code, message) = classify(CommandError::internal(sqlx::Error::RowNotFound));
+        assert_eq!((code, message.as_str()), (Code::Internal, "internal error"));
     }
 }

@@ -97,12 +97,10 @@ pub async fn post(
             return refused;
         }
         Err(e @ (AuthError::Command(_) | AuthError::Read(_))) => {
-            tracing::error!(error = %e, "authentication failed");
-            return refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            );
+            let (code, message) = crate::error::log_internal(&e);
+            let mut refused = refusal(code.status(), code, &message);
+            code.mark(refused.headers_mut());
+            return refused;
         }
     };
     let mut request = request.data(crate::loaders::for_request(&state.services));

@@ -75,6 +75,10 @@ impl PgBinaries {
         self.bin_dir.join("pg_ctl")
     }
 
+    pub fn pg_basebackup(&self) -> PathBuf {
+        self.bin_dir.join("pg_basebackup")
+    }
+
     pub fn postgres(&self) -> PathBuf {
         self.bin_dir.join("postgres")
     }

@@ -2,7 +2,8 @@
 //! private PostgreSQL cluster in its data directory with the machine's own PostgreSQL
 //! programs, reachable only through a Unix socket in that directory. This module finds
 //! the programs, creates, starts, shares and stops the cluster, and provides the shared
-//! server the integration tests use.
+//! server the integration tests use and the private clusters (and replicas) of the
+//! tests that restart or replicate PostgreSQL.
 //!
 //! All of it blocks: call it from `spawn_blocking`, or before the runtime is busy.
 
@@ -14,6 +15,7 @@ mod cluster;
 mod data_dir;
 mod error;
 mod lock;
+mod private_cluster;
 mod process;
 mod server;
 pub mod test_cluster;
@@ -22,3 +24,4 @@ pub use binaries::{NoPostgres, PgBinaries};
 pub use cluster::{Attached, DATABASE, EmbeddedCluster, attach_for_command, attach_for_serve};
 pub use data_dir::DataDir;
 pub use error::ClusterError;
+pub use private_cluster::PrivateCluster;

@@ -307,6 +307,52 @@ impl Server {
         Ok(())
     }
 
+    /// `pg_ctl restart -m immediate`: the server is killed without a checkpoint (as by
+    /// a crash) and started again, recovering from its WAL.
+    pub(crate) fn restart_immediate(&self) -> Result<(), ClusterError> {
+        let cluster = self.data.cluster();
+        let startup_log = cluster.join("log").join("startup.log");
+        let mut pg_ctl = account::command(&self.bins.pg_ctl(), self.user.as_ref());
+        pg_ctl
+            .arg("restart")
+            .arg("-D")
+            .arg(&cluster)
+            .arg("-l")
+            .arg(&startup_log)
+            .args(["-m", "immediate", "-w", "-t", PG_CTL_TIMEOUT_SECS, "-s"])
+            .stdin(Stdio::null());
+        let out = run(&mut pg_ctl, &self.bins.pg_ctl())?;
+        check("pg_ctl restart", &out, "")?;
+        info!(data_dir = %self.data.root().display(), "PostgreSQL server restarted (immediate)");
+        Ok(())
+    }
+
+    /// Fills this (not yet created) cluster with a base backup of the server in
+    /// `primary`, set up to follow it as a streaming replica (`-R`: `standby.signal`
+    /// and `primary_conninfo` over the primary's socket).
+    pub(crate) fn base_backup_of(&self, primary: &DataDir) -> Result<(), ClusterError> {
+        let cluster = self.data.cluster();
+        self.make_private_dir(&cluster)?;
+        let mut backup = account::command(&self.bins.pg_basebackup(), self.user.as_ref());
+        backup
+            .arg("--pgdata")
+            .arg(&cluster)
+            .arg("--host")
+            .arg(primary.socket_dir())
+            .args(["--port", &PORT.to_string(), "--username", SUPERUSER])
+            .args([
+                "--write-recovery-conf",
+                "--wal-method=stream",
+                "--checkpoint=fast",
+            ])
+            .args(["--no-password", "--progress"])
+            .stdin(Stdio::null());
+        let out = run(&mut backup, &self.bins.pg_basebackup())?;
+        check("pg_basebackup", &out, "")?;
+        info!(data_dir = %self.data.root().display(), "base backup taken for a replica");
+        Ok(())
+    }
+
     /// Whether the postmaster named in `postmaster.pid` is alive.
     pub(crate) fn is_running(&self) -> bool {
         std::fs::read_to_string(self.data.cluster().join("postmaster.pid"))

@@ -16,6 +16,7 @@ mod common;
 mod compliance;
 mod embedded_cluster;
 mod export;
+mod faults_postgres;
 mod faults_s3;
 mod faults_storage;
 mod fhir;

@@ -69,6 +69,7 @@ impl Outcome {
             (_, Code::Conflict) => IssueType::Conflict,
             (_, Code::RateLimited) => IssueType::Throttled,
             (_, Code::Internal) => IssueType::Exception,
+            (_, Code::Unavailable) => IssueType::Transient,
         }
     }
 
@@ -123,6 +124,7 @@ impl IntoResponse for Outcome {
                 HeaderValue::from_static("Bearer realm=\"medchain-fhir\""),
             );
         }
+        self.code.mark(response.headers_mut());
         response
     }
 }

@@ -19,11 +19,13 @@ use commands::{Caller, CommandError};
 use serde_json::json;
 
 pub fn error(status: StatusCode, code: Code, message: &str) -> Response {
-    (
+    let mut response = (
         status,
         Json(json!({"error": {"code": code.as_str(), "message": message}})),
     )
-        .into_response()
+        .into_response();
+    code.mark(response.headers_mut());
+    response
 }
 
 /// A command's error as the routes answer it: the code and message of the one mapping
@@ -79,10 +81,7 @@ pub(crate) async fn signed_in(
         Ok(Auth::Enrolling(..)) => Err((Code::Forbidden, crate::context::ENROL_FIRST.to_owned())),
         Ok(Auth::Anonymous) => Err(unauthenticated("sign in first")),
         Err(AuthError::Refused(m)) => Err(unauthenticated(m)),
-        Err(e) => {
-            tracing::error!(error = %e, "authentication failed");
-            Err((Code::Internal, "internal error".to_owned()))
-        }
+        Err(e) => Err(crate::error::log_internal(&e)),
     }
 }
 
