@@ -118,6 +118,19 @@ pub struct ServeArgs {
     /// public listener; unset: no metrics endpoint at all.
     #[arg(long, env = "MEDCHAIN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// PostgreSQL streaming replicas that GraphQL queries read from, comma-separated;
+    /// writes, sessions, the file routes and the projectors stay on the primary.
+    #[arg(
+        long,
+        env = "MEDCHAIN_REPLICA_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub replica_urls: Vec<String>,
+    /// How long a query waits for a replica to replay what the primary had committed
+    /// when it arrived, before the primary answers it instead.
+    #[arg(long, env = "MEDCHAIN_REPLICA_WAIT", default_value = "100ms", value_parser = crate::config::parse_duration)]
+    pub replica_wait: std::time::Duration,
     /// A session ends after this long unused.
     #[arg(long, env = "MEDCHAIN_SESSION_IDLE", default_value = "30m", value_parser = crate::config::parse_duration)]
     pub session_idle: std::time::Duration,

@@ -102,6 +102,23 @@ async fn stop_cluster(cluster: embedded::EmbeddedCluster) {
         Err(e) => tracing::error!(error = %e, "stopping the embedded PostgreSQL panicked"),
     }
 }
+/// The pools of the read replicas at `urls` (`MEDCHAIN_REPLICA_URLS`), connected lazily:
+/// a replica that is down when the server starts is passed over until it answers.
+pub fn replicas(
+    urls: &[String],
+    wait: std::time::Duration,
+) -> Result<Option<std::sync::Arc<graphql::replicas::Replicas>>, DatabaseError> {
+    let pools = urls
+        .iter()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| commands::db::connect_lazy(url.trim(), crate::server::pool_size()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !pools.is_empty() {
+        crate::logs::say(&format!("queries read from {} replica(s)", pools.len()));
+    }
+    Ok(graphql::replicas::Replicas::new(pools, wait).map(std::sync::Arc::new))
+}
+
 /// `url` with its database replaced by `database` (a plain identifier): for a scratch
 /// database beside the configured one (benches, tests).
 pub fn with_database(url: &str, database: &str) -> String {

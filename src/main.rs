@@ -127,8 +127,10 @@ async fn serve(common: &medchain::cli::Common, args: ServeArgs) -> anyhow::Resul
         let master_key = medchain::config::master_key(common)?;
         let key_epochs = medchain::config::epoch_store(common)?;
         medchain::logs::say(&format!("key epochs are kept in {}", key_epochs.describe()));
+        let replicas = medchain::database::replicas(&args.replica_urls, args.replica_wait)?;
         let mut config = medchain::server::ServerConfig {
             metrics: None,
+            replicas,
             master_key,
             key_epochs,
             key_epoch: common.key_epoch,

@@ -5,7 +5,8 @@
 //!
 //! Counted as they happen, anywhere in the process: HTTP requests by method, route and
 //! status, and their latency (`graphql::metrics`); events appended by this process; blob
-//! store errors by operation (`commands::blobs`). Read when scraped, so they are never
+//! store errors by operation (`commands::blobs`); queries answered by a replica or the
+//! primary (`graphql::replicas`). Read when scraped, so they are never
 //! stale: the ledger's head, each projector's position, lag and whether it stopped, and
 //! the mail queue.
 
@@ -60,6 +61,10 @@ fn describe() {
         "Events this process appended"
     );
     describe_gauge!("medchain_ledger_head_seq", "The ledger's newest seq");
+    describe_counter!(
+        graphql::replicas::REPLICA_READS,
+        "GraphQL queries by where they were answered: a caught-up replica, or the primary and why"
+    );
     describe_gauge!(
         "medchain_projector_lag_events",
         "Events a projector is behind the head"

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub checkpoints: Checkpointing,
     /// `GET /metrics` on this listener (`MEDCHAIN_METRICS_LISTEN`), if one is set.
     pub metrics: Option<TcpListener>,
+    /// Streaming replicas that queries read from (`MEDCHAIN_REPLICA_URLS`).
+    pub replicas: Option<Arc<graphql::replicas::Replicas>>,
 }
 
 /// The ledger's signed checkpoints: where they are kept, the key, and when to make one.
@@ -203,6 +205,7 @@ pub async fn spawn(
     let services = Services {
         notices,
         pool,
+        replicas: config.replicas,
         accounts,
         records,
         links,

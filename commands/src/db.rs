@@ -35,6 +35,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
         .map_err(DbError::Connect)
 }
 
+/// A pool that connects on first use (a read replica that may be down at start).
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(DbError::BadUrl)?
+        .application_name("medchain-reader");
+    Ok(pool_options(max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(options))
+}
+
 /// How every pool of the server is set up (the benches use it too, to measure the same).
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()

@@ -14,7 +14,12 @@ pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Services {
+    /// The primary; for a query answered from a replica, that replica (`replicas`):
+    /// read models only are read through it, and every command has its own pool on the
+    /// primary.
     pub pool: PgPool,
+    /// Streaming replicas that queries read from (`MEDCHAIN_REPLICA_URLS`).
+    pub replicas: Option<Arc<crate::replicas::Replicas>>,
     pub accounts: Accounts,
     pub records: Records,
     /// Share links: creating, opening, revoking, the tokens.

@@ -35,6 +35,7 @@ mod loaders;
 pub mod metrics;
 pub mod notification_hub;
 mod record_access;
+pub mod replicas;
 pub mod scalars;
 mod schema;
 mod session_cookie;

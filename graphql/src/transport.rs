@@ -103,7 +103,26 @@ pub async fn post(
             return refused;
         }
     };
-    let mut request = request.data(crate::loaders::for_request(&state.services));
+    // A query reads a replica that has caught up with the primary, when there is one.
+    let mut request = request;
+    let replica = match &state.services.replicas {
+        Some(replicas) if only_queries(&mut request) => {
+            replicas.caught_up(&state.services.pool).await
+        }
+        _ => None,
+    };
+    let mut request = match replica {
+        Some(pool) => {
+            let services = crate::context::Services {
+                pool,
+                ..state.services.clone()
+            };
+            request
+                .data(crate::loaders::for_request(&services))
+                .data(services)
+        }
+        None => request.data(crate::loaders::for_request(&state.services)),
+    };
     if matches!(auth, Auth::Anonymous) && !state.http.dev_tools {
         request = request.data(NoIntrospection);
     }
@@ -123,4 +142,16 @@ pub async fn post(
     http.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     http
+}
+
+/// Whether every operation in the request is a query (nothing written): what may be
+/// answered from a replica. A request that does not parse is left to the primary, whose
+/// answer is its error.
+fn only_queries(request: &mut async_graphql::Request) -> bool {
+    request.parsed_query().is_ok_and(|document| {
+        document
+            .operations
+            .iter()
+            .all(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Query)
+    })
 }

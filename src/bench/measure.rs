@@ -115,6 +115,7 @@ pub async fn bench_server(
     let (addr, task) = spawn(
         pool,
         ServerConfig {
+            replicas: None,
             metrics: None,
             master_key,
             key_epochs,

@@ -307,6 +307,7 @@ async fn bench_in(url: &str, deep: i64) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (outbox, checkpoints) = (dir.path().join("outbox"), dir.path().join("checkpoints"));
     let config = server::ServerConfig {
+        replicas: None,
         metrics: None,
         master_key: MasterKey::from_bytes(key),
         key_epochs: epochs,

@@ -411,7 +411,10 @@ impl Server {
              log_filename = 'postgresql-%a.log'\n\
              log_rotation_age = 1d\n\
              log_rotation_size = 0\n\
-             log_truncate_on_rotation = on\n",
+             log_truncate_on_rotation = on\n\
+             # The projectors commit asynchronously; the WAL writer flushes those commits\n\
+             # (and so ships them to replicas) within this, not the default 200ms.\n\
+             wal_writer_delay = 10ms\n",
             quote_setting(&socket_dir),
             self.settings.max_connections,
         );

@@ -47,6 +47,7 @@ mod records_integrity;
 mod records_large;
 mod records_s3;
 mod records_sharing;
+mod replicas;
 mod serve_binary;
 mod strong_auth;
 mod subscription_sessions;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 /// Starts `serve` with `env`; returns it, its public address, its metrics address (when
 /// it has one) and every line it writes to stderr, gathered as they come.
-fn start(
+pub(crate) fn start(
     db: &str,
     key: &std::path::Path,
     dir: &std::path::Path,

@@ -211,6 +211,7 @@ impl TestApp {
     fn config(&self) -> ServerConfig {
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
         ServerConfig {
+            replicas: None,
             metrics: None,
             master_key: MasterKey::from_bytes(self.master_key),
             key_epochs: self.epoch_store(),
