@@ -423,6 +423,17 @@ pub enum BenchCommand {
     /// Latency from an event to its notification, with 1 000 subscriptions open across
     /// two `serve` child processes.
     Notifications,
+    /// 1, 2 and 4 `serve` processes on one database under the same mixed load: requests/s
+    /// and p99 per process and in total, requests per CPU-second, then proof that
+    /// nothing was lost or doubled.
+    Scale {
+        /// Seconds each round's load runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Process counts, one round each.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+        processes: Vec<usize>,
+    },
     /// `whoCouldRead` asked at a point N events deep (the library call and through the
     /// GraphQL API), beside a full rebuild of every projector from the same ledger.
     Replay {

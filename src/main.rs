@@ -81,6 +81,11 @@ async fn run(cli: Cli) -> i32 {
                 .await
                 .map(|()| 0)
         }
+        Command::Bench(BenchCommand::Scale { seconds, processes }) => {
+            medchain::bench::scale::run(&cli.common, seconds, processes)
+                .await
+                .map(|()| 0)
+        }
         Command::Bench(BenchCommand::Api { seconds, clients }) => {
             medchain::bench::api::run(&cli.common, seconds, clients)
                 .await

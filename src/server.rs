@@ -155,6 +155,7 @@ pub async fn spawn(
     let projections = Projections::start(pool.clone(), projections::all())
         .await
         .map_err(StartError::Projections)?;
+    projections.follow_local_appends(appender.committed());
     let public_origin = config
         .public_origin
         .unwrap_or_else(|| format!("http://{bound}"));

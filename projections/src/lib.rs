@@ -24,6 +24,7 @@
 mod batch;
 pub mod check;
 pub mod emergency;
+mod leadership;
 pub mod legal_holds;
 pub mod links;
 pub mod merkle;

@@ -2,8 +2,10 @@
 //! one listener per process that hears the ledger's and the projectors' NOTIFYs.
 //!
 //! A projector's task wakes when the ledger's head moves (`LISTEN`) and also every
-//! `POLL`, so a lost notification only delays. Batches take the projector's advisory
-//! lock, so with several server processes one writes and the others find it busy. A
+//! `POLL`, so a lost notification only delays. With several server processes, the one
+//! that leads a projector (`leadership`) applies its events; the others skip what it
+//! skips and follow the leader's NOTIFYs for the rest. Batches still take the
+//! projector's advisory lock, for the moments two processes both believe they lead. A
 //! projector that fails on an event stops there for this process's lifetime: the
 //! checkpoint stays before the event, the row says where and why, `/health` names it,
 //! and a restart tries again.
@@ -75,6 +77,8 @@ struct Inner {
     tail: Tail,
     progress: HashMap<&'static str, watch::Sender<Progress>>,
     head: watch::Sender<i64>,
+    /// Whether this process leads each projector (`leadership`): only a leader applies.
+    leading: HashMap<&'static str, watch::Sender<bool>>,
 }
 
 impl Projections {
@@ -104,11 +108,19 @@ impl Projections {
         let inner = Arc::new(Inner {
             tail: Tail::new(pool.clone()),
             pool,
+            leading: progress
+                .keys()
+                .map(|name| (*name, watch::Sender::new(false)))
+                .collect(),
             progress,
             head: watch::Sender::new(0),
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(inner.clone()));
+        tasks.spawn(crate::leadership::hold(
+            inner.pool.clone(),
+            inner.leading.clone(),
+        ));
         for p in projectors {
             tasks.spawn(run_projector(inner.clone(), p));
         }
@@ -151,11 +163,7 @@ impl Projections {
         let deadline = tokio::time::Instant::now() + timeout;
         // Whoever waits for `seq` knows it is committed: the projectors of this process
         // start on it now rather than when the ledger's NOTIFY comes round.
-        self.inner.head.send_if_modified(|h| {
-            let moved = seq > *h;
-            *h = (*h).max(seq);
-            moved
-        });
+        self.inner.heard_locally(seq);
         for &name in names {
             let sender = self
                 .inner
@@ -184,6 +192,24 @@ impl Projections {
             }
         }
         Ok(())
+    }
+
+    /// Follows this process's own appends (`EventStore::committed`): its projectors start
+    /// on them at once, before the ledger's NOTIFY comes round.
+    pub fn follow_local_appends(&self, mut committed: watch::Receiver<i64>) {
+        let inner = self.inner.clone();
+        self._tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .spawn(async move {
+                loop {
+                    let seq = *committed.borrow_and_update();
+                    inner.heard_locally(seq);
+                    if committed.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
     }
 
     /// Projectors of this process that have stopped, with the event each stopped on.
@@ -216,6 +242,17 @@ impl Progress {
     }
 }
 
+impl Inner {
+    /// `seq` is committed and this process wants it in its views now.
+    fn heard_locally(&self, seq: i64) {
+        self.head.send_if_modified(|h| {
+            let moved = seq > *h;
+            *h = (*h).max(seq);
+            moved
+        });
+    }
+}
+
 async fn read_progress(pool: &PgPool, name: &str) -> Result<Progress, sqlx::Error> {
     let row: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT last_seq, failed_seq FROM projection_checkpoints WHERE name = $1")
@@ -234,6 +271,7 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     let name = projector.name();
     let progress = &inner.progress[name];
     let mut head = inner.head.subscribe();
+    let mut leading = inner.leading[name].subscribe();
     // Where this task stands, so a step need not read the checkpoint back. If another
     // process moved it since, the next write finds out (it checks the row) and comes
     // back Busy, and the step after reads it again.
@@ -254,7 +292,8 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                 }
             },
         };
-        let (next, more, busy) = match step(&inner, projector.as_ref(), at).await {
+        let leads = *leading.borrow_and_update();
+        let (next, more, busy) = match step(&inner, projector.as_ref(), at, leads).await {
             Ok(Step::Applied { seq, more }) => (Some(Position::stored(seq)), more, false),
             Ok(Step::Skipped { seq, more }) => (
                 Some(Position {
@@ -265,6 +304,13 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
                 false,
             ),
             Ok(Step::Idle) => (Some(at), false, false),
+            Ok(Step::Leader) => {
+                // The leader applies it: follow its progress (or take over).
+                position = follow_leader(progress, &mut leading, at).await;
+                write_by = None;
+                failures = 0;
+                continue;
+            }
             Ok(Step::Busy) => (None, false, true),
             Ok(Step::Stopped(seq)) => {
                 progress.send_modify(|p| p.failed_at = Some(seq));
@@ -337,6 +383,33 @@ async fn run_projector(inner: Arc<Inner>, projector: Arc<dyn Projector>) {
     }
 }
 
+/// While another process leads the projector: where to stand once its progress passes
+/// `at` (it NOTIFYs each commit), or `at` again when this process takes the lead; `None`
+/// (read the row) when nothing was heard within `POLL`.
+async fn follow_leader(
+    progress: &watch::Sender<Progress>,
+    leading: &mut watch::Receiver<bool>,
+    at: Position,
+) -> Option<Position> {
+    let mut done = progress.subscribe();
+    loop {
+        let stands = done.borrow_and_update().seq;
+        if stands > at.read {
+            // The leader's checkpoint, as its NOTIFY said (a wrong guess comes back Busy
+            // once this process leads, and reads the row).
+            return Some(Position::stored(stands));
+        }
+        if *leading.borrow() {
+            return Some(at);
+        }
+        tokio::select! {
+            _ = done.changed() => {}
+            _ = leading.changed() => {}
+            _ = tokio::time::sleep(POLL) => return None,
+        }
+    }
+}
+
 /// The longest pause between tries after transient failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -394,22 +467,40 @@ enum Step {
     /// Nothing after the position.
     Idle,
     Busy,
+    /// The next event is this projector's, and another process leads it.
+    Leader,
     /// A transient error: try the same events again after a pause.
     Retry,
     Stopped(i64),
 }
 
-async fn step(inner: &Inner, projector: &dyn Projector, at: Position) -> Result<Step, sqlx::Error> {
+async fn step(
+    inner: &Inner,
+    projector: &dyn Projector,
+    at: Position,
+    leads: bool,
+) -> Result<Step, sqlx::Error> {
     let name = projector.name();
     let events = inner.tail.read_from(at.read + 1, BATCH).await?;
     let Some(last) = events.last() else {
         return Ok(Step::Idle);
     };
     let more = events.len() == BATCH;
-    if !events.iter().any(|e| projector.reads(&e.event_type)) {
+    let Some(first) = events.iter().find(|e| projector.reads(&e.event_type)) else {
         return Ok(Step::Skipped {
             seq: last.seq,
             more,
+        });
+    };
+    if !leads {
+        // Up to the first event it reads, as a skip; from there the leader's.
+        return Ok(if first.seq - 1 > at.read {
+            Step::Skipped {
+                seq: first.seq - 1,
+                more: true,
+            }
+        } else {
+            Step::Leader
         });
     }
     let mut conn = inner.pool.acquire().await?;

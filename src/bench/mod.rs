@@ -6,6 +6,8 @@ pub mod keys;
 pub mod ledger;
 mod measure;
 pub mod notifications;
+mod people;
 pub mod records;
 pub mod replay;
+pub mod scale;
 mod small_files;

@@ -11,6 +11,7 @@
 //! committed before it was sent) and, as an upper bound, from when the read was sent.
 
 use super::measure::Latencies;
+use super::people::{admin_and_doctor, login, patient_client, register};
 use super::records::{Child_, gql, serve};
 use crate::cli::Common;
 use futures::{SinkExt as _, StreamExt as _};
@@ -19,51 +20,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
 
-const PASSWORD: &str = "a long bench passphrase, 2026";
 const PATIENTS: usize = 100;
 const PER_PATIENT: usize = 10;
 const READS: usize = 300;
 
 pub async fn run(common: &Common) -> anyhow::Result<()> {
     super::measure::in_scratch_database(common, |url| async move { bench_in(&url).await }).await
-}
-
-async fn login(
-    client: &reqwest::Client,
-    addr: &str,
-    email: &str,
-) -> anyhow::Result<(String, String)> {
-    let answer = gql(
-        client,
-        addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }",
-        json!({"e": email, "p": PASSWORD}),
-    )
-    .await?;
-    let login = &answer["data"]["login"];
-    Ok((
-        login["token"].as_str().unwrap_or_default().to_owned(),
-        login["user"]["id"].as_str().unwrap_or_default().to_owned(),
-    ))
-}
-
-async fn register(
-    client: &reqwest::Client,
-    addr: &str,
-    email: &str,
-    name: &str,
-    role: &str,
-) -> anyhow::Result<()> {
-    gql(
-        client,
-        addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({"i": {"email": email, "password": PASSWORD, "name": name, "role": role}}),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Opens a `notifications` subscription; every notification it receives is reported as
@@ -106,17 +68,6 @@ async fn subscribe(
     Ok(())
 }
 
-/// A client whose requests say, through the trusted proxy header, that they come from
-/// an address of patient `i`'s own.
-fn patient_client(i: usize) -> anyhow::Result<reqwest::Client> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let from = format!("10.7.{}.{}", i / 256, i % 256);
-    headers.insert("x-forwarded-for", from.parse()?);
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
-        .build()?)
-}
-
 async fn bench_in(url: &str) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let key = dir.path().join("master.key");
@@ -129,54 +80,7 @@ async fn bench_in(url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
 
     // An administrator (the CLI), an approved doctor, and the patients.
-    let created = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "root@example.org",
-            "--name",
-            "Ada Root",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("cli"))
-        .env("DATABASE_URL", url)
-        .env("MEDCHAIN_MASTER_KEY_FILE", &key)
-        .env("MEDCHAIN_KEY_EPOCH_STORE", dir.path().join("key-epochs"))
-        .env("MEDCHAIN_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await?;
-    anyhow::ensure!(created.status.success(), "admin create failed");
-    register(&client, &a, "dora@example.org", "Dora Medic", "DOCTOR").await?;
-    let admin = loop {
-        match login(&client, &a, "root@example.org").await {
-            Ok((token, _)) if !token.is_empty() => break token,
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    let doctors = gql(
-        &client,
-        &a,
-        Some(&admin),
-        "{ users(role: DOCTOR) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await?;
-    let doctor_id = doctors["data"]["users"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    gql(
-        &client,
-        &a,
-        Some(&admin),
-        "mutation($id: UUID!) { approveUser(userId: $id) { id } }",
-        json!({"id": doctor_id}),
-    )
-    .await?;
-    let (doctor, _) = login(&client, &a, "dora@example.org").await?;
+    let (doctor, doctor_id) = admin_and_doctor(&client, url, &key, dir.path(), &a).await?;
 
     eprintln!("setting up {PATIENTS} patients with a shared record each…");
     let mut patients = Vec::new();

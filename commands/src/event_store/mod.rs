@@ -50,6 +50,8 @@ pub struct EventStore {
     pool: PgPool,
     appender: mpsc::Sender<appender::Request>,
     stats: Arc<appender::Stats>,
+    /// The newest seq this process has appended (committed).
+    committed: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl EventStore {
@@ -61,7 +63,15 @@ impl EventStore {
             pool,
             appender,
             stats,
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// The newest seq appended through this process, as each append is acknowledged:
+    /// its projectors apply their own process's events at once and leave other
+    /// processes' to them (`projections::Projections::follow_local_appends`).
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.committed.subscribe()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -96,7 +106,13 @@ impl EventStore {
             .send(request)
             .await
             .map_err(|_| AppendError::Stopped)?;
-        answer.await.map_err(|_| AppendError::Stopped)?
+        let appended = answer.await.map_err(|_| AppendError::Stopped)??;
+        self.committed.send_if_modified(|seq| {
+            let moved = appended.last_seq > *seq;
+            *seq = (*seq).max(appended.last_seq);
+            moved
+        });
+        Ok(appended)
     }
 
     pub async fn read_stream(
