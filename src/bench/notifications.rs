@@ -70,11 +70,7 @@ async fn subscribe(
 
 async fn bench_in(url: &str) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("master.key");
-    let hex: String = (0u8..32)
-        .map(|b| format!("{:02x}", b.wrapping_mul(29) ^ 0x3a))
-        .collect();
-    std::fs::write(&key, hex)?;
+    let key = super::people::master_key_file(dir.path(), 29)?;
     let (_a, a) = serve(url, &key, &dir.path().join("a"))?;
     let (_b, b): (Child_, String) = serve(url, &key, &dir.path().join("b"))?;
     let client = reqwest::Client::new();

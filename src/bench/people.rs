@@ -1,13 +1,27 @@
 //! The people a bench signs in as: registering and signing in (from an address of each
 //! patient's own, behind the bench as their trusted proxy, since registrations and
 //! sign-ins are limited per address), and an administrator made by the CLI who approves
-//! one doctor.
+//! one doctor; the master key file their servers share.
 
 use super::records::gql;
 use serde_json::json;
 use std::time::Duration;
 
 pub(super) const PASSWORD: &str = "a long bench passphrase, 2026";
+
+/// A master key file in `dir` for the `serve` children of one bench (they share it, as
+/// the processes of one deployment do); `salt` makes each bench's its own.
+pub(super) fn master_key_file(
+    dir: &std::path::Path,
+    salt: u8,
+) -> anyhow::Result<std::path::PathBuf> {
+    let key = dir.join("master.key");
+    let hex: String = (0u8..32)
+        .map(|b| format!("{:02x}", b.wrapping_mul(salt) ^ 0x5c))
+        .collect();
+    std::fs::write(&key, hex)?;
+    Ok(key)
+}
 
 pub(super) async fn login(
     client: &reqwest::Client,

@@ -246,11 +246,7 @@ async fn bench_in(url: &str) -> anyhow::Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("master.key");
-    let hex: String = (0u8..32)
-        .map(|b| format!("{:02x}", b.wrapping_mul(13) ^ 0x5c))
-        .collect();
-    std::fs::write(&key, hex)?;
+    let key = super::people::master_key_file(dir.path(), 13)?;
     // Signing in (Argon2id: 19 MiB a hash, which the allocator keeps) goes through one
     // process; the transfers through others, whose memory is then the transfers' own.
     let (_front, front) = serve(url, &key, &dir.path().join("front"))?;

@@ -86,11 +86,7 @@ struct Patient {
 
 async fn round_of(url: &str, n: usize, duration: Duration) -> anyhow::Result<Round> {
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("master.key");
-    let hex: String = (0u8..32)
-        .map(|b| format!("{:02x}", b.wrapping_mul(31) ^ 0x6d))
-        .collect();
-    std::fs::write(&key, hex)?;
+    let key = super::people::master_key_file(dir.path(), 31)?;
     let mut children: Vec<Child_> = Vec::new();
     let mut addrs = Vec::new();
     for i in 0..n {

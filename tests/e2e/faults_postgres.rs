@@ -103,21 +103,6 @@ async fn me(
     Err(("graphql".into(), code.to_owned(), message.to_owned()))
 }
 
-async fn notifications(addr: &str, token: &str) -> common::ws::Socket {
-    let mut socket = common::ws::connect_and_init(addr.parse::<SocketAddr>().unwrap(), token).await;
-    assert_eq!(
-        common::ws::next(&mut socket, 15).await.unwrap()["type"],
-        "connection_ack"
-    );
-    common::ws::send(
-        &mut socket,
-        json!({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription { notifications { kind } }"}}),
-    )
-    .await;
-    socket
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
@@ -144,7 +129,8 @@ async fn postgres_restarting_under_load_loses_nothing_acknowledged() {
         tokens.push(login_at(&b, &email, PASSWORD).await);
     }
     // A subscriber on B, open across the crash.
-    let mut socket = notifications(&b, &tokens[0]).await;
+    let mut socket =
+        common::ws::notifications(b.parse::<SocketAddr>().unwrap(), &tokens[0], None).await;
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let restarted_at: Arc<Mutex<Option<Instant>>> = Arc::default();

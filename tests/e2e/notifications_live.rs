@@ -12,19 +12,7 @@ use common::ws::Socket;
 
 /// Subscribes to `notifications(afterSeq)` on the server at `addr`.
 async fn subscribe(addr: SocketAddr, token: &str, after_seq: Option<i64>) -> Socket {
-    let mut socket = common::ws::connect_and_init(addr, token).await;
-    assert_eq!(
-        common::ws::next(&mut socket, 15).await.unwrap()["type"],
-        "connection_ack"
-    );
-    common::ws::send(
-        &mut socket,
-        json!({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($a: Long) { notifications(afterSeq: $a) { kind seq message } }",
-            "variables": {"a": after_seq}}}),
-    )
-    .await;
-    socket
+    common::ws::notifications(addr, token, after_seq).await
 }
 
 /// The next notification: `(kind, seq)`.

@@ -417,7 +417,13 @@ async fn commit_round(
             // from the database's head.
             conn.held = None;
             known.forget();
-            tracing::error!(error = %error, "ledger append failed; the round was rolled back");
+            if matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) {
+                // Lost with the connection: whether a commit in flight landed is not
+                // known here; the callers are told to try again.
+                tracing::warn!(error = %error, "the database connection was lost during a ledger append");
+            } else {
+                tracing::error!(error = %error, "ledger append failed; the round was rolled back");
+            }
             let error = Arc::new(error);
             for request in batch {
                 let _ = request

@@ -54,3 +54,21 @@ pub async fn next(socket: &mut Socket, seconds: u64) -> Option<Value> {
         }
     }
 }
+
+/// Opens `/graphql/ws` on `addr` signed in with `token` and subscribes to
+/// `notifications(afterSeq)` (`kind seq message`) as operation "1".
+pub async fn notifications(addr: SocketAddr, token: &str, after_seq: Option<i64>) -> Socket {
+    let mut socket = connect_and_init(addr, token).await;
+    assert_eq!(
+        next(&mut socket, 15).await.unwrap()["type"],
+        "connection_ack"
+    );
+    send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($a: Long) { notifications(afterSeq: $a) { kind seq message } }",
+            "variables": {"a": after_seq}}}),
+    )
+    .await;
+    socket
+}
