@@ -13,11 +13,13 @@
 //! - `checkpointer`: the automatic checkpoint (one writer across processes).
 //! - `share_expiry`, `mail_outbox`, `staging_sweep`: the other background tasks (expiring
 //!   shares, mailing notifications, removing uploads a stopped process left staged).
+//! - `backup`: `medchain backup` and `restore` (in progress).
 //! - `bench`: the benchmark commands.
 //! - `dev`: hidden helpers for the test suite.
 #![forbid(unsafe_code)]
 
 pub mod admin_cli;
+pub mod backup;
 pub mod bench;
 pub mod checkpointer;
 pub mod cli;

@@ -79,6 +79,10 @@ impl PgBinaries {
         self.bin_dir.join("pg_basebackup")
     }
 
+    pub fn pg_receivewal(&self) -> PathBuf {
+        self.bin_dir.join("pg_receivewal")
+    }
+
     pub fn postgres(&self) -> PathBuf {
         self.bin_dir.join("postgres")
     }

@@ -51,6 +51,25 @@ impl PrivateCluster {
         })
     }
 
+    /// A cluster in `dir` (empty or missing) restored from a tar-format base backup in
+    /// `base` and the WAL archived after it in `wal`, recovered to the archive's end and
+    /// promoted; returns once it accepts writes.
+    pub fn restored(
+        bins: &PgBinaries,
+        dir: &Path,
+        base: &Path,
+        wal: &Path,
+    ) -> Result<PrivateCluster, ClusterError> {
+        let (server, data) = Self::prepare(bins, dir)?;
+        server.restore_from(base, wal)?;
+        server.start()?;
+        Ok(PrivateCluster {
+            bins: bins.clone(),
+            server,
+            data,
+        })
+    }
+
     fn prepare(bins: &PgBinaries, dir: &Path) -> Result<(Server, DataDir), ClusterError> {
         let data = DataDir::open(dir)?;
         let server = Server::new(bins, &data, SETTINGS)?;

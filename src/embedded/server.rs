@@ -353,6 +353,64 @@ impl Server {
         Ok(())
     }
 
+    /// Makes this (not yet created) cluster from a tar-format base backup in `base`
+    /// (`base.tar`, `pg_wal.tar`) set to recover from the WAL archive `wal` to its end:
+    /// the archive is copied beside the cluster (the server's user may not read the
+    /// backup), `recovery.signal` and a `restore_command` that takes a segment still
+    /// being written (`.partial`) too. The cluster is moved into place only when whole.
+    pub(crate) fn restore_from(&self, base: &Path, wal: &Path) -> Result<(), ClusterError> {
+        let scratch = self.data.cluster_in_progress();
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)
+                .map_err(|e| ClusterError::io("remove an unfinished cluster", &scratch, e))?;
+        }
+        std::fs::create_dir_all(scratch.join("pg_wal"))
+            .map_err(|e| ClusterError::io("create", &scratch, e))?;
+        for (tar, into) in [
+            (base.join("base.tar"), scratch.clone()),
+            (base.join("pg_wal.tar"), scratch.join("pg_wal")),
+        ] {
+            let mut untar = std::process::Command::new("tar");
+            untar.arg("-xf").arg(&tar).arg("-C").arg(&into);
+            let out = run(&mut untar, Path::new("tar"))?;
+            check("tar", &out, "")?;
+        }
+        let archive = self.data.root().join("restore-wal");
+        self.make_private_dir(&archive)?;
+        for entry in std::fs::read_dir(wal).map_err(|e| ClusterError::io("read", wal, e))? {
+            let entry = entry.map_err(|e| ClusterError::io("read", wal, e))?;
+            let to = archive.join(entry.file_name());
+            std::fs::copy(entry.path(), &to).map_err(|e| ClusterError::io("copy", &to, e))?;
+            account::hand_over(&to, self.user.as_ref())?;
+        }
+        let signal = scratch.join("recovery.signal");
+        std::fs::write(&signal, "").map_err(|e| ClusterError::io("write", &signal, e))?;
+        let auto = scratch.join("postgresql.auto.conf");
+        let archive_text = quote_setting(&archive.to_string_lossy());
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&auto)
+            .and_then(|mut f| {
+                writeln!(
+                    f,
+                    "\n# medchain restore: replay the archived WAL to its end, then promote\n\
+                     restore_command = 'cp \"{archive_text}/%f\" \"%p\" 2>/dev/null || cp \"{archive_text}/%f.partial\" \"%p\"'"
+                )
+            })
+            .map_err(|e| ClusterError::io("write", &auto, e))?;
+        let conf = scratch.join("postgresql.conf");
+        OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .and_then(|mut f| writeln!(f, "\ninclude_if_exists = '{SETTINGS_FILE}'"))
+            .map_err(|e| ClusterError::io("write", &conf, e))?;
+        hand_over_tree(&scratch, self.user.as_ref())?;
+        let cluster = self.data.cluster();
+        std::fs::rename(&scratch, &cluster)
+            .map_err(|e| ClusterError::io("move the restored cluster into", &cluster, e))
+    }
+
     /// Whether the postmaster named in `postmaster.pid` is alive.
     pub(crate) fn is_running(&self) -> bool {
         std::fs::read_to_string(self.data.cluster().join("postmaster.pid"))
@@ -441,6 +499,29 @@ impl Server {
             .map_err(|e| ClusterError::io("create", dir, e))?;
         account::hand_over(dir, self.user.as_ref())
     }
+}
+
+/// Gives `dir` and everything below it to `user`, with the modes PostgreSQL wants of
+/// its data directory (0700 directories, 0600 files).
+fn hand_over_tree(dir: &Path, user: Option<&ServerUser>) -> Result<(), ClusterError> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| ClusterError::io("change the permissions of", dir, e))?;
+    account::hand_over(dir, user)?;
+    for entry in std::fs::read_dir(dir).map_err(|e| ClusterError::io("read", dir, e))? {
+        let entry = entry.map_err(|e| ClusterError::io("read", dir, e))?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .map_err(|e| ClusterError::io("inspect", &path, e))?;
+        if kind.is_dir() {
+            hand_over_tree(&path, user)?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| ClusterError::io("change the permissions of", &path, e))?;
+            account::hand_over(&path, user)?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits for `pid` to end, as long as pg_ctl would wait for a stop; whether it did.

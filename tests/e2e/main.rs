@@ -11,6 +11,7 @@ mod accounts_projections;
 mod accounts_reset;
 mod accounts_sessions;
 mod admin_ledger;
+mod backups;
 mod care;
 mod common;
 mod compliance;
