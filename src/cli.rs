@@ -94,6 +94,32 @@ pub enum Command {
     /// Erasures: the signed certificate of one.
     #[command(subcommand)]
     Erasure(ErasureCommand),
+    /// Back up the database (a base backup, then the WAL archived as it is written), the
+    /// blobs, the key epochs and the newest signed head into a new directory; never the
+    /// master key (keep it apart).
+    Backup {
+        /// The backup's directory (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep archiving WAL until stopped (Ctrl-C, SIGTERM), so a restore reaches the
+        /// last event acknowledged before the stop; without it, up to now.
+        #[arg(long)]
+        follow: bool,
+        /// The blob store, as `serve` has it [default: <data-dir>/blobs].
+        #[arg(long, env = "MEDCHAIN_BLOB_STORE")]
+        blob_store: Option<String>,
+    },
+    /// Restore a backup into a new data directory (`--data-dir`): checked against its
+    /// manifest, the chain verified against the signed head and every blob against the
+    /// ledger, erasures made since re-applied; exit 1 naming what failed.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// Where the blobs go, as `serve` will have it [default: <data-dir>/blobs].
+        #[arg(long, env = "MEDCHAIN_BLOB_STORE")]
+        blob_store: Option<String>,
+    },
     /// A patient's export (DESIGN.md §12): check one offline.
     #[command(subcommand)]
     Export(ExportCommand),

@@ -13,7 +13,7 @@
 //! - `checkpointer`: the automatic checkpoint (one writer across processes).
 //! - `share_expiry`, `mail_outbox`, `staging_sweep`: the other background tasks (expiring
 //!   shares, mailing notifications, removing uploads a stopped process left staged).
-//! - `backup`: `medchain backup` and `restore` (in progress).
+//! - `backup`: `medchain backup` and `medchain restore`.
 //! - `bench`: the benchmark commands.
 //! - `dev`: hidden helpers for the test suite.
 #![forbid(unsafe_code)]

@@ -55,6 +55,14 @@ async fn run(cli: Cli) -> i32 {
             medchain::export_cli::verify(&file, pubkey.as_deref())
         }
         Command::Keys(command) => medchain::keys_cli::keys(&cli.common, command).await,
+        Command::Backup {
+            out,
+            follow,
+            blob_store,
+        } => medchain::backup::cli::backup(&cli.common, &out, blob_store.as_deref(), follow).await,
+        Command::Restore { from, blob_store } => {
+            medchain::backup::cli::restore(&cli.common, &from, blob_store.as_deref()).await
+        }
         Command::Erasure(command) => medchain::keys_cli::erasure(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {
             seconds,

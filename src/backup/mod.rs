@@ -1,12 +1,16 @@
-//! Backups (issue 27), work in progress: `medchain backup --out DIR` takes a base backup
-//! of the database (`pg_basebackup`, tar format, written by this process) and then
-//! archives the WAL continuously (`pg_receivewal --synchronous` on a replication slot,
-//! each segment flushed as it arrives), so a restore reaches the last acknowledged
-//! event; `medchain restore --from DIR --data-dir D` makes an embedded cluster in `D`
-//! from the base backup and replays the archived WAL to its end.
+//! Backups (issue 27): `medchain backup --out DIR [--follow]` and `medchain restore
+//! --from DIR` (`cli`). The database part (`database`) is PostgreSQL's own: a tar base
+//! backup (`pg_basebackup`) and the WAL after it archived continuously
+//! (`pg_receivewal --synchronous` on a replication slot, each segment flushed as it
+//! arrives), so a restore reaches the last event acknowledged before the backup
+//! stopped; every file of a backup is listed with its SHA-256 (`manifest`), and a
+//! backup that differs from its manifest is refused, naming the file.
 //!
-//! Not yet here (see the issue's note): the blob store's manifest and blobs, the epoch
-//! keys, the signed head, the manifest of hashes a tampered backup is refused by, the
-//! verification against the signed head, the erasure journal, and the read-only start.
+//! Not yet here (the issue's note says so): blob and epoch stores in S3 (refused with
+//! a message: the bucket's own versioning and replication back them up), and the
+//! read-only start of a restore that cannot reach the newest signed (and witnessed)
+//! head: such a restore now fails, exit 1, naming where the chain stops.
 
+pub mod cli;
 pub mod database;
+pub mod manifest;

@@ -170,3 +170,32 @@ impl Drop for EmbeddedCluster {
         }
     }
 }
+
+/// Makes the cluster of data directory `dir` (which must hold none) from a tar base
+/// backup in `base` and the WAL archived after it in `wal`, recovers it to the
+/// archive's end and stops it: the next command or `serve` starts it as usual.
+pub fn restore_cluster(
+    dir: &Path,
+    bins: &PgBinaries,
+    base: &Path,
+    wal: &Path,
+) -> Result<(), ClusterError> {
+    let data = DataDir::open(dir)?;
+    let lock = match DirLock::try_acquire(&data.lock_file())? {
+        Attempt::Acquired(lock) => lock,
+        Attempt::Held(holder) => {
+            return Err(ClusterError::InUse {
+                dir: data.root().to_owned(),
+                pid: holder.map(|h| h.pid),
+            });
+        }
+    };
+    let server = Server::new(bins, &data, Settings::DATA)?;
+    server.prepare()?;
+    server.restore_from(base, wal)?;
+    server.start()?;
+    let recovered = server.wait_recovered();
+    let stopped = server.stop();
+    drop(lock);
+    recovered.and(stopped)
+}

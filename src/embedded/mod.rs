@@ -21,7 +21,9 @@ mod server;
 pub mod test_cluster;
 
 pub use binaries::{NoPostgres, PgBinaries};
-pub use cluster::{Attached, DATABASE, EmbeddedCluster, attach_for_command, attach_for_serve};
+pub use cluster::{
+    Attached, DATABASE, EmbeddedCluster, attach_for_command, attach_for_serve, restore_cluster,
+};
 pub use data_dir::DataDir;
 pub use error::ClusterError;
 pub use private_cluster::PrivateCluster;

@@ -419,6 +419,30 @@ impl Server {
             .is_some_and(process::is_alive)
     }
 
+    /// Waits until the server has finished recovery and been promoted (a restored
+    /// cluster replays its archive first), asking it with `psql` every 100 ms.
+    pub(crate) fn wait_recovered(&self) -> Result<(), ClusterError> {
+        loop {
+            let mut psql = account::command(self.bins.psql(), None);
+            psql.args(["--no-psqlrc", "--quiet", "--tuples-only", "--no-align"])
+                .arg("--host")
+                .arg(self.data.socket_dir())
+                .args(["--port", &PORT.to_string(), "--username", SUPERUSER])
+                .args([
+                    "--dbname",
+                    "postgres",
+                    "--command",
+                    "SELECT pg_is_in_recovery()",
+                ]);
+            let out = run(&mut psql, self.bins.psql())?;
+            check("psql (recovery)", &out, "")?;
+            if String::from_utf8_lossy(&out.stdout).trim() == "f" {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Creates database `name` (a plain lower-case identifier) unless it exists.
     pub(crate) fn ensure_database(&self, name: &str) -> Result<(), ClusterError> {
         assert!(

@@ -1,6 +1,8 @@
-//! Backups (issue 27), the database part: a base backup and the WAL archived after it
-//! (`pg_receivewal --synchronous`) while events keep being appended; the cluster
-//! restored from them holds every acknowledged event and its chain verifies.
+//! Backups (issue 27): the database part alone (a base backup and the WAL archived
+//! after it while events keep being appended: the restored cluster holds every
+//! acknowledged event), and `medchain backup --follow` / `medchain restore` whole: more
+//! writes and an erasure after the base backup, a restore that verifies, erases again
+//! what the backup still held, and serves; the same backup changed by a byte refused.
 
 use medchain::backup::database::{Layout, archive_wal, base_backup, create_slot};
 use medchain::embedded::{PgBinaries, PrivateCluster};
@@ -124,5 +126,166 @@ async fn a_restore_from_a_base_backup_and_its_wal_reaches_the_last_acknowledged_
         "{}{}",
         String::from_utf8_lossy(&verified.stdout),
         String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+/// `medchain` with `args` on the data directory `dir` (the embedded default, no
+/// settings from the environment): exit code, stdout, stderr.
+async fn medchain(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MEDCHAIN_MASTER_KEY_FILE")
+        .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
+        .env_remove("MEDCHAIN_BLOB_STORE")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_again() {
+    use crate::common::serve::{gql, login_at, start_embedded, upload_at};
+    use serde_json::json;
+    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, backup, restored) = (
+        tmp.path().join("live"),
+        tmp.path().join("backup"),
+        tmp.path().join("restored"),
+    );
+    let (server, addr) = start_embedded(&live, &[]);
+    gql(
+        &addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
+    )
+    .await;
+    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let erased = upload_at(
+        &addr,
+        &token,
+        "To be erased",
+        crate::common::records::pdf("e", 3_000),
+    )
+    .await;
+    let kept = upload_at(
+        &addr,
+        &token,
+        "Kept",
+        crate::common::records::pdf("k", 3_000),
+    )
+    .await;
+    let (code, _, err) = medchain(&live, &["ledger", "checkpoint"]).await;
+    assert_eq!(code, 0, "{err}");
+
+    // The backup follows the WAL while more happens: an upload and an erasure.
+    let mut follower = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
+        .args(["backup", "--follow", "--out"])
+        .arg(&backup)
+        .arg("--data-dir")
+        .arg(&live)
+        .env_remove("DATABASE_URL")
+        .env_remove("MEDCHAIN_MASTER_KEY_FILE")
+        .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
+        .env_remove("MEDCHAIN_BLOB_STORE")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = follower.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the backup says it archives")
+            .unwrap()
+            .expect("the backup is running");
+        if line.contains("archiving WAL") {
+            break;
+        }
+    }
+    let later = upload_at(
+        &addr,
+        &token,
+        "After the base backup",
+        crate::common::records::pdf("l", 3_000),
+    )
+    .await;
+    let erasure = gql(
+        &addr,
+        Some(&token),
+        "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
+        json!({"r": erased}),
+    )
+    .await;
+    assert!(erasure["errors"].is_null(), "{erasure}");
+    let pid = follower.id().unwrap().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = tokio::time::timeout(Duration::from_secs(120), follower.wait())
+        .await
+        .expect("the backup ends after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "backup: {status}");
+    drop(server);
+
+    // The master key is kept apart from backups: the operator brings it.
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::copy(live.join("master.key"), restored.join("master.key")).unwrap();
+    let (code, said, err) =
+        medchain(&restored, &["restore", "--from", backup.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(said.contains("restore good"), "{said}");
+    assert!(
+        said.contains("1 blob(s) of erased records or people deleted again"),
+        "{said}"
+    );
+
+    // The restored directory serves every record but the erased one.
+    let (_restored_server, addr) = start_embedded(&restored, &[]);
+    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    for id in [&kept, &later] {
+        crate::common::serve::download_at(&addr, &token, id).await;
+    }
+    let gone = reqwest::Client::new()
+        .get(format!("http://{addr}/api/records/{erased}/content"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(gone, 410, "the erased record stays erased");
+
+    // The same backup changed by one byte is refused, naming the file.
+    let segment = std::fs::read_dir(backup.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("an archived WAL segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&segment, bytes).unwrap();
+    let (code, said, _) = medchain(
+        &tmp.path().join("again"),
+        &["restore", "--from", backup.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        said.starts_with("REFUSED: wal/") && said.contains("SHA-256"),
+        "{said}"
     );
 }

@@ -315,6 +315,16 @@ impl CheckpointStore {
         Ok(found)
     }
 
+    /// Keeps a checkpoint signed elsewhere (a restore's, from its backup) where this
+    /// store keeps the ones it signs.
+    pub async fn keep(&self, signed: &SignedCheckpoint) -> Result<(), CheckpointStoreError> {
+        self.put_object(
+            &file_name(signed.checkpoint.seq),
+            signed.to_json().into_bytes(),
+        )
+        .await
+    }
+
     /// The checkpoint at `seq`, if one was written; its signature is checked.
     pub async fn read(&self, seq: i64) -> Result<Option<SignedCheckpoint>, CheckpointStoreError> {
         let Some(bytes) = self
