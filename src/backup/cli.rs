@@ -173,15 +173,18 @@ async fn verify_restored(
             Err(e) => return Err(e).with_context(|| format!("deleting the erased blob {path}")),
         }
     }
-    if let commands::keys::EpochStore::Directory(d) = crate::config::epoch_store(common)? {
-        for epoch in &journal.retired_epochs {
-            let key = d.dir().join(format!("epoch-{epoch:08}.key"));
-            match std::fs::remove_file(&key) {
-                Ok(()) => keys_destroyed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("destroying {}", key.display())),
-            }
-        }
+    // Destroyed the way a rotation destroys them (overwritten, synced, unlinked).
+    let epochs = crate::config::epoch_store(common)?;
+    let present = epochs.list()?;
+    for epoch in journal
+        .retired_epochs
+        .iter()
+        .filter(|e| present.contains(e))
+    {
+        epochs
+            .destroy(*epoch)
+            .with_context(|| format!("destroying the retired epoch {epoch}'s key"))?;
+        keys_destroyed += 1;
     }
     // Every record's blob that is kept must be there and be what the ledger names.
     let live: Vec<(String,)> = sqlx::query_as(
@@ -224,7 +227,7 @@ async fn verify_restored(
 struct Journal {
     /// Blob paths (relative to the store) of erased records and people.
     blobs: Vec<String>,
-    retired_epochs: Vec<i64>,
+    retired_epochs: Vec<domain::erasure::EpochNumber>,
 }
 
 async fn erasure_journal(pool: &sqlx::PgPool) -> anyhow::Result<Journal> {
@@ -247,9 +250,14 @@ async fn erasure_journal(pool: &sqlx::PgPool) -> anyhow::Result<Journal> {
     )
     .fetch_all(pool)
     .await?;
+    let retired = retired
+        .into_iter()
+        .map(|(n,)| domain::erasure::EpochNumber::try_from(n))
+        .collect::<Result<Vec<_>, _>>()
+        .context("a retired epoch's number")?;
     Ok(Journal {
         blobs: records.into_iter().chain(photos).map(|(p,)| p).collect(),
-        retired_epochs: retired.into_iter().map(|(n,)| n).collect(),
+        retired_epochs: retired,
     })
 }
 

@@ -1,8 +1,9 @@
 //! Backups (issue 27): the database part alone (a base backup and the WAL archived
 //! after it while events keep being appended: the restored cluster holds every
 //! acknowledged event), and `medchain backup --follow` / `medchain restore` whole: more
-//! writes and an erasure after the base backup, a restore that verifies, erases again
-//! what the backup still held, and serves; the same backup changed by a byte refused.
+//! writes, an erasure and a key rotation after the base backup, a restore that
+//! verifies, erases again what the backup still held (the erased record's blob, the
+//! retired epoch's key), and serves; the same backup changed by a byte refused.
 
 use medchain::backup::database::{Layout, archive_wal, base_backup, create_slot};
 use medchain::embedded::{PgBinaries, PrivateCluster};
@@ -229,6 +230,9 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
     )
     .await;
     assert!(erasure["errors"].is_null(), "{erasure}");
+    // A key rotation retires the epoch whose key the backup's first copy holds.
+    let (code, _, err) = medchain(&live, &["keys", "rotate"]).await;
+    assert_eq!(code, 0, "{err}");
     let pid = follower.id().unwrap().to_string();
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &pid])
