@@ -48,41 +48,30 @@ impl Layout {
 /// `pg_basebackup` of the server at `url` into `layout.base()` (tar format: `base.tar`
 /// and `pg_wal.tar`), checkpointing at once.
 pub fn base_backup(bins: &PgBinaries, url: &str, layout: &Layout) -> Result<(), BackupError> {
-    let out = command(&bins.pg_basebackup())
-        .arg("--dbname")
+    let mut cmd = command(&bins.pg_basebackup());
+    cmd.arg("--dbname")
         .arg(url)
         .arg("--pgdata")
         .arg(layout.base())
         .args(["--format=tar", "--wal-method=stream", "--checkpoint=fast"])
-        .args(["--no-password", "--label=medchain backup"])
-        .output()
-        .map_err(|source| BackupError::Spawn {
-            program: bins.pg_basebackup(),
-            source,
-        })?;
-    check("pg_basebackup", &out)
+        .args(["--no-password", "--label=medchain backup"]);
+    run("pg_basebackup", &bins.pg_basebackup(), &mut cmd)
 }
 
 /// Creates the archiver's replication slot unless it exists.
 pub fn create_slot(bins: &PgBinaries, url: &str, layout: &Layout) -> Result<(), BackupError> {
-    let out = command(&bins.pg_receivewal())
-        .arg("--dbname")
+    let mut cmd = command(&bins.pg_receivewal());
+    cmd.arg("--dbname")
         .arg(url)
         .arg("--directory")
         .arg(layout.wal())
-        .args([
-            "--slot",
-            SLOT,
-            "--create-slot",
-            "--if-not-exists",
-            "--no-password",
-        ])
-        .output()
-        .map_err(|source| BackupError::Spawn {
-            program: bins.pg_receivewal(),
-            source,
-        })?;
-    check("pg_receivewal --create-slot", &out)
+        .args(["--slot", SLOT, "--create-slot", "--if-not-exists"])
+        .arg("--no-password");
+    run(
+        "pg_receivewal --create-slot",
+        &bins.pg_receivewal(),
+        &mut cmd,
+    )
 }
 
 /// The WAL archiver, started: it streams into `layout.wal()`, flushing each write, until
@@ -125,7 +114,16 @@ fn command(program: &Path) -> std::process::Command {
     cmd
 }
 
-fn check(tool: &'static str, out: &std::process::Output) -> Result<(), BackupError> {
+/// Runs `cmd` (the program at `program`) to its end; its stderr is the error's detail.
+fn run(
+    tool: &'static str,
+    program: &Path,
+    cmd: &mut std::process::Command,
+) -> Result<(), BackupError> {
+    let out = cmd.output().map_err(|source| BackupError::Spawn {
+        program: program.to_owned(),
+        source,
+    })?;
     if out.status.success() {
         return Ok(());
     }
