@@ -111,7 +111,9 @@ pub enum Command {
     },
     /// Restore a backup into a new data directory (`--data-dir`): checked against its
     /// manifest, the chain verified against the signed head and every blob against the
-    /// ledger, erasures made since re-applied; exit 1 naming what failed.
+    /// ledger, erasures made since re-applied; exit 1 naming what failed; exit 2 when
+    /// it falls short of a head that was signed or witnessed (the ledger is then frozen:
+    /// the server starts read-only).
     Restore {
         /// The backup's directory.
         #[arg(long)]
@@ -119,6 +121,10 @@ pub enum Command {
         /// Where the blobs go, as `serve` will have it [default: <data-dir>/blobs].
         #[arg(long, env = "MEDCHAIN_BLOB_STORE")]
         blob_store: Option<String>,
+        /// The witnesses whose cosignatures count, as `serve` has them; unset: any
+        /// cosignature kept beside the heads that checks against its own key.
+        #[arg(long, env = "MEDCHAIN_WITNESS_KEYS", value_parser = domain::ledger::cosignature::WitnessKeys::parse)]
+        witness_keys: Option<domain::ledger::cosignature::WitnessKeys>,
     },
     /// A patient's export (DESIGN.md §12): check one offline.
     #[command(subcommand)]

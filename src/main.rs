@@ -60,8 +60,18 @@ async fn run(cli: Cli) -> i32 {
             follow,
             blob_store,
         } => medchain::backup::cli::backup(&cli.common, &out, blob_store.as_deref(), follow).await,
-        Command::Restore { from, blob_store } => {
-            medchain::backup::cli::restore(&cli.common, &from, blob_store.as_deref()).await
+        Command::Restore {
+            from,
+            blob_store,
+            witness_keys,
+        } => {
+            medchain::backup::restore::restore(
+                &cli.common,
+                &from,
+                blob_store.as_deref(),
+                witness_keys.as_ref(),
+            )
+            .await
         }
         Command::Erasure(command) => medchain::keys_cli::erasure(&cli.common, command).await,
         Command::Bench(BenchCommand::Ledger {

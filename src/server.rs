@@ -72,6 +72,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("cannot start the projections: {0}")]
     Projections(#[source] sqlx::Error),
+    #[error("cannot read whether the ledger is frozen: {0}")]
+    Frozen(#[source] sqlx::Error),
     #[error("passkeys: {0}")]
     RelyingParty(#[source] commands::accounts::passkeys::RelyingPartyError),
     #[error("key epochs: {0}")]
@@ -101,7 +103,20 @@ pub async fn spawn(
         config.clock.clone(),
         config.key_epoch,
     );
-    key_epochs.resume().await.map_err(StartError::KeyEpochs)?;
+    // A frozen ledger (a restore short of the newest signed head) takes no events: no
+    // rotation is finished, no share expired, no head signed, until an operator acts.
+    let frozen = commands::ledger::frozen(&pool)
+        .await
+        .map_err(StartError::Frozen)?;
+    match &frozen {
+        None => {
+            key_epochs.resume().await.map_err(StartError::KeyEpochs)?;
+        }
+        Some(reason) => tracing::warn!(
+            %reason,
+            "READ-ONLY: the ledger is frozen; queries are answered, nothing that appends"
+        ),
+    }
     let journal = commands::ledger::ErasureJournal {
         store: config.checkpoints.store.clone(),
         key: config.checkpoints.key.clone(),
@@ -166,26 +181,28 @@ pub async fn spawn(
         config.mailer,
         sweep_stopped.clone(),
     );
-    crate::share_expiry::spawn(
-        pool.clone(),
-        records.clone(),
-        links.clone(),
-        config.clock.clone(),
-        config.share_sweep,
-        sweep_stopped.clone(),
-    );
     crate::staging_sweep::spawn(records.clone(), sweep_stopped.clone());
-    crate::key_rotation::spawn(key_epochs.clone(), config.key_epoch, sweep_stopped.clone());
     let tree_nodes = projections::merkle::NodeCache::default();
-    crate::checkpointer::spawn(
-        pool.clone(),
-        config.checkpoints.store.clone(),
-        config.checkpoints.key.clone(),
-        config.clock.clone(),
-        config.checkpoints.policy,
-        tree_nodes.clone(),
-        sweep_stopped.clone(),
-    );
+    if frozen.is_none() {
+        crate::share_expiry::spawn(
+            pool.clone(),
+            records.clone(),
+            links.clone(),
+            config.clock.clone(),
+            config.share_sweep,
+            sweep_stopped.clone(),
+        );
+        crate::key_rotation::spawn(key_epochs.clone(), config.key_epoch, sweep_stopped.clone());
+        crate::checkpointer::spawn(
+            pool.clone(),
+            config.checkpoints.store.clone(),
+            config.checkpoints.key.clone(),
+            config.clock.clone(),
+            config.checkpoints.policy,
+            tree_nodes.clone(),
+            sweep_stopped.clone(),
+        );
+    }
     if let Some(listener) = config.metrics
         && let Some(handle) = crate::metrics::recorder()
     {

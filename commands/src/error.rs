@@ -66,6 +66,11 @@ impl From<AppendError> for CommandError {
             AppendError::Conflict { .. } => {
                 Self::Conflict("someone else changed this at the same moment; try again".into())
             }
+            // FORBIDDEN for everyone alike, with a reason a client can show as a banner.
+            AppendError::ReadOnly(message) => Self::ForbiddenBecause {
+                reason: "READ_ONLY",
+                message,
+            },
             other => Self::internal(other),
         }
     }

@@ -47,6 +47,7 @@ pub mod password_hasher;
 pub mod proxies;
 pub mod rate_limit;
 pub mod records;
+pub mod shredding;
 
 pub use caller::Caller;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -19,7 +19,14 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         problems.push(format!("projector {name} has stopped at event {seq}"));
     }
     if problems.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ok"})))
+        // A frozen ledger is healthy for reading, and says why it takes no writes.
+        match commands::ledger::frozen(&state.services.pool).await {
+            Ok(Some(reason)) => (
+                StatusCode::OK,
+                Json(json!({"status": "ok", "readOnly": reason})),
+            ),
+            _ => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        }
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -6,11 +6,13 @@
 //! stopped; every file of a backup is listed with its SHA-256 (`manifest`), and a
 //! backup that differs from its manifest is refused, naming the file.
 //!
-//! Not yet here (the note says so): blob and epoch stores in S3 (refused with
-//! a message: the bucket's own versioning and replication back them up), and the
-//! read-only start of a restore that cannot reach the newest signed (and witnessed)
-//! head: such a restore now fails, exit 1, naming where the chain stops.
+//! The blobs and epoch keys go with it from a directory or S3 (`files`); a restore
+//! (`restore`) checks it all, re-applies erasures, and freezes a ledger that falls short
+//! of a head that was signed or witnessed (`reach`).
 
 pub mod cli;
 pub mod database;
+pub mod files;
 pub mod manifest;
+pub mod reach;
+pub mod restore;

@@ -133,6 +133,15 @@ async fn a_restore_from_a_base_backup_and_its_wal_reaches_the_last_acknowledged_
 /// `medchain` with `args` on the data directory `dir` (the embedded default, no
 /// settings from the environment): exit code, stdout, stderr.
 async fn medchain(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    medchain_with(dir, args, &[]).await
+}
+
+/// `medchain` as above, with `env` set.
+async fn medchain_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_medchain"))
         .args(args)
         .arg("--data-dir")
@@ -141,6 +150,7 @@ async fn medchain(dir: &std::path::Path, args: &[&str]) -> (i32, String, String)
         .env_remove("MEDCHAIN_MASTER_KEY_FILE")
         .env_remove("MEDCHAIN_KEY_EPOCH_STORE")
         .env_remove("MEDCHAIN_BLOB_STORE")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .output()
         .await
@@ -246,9 +256,15 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
     assert!(status.success(), "backup: {status}");
     drop(server);
 
-    // The master key is kept apart from backups: the operator brings it.
+    // The master key and the ledger's key are kept apart from backups: the operator
+    // brings them. Without the ledger's key the restore refuses, saying so.
     std::fs::create_dir_all(&restored).unwrap();
     std::fs::copy(live.join("master.key"), restored.join("master.key")).unwrap();
+    let (code, _, err) =
+        medchain(&restored, &["restore", "--from", backup.to_str().unwrap()]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("bring the ledger's key"), "{err}");
+    std::fs::copy(live.join("ledger.key"), restored.join("ledger.key")).unwrap();
     let (code, said, err) =
         medchain(&restored, &["restore", "--from", backup.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{said}{err}");
@@ -292,4 +308,203 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
         said.starts_with("REFUSED: wal/") && said.contains("SHA-256"),
         "{said}"
     );
+}
+
+/// A backup taken, then more events, an erasure, a signed head and a witness's
+/// cosignature of it, all in a checkpoint store that outlives the database; a restore
+/// from the older backup cannot reach that head. It says so (exit 2), still applies the
+/// journalled erasure the restored ledger has never heard of, and the server it leaves
+/// answers queries but refuses anything that appends (and signs no head), because the
+/// next event would fork the log the witness holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only() {
+    use crate::common::serve::{gql, login_at, start_embedded, upload_at};
+    use serde_json::json;
+    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, backup, restored, heads) = (
+        tmp.path().join("live"),
+        tmp.path().join("backup"),
+        tmp.path().join("restored"),
+        tmp.path().join("heads"),
+    );
+    let (witness, witness_public) = crate::transparency::witness_key(tmp.path(), "alpha");
+    let witnesses = format!("alpha={}", hex::encode(witness_public.as_bytes()));
+    let env = [
+        ("MEDCHAIN_CHECKPOINT_DIR", heads.to_str().unwrap()),
+        ("MEDCHAIN_WITNESS_KEYS", witnesses.as_str()),
+    ];
+    let (server, addr) = start_embedded(&live, &env);
+    gql(
+        &addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
+    )
+    .await;
+    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let erased = upload_at(
+        &addr,
+        &token,
+        "Erased later",
+        crate::common::records::pdf("e", 3_000),
+    )
+    .await;
+    let sha = gql(
+        &addr,
+        Some(&token),
+        "query($r: UUID!) { record(id: $r) { sha256 } }",
+        json!({"r": erased}),
+    )
+    .await;
+    let erased_sha = sha["data"]["record"]["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{sha}"))
+        .to_owned();
+    let kept = upload_at(
+        &addr,
+        &token,
+        "Kept",
+        crate::common::records::pdf("k", 3_000),
+    )
+    .await;
+    let (code, _, err) = medchain_with(&live, &["ledger", "checkpoint"], &env).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, said, err) =
+        medchain_with(&live, &["backup", "--out", backup.to_str().unwrap()], &env).await;
+    assert_eq!(code, 0, "{said}{err}");
+
+    // After the backup: more events, an erasure (journalled beside the heads), a head
+    // signed over them and a witness's cosignature of it.
+    upload_at(
+        &addr,
+        &token,
+        "After the backup",
+        crate::common::records::pdf("l", 3_000),
+    )
+    .await;
+    let erasure = gql(
+        &addr,
+        Some(&token),
+        "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
+        json!({"r": erased}),
+    )
+    .await;
+    assert!(erasure["errors"].is_null(), "{erasure}");
+    let (code, _, err) = medchain_with(&live, &["ledger", "checkpoint"], &env).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = crate::transparency::witness_once(
+        &format!("http://{addr}"),
+        &witness,
+        &tmp.path().join("alpha-state"),
+        "alpha",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    drop(server);
+
+    std::fs::create_dir_all(&restored).unwrap();
+    for key in ["master.key", "ledger.key"] {
+        std::fs::copy(live.join(key), restored.join(key)).unwrap();
+    }
+    let (code, said, err) = medchain_with(
+        &restored,
+        &["restore", "--from", backup.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2, "{said}{err}");
+    assert!(said.starts_with("RESTORED READ-ONLY: "), "{said}");
+    assert!(
+        said.contains("the head witness \"alpha\" cosigned"),
+        "{said}"
+    );
+    assert!(said.contains("the erasure journal's entry for"), "{said}");
+    // The erasure after the backup is applied again from the journal alone: the record's
+    // blob is gone (copied into the backup before the erasure) and its key with it.
+    assert!(
+        said.contains("1 blob(s) of erased records or people deleted again"),
+        "{said}"
+    );
+    assert!(backup.join("blobs/records").join(&erased_sha).exists());
+    assert!(!restored.join("blobs/records").join(&erased_sha).exists());
+
+    // The server it leaves answers queries and refuses what would append.
+    let (_restored_server, addr) = start_embedded(&restored, &env);
+    let read_only = gql(&addr, None, "{ readOnly }", json!({})).await;
+    let reason = read_only["data"]["readOnly"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("does not reach the newest signed head"),
+        "{read_only}"
+    );
+    let health: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["readOnly"], reason.as_str(), "{health}");
+    let mine = gql(
+        &addr,
+        Some(&token),
+        "{ myRecords { edges { node { title } } } }",
+        json!({}),
+    )
+    .await;
+    let titles: Vec<&str> = mine["data"]["myRecords"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{mine}"))
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap_or_default())
+        .collect();
+    assert!(titles.contains(&"Kept"), "{mine}");
+    let login = gql(
+        &addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        json!({"e": "pat@example.org", "p": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        login["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{login}"
+    );
+    assert_eq!(
+        login["errors"][0]["extensions"]["reason"], "READ_ONLY",
+        "{login}"
+    );
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Refused")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(crate::common::records::pdf("r", 2_000))
+                .file_name("r.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let upload = reqwest::Client::new()
+        .post(format!("http://{addr}/api/records"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 403);
+    let body: serde_json::Value = upload.json().await.unwrap();
+    assert!(body.to_string().contains("read-only"), "{body}");
+    // A read is recorded before its first byte; recording it would fork too.
+    let read = reqwest::Client::new()
+        .get(format!("http://{addr}/api/records/{kept}/content"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 403);
+    // No head is signed on the frozen ledger, by the command line either.
+    let (code, _, err) = medchain_with(&restored, &["ledger", "checkpoint"], &env).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("read-only"), "{err}");
 }

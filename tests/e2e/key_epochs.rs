@@ -452,19 +452,16 @@ async fn after_an_erasure_and_one_rotation_no_file_opens_the_persons_keys() {
     assert_eq!(record_cert["complete"], true, "{record_cert}");
 
     // Journalled beside the checkpoints, signed, for a restore to re-apply.
-    let journal = commands::ledger::ErasureJournal {
-        store: commands::ledger::CheckpointStore::open(dir.join("checkpoints").to_str().unwrap())
-            .unwrap(),
-        key: std::sync::Arc::new(
-            commands::keys::LedgerKey::load_or_create(&dir.join("ledger.key")).unwrap(),
-        ),
-    };
-    let journalled: Vec<String> = journal
-        .entries()
+    let store =
+        commands::ledger::CheckpointStore::open(dir.join("checkpoints").to_str().unwrap()).unwrap();
+    let log = commands::keys::LedgerKey::load_or_create(&dir.join("ledger.key"))
+        .unwrap()
+        .public();
+    let journalled: Vec<String> = commands::ledger::journal_entries(&store, &log)
         .await
         .unwrap()
         .iter()
-        .map(|(subject, _)| subject.to_string())
+        .map(|entry| entry.subject.to_string())
         .collect();
     assert_eq!(
         journalled,

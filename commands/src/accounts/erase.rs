@@ -1,9 +1,11 @@
 //! Erasure by crypto-shredding (DESIGN.md §4). In this order, each step safe to repeat:
-//! the sessions end; `UserErased` goes on the ledger (who, whom, why); the subject key
-//! is destroyed, so every field sealed under it is unreadable from then on, in every view
-//! and after any rebuild; the e-mail's blind-index entry goes, so the address is unknown
-//! and can register again; their mail still in the outbox is purged. Erasing an erased person repeats only the last two steps, so
-//! a crash part-way is finished by asking again.
+//! the sessions end; `UserErased` goes on the ledger (who, whom, why); then
+//! `shredding::shred_person` (which a restore runs again): the subject key is destroyed,
+//! so every field sealed under it is unreadable from then on, in every view and after any
+//! rebuild, the photo is deleted, and the e-mail's blind-index entry goes, so the address
+//! is unknown and can register again; the erasure is journalled; their mail still in the
+//! outbox is purged. Erasing an erased person repeats every step but the event, so a
+//! crash part-way is finished by asking again.
 
 use super::Accounts;
 use crate::{Caller, CommandError, Decision};
@@ -76,10 +78,14 @@ impl Accounts {
             self.revoke_sessions(user, None).await?;
         }
         let seq = done.seq;
-        self.inner
-            .keys
-            .destroy_subject_key(self.pool(), user.as_uuid())
-            .await?;
+        crate::shredding::shred_person(
+            self.pool(),
+            &self.inner.keys,
+            self.inner.blobs.as_ref(),
+            user.as_uuid(),
+            self.inner.clock.now().to_datetime(),
+        )
+        .await?;
         if let Some(journal) = &self.inner.journal {
             journal
                 .record(
@@ -90,11 +96,6 @@ impl Accounts {
                 .await
                 .map_err(CommandError::internal)?;
         }
-        self.delete_photo(user).await?;
-        sqlx::query("DELETE FROM email_index WHERE user_id = $1")
-            .bind(user.as_uuid())
-            .execute(self.pool())
-            .await?;
         // Mail to the person still in the outbox holds their address (and perhaps a live
         // reset link): it goes too. Pending notification mail finds no address and is
         // dropped by the mail worker.

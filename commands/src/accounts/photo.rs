@@ -88,7 +88,7 @@ pub fn normalise(bytes: &[u8]) -> Result<Vec<u8>, PhotoRefused> {
 }
 
 fn blob_path(user: UserId) -> String {
-    format!("photos/{user}.sealed")
+    crate::shredding::photo_blob(user.as_uuid())
 }
 
 impl Accounts {
@@ -159,18 +159,6 @@ impl Accounts {
             .open(user.stream().as_str(), "photo", &sealed)
             .map_err(CommandError::internal)?;
         Ok(Some(png))
-    }
-
-    /// Removes the photo's blob (erasure): the ciphertext is unreadable already once the
-    /// key is gone; this leaves nothing behind at all.
-    pub(super) async fn delete_photo(&self, user: UserId) -> Result<(), CommandError> {
-        if let Ok(blobs) = self.blobs() {
-            blobs
-                .delete(&blob_path(user))
-                .await
-                .map_err(CommandError::internal)?;
-        }
-        Ok(())
     }
 
     fn blobs(&self) -> Result<&crate::blobs::BlobStore, CommandError> {

@@ -417,6 +417,15 @@ async fn commit_round(
             // from the database's head.
             conn.held = None;
             known.forget();
+            if let Some(refusal) = crate::ledger::freeze::refusal(&error) {
+                tracing::warn!(%refusal, "an append refused: the ledger is frozen");
+                for request in batch {
+                    let _ = request
+                        .reply
+                        .send(Err(AppendError::ReadOnly(refusal.clone())));
+                }
+                return;
+            }
             if matches!(error, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) {
                 // Lost with the connection: whether a commit in flight landed is not
                 // known here; the callers are told to try again.

@@ -14,6 +14,10 @@ pub enum AppendError {
     Empty,
     #[error("{count} events in one append; at most {max}")]
     TooMany { count: usize, max: usize },
+    /// The ledger is frozen (a restore short of the newest signed head): the database's
+    /// own message, which says why.
+    #[error("{0}")]
+    ReadOnly(String),
     #[error("the appender has stopped")]
     Stopped,
     /// Shared by every caller of a failed batch, hence the `Arc`.

@@ -39,6 +39,9 @@ pub enum CheckpointStoreError {
     },
     #[error("the ledger is empty: there is nothing to checkpoint")]
     EmptyLedger,
+    /// Signing a head of a frozen ledger would sign the fork itself.
+    #[error("no head is signed: {0}")]
+    Frozen(String),
 }
 
 /// Where checkpoints are kept.
@@ -123,6 +126,11 @@ impl CheckpointStore {
         clock: &dyn Clock,
         tree: Option<(i64, Hash)>,
     ) -> Result<(SignedCheckpoint, String), CheckpointStoreError> {
+        if let Some(reason) = super::frozen(pool).await? {
+            return Err(CheckpointStoreError::Frozen(format!(
+                "the ledger is read-only: {reason}"
+            )));
+        }
         let (seq, hash, root) = match tree {
             Some((size, root)) => {
                 let hash = hash_of(pool, size)

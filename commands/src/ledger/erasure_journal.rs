@@ -1,9 +1,8 @@
 //! The erasure journal (DESIGN.md §11): one signed entry per erasure, kept beside the
 //! checkpoints, outside the database and so outside its backups: which person or record,
 //! at which seq, no personal data. A database restored from a backup older than an
-//! erasure would bring the erased key rows back; a restore re-applies every erasure the
-//! journal holds past the backup's head (the restore command comes with the scale-out
-//! work). Each entry is signed with the ledger key and bound to its erasure event's seq
+//! erasure would bring the erased key rows back; `medchain restore` re-applies every
+//! erasure the journal holds (`journal_entries`), past the backup's head too. Each entry is signed with the ledger key and bound to its erasure event's seq
 //! and hash: `{"erasure":{"subject","seq"}, "head":{"seq","hash"}, "key", "sig"}`, at
 //! `erasures/<seq>-<subject>.json`.
 
@@ -59,26 +58,43 @@ impl ErasureJournal {
             .await?;
         Ok(())
     }
+}
 
-    /// Every entry, in seq order, each checked against the ledger key.
-    pub async fn entries(&self) -> Result<Vec<(ErasureSubject, i64)>, JournalError> {
-        let mut out = Vec::new();
-        for (name, bytes) in self.store.objects_under(JOURNAL).await? {
-            let text = String::from_utf8_lossy(&bytes);
-            let verified = domain::ledger::verify_document("erasure", &text)
-                .map_err(|e| JournalError::Invalid(format!("{name}: {e}")))?;
-            if verified.key != self.key.public() {
-                return Err(JournalError::Invalid(format!(
-                    "{name}: another key signed it"
-                )));
-            }
-            let subject = verified.report["subject"]
-                .as_str()
-                .and_then(|s| ErasureSubject::parse(s).ok())
-                .ok_or_else(|| JournalError::Invalid(format!("{name}: no subject")))?;
-            out.push((subject, verified.head_seq));
+/// One erasure the journal holds: whom, and the event that made it (its seq and hash, as
+/// the ledger had them: a signed statement that the log reached that point).
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub subject: ErasureSubject,
+    pub seq: i64,
+    pub hash: domain::ledger::Hash,
+}
+
+/// Every entry the journal in `store` holds, in seq order, each checked against `log`
+/// (the ledger's public key: a restore reads it without the signing half).
+pub async fn journal_entries(
+    store: &CheckpointStore,
+    log: &ed25519_dalek::VerifyingKey,
+) -> Result<Vec<JournalEntry>, JournalError> {
+    let mut out = Vec::new();
+    for (name, bytes) in store.objects_under(JOURNAL).await? {
+        let text = String::from_utf8_lossy(&bytes);
+        let verified = domain::ledger::verify_document("erasure", &text)
+            .map_err(|e| JournalError::Invalid(format!("{name}: {e}")))?;
+        if verified.key != *log {
+            return Err(JournalError::Invalid(format!(
+                "{name}: another key signed it"
+            )));
         }
-        out.sort_by_key(|(_, seq)| *seq);
-        Ok(out)
+        let subject = verified.report["subject"]
+            .as_str()
+            .and_then(|s| ErasureSubject::parse(s).ok())
+            .ok_or_else(|| JournalError::Invalid(format!("{name}: no subject")))?;
+        out.push(JournalEntry {
+            subject,
+            seq: verified.head_seq,
+            hash: verified.head_hash,
+        });
     }
+    out.sort_by_key(|e| e.seq);
+    Ok(out)
 }

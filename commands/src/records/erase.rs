@@ -7,7 +7,7 @@
 //! Erasing a person erases each of their records the same way (`erase_all_of`), found
 //! through `record_keys`, which this layer owns.
 
-use super::{Records, blob_path};
+use super::Records;
 use crate::{CommandError, Decision};
 use domain::{
     ErasureBasis,
@@ -86,15 +86,15 @@ impl Records {
             .state
             .stored()
             .expect("erase_record refuses a record never stored");
-        self.inner
-            .keys
-            .destroy_data_key(self.pool(), record.as_uuid(), stored.owner.as_uuid())
-            .await?;
-        self.inner
-            .blobs
-            .delete(&blob_path(&stored.sha256))
-            .await
-            .map_err(CommandError::internal)?;
+        crate::shredding::shred_record(
+            self.pool(),
+            &self.inner.keys,
+            &self.inner.blobs,
+            record.as_uuid(),
+            stored.owner.as_uuid(),
+            &stored.sha256,
+        )
+        .await?;
         if let Some(journal) = &self.inner.journal {
             journal
                 .record(

@@ -52,9 +52,7 @@ struct Inner {
 }
 
 /// The blob of a record's file: named by the SHA-256 of its ciphertext.
-fn blob_path(sha256: &str) -> String {
-    format!("records/{sha256}")
-}
+use crate::shredding::record_blob as blob_path;
 
 /// Where an upload is written until its hash is known.
 fn staging_path(record: RecordId) -> String {

@@ -30,6 +30,15 @@ fn count(n: i64) -> i32 {
 
 #[Object]
 impl LedgerQuery {
+    /// Why this server takes no writes, when it does not (anyone may ask, signed in or
+    /// not): its ledger was restored short of the newest head that was signed, and
+    /// writing on would fork the log witnesses hold. `null` when it takes writes.
+    async fn read_only(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        commands::ledger::frozen(&services(ctx).pool)
+            .await
+            .map_err(|e| e.gql())
+    }
+
     /// Administrators: the dashboard's figures, from the views (never a scan of the
     /// ledger) and the checkpoint store.
     async fn stats(&self, ctx: &Context<'_>) -> Result<SystemStats> {

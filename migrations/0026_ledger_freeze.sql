@@ -1,0 +1,28 @@
+-- A ledger restored short of the newest head that was signed (and that witnesses may
+-- hold) is frozen: appending on would fork the log they cosigned. `medchain restore`
+-- writes the reason here; while the row stands, the trigger refuses every insert into
+-- events, whichever path tries (server, command line, a forgotten one), with SQLSTATE
+-- MC001, which the appender reports as "the ledger is read-only".
+CREATE TABLE ledger_freeze (
+    only_row  boolean     PRIMARY KEY DEFAULT true CHECK (only_row),
+    reason    text        NOT NULL,
+    frozen_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION events_refused_while_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    why text;
+BEGIN
+    SELECT reason INTO why FROM ledger_freeze;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the ledger is read-only: %', why USING ERRCODE = 'MC001';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Once per statement: the appender writes a round in one statement, so this costs one
+-- lookup of an empty table per round.
+CREATE TRIGGER events_frozen
+    BEFORE INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refused_while_frozen();
