@@ -508,3 +508,99 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
     assert_ne!(code, 0);
     assert!(err.contains("read-only"), "{err}");
 }
+
+/// Blobs and epoch keys in S3 (`moto_server`): the backup holds them as files, and a
+/// restore puts them into another bucket, from which the restored server serves every
+/// record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_and_epoch_keys_in_s3_are_backed_up_and_restored_into_a_bucket() {
+    use crate::common::serve::{download_at, gql, login_at, start_embedded, upload_at};
+    use serde_json::json;
+    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+    let moto = crate::common::moto::Moto::start().await;
+    moto.create_bucket("live").await;
+    moto.create_bucket("restored").await;
+    let in_bucket = |bucket: &str| {
+        let mut env = moto.env();
+        env.push(("MEDCHAIN_BLOB_STORE", format!("s3://{bucket}/blobs")));
+        env.push(("MEDCHAIN_KEY_EPOCH_STORE", format!("s3://{bucket}/epochs")));
+        env
+    };
+    let (live_env, restored_env) = (in_bucket("live"), in_bucket("restored"));
+    let refs = |env: &[(&'static str, String)]| -> Vec<(&'static str, String)> { env.to_vec() };
+    let (live_pairs, restored_pairs) = (refs(&live_env), refs(&restored_env));
+    let live_refs: Vec<(&str, &str)> = live_pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let restored_refs: Vec<(&str, &str)> = restored_pairs
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, backup, restored) = (
+        tmp.path().join("live"),
+        tmp.path().join("backup"),
+        tmp.path().join("restored"),
+    );
+    let (server, addr) = start_embedded(&live, &live_refs);
+    gql(
+        &addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
+    )
+    .await;
+    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let files = [
+        crate::common::records::pdf("a", 3_000),
+        crate::common::records::pdf("b", 70_000),
+    ];
+    let mut ids = Vec::new();
+    for (i, bytes) in files.iter().enumerate() {
+        ids.push(upload_at(&addr, &token, &format!("Scan {i}"), bytes.clone()).await);
+    }
+    let (code, said, err) = medchain_with(
+        &live,
+        &["backup", "--out", backup.to_str().unwrap()],
+        &live_refs,
+    )
+    .await;
+    assert_eq!(code, 0, "{said}{err}");
+    drop(server);
+    assert_eq!(
+        std::fs::read_dir(backup.join("blobs/records"))
+            .unwrap()
+            .count(),
+        2,
+        "both blobs are in the backup"
+    );
+    assert!(
+        std::fs::read_dir(backup.join("key-epochs"))
+            .unwrap()
+            .count()
+            >= 1
+    );
+
+    std::fs::create_dir_all(&restored).unwrap();
+    for key in ["master.key", "ledger.key"] {
+        std::fs::copy(live.join(key), restored.join(key)).unwrap();
+    }
+    let (code, said, err) = medchain_with(
+        &restored,
+        &["restore", "--from", backup.to_str().unwrap()],
+        &restored_refs,
+    )
+    .await;
+    assert_eq!(code, 0, "{said}{err}");
+    assert!(
+        said.starts_with("restore good: ") && said.contains("2 blobs checked"),
+        "{said}"
+    );
+    assert!(!moto.keys("restored", "epochs").await.is_empty());
+    assert_eq!(moto.keys("restored", "blobs/records").await.len(), 2);
+
+    let (_server, addr) = start_embedded(&restored, &restored_refs);
+    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    for (id, bytes) in ids.iter().zip(&files) {
+        assert_eq!(&download_at(&addr, &token, id).await, bytes);
+    }
+}

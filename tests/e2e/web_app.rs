@@ -352,6 +352,37 @@ async fn a_patient_downloads_all_their_data_in_a_browser() {
     assert!(out.starts_with("OK: 1 files"), "{out}");
 }
 
+/// A read-only server in Chromium (`tests/browser/readonly.mjs`): the ledger frozen as
+/// `medchain restore` freezes one restored short of its newest signed head; every page
+/// says so with the server's reason, a patient with a live session sees their records,
+/// and an upload and a sign-in are refused in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_server_says_so_on_every_page_in_a_browser() {
+    use crate::common::records::{cast, pdf, upload_ok};
+    let app = TestApp::start().await;
+    let c = cast(&app).await;
+    upload_ok(&app, &c.patient.token, "Lab results", pdf("lab", 2048)).await;
+    commands::ledger::freeze(
+        &app.pool,
+        "restored from a backup that does not reach the newest signed head: the signed head in the store is at seq 40, beyond the restored ledger's last event, seq 12",
+    )
+    .await
+    .unwrap();
+    let shots = screenshots();
+    let stdout = run_browser_script(
+        &app,
+        "readonly.mjs",
+        &[
+            ("SCREENSHOTS", shots.as_os_str()),
+            ("PASSWORD", STRONG.as_ref()),
+            ("PATIENT_EMAIL", "pat@example.org".as_ref()),
+            ("PATIENT_TOKEN", c.patient.token.as_ref()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("read-only flows passed"), "{stdout}");
+}
+
 /// GraphiQL at `GET /graphql` in Chromium: served by the binary itself under a strict
 /// policy, it loads nothing from another origin and runs a query
 /// (`tests/browser/graphiql.mjs`).

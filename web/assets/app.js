@@ -219,8 +219,27 @@ document.addEventListener('click', (event) => {
 });
 window.addEventListener('popstate', render);
 
+/** A server whose ledger was restored short of its newest signed head takes no writes:
+ * every page says so above everything else, in words, with the server's own reason. */
+async function showReadOnly() {
+  let reason = null;
+  try {
+    reason = (await gql('{ readOnly }')).readOnly;
+  } catch {
+    return;
+  }
+  if (!reason) return;
+  const banner = h('div', { class: 'read-only', role: 'alert', 'data-testid': 'read-only' },
+    h('strong', {}, 'This server is read-only. '),
+    'It was restored from a backup that does not reach the newest signed state of its ledger, ',
+    'and anything new would fork the history others have already confirmed. You can look at what is here; ',
+    'signing in, uploading, sharing and opening files are refused until the operators finish the restore.',
+    h('details', {}, h('summary', {}, 'The server\'s reason'), h('p', { class: 'small' }, reason)));
+  document.getElementById('top').after(banner);
+}
+
 (async () => {
-  await refreshMe();
+  await Promise.all([refreshMe(), showReadOnly()]);
   if (app.me) startBell();
   render();
 })();
