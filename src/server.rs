@@ -216,6 +216,7 @@ pub async fn spawn(
     let sessions = projections::sessions::SessionLookup::start(pool.clone(), keys.clone());
     let notices = graphql::notification_hub::NotificationHub::start(
         pool.clone(),
+        config.replicas.clone(),
         projections
             .watch("notifications")
             .ok_or(StartError::NoProjector("notifications"))?,

@@ -8,7 +8,13 @@
 //! A subscription registers before it catches up on what it missed (its own query), so a
 //! row is either in that catch-up or handed over by the hub afterwards, and possibly both:
 //! the subscription drops what it has already sent (by `(seq, id)`, the order of both).
+//!
+//! With replicas (`MEDCHAIN_REPLICA_URLS`) the rows are read from one that has replayed
+//! all the primary had committed when the view moved (`Replicas::caught_up`: one small
+//! round trip to the primary for its WAL position, instead of the read itself, whose cost
+//! grows with the subscribers); the primary answers when none has.
 
+use crate::replicas::Replicas;
 use projections::{Progress, notifications::NotificationRow};
 use sqlx::PgPool;
 use std::{
@@ -32,9 +38,13 @@ pub struct NotificationHub {
 impl NotificationHub {
     /// Starts the hub's reader, which follows `moved` (the notifications view's progress)
     /// until every handle is dropped and the view's sender is gone.
-    pub fn start(pool: PgPool, moved: watch::Receiver<Progress>) -> Self {
+    pub fn start(
+        pool: PgPool,
+        replicas: Option<Arc<Replicas>>,
+        moved: watch::Receiver<Progress>,
+    ) -> Self {
         let subscribers = Arc::new(Mutex::new(Subscribers::new()));
-        tokio::spawn(fan_out(pool, moved, Arc::downgrade(&subscribers)));
+        tokio::spawn(fan_out(pool, replicas, moved, Arc::downgrade(&subscribers)));
         Self { subscribers }
     }
 
@@ -52,6 +62,7 @@ impl NotificationHub {
 
 async fn fan_out(
     pool: PgPool,
+    replicas: Option<Arc<Replicas>>,
     mut moved: watch::Receiver<Progress>,
     subscribers: std::sync::Weak<Mutex<Subscribers>>,
 ) {
@@ -84,6 +95,15 @@ async fn fan_out(
             read_to = to;
             continue;
         }
+        // The view's rows up to `to` are committed: a replica past the primary's position
+        // now holds them.
+        let read_from = match &replicas {
+            Some(replicas) => replicas
+                .caught_up(&pool)
+                .await
+                .unwrap_or_else(|| pool.clone()),
+            None => pool.clone(),
+        };
         let rows: Vec<NotificationRow> = match sqlx::query_as(
             "SELECT id, user_id, kind, seq, record_id, subject_id, detail, created_at, read_seq \
              FROM notifications WHERE user_id = ANY($1) AND seq > $2 AND seq <= $3 \
@@ -92,7 +112,7 @@ async fn fan_out(
         .bind(&users)
         .bind(read_to)
         .bind(to)
-        .fetch_all(&pool)
+        .fetch_all(&read_from)
         .await
         {
             Ok(rows) => rows,

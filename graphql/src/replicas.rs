@@ -13,11 +13,16 @@
 //! flushes it within `wal_writer_delay`, which the embedded cluster sets to 10 ms (the
 //! default 200 ms would outlast the wait; README: set it on a PostgreSQL of your own).
 //!
+//! The `notifications` subscription reads the same way: its catch-up from a replica
+//! past the primary's position once it registered, and the hub's reads of new notices
+//! (once per process for all subscribers) from a replica past the position when the view
+//! moved.
+//!
 //! What stays on the primary: mutations and everything they read, session checks (every
 //! request's, before any of this), the file and FHIR routes (each read there is written
-//! to the ledger first), the projectors, and the subscriptions' hub, which reads new
-//! notices once per process for all subscribers on a wake-up from the primary: moving
-//! that read would cost the same primary round trip it saves.
+//! to the ledger first), the projectors, and the administrators' `ledgerEvents` live
+//! tail (woken by the primary's NOTIFY of each append, it would wait on a replica for
+//! every event it is told of).
 
 use sqlx::PgPool;
 use std::sync::Mutex;

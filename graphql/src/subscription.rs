@@ -43,11 +43,19 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Notification> + use<>> {
         let caller = caller(ctx)?;
         let s = services(ctx);
-        let pool = s.pool.clone();
         let user = caller.user;
         let viewer = caller.viewer();
         // Registered before catching up, so nothing falls between the two (hub module).
         let feed = s.notices.subscribe(user.as_uuid());
+        // The catch-up reads a replica that has replayed all the primary had committed
+        // once the subscription was registered: what it lacks, the hub hands over.
+        let pool = match &s.replicas {
+            Some(replicas) => replicas
+                .caught_up(&s.pool)
+                .await
+                .unwrap_or_else(|| s.pool.clone()),
+            None => s.pool.clone(),
+        };
         let start = match after_seq {
             Some(Long(seq)) => seq,
             None => projections::notifications::newest_seq(&pool, user)

@@ -149,6 +149,52 @@ async fn queries_read_a_caught_up_replica_and_revocations_hold_on_a_paused_one()
         .to_owned();
     assert_eq!(shared_with_me(&addr, &doctor).await, vec![record.clone()]);
 
+    // The doctor's notifications subscription catches up on the share's notice, then
+    // hears of the next one live: both read through the replica (the catch-up, and the
+    // hub's read of new notices).
+    let before = replica_reads(&metrics, "replica").await;
+    let mut feed = common::ws::notifications(addr.parse().unwrap(), &doctor, Some(0)).await;
+    // Caught up: the approval, then the share.
+    loop {
+        let caught = common::ws::next(&mut feed, 15)
+            .await
+            .expect("the caught-up notices");
+        if caught["payload"]["data"]["notifications"]["kind"] == "RECORD_SHARED" {
+            break;
+        }
+    }
+    let second_share = gql(
+        &addr,
+        Some(&patient),
+        "mutation($r: UUID!, $d: UUID!) { shareRecord(recordId: $r, doctorId: $d) { id } }",
+        json!({"r": uploaded[1], "d": doctor_id}),
+    )
+    .await;
+    assert!(second_share["errors"].is_null(), "{second_share}");
+    let live = common::ws::next(&mut feed, 15)
+        .await
+        .expect("the live notice");
+    assert_eq!(
+        live["payload"]["data"]["notifications"]["kind"], "RECORD_SHARED",
+        "{live}"
+    );
+    // The catch-up and at least one of the hub's reads (the test's own queries add none
+    // in between but the share's read-back, which is a mutation on the primary).
+    assert!(
+        replica_reads(&metrics, "replica").await >= before + 2,
+        "the subscription read through the replica"
+    );
+    drop(feed);
+    let second_share = second_share["data"]["shareRecord"]["id"].as_str().unwrap();
+    let revoked = gql(
+        &addr,
+        Some(&patient),
+        "mutation($s: UUID!) { revokeShare(shareId: $s) { id } }",
+        json!({"s": second_share}),
+    )
+    .await;
+    assert!(revoked["errors"].is_null(), "{revoked}");
+
     // …is revoked while the replica's replay is paused: gone at once.
     let standby = sqlx::PgPool::connect(&replica_url).await.unwrap();
     sqlx::query("SELECT pg_wal_replay_pause()")
