@@ -1,8 +1,9 @@
 -- A ledger restored short of the newest head that was signed (and that witnesses may
 -- hold) is frozen: appending on would fork the log they cosigned. `medchain restore`
--- writes the reason here; while the row stands, the trigger refuses every insert into
--- events, whichever path tries (server, command line, a forgotten one), with SQLSTATE
--- MC001, which the appender reports as "the ledger is read-only".
+-- writes the reason here and creates the trigger below; while the row stands, the
+-- trigger refuses every insert into events, whichever path tries (server, command line,
+-- a forgotten one), with SQLSTATE MC001, which the appender reports as "the ledger is
+-- read-only".
 CREATE TABLE ledger_freeze (
     only_row  boolean     PRIMARY KEY DEFAULT true CHECK (only_row),
     reason    text        NOT NULL,
@@ -21,8 +22,7 @@ BEGIN
 END;
 $$;
 
--- Once per statement: the appender writes a round in one statement, so this costs one
--- lookup of an empty table per round.
-CREATE TRIGGER events_frozen
-    BEFORE INSERT ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_refused_while_frozen();
+-- The trigger itself (`events_frozen`, once per statement, BEFORE INSERT ON events) is
+-- created by the freeze (`commands::ledger::freeze`), not here: a ledger that is not
+-- frozen pays nothing for it on its appends. Deleting the row unfreezes whether or not
+-- the trigger stays.

@@ -162,11 +162,33 @@ async fn medchain_with(
     )
 }
 
+const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+
+/// Registers Pat Lee, a patient, at `addr` and signs her in: her token.
+async fn patient(addr: &str) -> String {
+    crate::common::serve::gql(
+        addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        serde_json::json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
+    )
+    .await;
+    crate::common::serve::login_at(addr, "pat@example.org", PASSWORD).await
+}
+
+/// The master key and the ledger's key, kept apart from backups, brought by the
+/// operator into the data directory a restore makes.
+fn keys_brought(live: &std::path::Path, restored: &std::path::Path) {
+    std::fs::create_dir_all(restored).unwrap();
+    for key in ["master.key", "ledger.key"] {
+        std::fs::copy(live.join(key), restored.join(key)).unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_again() {
     use crate::common::serve::{gql, login_at, start_embedded, upload_at};
     use serde_json::json;
-    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
     let tmp = tempfile::tempdir().unwrap();
     let (live, backup, restored) = (
         tmp.path().join("live"),
@@ -174,14 +196,7 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
         tmp.path().join("restored"),
     );
     let (server, addr) = start_embedded(&live, &[]);
-    gql(
-        &addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
-    )
-    .await;
-    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let token = patient(&addr).await;
     let erased = upload_at(
         &addr,
         &token,
@@ -318,9 +333,8 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
 /// next event would fork the log the witness holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only() {
-    use crate::common::serve::{gql, login_at, start_embedded, upload_at};
+    use crate::common::serve::{gql, start_embedded, upload_at};
     use serde_json::json;
-    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
     let tmp = tempfile::tempdir().unwrap();
     let (live, backup, restored, heads) = (
         tmp.path().join("live"),
@@ -335,14 +349,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
         ("MEDCHAIN_WITNESS_KEYS", witnesses.as_str()),
     ];
     let (server, addr) = start_embedded(&live, &env);
-    gql(
-        &addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
-    )
-    .await;
-    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let token = patient(&addr).await;
     let erased = upload_at(
         &addr,
         &token,
@@ -403,10 +410,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
     assert_eq!(code, 0, "{err}");
     drop(server);
 
-    std::fs::create_dir_all(&restored).unwrap();
-    for key in ["master.key", "ledger.key"] {
-        std::fs::copy(live.join(key), restored.join(key)).unwrap();
-    }
+    keys_brought(&live, &restored);
     let (code, said, err) = medchain_with(
         &restored,
         &["restore", "--from", backup.to_str().unwrap()],
@@ -514,9 +518,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
 /// record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_and_epoch_keys_in_s3_are_backed_up_and_restored_into_a_bucket() {
-    use crate::common::serve::{download_at, gql, login_at, start_embedded, upload_at};
-    use serde_json::json;
-    const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+    use crate::common::serve::{download_at, login_at, start_embedded, upload_at};
     let moto = crate::common::moto::Moto::start().await;
     moto.create_bucket("live").await;
     moto.create_bucket("restored").await;
@@ -542,14 +544,7 @@ async fn blobs_and_epoch_keys_in_s3_are_backed_up_and_restored_into_a_bucket() {
         tmp.path().join("restored"),
     );
     let (server, addr) = start_embedded(&live, &live_refs);
-    gql(
-        &addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
-    )
-    .await;
-    let token = login_at(&addr, "pat@example.org", PASSWORD).await;
+    let token = patient(&addr).await;
     let files = [
         crate::common::records::pdf("a", 3_000),
         crate::common::records::pdf("b", 70_000),
@@ -580,10 +575,7 @@ async fn blobs_and_epoch_keys_in_s3_are_backed_up_and_restored_into_a_bucket() {
             >= 1
     );
 
-    std::fs::create_dir_all(&restored).unwrap();
-    for key in ["master.key", "ledger.key"] {
-        std::fs::copy(live.join(key), restored.join(key)).unwrap();
-    }
+    keys_brought(&live, &restored);
     let (code, said, err) = medchain_with(
         &restored,
         &["restore", "--from", backup.to_str().unwrap()],
