@@ -1,4 +1,5 @@
-//! The command kernel after a lost race: the decision is made again on the new state, and
+//! The command kernel after a lost race: the decision is made again on the new state (also
+//! when the first was made on a state it did not read again: `execute_new`, `execute_on`), and
 //! the effect that must precede the append (closing sessions) runs again before the new
 //! try, so whatever won the race is covered too. Real PostgreSQL; the racing writer is a
 //! second append made from inside the first try.
@@ -90,4 +91,62 @@ async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
     assert!(done.appended);
     let after = kernel.load::<User>(user).await.unwrap();
     assert_eq!((after.version, after.state.open_session_count()), (3, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_made_without_reading_the_stream_is_made_again_when_the_stream_moved() {
+    let db = common::test_db().await;
+    let pool = PgPool::connect(&db.url).await.expect("connect");
+    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
+    let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(1)));
+    let store = EventStore::start(pool.clone(), clock);
+    let kernel = Kernel::new(
+        store.clone(),
+        KeyRing::new(
+            &MasterKey::from_bytes([7; 32]),
+            EpochStore::directory("/nonexistent"),
+        ),
+    );
+    let user = UserId::from_uuid(Uuid::new_v4());
+    let decisions = &AtomicUsize::new(0);
+    let decide = |state: &User| {
+        decisions.fetch_add(1, Ordering::SeqCst);
+        let open = state.open_session_count();
+        Ok(Decision::new(vec![sign_in(10 + open as u128)], open))
+    };
+
+    // Given a stream of one sign-in, loaded ...
+    let first = new_events(&[sign_in(1)], None).unwrap();
+    store
+        .append(&User::stream(user), ExpectedVersion::Exact(0), first)
+        .await
+        .unwrap();
+    let loaded = kernel.load::<User>(user).await.unwrap();
+
+    // ... when a command takes the stream for new (an id it wrongly believed it had just
+    // made), it decides once on the empty state, loses the append, and decides again on
+    // the stream as it is.
+    let done = kernel.execute_new(user, Some(user), decide).await.unwrap();
+    assert_eq!(decisions.swap(0, Ordering::SeqCst), 2);
+    assert_eq!(done.outcome, 1, "decided on the stream's one sign-in");
+
+    // ... and a command given the state loaded before that append decides on it, loses
+    // the append, and decides again on the stream as it is now.
+    assert_eq!(loaded.version, 1);
+    let done = kernel
+        .execute_on(user, Some(user), loaded, decide)
+        .await
+        .unwrap();
+    assert_eq!(decisions.swap(0, Ordering::SeqCst), 2);
+    assert_eq!(done.outcome, 2, "decided on both sign-ins before it");
+    let after = kernel.load::<User>(user).await.unwrap();
+    assert_eq!((after.version, after.state.open_session_count()), (3, 3));
+
+    // Given a state that is current, one decision is enough.
+    let current = kernel.load::<User>(user).await.unwrap();
+    kernel
+        .execute_on(user, Some(user), current, decide)
+        .await
+        .unwrap();
+    assert_eq!(decisions.load(Ordering::SeqCst), 1);
 }

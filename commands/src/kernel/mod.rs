@@ -207,6 +207,55 @@ impl Kernel {
         &self,
         id: A::Id,
         actor: Option<UserId>,
+        decide: impl FnMut(&A) -> Result<Decision<A::Event, T>, CommandError>,
+        before_append: impl FnMut() -> Fut,
+    ) -> Result<Executed<A, T>, CommandError>
+    where
+        Fut: Future<Output = Result<(), CommandError>>,
+    {
+        self.run(id, actor, None, decide, before_append).await
+    }
+
+    /// `execute` on a stream whose id this process has just made (a UUIDv7 minted for
+    /// the command): the first decision is made on the empty stream without reading it.
+    /// If the stream exists after all, the append at version 0 loses the race and the
+    /// decision is made again on what was read, as for any lost race.
+    pub async fn execute_new<A: Aggregate, T>(
+        &self,
+        id: A::Id,
+        actor: Option<UserId>,
+        decide: impl FnMut(&A) -> Result<Decision<A::Event, T>, CommandError>,
+    ) -> Result<Executed<A, T>, CommandError> {
+        let empty = Loaded {
+            state: A::new(id),
+            version: 0,
+            last_seq: 0,
+            read: 0,
+        };
+        self.run(id, actor, Some(empty), decide, || async { Ok(()) })
+            .await
+    }
+
+    /// `execute` on a state the caller loaded a moment ago (to gather a fact from it):
+    /// the first decision is made on it without reading the stream again; the append at
+    /// its version fails if the stream moved since, and the decision is made again on
+    /// what was read, as for any lost race.
+    pub async fn execute_on<A: Aggregate, T>(
+        &self,
+        id: A::Id,
+        actor: Option<UserId>,
+        loaded: Loaded<A>,
+        decide: impl FnMut(&A) -> Result<Decision<A::Event, T>, CommandError>,
+    ) -> Result<Executed<A, T>, CommandError> {
+        self.run(id, actor, Some(loaded), decide, || async { Ok(()) })
+            .await
+    }
+
+    async fn run<A: Aggregate, T, Fut>(
+        &self,
+        id: A::Id,
+        actor: Option<UserId>,
+        mut first: Option<Loaded<A>>,
         mut decide: impl FnMut(&A) -> Result<Decision<A::Event, T>, CommandError>,
         mut before_append: impl FnMut() -> Fut,
     ) -> Result<Executed<A, T>, CommandError>
@@ -217,7 +266,10 @@ impl Kernel {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let loaded = self.load::<A>(id).await?;
+            let loaded = match first.take() {
+                Some(loaded) => loaded,
+                None => self.load::<A>(id).await?,
+            };
             let Decision {
                 events,
                 outcome,

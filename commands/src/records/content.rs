@@ -50,10 +50,15 @@ impl Records {
         let now = self.inner.clock.now();
         // A doctor's emergency accesses, from their own stream: the rules take the one
         // open to this record's owner as a fact.
-        let emergencies = self.emergencies_of(caller).await?;
         // Someone other than the owner may be their proxy: the owner's proxies stream
-        // says (the record, kept folded by the kernel, names the owner).
-        let owner = self.kernel().load::<Record>(id).await?.state.owner();
+        // says (the record, kept folded by the kernel, names the owner). Both are read at
+        // once; the record's state is decided on without reading it again.
+        let (emergencies, loaded) = tokio::join!(
+            self.emergencies_of(caller),
+            self.kernel().load::<Record>(id)
+        );
+        let (emergencies, loaded) = (emergencies?, loaded?);
+        let owner = loaded.state.owner();
         let proxy = match owner {
             Some(owner) if owner != caller.user && caller.role != Role::Admin => {
                 crate::proxies::ProxyGrants::standing(
@@ -80,12 +85,20 @@ impl Records {
             let decision = read_content(state, caller.viewer(), action, now, reader);
             Ok(Decision::new(decision.events, decision.outcome))
         };
-        let done = self.kernel().execute(id, Some(caller.user), decide).await?;
+        // The key is read while the read is put on the ledger: it is used only once the
+        // read is recorded, and dropped unused if it was refused.
+        let (done, key) = tokio::join!(
+            self.kernel()
+                .execute_on(id, Some(caller.user), loaded, decide),
+            self.inner.keys.data_key(self.pool(), id.as_uuid())
+        );
+        let done = done?;
         if let Err(denial) = done.outcome {
             tracing::info!(record.id = %id, user.id = %caller.user, reason = denial.reason().as_str(), "record read refused");
             return Err(ContentError::Denied(denial));
         }
-        self.serve(id, done.state, done.seq, done.hash, turn).await
+        self.serve(id, done.state, done.seq, done.hash, turn, Some(key))
+            .await
     }
 
     /// Reading content through a share link's grant: `reads` is what the link's stream
@@ -108,7 +121,8 @@ impl Records {
             tracing::info!(record.id = %id, link.id = %link, reason = denial.reason().as_str(), "record read through a link refused");
             return Err(ContentError::Denied(denial));
         }
-        self.serve(id, done.state, done.seq, done.hash, turn).await
+        self.serve(id, done.state, done.seq, done.hash, turn, None)
+            .await
     }
 
     /// A granted read, on the ledger at `seq`: the key, the blob, and the stream of
@@ -120,12 +134,17 @@ impl Records {
         seq: i64,
         hash: Option<domain::ledger::Hash>,
         turn: super::turns::Turn,
+        key: Option<Result<DataKeyState, crate::keys::KeyError>>,
     ) -> Result<Content, ContentError> {
         let hash = hash.unwrap_or(domain::ledger::Hash::ZERO);
         let stored = state
             .stored()
             .expect("a granted read is of a stored record");
-        let opened = self.open_blob(id, stored).await?;
+        let key = match key {
+            Some(key) => key,
+            None => self.inner.keys.data_key(self.pool(), id.as_uuid()).await,
+        };
+        let opened = self.open_blob_with(id, stored, key).await?;
         let body = decrypting(opened.blob, opened.opener, id, turn, None);
         Ok(Content {
             content_type: stored.content_type.clone(),
@@ -144,10 +163,23 @@ impl Records {
         id: RecordId,
         stored: &domain::record::RecordUploaded,
     ) -> Result<OpenedBlob, ContentError> {
-        let key = match self.inner.keys.data_key(self.pool(), id.as_uuid()).await {
+        let key = self.inner.keys.data_key(self.pool(), id.as_uuid()).await;
+        self.open_blob_with(id, stored, key).await
+    }
+
+    /// `open_blob` with the record's key as read already.
+    async fn open_blob_with(
+        &self,
+        id: RecordId,
+        stored: &domain::record::RecordUploaded,
+        key: Result<DataKeyState, crate::keys::KeyError>,
+    ) -> Result<OpenedBlob, ContentError> {
+        let key = match key {
             Ok(DataKeyState::Live(key)) => key,
             // Erased between the decision and here (the owner's erasure runs record by
-            // record): gone, as it would be a moment later.
+            // record, its key destroyed after its event): gone, as it would be a moment
+            // later. A key read beside the read's append was read before that append
+            // committed, so its read comes before the erasure on the ledger.
             Ok(DataKeyState::Destroyed | DataKeyState::Missing) => {
                 return Err(ContentError::Denied(Denial::Erased));
             }

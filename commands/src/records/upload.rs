@@ -1,8 +1,8 @@
 //! Uploading a record. The file's kind is decided from its first bytes before anything
 //! is stored; then the file is encrypted as it streams in and written to the blob store
-//! under a staging name, renamed to the SHA-256 of its ciphertext once complete, and only
-//! then put on the ledger. Plaintext is never written anywhere: it lives in memory one
-//! segment at a time.
+//! under a staging name, renamed to the SHA-256 of its ciphertext once complete (its data
+//! key stored while the blob is synced), and only then put on the ledger. Plaintext is
+//! never written anywhere: it lives in memory one segment at a time.
 //!
 //! Four stages run at once, joined by small bounded channels, so a large file keeps both
 //! cores busy and memory bounded: the caller's stream feeds plaintext; a blocking thread
@@ -26,7 +26,6 @@ use domain::record::{
 use futures::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use std::fmt::Display;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -223,13 +222,12 @@ impl Records {
             }
         };
 
-        let owner_key = match self
-            .inner
-            .keys
-            .subject_key(self.pool(), owner.as_uuid())
-            .await
-            .map_err(CommandError::from)?
-        {
+        // The owner's key and the bytes they keep are asked together: two reads, one wait.
+        let (owner_key, used) = tokio::join!(
+            self.inner.keys.subject_key(self.pool(), owner.as_uuid()),
+            self.stored_by(owner)
+        );
+        let owner_key = match owner_key.map_err(CommandError::from)? {
             SubjectKeyState::Live(key) => key,
             SubjectKeyState::Destroyed | SubjectKeyState::Missing => {
                 return Err(CommandError::NotFound("there is no such account".into()).into());
@@ -237,7 +235,7 @@ impl Records {
         };
         // The quota bounds this upload as it streams; the bytes in use come from the
         // records view, so uploads finishing at the same moment may pass it by their size.
-        let used = self.stored_by(owner).await?;
+        let used = used?;
         let room = limits.quota_bytes.saturating_sub(used);
         let over_quota = || UploadError::OverQuota {
             quota: limits.quota_bytes,
@@ -258,31 +256,38 @@ impl Records {
             }
         };
         let checked = Instant::now();
-        let (stored, times) = match self.store_encrypted(id, &data_key, head, file, cap).await {
+        // The data key is stored (a durable commit of its own) while the blob is synced
+        // and named: both must be durable before the ledger names the record, neither
+        // needs the other, so the upload waits for one commit there, not two in a row.
+        let store_key = async {
+            self.inner
+                .keys
+                .store_data_key(
+                    self.pool(),
+                    id.as_uuid(),
+                    owner.as_uuid(),
+                    &owner_key,
+                    &data_key,
+                )
+                .await
+                .map_err(|e| UploadError::from(CommandError::from(e)))
+        };
+        let (stored, times) = match self
+            .store_encrypted(id, &data_key, head, file, cap, store_key)
+            .await
+        {
             Err(UploadError::TooLarge(_)) if cap < limits.max_bytes => return Err(over_quota()),
             other => other?,
         };
 
         let appending = Instant::now();
         let result = self
-            .record_upload(
-                caller,
-                (owner, proxy),
-                id,
-                &owner_key,
-                &data_key,
-                meta,
-                kind,
-                &stored,
-            )
+            .record_upload(caller, (owner, proxy), id, &data_key, meta, kind, &stored)
             .await;
         if result.is_err() {
             // Nothing on the ledger names this blob or key: take both back.
             let _ = self.inner.blobs.delete(&blob_path(&stored.sha256)).await;
-            let _ = sqlx::query("DELETE FROM record_keys WHERE record_id = $1")
-                .bind(id.as_uuid())
-                .execute(self.pool())
-                .await;
+            self.forget_key(id).await;
         }
         let seq = result?;
         tracing::info!(record.id = %id, user.id = %caller.user, bytes = stored.plaintext, "record uploaded");
@@ -299,6 +304,17 @@ impl Records {
             seq,
             timings,
         })
+    }
+
+    /// Deletes the data key of an upload that the ledger will never name.
+    async fn forget_key(&self, id: RecordId) {
+        if let Err(e) = sqlx::query("DELETE FROM record_keys WHERE record_id = $1")
+            .bind(id.as_uuid())
+            .execute(self.pool())
+            .await
+        {
+            tracing::warn!(record.id = %id, error = %e, "the key of a failed upload could not be deleted");
+        }
     }
 
     /// The plaintext bytes of the patient's live records.
@@ -318,7 +334,6 @@ impl Records {
         caller: &Caller,
         (owner, proxy): (UserId, Option<(Uuid, domain::proxy::ProxyScope)>),
         id: RecordId,
-        owner_key: &crate::keys::SubjectKey,
         data_key: &DataKey,
         meta: Upload,
         kind: ContentKind,
@@ -379,34 +394,17 @@ impl Records {
                     Refused::Exists => CommandError::Conflict(e.to_string()),
                 })
         };
-        // The key is stored before the ledger names the record, once (a lost race is
-        // decided again, and the hook runs again).
-        let stored_once = &AtomicBool::new(false);
-        let store_key = move || async move {
-            if stored_once.swap(true, Ordering::SeqCst) {
-                return Ok(());
-            }
-            self.inner
-                .keys
-                .store_data_key(
-                    self.pool(),
-                    id.as_uuid(),
-                    owner.as_uuid(),
-                    owner_key,
-                    data_key,
-                )
-                .await
-                .map_err(CommandError::from)
-        };
+        // The record's id was made for this upload: its stream is not read first.
         Ok(self
             .kernel()
-            .execute_then(id, Some(caller.user), decide, store_key)
+            .execute_new(id, Some(caller.user), decide)
             .await?
             .seq)
     }
 
-    /// Encrypts the file into the blob store; returns what was stored, and when the last
-    /// byte was handed to sealing and when sealing and hashing were done.
+    /// Encrypts the file into the blob store, running `store_key` while the blob is made
+    /// durable; returns what was stored, and when the last byte was handed to sealing and
+    /// when sealing and hashing were done. On failure neither blob nor key is left.
     async fn store_encrypted<S, E>(
         &self,
         id: RecordId,
@@ -414,6 +412,7 @@ impl Records {
         head: Vec<Bytes>,
         mut file: S,
         max_bytes: u64,
+        store_key: impl Future<Output = Result<(), UploadError>>,
     ) -> Result<(Stored, StoreTimes), UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
@@ -514,26 +513,37 @@ impl Records {
                 });
             }
         };
-        let Some(writer) = writer else {
-            // A small blob: written whole under its name in one call (a local file is
-            // staged beside it, synced, renamed and its directory synced; on S3, one PUT),
-            // durable when it returns, like a large one after its rename.
-            let whole: Vec<u8> = held.concat();
-            blobs
-                .put(&blob_path(&stored.sha256), whole)
-                .await
-                .map_err(|e| blob_failed(blobs.is_remote(), e))?;
-            return Ok((stored, times));
+        let name = blob_path(&stored.sha256);
+        let durable = async {
+            let Some(writer) = writer else {
+                // A small blob: written whole under its name in one call (a local file is
+                // staged beside it, synced, renamed and its directory synced; on S3, one
+                // PUT), durable when it returns, like a large one after its rename.
+                let whole: Vec<u8> = held.concat();
+                return blobs.put(&name, whole).await;
+            };
+            let named = match writer.finish().await {
+                Ok(()) => blobs.rename(&staging, &name).await,
+                Err(e) => Err(e),
+            };
+            if named.is_err() {
+                let _ = blobs.delete(&staging).await;
+            }
+            named
         };
-        if let Err(e) = writer.finish().await {
-            let _ = blobs.delete(&staging).await;
-            return Err(blob_failed(blobs.is_remote(), e));
+        match tokio::join!(durable, store_key) {
+            (Ok(()), Ok(())) => Ok((stored, times)),
+            (Ok(()), Err(e)) => {
+                let _ = blobs.delete(&name).await;
+                Err(e)
+            }
+            (Err(e), key_stored) => {
+                if key_stored.is_ok() {
+                    self.forget_key(id).await;
+                }
+                Err(blob_failed(blobs.is_remote(), e))
+            }
         }
-        if let Err(e) = blobs.rename(&staging, &blob_path(&stored.sha256)).await {
-            let _ = blobs.delete(&staging).await;
-            return Err(blob_failed(blobs.is_remote(), e));
-        }
-        Ok((stored, times))
     }
 }
 
