@@ -54,6 +54,15 @@ fn cpu_from(path: &str) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
+/// The calling thread's time on CPU, from the scheduler's own accounting (nanoseconds,
+/// `/proc/thread-self/schedstat`): for a bare cost measured on one thread.
+pub fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(
+        text.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
 /// Time on CPU of process `pid` (all its threads' scheduler accounting, nanoseconds), from
 /// `/proc/<pid>/schedstat`; readable for other users' processes too, such as a
 /// PostgreSQL backend.
