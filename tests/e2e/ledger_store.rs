@@ -327,3 +327,35 @@ async fn a_stale_guess_is_refused_and_the_round_redone_under_the_lock() {
     let verification = verify_ledger(a.pool(), None).await.unwrap();
     assert_eq!(verification.outcome.unwrap().events, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_of_conflicts_only_lets_go_of_the_ledger_lock_at_once() {
+    let db = common::test_db().await;
+    let (first, second) = (store(&db.url, 2).await, store(&db.url, 2).await);
+    let stream = StreamName::new("test", Uuid::new_v4()).unwrap();
+    first
+        .append(&stream, ExpectedVersion::Exact(0), vec![event(1)])
+        .await
+        .unwrap();
+    // Given a second process whose first round holds a stale append only: decided under
+    // the ledger's lock, it writes nothing ...
+    let lost = second
+        .append(&stream, ExpectedVersion::Exact(0), vec![event(2)])
+        .await;
+    assert!(
+        matches!(lost, Err(AppendError::Conflict { .. })),
+        "{lost:?}"
+    );
+    // ... then, while it appends nothing more, the first process's appends go on: the
+    // lock went with the round (a dropped transaction only queued its rollback for the
+    // connection's next use, and held the lock until then).
+    let other = StreamName::new("test", Uuid::new_v4()).unwrap();
+    let appended = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        first.append(&other, ExpectedVersion::Exact(0), vec![event(3)]),
+    )
+    .await
+    .expect("the first process's append is not held up by the second's round")
+    .unwrap();
+    assert_eq!(appended.last_seq, 2);
+}

@@ -89,3 +89,48 @@ async fn a_batch_stops_at_the_event_the_view_cannot_take() {
         savepoint.rollback().await.expect("rollback");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_of_a_record_an_earlier_batch_applied_is_refused() {
+    let db = common::test_db().await;
+    let pool = PgPool::connect(&db.url).await.expect("connect");
+    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
+    let ledger = ledger();
+    let mut tx = pool.begin().await.expect("begin");
+    write_ledger(&mut tx, &ledger).await;
+
+    for projector in [
+        projections::by_name("records").unwrap(),
+        projections::by_name("notifications").unwrap(),
+    ] {
+        let name = projector.name();
+        let listed: Vec<&RecordedEvent> = ledger
+            .iter()
+            .filter(|e| projector.reads(&e.event_type))
+            .collect();
+        let upload = listed
+            .iter()
+            .find(|e| e.event_type == "RecordUploaded")
+            .copied()
+            .expect("the story uploads");
+        let mut savepoint = tx.begin().await.expect("savepoint");
+        projector
+            .apply_many(&mut savepoint, &listed)
+            .await
+            .unwrap_or_else(|(i, e)| panic!("{name}: seq {}: {e}", listed[i].seq));
+        // Given the story applied, when a later batch holds the record's upload again
+        // (a batch of uploads reads nothing of the records it makes), it is refused: the
+        // view's key, or its fold, will not take the record twice.
+        let again = {
+            let mut inner = savepoint.begin().await.expect("inner savepoint");
+            let again = projector.apply_many(&mut inner, &[upload]).await;
+            inner.rollback().await.expect("rollback");
+            again
+        };
+        match again {
+            Err((0, ProjectionError::Database(_) | ProjectionError::Malformed { .. })) => {}
+            other => panic!("{name}: {:?}", other.map_err(|(i, e)| (i, e.to_string()))),
+        }
+        savepoint.rollback().await.expect("rollback");
+    }
+}

@@ -543,8 +543,12 @@ async fn locked_round(
     let plan = plan(batch, &before, head, clock.now(), scratch);
     stats.add_hashing(started);
     if plan.seq.is_empty() {
-        // Only conflicts: nothing to write; the transaction ends with the lock released.
-        drop(tx);
+        // Only conflicts: nothing to write; the transaction ends with the lock released,
+        // now. Dropped, it would only queue its rollback for this connection's next use,
+        // and a process whose next append is far off (a sweeper that lost a race decides
+        // again and has nothing left to append) held the ledger's lock until then, every
+        // other process's appender waiting on it (two processes, in a test).
+        tx.rollback().await?;
         known.learn(head, &plan);
         return Ok(plan.outcomes);
     }

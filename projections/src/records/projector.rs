@@ -163,7 +163,19 @@ async fn apply(
 /// The rows the batch's events touch: every record they name, every share they name,
 /// and every share of a record they erase.
 async fn load(tx: &mut PgConnection, parsed: &[(Uuid, RecordEvent)]) -> Result<Fold, sqlx::Error> {
-    let mut record_ids: Vec<Uuid> = parsed.iter().map(|(id, _)| *id).collect();
+    // A record whose first event in the batch is its upload (the first event of its
+    // stream) is not in the view yet: there is nothing of it to read, and a batch of
+    // uploads (what a read-your-writes wait after an upload waits for) makes one round
+    // trip less. Were it in the view after all, its insert fails on the key and the
+    // batch stops on that event, as the fold's own check would have stopped it.
+    let mut first_seen = std::collections::HashSet::new();
+    let mut record_ids: Vec<Uuid> = parsed
+        .iter()
+        .filter(|(id, event)| {
+            first_seen.insert(*id) && !matches!(event, RecordEvent::RecordUploaded(_))
+        })
+        .map(|(id, _)| *id)
+        .collect();
     record_ids.sort_unstable();
     record_ids.dedup();
     let mut share_ids = Vec::new();
@@ -208,12 +220,16 @@ async fn load(tx: &mut PgConnection, parsed: &[(Uuid, RecordEvent)]) -> Result<F
             );
         }
     }
-    let rows: Vec<(Uuid, Uuid, String, Option<Time>, i64)> = sqlx::query_as(
-        "SELECT id, owner_id, status, erased_at, updated_seq FROM records WHERE id = ANY($1)",
-    )
-    .bind(&record_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(Uuid, Uuid, String, Option<Time>, i64)> = if record_ids.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT id, owner_id, status, erased_at, updated_seq FROM records WHERE id = ANY($1)",
+        )
+        .bind(&record_ids)
+        .fetch_all(&mut *tx)
+        .await?
+    };
     for (id, owner, status, erased_at, updated_seq) in rows {
         let status = if status == "ERASED" {
             "ERASED"
