@@ -75,8 +75,8 @@ pub struct Uploaded {
 /// An upload's phases, one after another: `checks` (the first bytes sniffed, the owner's
 /// key, the quota, a turn), `receive` (until the last byte was handed to sealing, which
 /// runs meanwhile with hashing and the blob writes), `seal` (sealing and hashing what was
-/// left), `blob` (the last writes, the blob synced and named), `append` (the data key
-/// stored and the event on the ledger).
+/// left), `blob` (the last writes, the blob synced and named, and meanwhile the data key
+/// stored), `append` (the event on the ledger).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UploadTimings {
     pub checks: Duration,
