@@ -33,13 +33,13 @@ fn sign_in(n: u128) -> UserEvent {
     .into()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
+/// A kernel on a fresh database, with its event store.
+async fn kernel() -> (common::TestDb, EventStore, Kernel) {
     let db = common::test_db().await;
     let pool = PgPool::connect(&db.url).await.expect("connect");
     commands::db::MIGRATOR.run(&pool).await.expect("migrate");
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(1)));
-    let store = EventStore::start(pool.clone(), clock);
+    let store = EventStore::start(pool, clock);
     let kernel = Kernel::new(
         store.clone(),
         KeyRing::new(
@@ -47,6 +47,12 @@ async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
             EpochStore::directory("/nonexistent"),
         ),
     );
+    (db, store, kernel)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
+    let (_db, store, kernel) = kernel().await;
     let user = UserId::from_uuid(Uuid::new_v4());
 
     // Given a stream of one sign-in ...
@@ -95,18 +101,7 @@ async fn a_lost_race_is_decided_again_and_its_effect_runs_again_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_made_without_reading_the_stream_is_made_again_when_the_stream_moved() {
-    let db = common::test_db().await;
-    let pool = PgPool::connect(&db.url).await.expect("connect");
-    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
-    let clock = Arc::new(ManualClock::starting_at(Timestamp::from_micros(1)));
-    let store = EventStore::start(pool.clone(), clock);
-    let kernel = Kernel::new(
-        store.clone(),
-        KeyRing::new(
-            &MasterKey::from_bytes([7; 32]),
-            EpochStore::directory("/nonexistent"),
-        ),
-    );
+    let (_db, store, kernel) = kernel().await;
     let user = UserId::from_uuid(Uuid::new_v4());
     let decisions = &AtomicUsize::new(0);
     let decide = |state: &User| {

@@ -4,29 +4,20 @@
 //! projector folds a batch exactly as one-at-a-time statements would. And a batch with an
 //! event the view cannot take stops at that event. Real PostgreSQL; nothing committed.
 
-use crate::{
-    common,
-    projector_filters::{ledger, rows, write_ledger},
-};
+use crate::projector_filters::{rows, story_database, write_ledger};
 use commands::RecordedEvent;
 use projections::ProjectionError;
-use sqlx::{Acquire, PgPool};
+use sqlx::Acquire;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_projector_leaves_the_same_rows_however_the_story_is_batched() {
-    let db = common::test_db().await;
-    let pool = PgPool::connect(&db.url).await.expect("connect");
-    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
-    let ledger = ledger();
+    let (_db, pool, ledger) = story_database().await;
     let mut tx = pool.begin().await.expect("begin");
     write_ledger(&mut tx, &ledger).await;
 
     for projector in projections::all() {
         let name = projector.name();
-        let listed: Vec<&RecordedEvent> = ledger
-            .iter()
-            .filter(|e| projector.reads(&e.event_type))
-            .collect();
+        let listed = read_by(projector.as_ref(), &ledger);
         let mut dumps = Vec::new();
         for size in [1, 2, 3, 7, listed.len()] {
             let mut savepoint = tx.begin().await.expect("savepoint");
@@ -54,11 +45,8 @@ async fn every_projector_leaves_the_same_rows_however_the_story_is_batched() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_stops_at_the_event_the_view_cannot_take() {
-    let db = common::test_db().await;
-    let pool = PgPool::connect(&db.url).await.expect("connect");
-    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
-    let ledger = ledger();
+async fn a_batch_stops_at_the_event_the_view_cannot_take_a_record_uploaded_twice() {
+    let (_db, pool, ledger) = story_database().await;
     let mut tx = pool.begin().await.expect("begin");
     write_ledger(&mut tx, &ledger).await;
 
@@ -67,10 +55,7 @@ async fn a_batch_stops_at_the_event_the_view_cannot_take() {
         projections::by_name("notifications").unwrap(),
     ] {
         let name = projector.name();
-        let listed: Vec<&RecordedEvent> = ledger
-            .iter()
-            .filter(|e| projector.reads(&e.event_type))
-            .collect();
+        let listed = read_by(projector.as_ref(), &ledger);
         // The record's first event again, after the rest: a record uploaded twice.
         let upload = listed
             .iter()
@@ -87,50 +72,35 @@ async fn a_batch_stops_at_the_event_the_view_cannot_take() {
             other => panic!("{name}: {:?}", other.map_err(|(i, e)| (i, e.to_string()))),
         }
         savepoint.rollback().await.expect("rollback");
-    }
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_of_a_record_an_earlier_batch_applied_is_refused() {
-    let db = common::test_db().await;
-    let pool = PgPool::connect(&db.url).await.expect("connect");
-    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
-    let ledger = ledger();
-    let mut tx = pool.begin().await.expect("begin");
-    write_ledger(&mut tx, &ledger).await;
-
-    for projector in [
-        projections::by_name("records").unwrap(),
-        projections::by_name("notifications").unwrap(),
-    ] {
-        let name = projector.name();
-        let listed: Vec<&RecordedEvent> = ledger
-            .iter()
-            .filter(|e| projector.reads(&e.event_type))
-            .collect();
-        let upload = listed
-            .iter()
-            .find(|e| e.event_type == "RecordUploaded")
-            .copied()
-            .expect("the story uploads");
+        // And in a later batch than the story's (a batch of uploads reads nothing of the
+        // records it makes): the view's key, or the fold, will not take the record twice.
         let mut savepoint = tx.begin().await.expect("savepoint");
         projector
             .apply_many(&mut savepoint, &listed)
             .await
             .unwrap_or_else(|(i, e)| panic!("{name}: seq {}: {e}", listed[i].seq));
-        // Given the story applied, when a later batch holds the record's upload again
-        // (a batch of uploads reads nothing of the records it makes), it is refused: the
-        // view's key, or its fold, will not take the record twice.
-        let again = {
-            let mut inner = savepoint.begin().await.expect("inner savepoint");
-            let again = projector.apply_many(&mut inner, &[upload]).await;
-            inner.rollback().await.expect("rollback");
-            again
-        };
-        match again {
+        match projector
+            .apply_many(&mut savepoint, &[listed[upload]])
+            .await
+        {
             Err((0, ProjectionError::Database(_) | ProjectionError::Malformed { .. })) => {}
-            other => panic!("{name}: {:?}", other.map_err(|(i, e)| (i, e.to_string()))),
+            other => panic!(
+                "{name}, a later batch: {:?}",
+                other.map_err(|(i, e)| (i, e.to_string()))
+            ),
         }
         savepoint.rollback().await.expect("rollback");
     }
+}
+
+/// The events of `ledger` that `projector` reads, in order.
+fn read_by<'a>(
+    projector: &dyn projections::Projector,
+    ledger: &'a [RecordedEvent],
+) -> Vec<&'a RecordedEvent> {
+    ledger
+        .iter()
+        .filter(|e| projector.reads(&e.event_type))
+        .collect()
 }

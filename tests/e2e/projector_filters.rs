@@ -17,6 +17,14 @@ use sqlx::{Acquire, PgConnection, PgPool};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// A fresh, migrated database and the sample ledger (not written yet).
+pub(crate) async fn story_database() -> (common::TestDb, PgPool, Vec<RecordedEvent>) {
+    let db = common::test_db().await;
+    let pool = PgPool::connect(&db.url).await.expect("connect");
+    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
+    (db, pool, ledger())
+}
+
 /// The story as a ledger that began with it would hold it: seqs from 1, versions counted
 /// per stream, each hash distinct and linked to the one before (`apply` checks no
 /// chain, so any distinct values do).
@@ -115,10 +123,7 @@ fn reads_aggregate_of(projector: &dyn Projector, event: &RecordedEvent) -> bool 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_projector_handles_a_type_its_filter_leaves_out() {
-    let db = common::test_db().await;
-    let pool = PgPool::connect(&db.url).await.expect("connect");
-    commands::db::MIGRATOR.run(&pool).await.expect("migrate");
-    let ledger = ledger();
+    let (_db, pool, ledger) = story_database().await;
 
     // Each projector writes only its own tables and reads only them (none reads another's
     // rows), so each is tried alone, in a transaction of its own, rolled back after.
