@@ -162,18 +162,11 @@ async fn medchain_with(
     )
 }
 
-const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+const PASSWORD: &str = crate::common::serve::PATIENT_PASSWORD;
 
 /// Registers Pat Lee, a patient, at `addr` and signs her in: her token.
 async fn patient(addr: &str) -> String {
-    crate::common::serve::gql(
-        addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        serde_json::json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
-    )
-    .await;
-    crate::common::serve::login_at(addr, "pat@example.org", PASSWORD).await
+    crate::common::serve::patient_at(addr).await
 }
 
 /// The master key and the ledger's key, kept apart from backups, brought by the
@@ -187,8 +180,7 @@ fn keys_brought(live: &std::path::Path, restored: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_again() {
-    use crate::common::serve::{gql, login_at, start_embedded, upload_at};
-    use serde_json::json;
+    use crate::common::serve::{login_at, start_embedded, upload_at};
     let tmp = tempfile::tempdir().unwrap();
     let (live, backup, restored) = (
         tmp.path().join("live"),
@@ -247,13 +239,7 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
         crate::common::records::pdf("l", 3_000),
     )
     .await;
-    let erasure = gql(
-        &addr,
-        Some(&token),
-        "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
-        json!({"r": erased}),
-    )
-    .await;
+    let erasure = erase_record(&addr, &token, &erased).await;
     assert!(erasure["errors"].is_null(), "{erasure}");
     // A key rotation retires the epoch whose key the backup's first copy holds.
     let (code, _, err) = medchain(&live, &["keys", "rotate"]).await;
@@ -390,13 +376,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
         crate::common::records::pdf("l", 3_000),
     )
     .await;
-    let erasure = gql(
-        &addr,
-        Some(&token),
-        "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
-        json!({"r": erased}),
-    )
-    .await;
+    let erasure = erase_record(&addr, &token, &erased).await;
     assert!(erasure["errors"].is_null(), "{erasure}");
     let (code, _, err) = medchain_with(&live, &["ledger", "checkpoint"], &env).await;
     assert_eq!(code, 0, "{err}");
@@ -465,13 +445,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
         .map(|e| e["node"]["title"].as_str().unwrap_or_default())
         .collect();
     assert!(titles.contains(&"Kept"), "{mine}");
-    let login = gql(
-        &addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-        json!({"e": "pat@example.org", "p": PASSWORD}),
-    )
-    .await;
+    let login = crate::common::serve::login_answer(&addr, "pat@example.org", PASSWORD).await;
     assert_eq!(
         login["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{login}"
@@ -480,24 +454,16 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
         login["errors"][0]["extensions"]["reason"], "READ_ONLY",
         "{login}"
     );
-    let form = reqwest::multipart::Form::new()
-        .text("title", "Refused")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(crate::common::records::pdf("r", 2_000))
-                .file_name("r.pdf")
-                .mime_str("application/pdf")
-                .unwrap(),
-        );
-    let upload = reqwest::Client::new()
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upload.status(), 403);
-    let body: serde_json::Value = upload.json().await.unwrap();
+    let (status, body) = crate::common::serve::post_record(
+        &reqwest::Client::new(),
+        &addr,
+        &token,
+        "Refused",
+        "r.pdf",
+        crate::common::records::pdf("r", 2_000),
+    )
+    .await;
+    assert_eq!(status, 403);
     assert!(body.to_string().contains("read-only"), "{body}");
     // A read is recorded before its first byte; recording it would fork too.
     let read = reqwest::Client::new()
@@ -595,4 +561,15 @@ async fn blobs_and_epoch_keys_in_s3_are_backed_up_and_restored_into_a_bucket() {
     for (id, bytes) in ids.iter().zip(&files) {
         assert_eq!(&download_at(&addr, &token, id).await, bytes);
     }
+}
+
+/// The patient erases record `id` ("no longer needed"): the answer.
+async fn erase_record(addr: &str, token: &str, id: &str) -> serde_json::Value {
+    crate::common::serve::gql(
+        addr,
+        Some(token),
+        "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
+        serde_json::json!({"r": id}),
+    )
+    .await
 }

@@ -51,22 +51,15 @@ async fn upload(
     token: &str,
     n: usize,
 ) -> Result<String, (String, String, String)> {
-    let form = reqwest::multipart::Form::new()
-        .text("title", format!("Scan {n}"))
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(common::records::pdf(&n.to_string(), 4_000))
-                .file_name("scan.pdf"),
-        );
-    let response = client
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the upload got no answer: {e}"));
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON answer");
+    let (status, body) = common::serve::post_record(
+        client,
+        addr,
+        token,
+        &format!("Scan {n}"),
+        "scan.pdf",
+        common::records::pdf(&n.to_string(), 4_000),
+    )
+    .await;
     if status == 201 {
         return Ok(body["id"].as_str().expect("the new record's id").to_owned());
     }

@@ -6,14 +6,12 @@
 
 use crate::common;
 
-use common::serve::{gql, master_key_file, start_serve};
-use serde_json::json;
+use common::serve::{master_key_file, start_serve};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-const PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
 const BUCKET: &str = "outage";
 
 /// A TCP relay to `target` on a port of its own: `cut` closes it and every connection
@@ -74,19 +72,15 @@ async fn upload(
     token: &str,
     marker: &str,
 ) -> (u16, serde_json::Value) {
-    let form = reqwest::multipart::Form::new().text("title", "Scan").part(
-        "file",
-        reqwest::multipart::Part::bytes(common::records::pdf(marker, 50_000)).file_name("scan.pdf"),
-    );
-    let response = client
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    common::serve::post_record(
+        client,
+        addr,
+        token,
+        "Scan",
+        "scan.pdf",
+        common::records::pdf(marker, 50_000),
+    )
+    .await
 }
 
 async fn download(client: &reqwest::Client, addr: &str, token: &str, id: &str) -> u16 {
@@ -121,21 +115,7 @@ async fn an_s3_outage_fails_uploads_fast_and_downloads_with_503_and_passes_by_it
             ("AWS_REGION", "us-east-1"),
         ],
     );
-    gql(
-        &addr,
-        None,
-        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({"i": {"email": "pat@example.org", "password": PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
-    )
-    .await;
-    let login = gql(
-        &addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-        json!({"e": "pat@example.org", "p": PASSWORD}),
-    )
-    .await;
-    let token = login["data"]["login"]["token"].as_str().unwrap().to_owned();
+    let token = common::serve::patient_at(&addr).await;
     let client = reqwest::Client::new();
     let (status, stored) = upload(&client, &addr, &token, "before").await;
     assert_eq!(status, 201, "{stored}");

@@ -101,20 +101,15 @@ async fn records_live_in_an_s3_bucket_when_configured() {
     // 12 MiB: more than one multipart part on S3.
     let mut file = b"%PDF-1.7\n".to_vec();
     file.extend((0..12 * 1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
-    let form = reqwest::multipart::Form::new().text("title", "Echo").part(
-        "file",
-        reqwest::multipart::Part::bytes(file.clone()).file_name("echo.pdf"),
-    );
-    let uploaded: serde_json::Value = client
-        .post(format!("http://{addr}/api/records"))
-        .bearer_auth(&patient)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, uploaded) = crate::common::serve::post_record(
+        &client,
+        &addr,
+        &patient,
+        "Echo",
+        "echo.pdf",
+        file.clone(),
+    )
+    .await;
     let id = uploaded["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{uploaded}"))

@@ -154,37 +154,77 @@ pub async fn gql(addr: &str, token: Option<&str>, query: &str, variables: Value)
 
 /// Signs in at `addr`; the session's token.
 pub async fn login_at(addr: &str, email: &str, password: &str) -> String {
-    let answer = gql(
-        addr,
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
-        json!({"e": email, "p": password}),
-    )
-    .await;
+    let answer = login_answer(addr, email, password).await;
     answer["data"]["login"]["token"]
         .as_str()
         .unwrap_or_else(|| panic!("{email} signs in: {answer}"))
         .to_owned()
 }
 
-/// `POST /api/records` at `addr`; the new record's id.
-pub async fn upload_at(addr: &str, token: &str, title: &str, bytes: Vec<u8>) -> String {
+/// `login` at `addr`: the whole answer, refusals included.
+pub async fn login_answer(addr: &str, email: &str, password: &str) -> Value {
+    gql(
+        addr,
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+        json!({"e": email, "p": password}),
+    )
+    .await
+}
+
+/// The password of the patients the served-binary tests register.
+pub const PATIENT_PASSWORD: &str = "Tq9#vLm2!pXz7wRb";
+
+/// Registers the patient Pat Lee (pat@example.org) at `addr` and signs her in: her token.
+pub async fn patient_at(addr: &str) -> String {
+    gql(
+        addr,
+        None,
+        "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        json!({"i": {"email": "pat@example.org", "password": PATIENT_PASSWORD, "name": "Pat Lee", "role": "PATIENT"}}),
+    )
+    .await;
+    login_at(addr, "pat@example.org", PATIENT_PASSWORD).await
+}
+
+/// `POST /api/records` at `addr`, `bytes` as `file_name` under `title`: the status and the
+/// JSON answer (a hang, or an answer that is not JSON, fails the test).
+pub async fn post_record(
+    client: &reqwest::Client,
+    addr: &str,
+    token: &str,
+    title: &str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let form = reqwest::multipart::Form::new()
         .text("title", title.to_owned())
         .part(
             "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("report.pdf"),
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
         );
-    let answer: Value = reqwest::Client::new()
+    let response = client
         .post(format!("http://{addr}/api/records"))
         .bearer_auth(token)
         .multipart(form)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("the upload got no answer: {e}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+/// `POST /api/records` at `addr`; the new record's id.
+pub async fn upload_at(addr: &str, token: &str, title: &str, bytes: Vec<u8>) -> String {
+    let (_, answer) = post_record(
+        &reqwest::Client::new(),
+        addr,
+        token,
+        title,
+        "report.pdf",
+        bytes,
+    )
+    .await;
     answer["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"))
