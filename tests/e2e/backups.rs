@@ -180,7 +180,7 @@ fn keys_brought(live: &std::path::Path, restored: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_again() {
-    use crate::common::serve::{login_at, start_embedded, upload_at};
+    use crate::common::serve::{login_at, start_embedded};
     let tmp = tempfile::tempdir().unwrap();
     let (live, backup, restored) = (
         tmp.path().join("live"),
@@ -189,20 +189,8 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
     );
     let (server, addr) = start_embedded(&live, &[]);
     let token = patient(&addr).await;
-    let erased = upload_at(
-        &addr,
-        &token,
-        "To be erased",
-        crate::common::records::pdf("e", 3_000),
-    )
-    .await;
-    let kept = upload_at(
-        &addr,
-        &token,
-        "Kept",
-        crate::common::records::pdf("k", 3_000),
-    )
-    .await;
+    let erased = pdf_at(&addr, &token, "To be erased", "e").await;
+    let kept = pdf_at(&addr, &token, "Kept", "k").await;
     let (code, _, err) = medchain(&live, &["ledger", "checkpoint"]).await;
     assert_eq!(code, 0, "{err}");
 
@@ -232,13 +220,7 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
             break;
         }
     }
-    let later = upload_at(
-        &addr,
-        &token,
-        "After the base backup",
-        crate::common::records::pdf("l", 3_000),
-    )
-    .await;
+    let later = pdf_at(&addr, &token, "After the base backup", "l").await;
     let erasure = erase_record(&addr, &token, &erased).await;
     assert!(erasure["errors"].is_null(), "{erasure}");
     // A key rotation retires the epoch whose key the backup's first copy holds.
@@ -319,7 +301,7 @@ async fn backup_then_writes_and_an_erasure_then_restore_verifies_and_erases_agai
 /// next event would fork the log the witness holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only() {
-    use crate::common::serve::{gql, start_embedded, upload_at};
+    use crate::common::serve::{gql, start_embedded};
     use serde_json::json;
     let tmp = tempfile::tempdir().unwrap();
     let (live, backup, restored, heads) = (
@@ -336,13 +318,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
     ];
     let (server, addr) = start_embedded(&live, &env);
     let token = patient(&addr).await;
-    let erased = upload_at(
-        &addr,
-        &token,
-        "Erased later",
-        crate::common::records::pdf("e", 3_000),
-    )
-    .await;
+    let erased = pdf_at(&addr, &token, "Erased later", "e").await;
     let sha = gql(
         &addr,
         Some(&token),
@@ -354,13 +330,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
         .as_str()
         .unwrap_or_else(|| panic!("{sha}"))
         .to_owned();
-    let kept = upload_at(
-        &addr,
-        &token,
-        "Kept",
-        crate::common::records::pdf("k", 3_000),
-    )
-    .await;
+    let kept = pdf_at(&addr, &token, "Kept", "k").await;
     let (code, _, err) = medchain_with(&live, &["ledger", "checkpoint"], &env).await;
     assert_eq!(code, 0, "{err}");
     let (code, said, err) =
@@ -369,13 +339,7 @@ async fn a_restore_short_of_the_witnessed_head_erases_again_and_starts_read_only
 
     // After the backup: more events, an erasure (journalled beside the heads), a head
     // signed over them and a witness's cosignature of it.
-    upload_at(
-        &addr,
-        &token,
-        "After the backup",
-        crate::common::records::pdf("l", 3_000),
-    )
-    .await;
+    pdf_at(&addr, &token, "After the backup", "l").await;
     let erasure = erase_record(&addr, &token, &erased).await;
     assert!(erasure["errors"].is_null(), "{erasure}");
     let (code, _, err) = medchain_with(&live, &["ledger", "checkpoint"], &env).await;
@@ -570,6 +534,17 @@ async fn erase_record(addr: &str, token: &str, id: &str) -> serde_json::Value {
         Some(token),
         "mutation($r: UUID!) { eraseRecord(recordId: $r, reason: \"no longer needed\") { id } }",
         serde_json::json!({"r": id}),
+    )
+    .await
+}
+
+/// The patient uploads a 3 000-byte PDF marked `marker` under `title` at `addr`: its id.
+async fn pdf_at(addr: &str, token: &str, title: &str, marker: &str) -> String {
+    crate::common::serve::upload_at(
+        addr,
+        token,
+        title,
+        crate::common::records::pdf(marker, 3_000),
     )
     .await
 }
